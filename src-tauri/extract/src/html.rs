@@ -1,0 +1,650 @@
+//! HTML → blocks, keeping what tells a code from the rest: emphasis, cells, link text, and
+//! which text is hidden.
+//!
+//! A full HTML5 tree builder plus a CSS engine costs far more than a verification mail is
+//! worth (the figure to beat is thousands of 50 KB mails a second), and its exact tree does not
+//! matter here. This is a single forward pass over the bytes: tags open and close scopes that
+//! carry "hidden" and "emphasis", block-level tags end a block, `<a>` records a link with its
+//! text. `<style>` sheets are read just enough to learn which classes hide text (preheaders) or
+//! make it big or bold. `<script>`, `<style>`, `<title>` and comments (including Outlook's
+//! conditional ones) are skipped. The pass is linear in the input: a tag that never closes ends
+//! the scan, and end tags look at most a few levels up the stack.
+
+use crate::blocks::{BlockBuilder, Document, Link};
+
+/// Deepest element nesting tracked; deeper tags still add text but open no scope.
+const MAX_DEPTH: usize = 256;
+/// How far up the stack an end tag looks for its start tag.
+const END_TAG_SEARCH: usize = 24;
+/// Most CSS classes remembered from `<style>` sheets.
+const MAX_CLASSES: usize = 256;
+/// Longest link text kept (bytes).
+const MAX_LINK_TEXT: usize = 300;
+
+/// Turns an HTML body into blocks and links.
+pub fn to_document(html: &str) -> Document {
+    let mut pass = Pass { b: BlockBuilder::new(true), ..Pass::default() };
+    pass.run(html);
+    pass.finish()
+}
+
+/// What a style (inline or from a class) does to its element.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Style {
+    hidden: bool,
+    emphasis: u8,
+    button: bool,
+}
+
+impl Style {
+    fn merge(&mut self, other: Style) {
+        self.hidden |= other.hidden;
+        self.emphasis = (self.emphasis + other.emphasis).min(3);
+        self.button |= other.button;
+    }
+}
+
+/// One open element.
+#[derive(Debug, Clone)]
+struct Elem {
+    name: String,
+    hidden: bool,
+    emphasis: u8,
+    /// Has a background of its own (a button cell).
+    background: bool,
+    /// Styled like a button itself.
+    button: bool,
+}
+
+#[derive(Debug, Default)]
+struct Pass {
+    b: BlockBuilder,
+    stack: Vec<Elem>,
+    classes: Vec<(String, Style)>,
+    /// The `<a>` being read: index into the builder's links and its text so far.
+    open_link: Option<(usize, String, bool)>,
+}
+
+impl Pass {
+    fn hidden(&self) -> bool {
+        self.stack.last().is_some_and(|e| e.hidden)
+    }
+
+    fn emphasis(&self) -> u8 {
+        self.stack.last().map_or(0, |e| e.emphasis)
+    }
+
+    fn run(&mut self, html: &str) {
+        let bytes = html.as_bytes();
+        let mut pos = 0;
+        while pos < bytes.len() && !self.b.is_full() {
+            let Some(lt) = memchr::memchr(b'<', &bytes[pos..]).map(|i| pos + i) else {
+                self.text(&html[pos..]);
+                break;
+            };
+            if lt > pos {
+                self.text(&html[pos..lt]);
+            }
+            match self.tag(html, lt) {
+                Some(next) => pos = next,
+                None => break,
+            }
+        }
+    }
+
+    /// Handles the markup starting at `lt` (a `<`); returns where text resumes, or `None`
+    /// when the rest of the input is one unterminated construct.
+    fn tag(&mut self, html: &str, lt: usize) -> Option<usize> {
+        let bytes = html.as_bytes();
+        let rest = &bytes[lt..];
+        if rest.starts_with(b"<!--") {
+            let end = memchr::memmem::find(&rest[4..], b"-->")?;
+            return Some(lt + 4 + end + 3);
+        }
+        if rest.starts_with(b"<!") || rest.starts_with(b"<?") {
+            let end = memchr::memchr(b'>', rest)?;
+            return Some(lt + end + 1);
+        }
+        let closing = rest.get(1) == Some(&b'/');
+        let name_start = lt + if closing { 2 } else { 1 };
+        let first = bytes.get(name_start).copied().unwrap_or(b' ');
+        if !first.is_ascii_alphabetic() {
+            // A lone `<` is text.
+            self.text("<");
+            return Some(lt + 1);
+        }
+        let mut i = name_start;
+        while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'-' || bytes[i] == b':') {
+            i += 1;
+        }
+        let name = html[name_start..i].to_ascii_lowercase();
+        let (attrs, self_closing, end) = parse_attributes(html, i)?;
+        if closing {
+            self.end_tag(&name);
+        } else {
+            if is_raw_text(&name) {
+                let close = find_end_tag(bytes, end, &name)?;
+                if name == "style" {
+                    self.read_stylesheet(&html[end..close]);
+                }
+                let gt = memchr::memchr(b'>', &bytes[close..]).map_or(bytes.len(), |g| close + g + 1);
+                return Some(gt);
+            }
+            self.start_tag(&name, &attrs, self_closing);
+        }
+        Some(end)
+    }
+
+    fn start_tag(&mut self, name: &str, attrs: &[(String, String)], self_closing: bool) {
+        if is_block(name) {
+            self.b.flush();
+        }
+        let parent_hidden = self.hidden();
+        let mut style = Style { emphasis: self.emphasis(), ..Style::default() };
+        style.merge(tag_style(name, attrs));
+        let mut background = false;
+        for (key, value) in attrs {
+            match key.as_str() {
+                "style" => style.merge(inline_style(value)),
+                "class" => {
+                    for class in value.split_ascii_whitespace() {
+                        let class = class.to_ascii_lowercase();
+                        if let Some((_, s)) = self.classes.iter().find(|(c, _)| *c == class) {
+                            style.merge(*s);
+                        }
+                        if class.contains("btn") || class.contains("button") || class.contains("cta") {
+                            style.button = true;
+                        }
+                        if class.contains("preheader") || class.contains("preview") {
+                            style.hidden = true;
+                        }
+                    }
+                }
+                "hidden" => style.hidden = true,
+                "bgcolor" => background = true,
+                _ => {}
+            }
+        }
+        if style.button {
+            background = true;
+        }
+        let hidden = parent_hidden || style.hidden;
+
+        match name {
+            "br" => {
+                self.b.flush();
+                return;
+            }
+            "img" => {
+                self.image(attrs);
+                return;
+            }
+            "a" => self.open_link(attrs, hidden, style.button),
+            _ => {}
+        }
+        if is_void(name) || (self_closing && name != "a") || self.stack.len() >= MAX_DEPTH {
+            return;
+        }
+        self.stack.push(Elem {
+            name: name.to_string(),
+            hidden,
+            emphasis: style.emphasis,
+            background,
+            button: style.button,
+        });
+    }
+
+    fn end_tag(&mut self, name: &str) {
+        let depth = self.stack.len();
+        let found = self
+            .stack
+            .iter()
+            .rev()
+            .take(END_TAG_SEARCH)
+            .position(|e| e.name == name);
+        if let Some(up) = found {
+            self.stack.truncate(depth - up - 1);
+        }
+        if name == "a" {
+            self.close_link();
+        }
+        if is_block(name) {
+            self.b.flush();
+        }
+    }
+
+    fn text(&mut self, raw: &str) {
+        let decoded = decode_entities(raw);
+        let hidden = self.hidden();
+        self.b.push_text(&decoded, self.emphasis(), hidden);
+        if let Some((_, text, _)) = &mut self.open_link {
+            if text.len() < MAX_LINK_TEXT {
+                text.push_str(&decoded);
+            }
+        }
+    }
+
+    fn image(&mut self, attrs: &[(String, String)]) {
+        if let Some((_, _, had_image)) = &mut self.open_link {
+            *had_image = true;
+        }
+        let alt = attrs.iter().find(|(k, _)| k == "alt").map(|(_, v)| decode_entities(v));
+        if let (Some(alt), Some((_, text, _))) = (alt, &mut self.open_link) {
+            if text.len() < MAX_LINK_TEXT {
+                text.push(' ');
+                text.push_str(&alt);
+            }
+        }
+    }
+
+    fn open_link(&mut self, attrs: &[(String, String)], hidden: bool, button: bool) {
+        self.close_link();
+        let Some(href) = attrs.iter().find(|(k, _)| k == "href").map(|(_, v)| decode_entities(v).trim().to_string()) else {
+            return;
+        };
+        let in_button = button || self.stack.iter().rev().take(3).any(|e| e.background || e.button);
+        let context = format!("{} {}", tail(self.b.last_text(), 160), tail(self.b.current_text(), 200));
+        let index = self.b.link_count();
+        self.b.push_link(Link {
+            href,
+            context,
+            block: self.b.current_index(),
+            button: in_button,
+            hidden,
+            ..Link::default()
+        });
+        self.open_link = Some((index, String::new(), false));
+    }
+
+    fn close_link(&mut self) {
+        let Some((index, text, had_image)) = self.open_link.take() else {
+            return;
+        };
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if let Some(link) = self.b.link_mut(index) {
+            link.image_only = had_image && text.trim().is_empty();
+            link.text = text;
+        }
+    }
+
+    fn read_stylesheet(&mut self, css: &str) {
+        for (selector, body) in css_rules(css) {
+            let style = inline_style(body);
+            if style == Style::default() {
+                continue;
+            }
+            for sel in selector.split(',') {
+                // Only the element the rule lands on matters: the last compound selector.
+                let last = sel.split_ascii_whitespace().last().unwrap_or("");
+                if last.contains(':') || last.contains('[') {
+                    continue;
+                }
+                for class in last.split('.').skip(1) {
+                    let class = class.trim_end_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_');
+                    if class.is_empty() || self.classes.len() >= MAX_CLASSES {
+                        continue;
+                    }
+                    let class = class.to_ascii_lowercase();
+                    match self.classes.iter_mut().find(|(c, _)| *c == class) {
+                        Some((_, s)) => s.merge(style),
+                        None => self.classes.push((class, style)),
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> Document {
+        self.close_link();
+        self.b.finish()
+    }
+}
+
+/// The last `max` bytes of `s`, on a character boundary.
+fn tail(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+/// Top-level CSS rules as (selector, declarations); rules inside `@media` and other at-rules
+/// are skipped, since they apply only to some screens.
+fn css_rules(css: &str) -> Vec<(&str, &str)> {
+    let bytes = css.as_bytes();
+    let mut rules = Vec::new();
+    let mut depth = 0usize;
+    let mut in_at_rule = false;
+    let mut sel_start = 0;
+    let mut body_start = 0;
+    let mut selector = "";
+    for (i, &c) in bytes.iter().enumerate() {
+        match c {
+            b'{' => {
+                if depth == 0 {
+                    selector = css[sel_start..i].trim();
+                    in_at_rule = selector.starts_with('@') || selector.contains("<!--");
+                    body_start = i + 1;
+                }
+                depth += 1;
+            }
+            b'}' => {
+                if depth == 1 && !in_at_rule && rules.len() < 2_000 {
+                    rules.push((selector, &css[body_start..i]));
+                }
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    sel_start = i + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    rules
+}
+
+/// What an inline `style` attribute (or a rule's declarations) does.
+fn inline_style(style: &str) -> Style {
+    let mut out = Style::default();
+    let mut zero_height = false;
+    let mut overflow_hidden = false;
+    for decl in style.split(';') {
+        let Some((prop, value)) = decl.split_once(':') else { continue };
+        let prop = prop.trim().to_ascii_lowercase();
+        let value = value.trim().trim_end_matches("!important").trim().to_ascii_lowercase();
+        match prop.as_str() {
+            "display" if value == "none" => out.hidden = true,
+            "visibility" if value == "hidden" || value == "collapse" => out.hidden = true,
+            "opacity" if value.parse::<f32>().is_ok_and(|v| v <= 0.01) => out.hidden = true,
+            "font-size" => match font_size_px(&value) {
+                Some(px) if px < 1.0 => out.hidden = true,
+                Some(px) if px >= 20.0 => out.emphasis = (out.emphasis + 2).min(3),
+                _ => {}
+            },
+            "max-height" | "height" | "max-width" | "width" if font_size_px(&value) == Some(0.0) => {
+                zero_height = true
+            }
+            "overflow" if value == "hidden" => overflow_hidden = true,
+            "font-weight" => {
+                if value.starts_with("bold") || value.parse::<u32>().is_ok_and(|w| w >= 600) {
+                    out.emphasis = (out.emphasis + 1).min(3);
+                }
+            }
+            "letter-spacing" => {
+                if font_size_px(&value).is_some_and(|px| px >= 1.0) {
+                    out.emphasis = (out.emphasis + 1).min(3);
+                }
+            }
+            "font-family" => {
+                if value.contains("mono") || value.contains("courier") || value.contains("consolas") || value.contains("menlo") {
+                    out.emphasis = (out.emphasis + 1).min(3);
+                }
+            }
+            "background" | "background-color" => {
+                if !(value.is_empty() || value == "none" || value == "transparent" || value.starts_with("url")) {
+                    out.button = true;
+                }
+            }
+            "border-radius" => out.button = true,
+            _ => {}
+        }
+    }
+    if zero_height && overflow_hidden {
+        out.hidden = true;
+    }
+    out
+}
+
+/// A CSS length in pixels, roughly (`pt`, `em`, `rem`, keywords).
+fn font_size_px(value: &str) -> Option<f32> {
+    let value = value.trim();
+    match value {
+        "x-large" => return Some(24.0),
+        "xx-large" | "xxx-large" => return Some(32.0),
+        "large" => return Some(18.0),
+        "0" => return Some(0.0),
+        _ => {}
+    }
+    let num_end = value.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(value.len());
+    let number: f32 = value[..num_end].parse().ok()?;
+    let unit = value[num_end..].trim();
+    match unit {
+        "px" | "" => Some(number),
+        "pt" => Some(number * 4.0 / 3.0),
+        "em" | "rem" => Some(number * 16.0),
+        "%" => Some(number * 0.16),
+        _ => None,
+    }
+}
+
+/// Emphasis and visibility a tag carries by itself.
+fn tag_style(name: &str, attrs: &[(String, String)]) -> Style {
+    let emphasis = match name {
+        "b" | "strong" | "h3" | "big" | "code" | "kbd" | "tt" | "samp" | "pre" | "mark" => 1,
+        "h1" | "h2" => 2,
+        "font" => {
+            let size = attrs.iter().find(|(k, _)| k == "size").map(|(_, v)| v.trim());
+            match size {
+                Some(s) if s.starts_with('+') => 2,
+                Some(s) if s.parse::<u32>().is_ok_and(|n| n >= 5) => 2,
+                _ => 0,
+            }
+        }
+        _ => 0,
+    };
+    Style { emphasis, ..Style::default() }
+}
+
+fn is_void(name: &str) -> bool {
+    matches!(
+        name,
+        "area" | "base" | "br" | "col" | "embed" | "hr" | "img" | "input" | "link" | "meta" | "param" | "source" | "track" | "wbr"
+    )
+}
+
+fn is_raw_text(name: &str) -> bool {
+    matches!(name, "script" | "style" | "title" | "textarea" | "noscript" | "template" | "xmp" | "svg" | "head-style")
+}
+
+fn is_block(name: &str) -> bool {
+    matches!(
+        name,
+        "p" | "div" | "td" | "th" | "tr" | "table" | "tbody" | "thead" | "tfoot" | "li" | "ul" | "ol" | "h1" | "h2" | "h3"
+            | "h4" | "h5" | "h6" | "hr" | "br" | "center" | "section" | "article" | "header" | "footer" | "blockquote"
+            | "pre" | "dt" | "dd" | "dl" | "form" | "nav" | "main" | "aside" | "address" | "body" | "html" | "button"
+            | "caption" | "figure" | "figcaption"
+    )
+}
+
+/// Reads a tag's attributes from `pos` (just after its name). Returns them (names lowercased,
+/// values raw), whether the tag ends in `/>`, and the index after `>`; `None` when no `>` follows.
+fn parse_attributes(html: &str, mut pos: usize) -> Option<(Vec<(String, String)>, bool, usize)> {
+    let bytes = html.as_bytes();
+    let mut attrs = Vec::new();
+    let mut self_closing = false;
+    loop {
+        while pos < bytes.len() && (bytes[pos].is_ascii_whitespace() || bytes[pos] == b'/') {
+            self_closing = bytes[pos] == b'/';
+            pos += 1;
+        }
+        let &c = bytes.get(pos)?;
+        if c == b'>' {
+            return Some((attrs, self_closing, pos + 1));
+        }
+        self_closing = false;
+        let name_start = pos;
+        while pos < bytes.len() && !matches!(bytes[pos], b'=' | b'>' | b'/') && !bytes[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+        let name = &html[name_start..pos];
+        while pos < bytes.len() && bytes[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+        let mut value = "";
+        if bytes.get(pos) == Some(&b'=') {
+            pos += 1;
+            while pos < bytes.len() && bytes[pos].is_ascii_whitespace() {
+                pos += 1;
+            }
+            match bytes.get(pos) {
+                Some(&q) if q == b'"' || q == b'\'' => {
+                    let end = memchr::memchr(q, &bytes[pos + 1..])? + pos + 1;
+                    value = &html[pos + 1..end];
+                    pos = end + 1;
+                }
+                Some(_) => {
+                    let start = pos;
+                    while pos < bytes.len() && !bytes[pos].is_ascii_whitespace() && bytes[pos] != b'>' {
+                        pos += 1;
+                    }
+                    value = &html[start..pos];
+                }
+                None => return None,
+            }
+        }
+        let name = name.to_ascii_lowercase();
+        if matches!(name.as_str(), "style" | "class" | "href" | "hidden" | "alt" | "bgcolor" | "size" | "width" | "height")
+            && attrs.len() < 16
+        {
+            attrs.push((name, value.to_string()));
+        }
+    }
+}
+
+/// Finds `</name` (any case) at or after `from`; returns its index.
+fn find_end_tag(bytes: &[u8], from: usize, name: &str) -> Option<usize> {
+    let mut pos = from;
+    let finder = memchr::memmem::Finder::new(b"</");
+    while let Some(i) = finder.find(&bytes[pos..]) {
+        let at = pos + i;
+        let after = &bytes[at + 2..];
+        if after.len() >= name.len() && after[..name.len()].eq_ignore_ascii_case(name.as_bytes()) {
+            return Some(at);
+        }
+        pos = at + 2;
+    }
+    None
+}
+
+/// Decodes character references (`&amp;`, `&#8203;`, `&#x41;`, the common named ones).
+pub fn decode_entities(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('&') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        let limit = rest.len().min(34);
+        let semi = rest.as_bytes()[..limit].iter().position(|&b| b == b';');
+        let decoded = semi.and_then(|semi| decode_one(&rest[1..semi]).map(|c| (c, semi + 1)));
+        match decoded {
+            Some((c, used)) => {
+                out.push(c);
+                rest = &rest[used..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
+fn decode_one(entity: &str) -> Option<char> {
+    if let Some(num) = entity.strip_prefix('#') {
+        let code = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => num.parse::<u32>().ok()?,
+        };
+        return Some(char::from_u32(code).unwrap_or('\u{FFFD}'));
+    }
+    let c = match entity {
+        "amp" | "AMP" => '&',
+        "lt" | "LT" => '<',
+        "gt" | "GT" => '>',
+        "quot" | "QUOT" => '"',
+        "apos" => '\'',
+        "nbsp" | "NBSP" | "ensp" | "emsp" | "thinsp" | "numsp" => ' ',
+        "zwnj" => '\u{200C}',
+        "zwj" => '\u{200D}',
+        "shy" => '\u{00AD}',
+        "copy" => '©',
+        "reg" => '®',
+        "trade" => '™',
+        "middot" => '·',
+        "bull" => '•',
+        "hellip" => '…',
+        "mdash" => '—',
+        "ndash" => '–',
+        "lsquo" => '‘',
+        "rsquo" => '’',
+        "ldquo" => '“',
+        "rdquo" => '”',
+        "laquo" => '«',
+        "raquo" => '»',
+        "euro" => '€',
+        "pound" => '£',
+        "yen" => '¥',
+        "cent" => '¢',
+        "times" => '×',
+        "rarr" => '→',
+        "larr" => '←',
+        "auml" => 'ä',
+        "ouml" => 'ö',
+        "uuml" => 'ü',
+        "Auml" => 'Ä',
+        "Ouml" => 'Ö',
+        "Uuml" => 'Ü',
+        "szlig" => 'ß',
+        "eacute" => 'é',
+        "Eacute" => 'É',
+        "egrave" => 'è',
+        "agrave" => 'à',
+        "aacute" => 'á',
+        "iacute" => 'í',
+        "oacute" => 'ó',
+        "uacute" => 'ú',
+        "ntilde" => 'ñ',
+        "ccedil" => 'ç',
+        "atilde" => 'ã',
+        "otilde" => 'õ',
+        "ecirc" => 'ê',
+        "ocirc" => 'ô',
+        _ => return None,
+    };
+    Some(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_preheader_and_emphasis() {
+        let doc = to_document(
+            r#"<style>.ph{display:none}.big{font-size:32px}</style><div class="ph">Your code 111111</div>
+            <p>Your code:</p><p class="big">4&nbsp;8&nbsp;3 920</p><a href="https://x.test/v?a=1&amp;b=2" style="background:#00f">Verify</a>"#,
+        );
+        assert!(doc.blocks[0].hidden, "class rule hides the preheader");
+        let code = doc.blocks.iter().find(|b| b.text.starts_with('4')).expect("code block");
+        assert_eq!(code.emphasis_at(0, 3), 2, "class rule makes the code big");
+        assert_eq!(doc.links[0].href, "https://x.test/v?a=1&b=2");
+        assert!(doc.links[0].button);
+        assert_eq!(doc.links[0].text, "Verify");
+    }
+
+    #[test]
+    fn unterminated_constructs_stop_quietly() {
+        for html in ["<a href=\"x", "<!-- never", "<script>for(;;)", "<<<<", "&#xFFFFFFFF;&#0;"] {
+            let _ = to_document(html);
+        }
+    }
+}

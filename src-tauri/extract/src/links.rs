@@ -1,0 +1,193 @@
+//! Picks the verification or magic sign-in link: the action button ("Verify email", "Confirm
+//! sign-in", "确认邮箱"), a "click here" whose sentence says what it does, or a bare URL after
+//! "confirm your account:" in a text mail.
+//!
+//! Templates put other links first (logo, "view in browser") and others after (unsubscribe,
+//! privacy, help, "this wasn't me"); those are ruled out by their text, their target or the words
+//! just before them, whatever their position. A link that only says "Log in" counts only when
+//! the subject says the mail is about signing in or verifying.
+
+use crate::blocks::{Document, Link};
+
+/// Score a link needs to be returned.
+const THRESHOLD: f32 = 6.0;
+/// Most links looked at.
+const MAX_LINKS_SCORED: usize = 200;
+
+/// The chosen link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundLink {
+    /// Target as written.
+    pub href: String,
+    /// 0 to 1.
+    pub confidence: f32,
+}
+
+/// Link text (or the sentence before it) that says "this verifies or signs you in".
+const STRONG: &[&str] = &[
+    "verify", "verification", "confirm", "activate", "activation", "validate", "magic link", "sign in to",
+    "log in to", "sign in now", "log in now", "login now", "reset password", "reset your password",
+    "set password", "set your password", "new password", "create password", "approve", "yes, it's me",
+    "yes it's me", "yes, it was me", "complete registration", "complete your registration", "complete sign",
+    "finish signing", "finish setting", "authenticate", "sign-in link", "login link", "sign in link",
+    "验证", "确认", "激活", "登录", "驗證", "確認", "啟用", "登入", "認証", "有効化", "ログイン", "本登録",
+    "인증", "확인", "로그인", "활성화", "подтверд", "активир", "войти", "вход", "подтвердіть", "увійти",
+    "bestätig", "verifizier", "aktivier", "einloggen", "anmelden", "confirmer", "vérifi", "activer",
+    "connecter", "connexion", "confirmar", "verificar", "activar", "ativar", "iniciar sesión", "iniciar sessão",
+    "conferma", "verifica", "attiva", "accedi", "bevestig", "verifieer", "activeer", "inloggen", "potwierdź",
+    "zweryfikuj", "aktywuj", "zaloguj", "doğrula", "onayla", "etkinleştir", "giriş yap", "xác minh", "xác nhận",
+    "kích hoạt", "đăng nhập", "verifikasi", "konfirmasi", "aktifkan", "تأكيد", "تحقق", "تفعيل", "تسجيل الدخول",
+    "ยืนยัน", "เปิดใช้งาน", "เข้าสู่ระบบ", "επιβεβαίω", "επαλήθευ", "ověř", "potvrď", "potvrdit", "aktivovat",
+    "přihlásit", "bekräfta", "verifiera", "bekreft", "bekræft", "vahvista", "confirmă", "verifică", "megerősít",
+];
+
+/// Link text that may be the action, if the mail is about it.
+const WEAK: &[&str] = &[
+    "sign in", "log in", "login", "sign-in", "log-in", "continue", "click here", "get started", "open",
+    "go to", "this link", "点击", "點擊", "クリック", "클릭", "нажмите", "klicken", "cliquez", "haga clic",
+    "clique", "fare clic", "klik", "tıkla", "nhấp", "انقر", "คลิก", "masuk", "entrar", "accéder",
+];
+
+/// Link text, or words just before a link, that mark it as not the action.
+const NEGATIVE: &[&str] = &[
+    "unsubscribe", "opt out", "opt-out", "privacy", "terms", "help", "support", "faq", "contact", "preferences",
+    "manage notifications", "notification settings", "email settings", "view in browser", "view online",
+    "web version", "view this email", "wasn't me", "was not me", "not me", "wasn't you", "was not you",
+    "not you", "didn't request", "did not request", "didn't sign", "report", "secure your account", "block",
+    "deny", "cancel", "change password", "change your password", "lock", "learn more", "download",
+    "app store", "google play", "facebook", "twitter", "linkedin", "instagram", "youtube", "tiktok", "logo",
+    "blog", "careers", "community", "forum", "feedback", "survey", "abmelden", "désabonner", "désinscri",
+    "darse de baja", "cancelar suscripción", "cancelar inscrição", "disiscriviti", "afmelden", "abonelikten",
+    "hủy đăng ký", "berhenti berlangganan", "إلغاء الاشتراك", "ยกเลิกการรับ", "取消订阅", "退订", "退訂",
+    "配信停止", "登録解除", "수신거부", "수신 거부", "отписаться", "отказаться", "datenschutz", "confidentialité",
+    "privacidad", "privacidade", "隐私", "隱私", "プライバシー", "개인정보", "конфиденциальн", "hilfe", "aide",
+    "ayuda", "ajuda", "帮助", "幫助", "ヘルプ", "도움말", "помощь", "不是我", "不是本人", "心当たりがない",
+    "본인이 아닌", "не я", "nicht ich", "pas moi", "no fui yo", "não fui eu", "impressum", "imprint", "track",
+    "order", "invoice", "receipt", "shop", "buy", "sale",
+];
+
+/// Words in a target that say it verifies or signs in.
+const URL_POSITIVE: &[&str] = &[
+    "verif", "confirm", "activat", "validat", "magic", "login", "signin", "sign-in", "sign_in", "auth", "token",
+    "otp", "reset", "passwordless", "onboard", "register", "approve",
+];
+
+/// Words in a target that say it is anything else.
+const URL_NEGATIVE: &[&str] = &[
+    "unsubscribe", "optout", "opt-out", "opt_out", "privacy", "/terms", "/legal", "help.", "/help", "support.",
+    "/support", "/faq", "preferences", "/settings/notifications", "logo", ".png", ".jpg", ".jpeg", ".gif",
+    ".svg", "pixel", "/open?", "/open/", "track/open", "report", "not-me", "notme", "not_me", "wasnt", "deny",
+    "/block", "facebook.com", "twitter.com", "linkedin.com", "instagram.com", "youtube.com", "tiktok.com",
+    "apps.apple.com", "play.google.com", "/unsub", "list-manage.com/unsubscribe", "/privacy",
+];
+
+fn contains_any(haystack: &str, needles: &[&str]) -> bool {
+    needles.iter().any(|n| haystack.contains(n))
+}
+
+/// The last `max` characters of `s`.
+fn tail_chars(s: &str, max: usize) -> &str {
+    let count = s.chars().count();
+    if count <= max {
+        return s;
+    }
+    let skip = count - max;
+    s.char_indices().nth(skip).map_or(s, |(i, _)| &s[i..])
+}
+
+/// Finds the verification or sign-in link, or `None`.
+pub fn find_link(subject: &str, doc: &Document) -> Option<FoundLink> {
+    let subject_l = subject.to_lowercase();
+    let subject_intent = contains_any(&subject_l, STRONG)
+        || contains_any(&subject_l, &["sign in", "sign-in", "log in", "login", "code", "magic", "password"]);
+
+    let mut best: Option<(f32, usize)> = None;
+    let mut scores: Vec<Option<f32>> = Vec::new();
+    for (i, link) in doc.links.iter().take(MAX_LINKS_SCORED).enumerate() {
+        let s = score(link, subject_intent);
+        scores.push(s);
+        if let Some(s) = s {
+            if best.is_none_or(|(b, _)| s > b) {
+                best = Some((s, i));
+            }
+        }
+    }
+    let (mut score, index) = best?;
+    let link = doc.links.get(index)?;
+    // The same target again (a button and its copy-paste fallback) adds weight.
+    let repeats = doc
+        .links
+        .iter()
+        .zip(&scores)
+        .filter(|(l, s)| l.href == link.href && s.is_some())
+        .count();
+    score += (repeats.saturating_sub(1).min(2)) as f32;
+    if score < THRESHOLD {
+        return None;
+    }
+    let confidence = (0.4 + (score - THRESHOLD) * 0.06).clamp(0.0, 0.95);
+    Some(FoundLink { href: link.href.clone(), confidence })
+}
+
+/// The score of one link, or `None` when it cannot be the action.
+fn score(link: &Link, subject_intent: bool) -> Option<f32> {
+    let href_l = link.href.to_lowercase();
+    if !(href_l.starts_with("https://") || href_l.starts_with("http://")) || link.hidden {
+        return None;
+    }
+    let text_l = link.text.to_lowercase();
+    let text_is_url = text_l.is_empty() || text_l.starts_with("http") || text_l.starts_with("www.");
+    let context_l = link.context.to_lowercase();
+    let near_l = tail_chars(&context_l, 60);
+
+    let text_strong = !text_is_url && contains_any(&text_l, STRONG);
+    let text_weak = !text_is_url && contains_any(&text_l, WEAK);
+    if !text_is_url && contains_any(&text_l, NEGATIVE) && !text_strong {
+        return None;
+    }
+    if !text_is_url && contains_any(&text_l, NEGATIVE) && contains_any(&text_l, &["wasn't", "not me", "not you", "didn't", "不是", "아닌", "не я"]) {
+        return None;
+    }
+    // The part of the target after the host: a host named "login.example.com" says little.
+    let path = href_l
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or("");
+    let host = href_l.split_once("://").map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
+    if (contains_any(path, URL_NEGATIVE) || contains_any(host, &["facebook.com", "twitter.com", "linkedin.com", "instagram.com", "youtube.com"]))
+        && !text_strong
+    {
+        return None;
+    }
+    if contains_any(near_l, &["wasn't you", "was not you", "wasn't me", "not you", "didn't request", "did not request", "unsubscribe", "不是本人", "不是您", "心当たり", "본인이 아닌", "не вы"]) && !text_strong {
+        return None;
+    }
+    if link.image_only && !text_strong {
+        return None;
+    }
+    let context_strong = contains_any(near_l, STRONG);
+    let url_positive = contains_any(path, URL_POSITIVE);
+
+    let mut s = 0.0;
+    if text_strong {
+        s += 6.0;
+    } else if text_weak {
+        s += 3.0;
+    } else if text_is_url {
+        s += 1.0;
+    }
+    if context_strong && !text_strong {
+        s += 5.0;
+    }
+    if url_positive {
+        s += 3.0;
+    }
+    if link.button {
+        s += 2.0;
+    }
+    // "Log in" alone is every newsletter's footer.
+    if !text_strong && !context_strong && !subject_intent {
+        return None;
+    }
+    Some(s)
+}

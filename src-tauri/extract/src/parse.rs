@@ -1,0 +1,112 @@
+//! MIME: raw bytes → decoded headers and the bodies the sender really wrote.
+//!
+//! mail-parser (with `full_encoding`) does the charsets, transfer encodings, RFC 2047 words and
+//! multipart trees. It also synthesises HTML from a text-only mail and text from an HTML-only
+//! one; those copies add nothing, so only parts whose own type is `text/html` or `text/plain`
+//! are kept.
+
+use mail_parser::{MessageParser, PartType};
+
+use crate::blocks::{Document, MAX_TEXT_BYTES};
+
+/// Largest message read; the tail of anything bigger is ignored (a verification mail is tiny).
+pub const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
+/// Largest body handed to the HTML or text pass (bytes).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Most bodies of each kind looked at.
+const MAX_BODIES: usize = 4;
+
+/// The parts of a message the extractor needs.
+#[derive(Debug, Clone, Default)]
+pub struct Message {
+    /// Decoded Subject.
+    pub subject: Option<String>,
+    /// From display name.
+    pub from_name: Option<String>,
+    /// From address.
+    pub from_address: Option<String>,
+    /// Date header as RFC 3339.
+    pub received: Option<String>,
+    /// Message-ID without angle brackets.
+    pub message_id: Option<String>,
+    /// Bodies sent as `text/html`, in order.
+    pub html: Vec<String>,
+    /// Bodies sent as `text/plain`, in order.
+    pub text: Vec<String>,
+}
+
+impl Message {
+    /// From as a reader sees it: `Name <address>`, or whichever half exists.
+    pub fn from_display(&self) -> Option<String> {
+        match (&self.from_name, &self.from_address) {
+            (Some(n), Some(a)) => Some(format!("{n} <{a}>")),
+            (Some(n), None) => Some(n.clone()),
+            (None, Some(a)) => Some(a.clone()),
+            (None, None) => None,
+        }
+    }
+
+    /// The bodies as one document: the HTML when there is any (it carries emphasis and link
+    /// text), otherwise the plain text.
+    pub fn document(&self) -> Document {
+        let mut doc = Document::default();
+        if !self.html.is_empty() {
+            for body in &self.html {
+                doc.append(crate::html::to_document(body));
+            }
+        } else {
+            for body in &self.text {
+                doc.append(crate::text::to_document(body));
+            }
+        }
+        doc
+    }
+}
+
+/// Parses a raw RFC 5322 message. Never fails: unreadable parts are skipped.
+pub fn parse(raw: &[u8]) -> Message {
+    let raw = &raw[..raw.len().min(MAX_MESSAGE_BYTES)];
+    let Some(parsed) = MessageParser::default().parse(raw) else {
+        return Message::default();
+    };
+    let mut message = Message {
+        subject: parsed.subject().map(clean_header),
+        received: parsed.date().map(|d| d.to_rfc3339()),
+        message_id: parsed.message_id().map(str::to_string),
+        ..Message::default()
+    };
+    if let Some(addr) = parsed.from().and_then(|f| f.first()) {
+        message.from_name = addr.name().map(clean_header).filter(|n| !n.is_empty());
+        message.from_address = addr.address().map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
+    }
+
+    // Bodies in the order mail-parser chose them, which follows multipart/alternative rules.
+    for &id in parsed.html_body.iter().take(MAX_BODIES) {
+        if let Some(PartType::Html(html)) = parsed.parts.get(id as usize).map(|p| &p.body) {
+            message.html.push(truncate(html, MAX_BODY_BYTES));
+        }
+    }
+    for &id in parsed.text_body.iter().take(MAX_BODIES) {
+        if let Some(PartType::Text(text)) = parsed.parts.get(id as usize).map(|p| &p.body) {
+            message.text.push(truncate(text, MAX_TEXT_BYTES));
+        }
+    }
+    message
+}
+
+/// Collapses folding whitespace left in a decoded header.
+fn clean_header(value: &str) -> String {
+    value.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The first `max` bytes of `s`, cut on a character boundary.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
