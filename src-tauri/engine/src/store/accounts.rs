@@ -1,0 +1,150 @@
+//! Accounts in the cache: everything about a mailbox except its secret.
+
+use std::str::FromStr;
+
+use rusqlite::types::Type;
+use rusqlite::{OptionalExtension, Row};
+
+use super::{Store, StoreError};
+use crate::account::{Account, AccountStatus, AuthMethod, ImapEndpoint, Provider, Tls};
+
+const COLUMNS: &str = "email, provider, auth, imap_host, imap_port, imap_tls, fallback_host, fallback_port, \
+                       fallback_tls, client_id, token_url, scope, status, status_detail";
+
+impl Store {
+    /// Adds the account, or updates every field of the one with the same email. An update
+    /// keeps the account's place in [`Store::accounts`].
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the write fails.
+    pub fn upsert_account(&self, account: &Account) -> Result<(), StoreError> {
+        let fallback = account.imap_fallback.as_ref();
+        self.write(|conn| {
+            conn.prepare_cached(
+                "INSERT INTO accounts (email, provider, auth, imap_host, imap_port, imap_tls, fallback_host,
+                                       fallback_port, fallback_tls, client_id, token_url, scope, status, status_detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 ON CONFLICT (email) DO UPDATE SET
+                     provider = excluded.provider, auth = excluded.auth,
+                     imap_host = excluded.imap_host, imap_port = excluded.imap_port, imap_tls = excluded.imap_tls,
+                     fallback_host = excluded.fallback_host, fallback_port = excluded.fallback_port,
+                     fallback_tls = excluded.fallback_tls, client_id = excluded.client_id,
+                     token_url = excluded.token_url, scope = excluded.scope,
+                     status = excluded.status, status_detail = excluded.status_detail",
+            )?
+            .execute(rusqlite::params![
+                account.email,
+                account.provider.as_str(),
+                account.auth.as_str(),
+                account.imap.host,
+                account.imap.port,
+                account.imap.tls.as_str(),
+                fallback.map(|e| &e.host),
+                fallback.map(|e| e.port),
+                fallback.map(|e| e.tls.as_str()),
+                account.client_id,
+                account.token_url,
+                account.scope,
+                account.status.as_str(),
+                account.status_detail,
+            ])
+        })
+        .map(drop)
+        .map_err(StoreError::query("save the account"))
+    }
+
+    /// The account with this email, if there is one.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the read fails or the row holds a value this build does not
+    /// know (such as an unknown provider).
+    pub fn account(&self, email: &str) -> Result<Option<Account>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM accounts WHERE email = ?1"))?
+                .query_row([email], account_from_row)
+                .optional()
+        })
+        .map_err(StoreError::query("read the account"))
+    }
+
+    /// Every account, in the order they were first added.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the read fails or a row holds a value this build does not know.
+    pub fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM accounts ORDER BY id"))?
+                .query_map([], account_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(StoreError::query("read accounts"))
+    }
+
+    /// How many accounts there are.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the read fails.
+    pub fn account_count(&self) -> Result<usize, StoreError> {
+        self.read(|conn| conn.query_row("SELECT COUNT(*) FROM accounts", [], |row| row.get::<_, i64>(0)))
+            .map(|n| usize::try_from(n).unwrap_or(0))
+            .map_err(StoreError::query("count accounts"))
+    }
+
+    /// Removes the account with its folder state, cached messages and codes. Returns whether
+    /// it existed.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the delete fails.
+    pub fn remove_account(&self, email: &str) -> Result<bool, StoreError> {
+        self.write(|conn| conn.prepare_cached("DELETE FROM accounts WHERE email = ?1")?.execute([email]))
+            .map(|n| n > 0)
+            .map_err(StoreError::query("remove the account"))
+    }
+
+    /// Records the account's health as last seen, with what went wrong in words. Does nothing
+    /// for an email that has no account.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the write fails.
+    pub fn set_status(&self, email: &str, status: AccountStatus, detail: Option<&str>) -> Result<(), StoreError> {
+        self.write(|conn| {
+            conn.prepare_cached("UPDATE accounts SET status = ?2, status_detail = ?3 WHERE email = ?1")?.execute((
+                email,
+                status.as_str(),
+                detail,
+            ))
+        })
+        .map(drop)
+        .map_err(StoreError::query("save the account status"))
+    }
+}
+
+/// Builds an account from a row selected with [`COLUMNS`].
+fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
+    let fallback = match row.get::<_, Option<String>>(6)? {
+        Some(host) => Some(ImapEndpoint { host, port: row.get(7)?, tls: parse(row, 8)? }),
+        None => None,
+    };
+    Ok(Account {
+        email: row.get(0)?,
+        provider: parse::<Provider>(row, 1)?,
+        auth: parse::<AuthMethod>(row, 2)?,
+        imap: ImapEndpoint { host: row.get(3)?, port: row.get(4)?, tls: parse::<Tls>(row, 5)? },
+        imap_fallback: fallback,
+        client_id: row.get(9)?,
+        token_url: row.get(10)?,
+        scope: row.get(11)?,
+        status: parse::<AccountStatus>(row, 12)?,
+        status_detail: row.get(13)?,
+    })
+}
+
+/// Reads a text column into one of the account enums, whose names are their `as_str`.
+fn parse<T>(row: &Row<'_>, index: usize) -> rusqlite::Result<T>
+where
+    T: FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let text: String = row.get(index)?;
+    text.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))
+}

@@ -1,0 +1,266 @@
+//! Folder sync state, cached messages and the codes history.
+
+use rusqlite::{OptionalExtension, Row, TransactionBehavior};
+
+use super::{CachedMessage, CodeRecord, FolderState, Store, StoreError};
+
+const MESSAGE_COLUMNS: &str =
+    "uid, folder, message_id, from_addr, subject, received, snippet, code, link, service, confidence";
+
+const CODE_COLUMNS: &str = "id, email, code, link, service, from_addr, subject, received, found_at, folder, uid";
+
+/// A `usize` count as an SQL `LIMIT`; anything past `i64::MAX` means no limit anyway.
+fn sql_limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Where the folder's sync stands, or `None` if it was never synced.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the read fails.
+    pub fn folder_state(&self, email: &str, folder: &str) -> Result<Option<FolderState>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT uid_validity, last_uid, synced_at FROM folder_state WHERE email = ?1 AND folder = ?2",
+            )?
+            .query_row((email, folder), |row| {
+                Ok(FolderState { uid_validity: row.get(0)?, last_uid: row.get(1)?, synced_at: row.get(2)? })
+            })
+            .optional()
+        })
+        .map_err(StoreError::query("read folder state"))
+    }
+
+    /// Records one sync of a folder, in one transaction: the folder's new state, the
+    /// messages fetched (inserted, or replacing the cached copy with the same UID), and a
+    /// codes-history row for each message that carries a code or a link.
+    ///
+    /// Returns the codes that were not in the history before, with their ids and `found_at`
+    /// set to `codes_found_at`; saving the same messages again returns none. Each message is
+    /// stored under `folder`, whatever its own `folder` field says.
+    ///
+    /// If `state.uid_validity` differs from the one stored, the folder's cached messages are
+    /// deleted first: their UIDs now mean other messages. The codes history is kept.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if any write fails, including when `email` has no account; then
+    /// nothing of this sync is saved.
+    pub fn save_sync(
+        &self,
+        email: &str,
+        folder: &str,
+        state: FolderState,
+        messages: &[CachedMessage],
+        codes_found_at: i64,
+    ) -> Result<Vec<CodeRecord>, StoreError> {
+        self.write(|conn| {
+            // IMMEDIATE: the transaction reads before it writes, and a deferred one could not
+            // wait on the busy timeout when it upgrades to a write lock.
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(StoreError::query("start saving a sync"))?;
+
+            let stored_validity: Option<u32> = tx
+                .prepare_cached("SELECT uid_validity FROM folder_state WHERE email = ?1 AND folder = ?2")
+                .and_then(|mut stmt| stmt.query_row((email, folder), |row| row.get(0)).optional())
+                .map_err(StoreError::query("read folder state"))?;
+            if stored_validity.is_some_and(|v| v != state.uid_validity) {
+                tx.prepare_cached("DELETE FROM messages WHERE email = ?1 AND folder = ?2")
+                    .and_then(|mut stmt| stmt.execute((email, folder)))
+                    .map_err(StoreError::query("void messages of a changed UIDVALIDITY"))?;
+            }
+
+            tx.prepare_cached(
+                "INSERT INTO folder_state (email, folder, uid_validity, last_uid, synced_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (email, folder) DO UPDATE SET
+                     uid_validity = excluded.uid_validity, last_uid = excluded.last_uid,
+                     synced_at = excluded.synced_at",
+            )
+            .and_then(|mut stmt| stmt.execute((email, folder, state.uid_validity, state.last_uid, state.synced_at)))
+            .map_err(StoreError::query("save folder state"))?;
+
+            let mut new_codes = Vec::new();
+            {
+                let mut save_message = tx
+                    .prepare_cached(
+                        "INSERT INTO messages (email, folder, uid, message_id, from_addr, subject, received, snippet,
+                                               code, link, service, confidence)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                         ON CONFLICT (email, folder, uid) DO UPDATE SET
+                             message_id = excluded.message_id, from_addr = excluded.from_addr,
+                             subject = excluded.subject, received = excluded.received, snippet = excluded.snippet,
+                             code = excluded.code, link = excluded.link, service = excluded.service,
+                             confidence = excluded.confidence",
+                    )
+                    .map_err(StoreError::query("save messages"))?;
+                let mut save_code = tx
+                    .prepare_cached(
+                        "INSERT INTO codes (email, folder, uid_validity, uid, code, link, service, from_addr, subject,
+                                            received, found_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                         ON CONFLICT (email, folder, uid_validity, uid) DO NOTHING",
+                    )
+                    .map_err(StoreError::query("save codes"))?;
+
+                for m in messages {
+                    save_message
+                        .execute(rusqlite::params![
+                            email,
+                            folder,
+                            m.uid,
+                            m.message_id,
+                            m.from,
+                            m.subject,
+                            m.received,
+                            m.snippet,
+                            m.code,
+                            m.link,
+                            m.service,
+                            // SQLite stores NaN as NULL, which the column refuses.
+                            if m.confidence.is_nan() { 0.0 } else { f64::from(m.confidence) },
+                        ])
+                        .map_err(StoreError::query("save messages"))?;
+
+                    if m.code.is_none() && m.link.is_none() {
+                        continue;
+                    }
+                    let inserted = save_code
+                        .execute(rusqlite::params![
+                            email,
+                            folder,
+                            state.uid_validity,
+                            m.uid,
+                            m.code,
+                            m.link,
+                            m.service,
+                            m.from,
+                            m.subject,
+                            m.received,
+                            codes_found_at,
+                        ])
+                        .map_err(StoreError::query("save codes"))?;
+                    if inserted == 1 {
+                        new_codes.push(CodeRecord {
+                            id: tx.last_insert_rowid(),
+                            email: email.to_string(),
+                            code: m.code.clone(),
+                            link: m.link.clone(),
+                            service: m.service.clone(),
+                            from: m.from.clone(),
+                            subject: m.subject.clone(),
+                            received: m.received,
+                            found_at: codes_found_at,
+                            folder: folder.to_string(),
+                            uid: m.uid,
+                        });
+                    }
+                }
+            }
+
+            tx.commit().map_err(StoreError::query("save a sync"))?;
+            Ok(new_codes)
+        })
+    }
+
+    /// The folder's cached messages, newest (highest UID) first, at most `top`.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the read fails.
+    pub fn recent_messages(&self, email: &str, folder: &str, top: usize) -> Result<Vec<CachedMessage>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE email = ?1 AND folder = ?2 ORDER BY uid DESC LIMIT ?3"
+            ))?
+            .query_map((email, folder, sql_limit(top)), message_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(StoreError::query("read messages"))
+    }
+
+    /// The folder's cached messages that arrived at or after `received_at_or_after` (Unix
+    /// seconds), newest (highest UID) first: what waiting for a code looks at. Messages with
+    /// no arrival time are left out.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the read fails.
+    pub fn messages_since(
+        &self,
+        email: &str,
+        folder: &str,
+        received_at_or_after: i64,
+    ) -> Result<Vec<CachedMessage>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages
+                 WHERE email = ?1 AND folder = ?2 AND received >= ?3 ORDER BY uid DESC"
+            ))?
+            .query_map((email, folder, received_at_or_after), message_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(StoreError::query("read messages"))
+    }
+
+    /// The codes history across all accounts, most recently found first, at most `limit`.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the read fails.
+    pub fn recent_codes(&self, limit: usize) -> Result<Vec<CodeRecord>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {CODE_COLUMNS} FROM codes ORDER BY found_at DESC, id DESC LIMIT ?1"))?
+                .query_map([sql_limit(limit)], code_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(StoreError::query("read codes"))
+    }
+
+    /// The code most recently found for the account, if any.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the read fails.
+    pub fn last_code_for(&self, email: &str) -> Result<Option<CodeRecord>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {CODE_COLUMNS} FROM codes WHERE email = ?1 ORDER BY found_at DESC, id DESC LIMIT 1"
+            ))?
+            .query_row([email], code_from_row)
+            .optional()
+        })
+        .map_err(StoreError::query("read codes"))
+    }
+}
+
+/// Builds a message from a row selected with [`MESSAGE_COLUMNS`].
+fn message_from_row(row: &Row<'_>) -> rusqlite::Result<CachedMessage> {
+    Ok(CachedMessage {
+        uid: row.get(0)?,
+        folder: row.get(1)?,
+        message_id: row.get(2)?,
+        from: row.get(3)?,
+        subject: row.get(4)?,
+        received: row.get(5)?,
+        snippet: row.get(6)?,
+        code: row.get(7)?,
+        link: row.get(8)?,
+        service: row.get(9)?,
+        confidence: row.get::<_, f64>(10)? as f32,
+    })
+}
+
+/// Builds a code record from a row selected with [`CODE_COLUMNS`].
+fn code_from_row(row: &Row<'_>) -> rusqlite::Result<CodeRecord> {
+    Ok(CodeRecord {
+        id: row.get(0)?,
+        email: row.get(1)?,
+        code: row.get(2)?,
+        link: row.get(3)?,
+        service: row.get(4)?,
+        from: row.get(5)?,
+        subject: row.get(6)?,
+        received: row.get(7)?,
+        found_at: row.get(8)?,
+        folder: row.get(9)?,
+        uid: row.get(10)?,
+    })
+}
