@@ -1,0 +1,359 @@
+//! `mailwatch-cli`: the engine without a window, for scripts, servers and automation.
+//!
+//! Every command prints plain text by default and one stable JSON value with `--json`.
+//! Failures print one sentence on stderr (and `{"error": {"code", "message"}}` on stdout with
+//! `--json`) and exit with a code that says what kind of failure it was; see [`exit_code`].
+
+mod bench;
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use mailwatch_engine::account::{AccountSpec, Provider, Tls};
+use mailwatch_engine::engine::{EngineOptions, NewSecret, WaitOptions};
+use mailwatch_engine::events::NullSink;
+use mailwatch_engine::imap::FolderSpec;
+use mailwatch_engine::redact::mask_email;
+use mailwatch_engine::secrets::Secret;
+use mailwatch_engine::{Engine, EngineError};
+use serde_json::{Value, json};
+
+/// Watches mailboxes for verification codes and links, without a window.
+#[derive(Parser, Debug)]
+#[command(name = "mailwatch-cli", version, about, propagate_version = true)]
+struct Cli {
+    /// Where the cache lives (default: the platform data directory, shared with the app).
+    #[arg(long, global = true, env = "MAILWATCH_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Extra CA certificates (PEM) to trust for IMAP, e.g. a company proxy's.
+    #[arg(long, global = true, env = "MAILWATCH_EXTRA_CA", value_name = "PEM_FILE")]
+    extra_ca: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Add, list and remove accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCmd),
+    /// Fetch the newest messages of a folder, with the codes and links found in them.
+    Fetch(FetchArgs),
+    /// Wait for a verification code in a message that arrives after the command starts.
+    WaitCode(WaitArgs),
+    /// Show the session pool's and the client cache's counters.
+    Stats(JsonFlag),
+    /// Measure fetch latency with a reused client or a new client per fetch.
+    Bench(bench::BenchArgs),
+    /// Find the code, link and service in one RFC 5322 message.
+    Extract(ExtractArgs),
+}
+
+#[derive(Args, Debug)]
+struct JsonFlag {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum AccountsCmd {
+    /// Add an account (or update it). The secret is read from standard input and stored
+    /// only in the system keyring.
+    Add(AddArgs),
+    /// List accounts.
+    List {
+        /// Print JSON: an array of objects with email, provider, status and more.
+        #[arg(long)]
+        json: bool,
+        /// Mask addresses.
+        #[arg(long)]
+        redact: bool,
+    },
+    /// Remove an account, its cache and its keyring entry.
+    Remove {
+        /// The address.
+        email: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct AddArgs {
+    /// The address.
+    email: String,
+    /// outlook, gmail or imap (default: guessed from the domain).
+    #[arg(long)]
+    provider: Option<Provider>,
+    /// OAuth2 client id (default: the provider's public client).
+    #[arg(long)]
+    client_id: Option<String>,
+    /// Read an OAuth2 refresh token from standard input.
+    #[arg(long, conflicts_with = "password_stdin")]
+    refresh_token_stdin: bool,
+    /// Read a password (or app password) from standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    /// IMAP server (default: the domain's preset).
+    #[arg(long)]
+    imap_host: Option<String>,
+    /// IMAP port (default: 993, or 143 with STARTTLS).
+    #[arg(long)]
+    imap_port: Option<u16>,
+    /// implicit or starttls.
+    #[arg(long)]
+    tls: Option<Tls>,
+    /// OAuth2 token endpoint (default: the provider's).
+    #[arg(long)]
+    token_url: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct FetchArgs {
+    /// The address.
+    email: String,
+    /// inbox, junk, or a folder name.
+    #[arg(long, default_value = "inbox")]
+    folder: String,
+    /// How many of the newest messages.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Always ask the server, even when the cache is fresh.
+    #[arg(long)]
+    no_cache: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct WaitArgs {
+    /// The address.
+    email: String,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct ExtractArgs {
+    /// The message file, or - for standard input.
+    #[arg(default_value = "-")]
+    file: String,
+    /// Print JSON (the default output is JSON too; this flag is accepted for symmetry).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Exit codes by kind of failure, so scripts can react without parsing text.
+fn exit_code(e: &EngineError) -> u8 {
+    match e.code() {
+        "invalid_account" | "unknown_folder" | "extra_ca_invalid" => 2,
+        "unknown_account" => 3,
+        "needs_reauth" | "auth_failed" | "missing_secret" => 4,
+        "server_unreachable" | "tls_error" | "timeout" | "token_endpoint_unreachable" | "imap_error" | "server_connection_limit" | "oauth_error" => 5,
+        "keyring_unavailable" | "keyring_locked" | "keyring_error" | "rotation_not_saved" => 6,
+        "wait_timed_out" => 7,
+        "pool_exhausted" => 8,
+        _ => 1,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MAILWATCH_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let json = match &cli.command {
+        Command::Accounts(AccountsCmd::List { json, .. }) | Command::Stats(JsonFlag { json }) => *json,
+        Command::Accounts(AccountsCmd::Add(a)) => a.json,
+        Command::Accounts(AccountsCmd::Remove { .. }) => false,
+        Command::Fetch(a) => a.json,
+        Command::WaitCode(a) => a.json,
+        Command::Bench(a) => a.json,
+        Command::Extract(_) => true,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if json {
+                println!("{}", json!({"error": {"code": e.code(), "message": e.to_string()}}));
+            }
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn print_json(v: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot print JSON: {e}"),
+    }
+}
+
+fn read_secret_from_stdin(what: &str) -> Result<Secret, EngineError> {
+    let mut stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("{what}: ");
+    }
+    let mut buf = String::new();
+    stdin.read_to_string(&mut buf).map_err(|e| EngineError::Internal(format!("cannot read the {what} from standard input: {e}")))?;
+    let first = buf.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    Ok(Secret::new(first))
+}
+
+async fn open(cli: &Cli) -> Result<Engine, EngineError> {
+    let options = EngineOptions { data_dir: cli.data_dir.clone(), extra_ca: cli.extra_ca.clone(), ..Default::default() };
+    Engine::open(options, Arc::new(NullSink)).await
+}
+
+async fn run(cli: Cli) -> Result<(), EngineError> {
+    if let Command::Extract(a) = &cli.command {
+        return extract(a);
+    }
+    let engine = open(&cli).await?;
+    let result = dispatch(&cli, &engine).await;
+    engine.shutdown().await;
+    bench::persist_stats(&engine).await;
+    result
+}
+
+async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
+    match &cli.command {
+        Command::Accounts(AccountsCmd::Add(a)) => {
+            let spec = AccountSpec {
+                email: a.email.clone(),
+                provider: a.provider,
+                auth: None,
+                client_id: a.client_id.clone(),
+                imap_host: a.imap_host.clone(),
+                imap_port: a.imap_port,
+                tls: a.tls,
+                token_url: a.token_url.clone(),
+                scope: None,
+            };
+            let secret = if a.refresh_token_stdin {
+                NewSecret::RefreshToken(read_secret_from_stdin("refresh token")?)
+            } else if a.password_stdin {
+                NewSecret::Password(read_secret_from_stdin("password")?)
+            } else {
+                return Err(EngineError::Internal(
+                    "say how the account signs in: pipe its refresh token with --refresh-token-stdin, or its password with --password-stdin".into(),
+                ));
+            };
+            let account = engine.add_account(&spec, secret).await?;
+            if a.json {
+                print_json(&account);
+            } else {
+                println!("added {} ({}, {} at {})", account.email, account.provider, account.auth.as_str(), account.imap);
+            }
+        }
+        Command::Accounts(AccountsCmd::List { json, redact }) => {
+            let mut accounts = engine.accounts().await?;
+            if *redact {
+                for a in &mut accounts {
+                    a.email = mask_email(&a.email);
+                }
+            }
+            if *json {
+                print_json(&accounts);
+            } else if accounts.is_empty() {
+                println!("No accounts yet. Add one with `mailwatch-cli accounts add EMAIL --refresh-token-stdin` (or --password-stdin).");
+            } else {
+                for a in accounts {
+                    let detail = a.status_detail.map(|d| format!("  ({d})")).unwrap_or_default();
+                    println!("{:<40} {:<8} {:<13}{}", a.email, a.provider, a.status.as_str(), detail);
+                }
+            }
+        }
+        Command::Accounts(AccountsCmd::Remove { email }) => {
+            engine.remove_account(email).await?;
+            println!("removed {email}");
+        }
+        Command::Fetch(a) => {
+            let folder: FolderSpec = a.folder.parse().unwrap_or(FolderSpec::Inbox);
+            let messages = engine.fetch(&a.email, &folder, a.top, !a.no_cache).await?;
+            if a.json {
+                print_json(&messages);
+            } else if messages.is_empty() {
+                println!("No messages in {folder}.");
+            } else {
+                for m in messages {
+                    let found = match (&m.code, &m.link) {
+                        (Some(c), _) => format!("code {c}"),
+                        (None, Some(_)) => "link".to_string(),
+                        _ => String::new(),
+                    };
+                    println!(
+                        "{:>6}  {:<30.30}  {:<50.50}  {}",
+                        m.uid,
+                        m.from.as_deref().unwrap_or("-"),
+                        m.subject.as_deref().unwrap_or("(no subject)"),
+                        found
+                    );
+                }
+            }
+        }
+        Command::WaitCode(a) => {
+            let options = WaitOptions { timeout: Duration::from_secs(a.timeout), ..Default::default() };
+            let found = engine.wait_code(&a.email, &options).await?;
+            if a.json {
+                print_json(&found);
+            } else {
+                match (&found.code, &found.link) {
+                    (Some(code), _) => println!("{code}"),
+                    (None, Some(link)) => println!("{link}"),
+                    _ => {}
+                }
+                if let Some(s) = &found.service {
+                    eprintln!("from {s}: {}", found.subject.as_deref().unwrap_or(""));
+                }
+            }
+        }
+        Command::Stats(JsonFlag { json }) => {
+            let stats = bench::cumulative_stats(engine).await?;
+            if *json {
+                print_json(&stats);
+            } else {
+                print_stats_text(&stats);
+            }
+        }
+        Command::Bench(a) => bench::run(engine, a).await?,
+        Command::Extract(_) => unreachable!("handled before the engine opens"),
+    }
+    Ok(())
+}
+
+fn print_stats_text(stats: &Value) {
+    for key in ["total_created", "total_reused", "total_closed", "health_check_failures", "connection_waits", "wait_timeouts", "client_creates", "client_reuses", "token_refreshes"] {
+        println!("{key:<22} {}", stats.get(key).cloned().unwrap_or(Value::from(0)));
+    }
+}
+
+fn extract(a: &ExtractArgs) -> Result<(), EngineError> {
+    let mut raw = Vec::new();
+    let read = if a.file == "-" { std::io::stdin().read_to_end(&mut raw).map(|_| ()) } else { std::fs::read(&a.file).map(|b| raw = b) };
+    read.map_err(|e| EngineError::Internal(format!("cannot read {}: {e}", a.file)))?;
+    let x = mailwatch_engine::extract::extract(&raw);
+    let _ = a.json;
+    println!("{}", serde_json::to_string(&x).unwrap_or_else(|_| "{}".into()));
+    Ok(())
+}

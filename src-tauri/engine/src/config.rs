@@ -1,0 +1,179 @@
+//! Every limit the engine applies, in one place, with its default and why.
+//!
+//! The shell shows these in Settings and stores them in the cache's settings table; the CLI
+//! takes them from the same table. Nothing else in the engine hard-codes a TTL, a cap or a
+//! timeout.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Limits for the reusable IMAP sessions (plan A) and the connections behind them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PoolConfig {
+    /// Most sessions one account may hold open at once. 1 is plan A: one session per account,
+    /// shared by every caller in turn. Many servers (Outlook among them) throttle above a few.
+    pub max_per_account: usize,
+    /// Most sessions open across all accounts.
+    pub max_total: usize,
+    /// How long a caller waits for a session before it gets a "pool exhausted" error.
+    #[serde(with = "secs")]
+    pub wait_timeout: Duration,
+    /// A session unused this long is closed by the reaper.
+    #[serde(with = "secs")]
+    pub idle_ttl: Duration,
+    /// A session older than this is closed and replaced, however busy it is.
+    #[serde(with = "secs")]
+    pub max_age: Duration,
+    /// A session idle for longer than this is checked with NOOP before it is handed out.
+    #[serde(with = "secs")]
+    pub health_check_after: Duration,
+    /// TCP connect, TLS handshake and login together.
+    #[serde(with = "secs")]
+    pub connect_timeout: Duration,
+    /// Any one IMAP command; a peer silent this long is treated as dead.
+    #[serde(with = "secs")]
+    pub command_timeout: Duration,
+    /// How often the reaper looks for expired sessions.
+    #[serde(with = "secs")]
+    pub reap_interval: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_per_account: 1,
+            max_total: 50,
+            wait_timeout: Duration::from_secs(30),
+            idle_ttl: Duration::from_secs(300),
+            max_age: Duration::from_secs(1800),
+            health_check_after: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(20),
+            command_timeout: Duration::from_secs(30),
+            reap_interval: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Limits for the OAuth2 token endpoint and the one HTTP client that talks to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HttpConfig {
+    /// TCP and TLS connect to the token endpoint.
+    #[serde(with = "secs")]
+    pub connect_timeout: Duration,
+    /// The whole request, connect included.
+    #[serde(with = "secs")]
+    pub request_timeout: Duration,
+    /// Idle keep-alive connections kept per host.
+    pub max_idle_per_host: usize,
+    /// Token requests in flight to one host at once; more wait their turn.
+    pub max_connections_per_host: usize,
+    /// How long an idle keep-alive connection is kept.
+    #[serde(with = "secs")]
+    pub idle_timeout: Duration,
+    /// An access token is refreshed this long before it expires.
+    #[serde(with = "secs")]
+    pub refresh_margin: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_idle_per_host: 16,
+            max_connections_per_host: 8,
+            idle_timeout: Duration::from_secs(90),
+            refresh_margin: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Limits for the SQLite message cache and for waiting on codes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CacheConfig {
+    /// Cached messages younger than this are served without asking the server (plan C).
+    #[serde(with = "secs")]
+    pub message_ttl: Duration,
+    /// How often `wait-code` asks the server while it waits.
+    #[serde(with = "secs")]
+    pub poll_interval: Duration,
+    /// Most messages fetched with content in one request.
+    pub max_top: usize,
+    /// Messages larger than this are fetched for their headers and first part only.
+    pub max_message_bytes: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            message_ttl: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(3),
+            max_top: 200,
+            max_message_bytes: 25 * 1024 * 1024,
+        }
+    }
+}
+
+/// Everything configurable in the engine.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Config {
+    /// Session pool limits.
+    pub pool: PoolConfig,
+    /// Token endpoint limits.
+    pub http: HttpConfig,
+    /// Cache and polling.
+    pub cache: CacheConfig,
+}
+
+/// Durations are whole or fractional seconds in JSON, which is what a settings form edits.
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = f64::deserialize(d)?;
+        if !v.is_finite() || v < 0.0 {
+            return Err(serde::de::Error::custom("a duration must be a non-negative number of seconds"));
+        }
+        Ok(Duration::from_secs_f64(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_through_json_as_seconds() {
+        let c = Config::default();
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["pool"]["waitTimeout"], 30.0, "durations are stored as seconds");
+        assert_eq!(json["pool"]["maxPerAccount"], 1, "plan A is one session per account");
+        let back: Config = serde_json::from_value(json).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn partial_settings_keep_the_other_defaults() {
+        let c: Config = serde_json::from_str(r#"{"pool":{"maxTotal":5}}"#).unwrap();
+        assert_eq!(c.pool.max_total, 5);
+        assert_eq!(c.pool.max_per_account, 1);
+        assert_eq!(c.cache, CacheConfig::default());
+    }
+
+    #[test]
+    fn negative_durations_are_refused() {
+        let err = serde_json::from_str::<Config>(r#"{"pool":{"idleTtl":-1}}"#).unwrap_err();
+        assert!(err.to_string().contains("non-negative"), "{err}");
+    }
+}

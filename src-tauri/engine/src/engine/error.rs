@@ -1,0 +1,140 @@
+//! The engine's one error type: every module's error, plus the facade's own, each with a
+//! stable [`EngineError::code`] the UI and the CLI branch on.
+
+use std::time::Duration;
+
+use crate::account::AccountError;
+use crate::imap::{ImapError, TlsSetupError};
+use crate::oauth::OAuthError;
+use crate::pool::PoolError;
+use crate::secrets::SecretsError;
+use crate::store::StoreError;
+
+/// What went wrong, in words a user can act on. Never carries a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Bad account details.
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    /// No such account in the cache.
+    #[error("cannot find account {email}: add it first with `accounts add`")]
+    UnknownAccount {
+        /// The address asked for.
+        email: String,
+    },
+    /// The keyring failed.
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    /// The account's secret is missing from the keyring.
+    #[error("cannot sign in to {email}: its {what} is missing from the system keyring; add the account again")]
+    MissingSecret {
+        /// The account.
+        email: String,
+        /// "refresh token" or "password".
+        what: &'static str,
+    },
+    /// The provider rotated the refresh token and the keyring would not take the new one.
+    #[error("cannot save the new refresh token for {email} to the keyring ({source}); the old token is kept and the account is marked")]
+    RotationNotSaved {
+        /// The account.
+        email: String,
+        /// Why the keyring refused.
+        #[source]
+        source: SecretsError,
+    },
+    /// Token refresh failed.
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+    /// IMAP failed.
+    #[error(transparent)]
+    Imap(#[from] ImapError),
+    /// Every allowed session stayed busy for the whole wait.
+    #[error("{message}")]
+    PoolExhausted {
+        /// The pool's sentence, e.g. "pool exhausted for a@b.c: 1 in use, waited 30 s".
+        message: String,
+        /// The account.
+        email: String,
+        /// How long the caller waited.
+        waited: Duration,
+    },
+    /// The cache failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The extra CA could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
+    /// The data directory is unusable.
+    #[error("cannot use the data directory {path}: {reason}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// No code arrived in time.
+    #[error("no verification code arrived for {email} within {} s (inbox and junk were checked)", waited.as_secs())]
+    WaitTimedOut {
+        /// The account.
+        email: String,
+        /// The timeout.
+        waited: Duration,
+    },
+    /// The engine is shutting down.
+    #[error("cannot do that: Mailwatch is shutting down")]
+    Closed,
+    /// A background task died.
+    #[error("an internal task failed: {0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    /// A stable snake_case name for the kind of failure, for the UI and for exit codes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::Account(_) => "invalid_account",
+            EngineError::UnknownAccount { .. } => "unknown_account",
+            EngineError::Secrets(SecretsError::Unavailable { .. }) => "keyring_unavailable",
+            EngineError::Secrets(SecretsError::Locked { .. }) => "keyring_locked",
+            EngineError::Secrets(_) => "keyring_error",
+            EngineError::MissingSecret { .. } => "missing_secret",
+            EngineError::RotationNotSaved { .. } => "rotation_not_saved",
+            EngineError::OAuth(e) if e.needs_reauth() => "needs_reauth",
+            EngineError::OAuth(OAuthError::Unreachable { .. }) => "token_endpoint_unreachable",
+            EngineError::OAuth(_) => "oauth_error",
+            EngineError::Imap(ImapError::AuthFailed { .. }) => "auth_failed",
+            EngineError::Imap(ImapError::Connect { .. }) => "server_unreachable",
+            EngineError::Imap(ImapError::Tls { .. }) => "tls_error",
+            EngineError::Imap(ImapError::Timeout { .. }) => "timeout",
+            EngineError::Imap(ImapError::NoSuchFolder { .. }) => "unknown_folder",
+            EngineError::Imap(ImapError::TooManyConnections { .. }) => "server_connection_limit",
+            EngineError::Imap(_) => "imap_error",
+            EngineError::PoolExhausted { .. } => "pool_exhausted",
+            EngineError::Store(_) => "cache_error",
+            EngineError::Tls(_) => "extra_ca_invalid",
+            EngineError::DataDir { .. } => "data_dir_unusable",
+            EngineError::WaitTimedOut { .. } => "wait_timed_out",
+            EngineError::Closed => "shutting_down",
+            EngineError::Internal(_) => "internal",
+        }
+    }
+
+    /// Whether the connection is gone, so a fresh session may succeed.
+    pub(crate) fn is_connection_error(&self) -> bool {
+        matches!(self, EngineError::Imap(e) if e.is_connection_error())
+    }
+}
+
+impl From<PoolError<EngineError>> for EngineError {
+    fn from(e: PoolError<EngineError>) -> Self {
+        match e {
+            PoolError::Connect(e) => e,
+            PoolError::Closed => EngineError::Closed,
+            w @ PoolError::WaitTimeout { .. } => {
+                let message = w.to_string();
+                let PoolError::WaitTimeout { key, waited, .. } = w else { unreachable!() };
+                EngineError::PoolExhausted { message, email: key, waited }
+            }
+        }
+    }
+}

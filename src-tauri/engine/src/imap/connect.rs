@@ -1,0 +1,241 @@
+//! Opening a connection: TCP, TLS (implicit or STARTTLS), the greeting, and signing in with
+//! XOAUTH2 or LOGIN.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+use rustls_pki_types::ServerName;
+use rustls_pki_types::pem::PemObject;
+
+use super::{ImapError, ImapSession, ImapStream};
+use crate::account::{ImapEndpoint, Tls};
+use crate::secrets::Secret;
+
+/// Trust anchors for IMAP: the system's roots plus an optional extra CA (a company proxy, or
+/// the test bed's CA). Built once and shared by every connection.
+#[derive(Clone)]
+pub struct TlsSetup {
+    config: Arc<ClientConfig>,
+}
+
+impl std::fmt::Debug for TlsSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsSetup")
+    }
+}
+
+/// Why the trust anchors could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot load the extra CA certificates from {path}: {reason}")]
+pub struct TlsSetupError {
+    /// The PEM file.
+    pub path: String,
+    /// What was wrong with it.
+    pub reason: String,
+}
+
+impl TlsSetup {
+    /// System roots, plus every certificate in `extra_ca` (a PEM file) when given.
+    ///
+    /// # Errors
+    /// The extra CA file is missing, unreadable or holds no certificate.
+    pub fn new(extra_ca: Option<&Path>) -> Result<TlsSetup, TlsSetupError> {
+        let mut roots = RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        for cert in native.certs {
+            let _ = roots.add(cert);
+        }
+        if let Some(path) = extra_ca {
+            let err = |reason: String| TlsSetupError { path: path.display().to_string(), reason };
+            let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+            let mut added = 0;
+            for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert.map_err(|e| err(format!("not a valid PEM certificate ({e})")))?;
+                roots.add(cert).map_err(|e| err(e.to_string()))?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err(err("the file holds no certificate".into()));
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(TlsSetup { config: Arc::new(config) })
+    }
+
+    async fn wrap(&self, endpoint: &ImapEndpoint, tcp: TcpStream) -> Result<ImapStream, ImapError> {
+        let name = ServerName::try_from(endpoint.host.clone()).map_err(|_| ImapError::Tls {
+            endpoint: endpoint.to_string(),
+            reason: format!("{:?} is not a valid server name", endpoint.host),
+        })?;
+        TlsConnector::from(self.config.clone()).connect(name, tcp).await.map_err(|e| ImapError::Tls {
+            endpoint: endpoint.to_string(),
+            reason: describe_tls_error(&e, endpoint.tls),
+        })
+    }
+}
+
+fn describe_tls_error(e: &std::io::Error, mode: Tls) -> String {
+    let text = e.to_string();
+    let hint = match mode {
+        Tls::Implicit if text.contains("InvalidContentType") || text.contains("corrupt message") || text.contains("eof") => {
+            " (the port may expect STARTTLS or plain IMAP; check the port and TLS mode)"
+        }
+        _ if text.contains("UnknownIssuer") || text.contains("invalid peer certificate") => {
+            " (the server's certificate is not trusted; pass its CA with --extra-ca)"
+        }
+        _ => "",
+    };
+    format!("{text}{hint}")
+}
+
+/// What the account signs in with.
+pub enum Credential<'a> {
+    /// AUTHENTICATE XOAUTH2 with a bearer token.
+    OAuth2 {
+        /// The IMAP user (the address).
+        user: &'a str,
+        /// The access token.
+        access_token: &'a Secret,
+    },
+    /// LOGIN with a password.
+    Password {
+        /// The IMAP user.
+        user: &'a str,
+        /// The password or app password.
+        password: &'a Secret,
+    },
+}
+
+impl Credential<'_> {
+    fn user(&self) -> &str {
+        match self {
+            Credential::OAuth2 { user, .. } | Credential::Password { user, .. } => user,
+        }
+    }
+}
+
+/// Answers every challenge after the initial response with an empty line, which is how a
+/// client acknowledges an XOAUTH2 error challenge so the server can send its NO.
+struct XOAuth2 {
+    initial: Option<Vec<u8>>,
+}
+
+impl async_imap::Authenticator for XOAuth2 {
+    type Response = Vec<u8>;
+
+    fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
+        self.initial.take().unwrap_or_default()
+    }
+}
+
+/// Connects to `endpoint`, sets up TLS, reads the greeting and signs in.
+///
+/// `connect_timeout` bounds everything up to a signed-in session; `command_timeout` bounds
+/// each later command on it.
+///
+/// # Errors
+/// [`ImapError::Connect`], [`ImapError::Tls`], [`ImapError::AuthFailed`],
+/// [`ImapError::TooManyConnections`] or [`ImapError::Timeout`].
+pub async fn connect(
+    endpoint: &ImapEndpoint,
+    tls: &TlsSetup,
+    credential: Credential<'_>,
+    connect_timeout: Duration,
+    command_timeout: Duration,
+) -> Result<ImapSession, ImapError> {
+    let ep = endpoint.to_string();
+    match timeout(connect_timeout, connect_inner(endpoint, tls, credential, command_timeout)).await {
+        Ok(r) => r,
+        Err(_) => Err(ImapError::Timeout { endpoint: ep, phase: "connecting and signing in".into(), after: connect_timeout }),
+    }
+}
+
+async fn connect_inner(endpoint: &ImapEndpoint, tls: &TlsSetup, credential: Credential<'_>, command_timeout: Duration) -> Result<ImapSession, ImapError> {
+    let ep = endpoint.to_string();
+    let lost = |reason: String| ImapError::ConnectionLost { endpoint: ep.clone(), reason };
+    let tcp = TcpStream::connect((endpoint.host.as_str(), endpoint.port))
+        .await
+        .map_err(|e| ImapError::Connect { endpoint: ep.clone(), reason: e.to_string() })?;
+    let _ = tcp.set_nodelay(true);
+
+    let (mut client, greeting) = match endpoint.tls {
+        Tls::Implicit => {
+            let stream = tls.wrap(endpoint, tcp).await?;
+            let mut client = async_imap::Client::new(stream);
+            let greeting = read_greeting(&mut client).await.map_err(lost)?;
+            (client, greeting)
+        }
+        Tls::Starttls => {
+            let mut plain = async_imap::Client::new(tcp);
+            read_greeting(&mut plain).await.map_err(lost)?;
+            plain.run_command_and_check_ok("STARTTLS", None).await.map_err(|e| ImapError::Tls {
+                endpoint: ep.clone(),
+                reason: format!("the server refused STARTTLS ({e}); try implicit TLS on port 993"),
+            })?;
+            let stream = tls.wrap(endpoint, plain.into_inner()).await?;
+            // No greeting follows STARTTLS; capabilities must be asked for again.
+            (async_imap::Client::new(stream), String::new())
+        }
+    };
+    let _ = &mut client;
+
+    let user = credential.user().to_string();
+    let result = match credential {
+        Credential::OAuth2 { user, access_token } => {
+            let sasl = format!("user={user}\x01auth=Bearer {}\x01\x01", access_token.expose()).into_bytes();
+            if greeting.contains("SASL-IR") {
+                let ir = base64::engine::general_purpose::STANDARD.encode(&sasl);
+                client.authenticate(format!("XOAUTH2 {ir}"), XOAuth2 { initial: None }).await
+            } else {
+                client.authenticate("XOAUTH2", XOAuth2 { initial: Some(sasl) }).await
+            }
+        }
+        Credential::Password { user, password } => client.login(user, password.expose()).await,
+    };
+    match result {
+        Ok(session) => Ok(ImapSession::new(session, ep, command_timeout)),
+        Err((e, _client)) => Err(map_auth_error(&ep, &user, e)),
+    }
+}
+
+async fn read_greeting<T>(client: &mut async_imap::Client<T>) -> Result<String, String>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + std::fmt::Debug + Send,
+{
+    match client.read_response().await {
+        Ok(Some(resp)) => Ok(format!("{:?}", resp.parsed())),
+        Ok(None) => Err("the server closed the connection before its greeting".into()),
+        Err(e) => Err(format!("no greeting from the server ({e})")),
+    }
+}
+
+fn map_auth_error(endpoint: &str, user: &str, e: async_imap::error::Error) -> ImapError {
+    use async_imap::error::Error as E;
+    let (endpoint, user) = (endpoint.to_string(), user.to_string());
+    match e {
+        E::No(reason) | E::Bad(reason) => {
+            let reason = reason.trim().to_string();
+            if reason.contains("[LIMIT]") || reason.to_ascii_lowercase().contains("too many") {
+                ImapError::TooManyConnections { endpoint, user, reason }
+            } else if reason.contains("[UNAVAILABLE]") {
+                ImapError::Refused { endpoint, command: "sign-in".into(), reason }
+            } else {
+                ImapError::AuthFailed { endpoint, user, reason }
+            }
+        }
+        E::Io(io) => ImapError::ConnectionLost { endpoint, reason: io.to_string() },
+        E::ConnectionLost => ImapError::ConnectionLost { endpoint, reason: "the server closed the connection during sign-in".into() },
+        other => ImapError::ConnectionLost { endpoint, reason: format!("unreadable answer during sign-in: {other}") },
+    }
+}

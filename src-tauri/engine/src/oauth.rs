@@ -1,0 +1,214 @@
+//! OAuth2 refresh through one pooled HTTP client.
+//!
+//! Every account's token refresh goes through the single [`OAuth`] value the engine owns,
+//! so keep-alive connections to the token endpoint are shared (the seeds' HTTP connection
+//! pool). Connect, request and idle timeouts come from [`HttpConfig`], and at most
+//! `max_connections_per_host` requests run against one host at once.
+//!
+//! This module only talks to the endpoint. Caching access tokens, merging concurrent
+//! refreshes and storing rotated refresh tokens is the client's job (see
+//! [`crate::engine`]), because it needs the keyring.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use oauth2::basic::{BasicClient, BasicErrorResponseType};
+use oauth2::{ClientId, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::account::Account;
+use crate::config::HttpConfig;
+use crate::secrets::Secret;
+
+/// A fresh access token, and the rotated refresh token if the provider sent one.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    /// Bearer token for XOAUTH2.
+    pub access_token: Secret,
+    /// The provider's replacement for the refresh token just used.
+    pub refresh_token: Option<Secret>,
+    /// When the access token stops working.
+    pub expires_at: Instant,
+}
+
+/// Why a refresh failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    /// The provider refused the refresh token or the client (invalid_grant,
+    /// invalid_client, ...). The user must sign in again.
+    #[error("cannot refresh the access token for {email}: the provider refused it ({error}: {description}). Sign in again to get a new refresh token")]
+    Rejected {
+        /// The account.
+        email: String,
+        /// OAuth2 error code.
+        error: String,
+        /// The provider's first line of explanation.
+        description: String,
+    },
+    /// The endpoint could not be reached or timed out, or answered 5xx.
+    #[error("cannot reach the token endpoint for {email} ({url}): {reason}")]
+    Unreachable {
+        /// The account.
+        email: String,
+        /// The endpoint.
+        url: String,
+        /// What happened, in words.
+        reason: String,
+    },
+    /// The endpoint answered, but not with a token response.
+    #[error("cannot refresh the access token for {email}: the token endpoint gave an unexpected answer ({reason})")]
+    Unexpected {
+        /// The account.
+        email: String,
+        /// What was wrong with it (never the body, which may hold tokens).
+        reason: String,
+    },
+    /// The account has no token endpoint or client id.
+    #[error("cannot refresh the access token for {email}: {what} is not set for this account")]
+    Misconfigured {
+        /// The account.
+        email: String,
+        /// What is missing.
+        what: &'static str,
+    },
+    /// The HTTP client could not be built (bad TLS setup).
+    #[error("cannot set up the HTTP client for token refresh: {0}")]
+    Client(String),
+}
+
+impl OAuthError {
+    /// Whether the user must sign in again (as opposed to retrying later).
+    pub fn needs_reauth(&self) -> bool {
+        matches!(self, OAuthError::Rejected { .. })
+    }
+}
+
+/// The shared token-endpoint client.
+pub struct OAuth {
+    http: reqwest::Client,
+    per_host: usize,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    requests: AtomicU64,
+}
+
+impl OAuth {
+    /// Builds the one pooled HTTP client.
+    ///
+    /// # Errors
+    /// [`OAuthError::Client`] when the TLS backend cannot start.
+    pub fn new(cfg: &HttpConfig) -> Result<OAuth, OAuthError> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.request_timeout)
+            .pool_max_idle_per_host(cfg.max_idle_per_host)
+            .pool_idle_timeout(cfg.idle_timeout)
+            .tcp_keepalive(Duration::from_secs(60))
+            .user_agent(concat!("Mailwatch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| OAuthError::Client(e.to_string()))?;
+        Ok(OAuth { http, per_host: cfg.max_connections_per_host.max(1), hosts: Mutex::new(HashMap::new()), requests: AtomicU64::new(0) })
+    }
+
+    /// How many refresh requests were sent since start.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn host_gate(&self, url: &str) -> Arc<Semaphore> {
+        let host = reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        hosts.entry(host).or_insert_with(|| Arc::new(Semaphore::new(self.per_host))).clone()
+    }
+
+    /// Exchanges a refresh token for an access token (and, usually, a rotated refresh token).
+    ///
+    /// # Errors
+    /// [`OAuthError::Rejected`] when the provider refuses; [`OAuthError::Unreachable`] on
+    /// network failures, timeouts and 5xx answers.
+    pub async fn refresh(&self, account: &Account, refresh_token: &Secret) -> Result<Tokens, OAuthError> {
+        let email = account.email.clone();
+        let url = account.token_url.clone().ok_or(OAuthError::Misconfigured { email: email.clone(), what: "a token endpoint" })?;
+        let client_id = account
+            .client_id
+            .clone()
+            .filter(|c| !c.is_empty())
+            .ok_or(OAuthError::Misconfigured { email: email.clone(), what: "a client id" })?;
+        let token_url = TokenUrl::new(url.clone()).map_err(|_| OAuthError::Misconfigured { email: email.clone(), what: "a valid token endpoint URL" })?;
+        let client = BasicClient::new(ClientId::new(client_id)).set_token_uri(token_url);
+
+        let gate = self.host_gate(&url);
+        let _permit = gate.acquire().await.map_err(|_| OAuthError::Client("the HTTP client is shutting down".into()))?;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let rt = RefreshToken::new(refresh_token.expose().to_string());
+        let mut request = client.exchange_refresh_token(&rt);
+        if let Some(scope) = account.scope.as_deref() {
+            request = request.add_scopes(scope.split_whitespace().map(|s| Scope::new(s.to_string())));
+        }
+        match request.request_async(&self.http).await {
+            Ok(resp) => {
+                let lifetime = resp.expires_in().unwrap_or(Duration::from_secs(3600));
+                Ok(Tokens {
+                    access_token: Secret::new(resp.access_token().secret().clone()),
+                    refresh_token: resp.refresh_token().map(|r| Secret::new(r.secret().clone())),
+                    expires_at: started + lifetime,
+                })
+            }
+            Err(RequestTokenError::ServerResponse(err)) => {
+                let code = match err.error() {
+                    BasicErrorResponseType::Extension(s) => s.clone(),
+                    other => other.as_ref().to_string(),
+                };
+                let description = err
+                    .error_description()
+                    .map(|d| d.lines().next().unwrap_or("").trim().to_string())
+                    .unwrap_or_else(|| "no description".into());
+                if code == "temporarily_unavailable" || code == "server_error" {
+                    Err(OAuthError::Unreachable { email, url, reason: format!("{code}: {description}") })
+                } else {
+                    Err(OAuthError::Rejected { email, error: code, description })
+                }
+            }
+            Err(RequestTokenError::Request(e)) => Err(OAuthError::Unreachable { email, url, reason: describe_http_error(&e) }),
+            Err(RequestTokenError::Parse(e, body)) => {
+                let reason = if body.is_empty() {
+                    "an empty answer, which usually means a server error".to_string()
+                } else {
+                    format!("a response that is not a token or an error ({} bytes; {})", body.len(), e.path())
+                };
+                Err(OAuthError::Unexpected { email, reason })
+            }
+            Err(RequestTokenError::Other(s)) => Err(OAuthError::Unexpected { email, reason: s }),
+        }
+    }
+}
+
+fn describe_http_error(e: &oauth2::HttpClientError<reqwest::Error>) -> String {
+    use std::error::Error as _;
+    match e {
+        oauth2::HttpClientError::Reqwest(r) => {
+            if r.is_timeout() {
+                "the request timed out".into()
+            } else if r.is_connect() {
+                let mut reason = "cannot connect".to_string();
+                let mut src = r.source();
+                while let Some(s) = src {
+                    reason = format!("cannot connect: {s}");
+                    src = s.source();
+                }
+                reason
+            } else {
+                let text = r.to_string();
+                match r.url() {
+                    Some(u) => text.replace(u.as_str(), "the endpoint"),
+                    None => text,
+                }
+            }
+        }
+        other => other.to_string(),
+    }
+}
