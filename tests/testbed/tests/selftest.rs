@@ -1,0 +1,232 @@
+//! The test bed proves its own parts work: Dovecot logins (password, XOAUTH2, OAUTHBEARER,
+//! STARTTLS), the token endpoint's Microsoft behaviour, the fault proxy, and Dovecot's records.
+
+use std::time::{Duration, Instant};
+
+use mailwatch_testbed::imap::ImapClient;
+use mailwatch_testbed::{
+    DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Dovecot, DovecotOptions, Failure, FaultProxy, OAuthServer, TestBed,
+    form_encode,
+};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+const USER: &str = "alice@example.com";
+const PASSWORD: &str = "correct horse";
+
+/// POSTs a form to a loopback URL with a fresh connection; returns status and JSON body.
+async fn post_form(url: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_once('/').expect("URL with path");
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", form_encode(v))).collect();
+    let body = body.join("&");
+    let mut s = TcpStream::connect(host).await.expect("connect OAuth server");
+    let req = format!(
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let (head, json) = out.split_once("\r\n\r\n").expect("HTTP response");
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(json).unwrap_or(Value::Null))
+}
+
+async fn refresh(oauth: &OAuthServer, refresh_token: &str) -> (u16, Value) {
+    post_form(
+        &oauth.token_url(),
+        &[
+            ("client_id", DEFAULT_CLIENT_ID),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("scope", DEFAULT_SCOPE),
+        ],
+    )
+    .await
+}
+
+async fn login_tls(dovecot: &Dovecot, port: u16) -> ImapClient {
+    let mut c = ImapClient::connect_tls(port, dovecot.tls_client_config()).await.expect("TLS connect");
+    let r = c.login(USER, PASSWORD).await.unwrap();
+    assert!(r.is_ok(), "password login must succeed: {r:?}\n{dovecot}");
+    c
+}
+
+#[tokio::test]
+async fn password_login_over_implicit_tls_and_starttls() {
+    let t = Instant::now();
+    let dovecot = Dovecot::start(DovecotOptions::default()).await;
+    eprintln!("dovecot start: {:?}", t.elapsed());
+    dovecot.add_user(USER, PASSWORD);
+    assert!(dovecot.ca_pem().contains("BEGIN CERTIFICATE"));
+    assert!(dovecot.ca_pem_path().exists());
+
+    let t = Instant::now();
+    let mut c = ImapClient::connect_tls(dovecot.imaps_port(), dovecot.tls_client_config()).await.unwrap();
+    assert!(c.greeting.starts_with("* OK"), "greeting: {}", c.greeting);
+    let r = c.login(USER, PASSWORD).await.unwrap();
+    eprintln!("TLS connect + LOGIN: {:?}", t.elapsed());
+    assert!(r.is_ok(), "{r:?}\n{dovecot}");
+    c.logout().await;
+
+    let mut bad = ImapClient::connect_tls(dovecot.imaps_port(), dovecot.tls_client_config()).await.unwrap();
+    let r = bad.login(USER, "wrong").await.unwrap();
+    assert!(r.status.starts_with("NO"), "a wrong password is refused: {r:?}");
+
+    let mut plain = ImapClient::connect_plain(dovecot.imap_port()).await.unwrap();
+    let caps = plain.command("CAPABILITY").await.unwrap();
+    assert!(caps.lines.iter().any(|l| l.contains("STARTTLS")), "plain port offers STARTTLS: {caps:?}");
+    assert!(plain.starttls(dovecot.tls_client_config()).await.unwrap().is_ok());
+    assert!(plain.login(USER, PASSWORD).await.unwrap().is_ok(), "login after STARTTLS\n{dovecot}");
+    assert_eq!(dovecot.logins_for(USER), 2, "two successful logins are in the log\n{dovecot}");
+}
+
+#[tokio::test]
+async fn xoauth2_and_oauthbearer_are_checked_by_introspection() {
+    let bed = TestBed::start().await;
+    let rt = bed.oauth.issue_refresh_token(USER, DEFAULT_CLIENT_ID);
+    let (status, body) = refresh(&bed.oauth, &rt).await;
+    assert_eq!(status, 200, "{body}");
+    let access = body["access_token"].as_str().unwrap().to_string();
+
+    let t = Instant::now();
+    let mut c = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config()).await.unwrap();
+    let r = c.authenticate_xoauth2(USER, &access).await.unwrap();
+    eprintln!("TLS connect + XOAUTH2: {:?}", t.elapsed());
+    assert!(r.is_ok(), "XOAUTH2 with a fresh token: {r:?}\n{}", bed.dovecot);
+    let mut c2 = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config()).await.unwrap();
+    let r = c2.authenticate_oauthbearer(USER, &access).await.unwrap();
+    assert!(r.is_ok(), "OAUTHBEARER with a fresh token: {r:?}\n{}", bed.dovecot);
+    assert_eq!(bed.oauth.introspection_count(), 2);
+
+    let mut other = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config()).await.unwrap();
+    let r = other.authenticate_xoauth2("bob@example.com", &access).await.unwrap();
+    assert!(r.status.starts_with("NO"), "a token of alice does not log in bob: {r:?}");
+
+    bed.oauth.revoke_access_tokens(USER);
+    let t = Instant::now();
+    let mut c3 = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config()).await.unwrap();
+    let r = c3.authenticate_xoauth2(USER, &access).await.unwrap();
+    eprintln!("rejected XOAUTH2: {:?}", t.elapsed());
+    assert!(r.status.starts_with("NO"), "a revoked token is refused: {r:?}");
+    assert!(r.lines.iter().any(|l| l.starts_with('+')), "Dovecot sends a JSON challenge first: {r:?}");
+    assert_eq!(bed.dovecot.auth_failures_for(USER), 1, "{}", bed.dovecot);
+
+    let (_, body) = refresh(&bed.oauth, bed.oauth.current_refresh_token(USER).as_deref().unwrap()).await;
+    let fresh = body["access_token"].as_str().unwrap();
+    let mut c4 = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config()).await.unwrap();
+    assert!(c4.authenticate_xoauth2(USER, fresh).await.unwrap().is_ok(), "a token from a new refresh works");
+}
+
+#[tokio::test]
+async fn token_endpoint_rotates_and_fails_like_microsoft() {
+    let oauth = OAuthServer::start().await;
+    let rt1 = oauth.issue_refresh_token(USER, DEFAULT_CLIENT_ID);
+    assert!(rt1.starts_with("M.C5") && rt1.len() > 400, "Microsoft-shaped: {rt1}");
+
+    let (status, ok) = refresh(&oauth, &rt1).await;
+    assert_eq!(status, 200, "{ok}");
+    assert_eq!(ok["token_type"], "Bearer");
+    assert_eq!(ok["expires_in"], 3600);
+    assert_eq!(ok["scope"], "https://outlook.office.com/IMAP.AccessAsUser.All");
+    let rt2 = ok["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(rt1, rt2, "refresh tokens rotate");
+    assert_eq!(oauth.current_refresh_token(USER).as_deref(), Some(rt2.as_str()));
+
+    let (status, err) = refresh(&oauth, &rt1).await;
+    assert_eq!(status, 400);
+    assert_eq!(err["error"], "invalid_grant", "the rotated-away token is dead: {err}");
+    assert_eq!(err["error_codes"][0], 70000);
+    assert!(err["error_description"].as_str().unwrap().starts_with("AADSTS70000:"));
+    for key in ["timestamp", "trace_id", "correlation_id"] {
+        assert!(err[key].is_string(), "{key} present: {err}");
+    }
+
+    let (status, err) = post_form(
+        &oauth.token_url(),
+        &[("client_id", "11111111-2222-4333-8444-555555555555"), ("grant_type", "refresh_token"), ("refresh_token", &rt2)],
+    )
+    .await;
+    assert_eq!((status, err["error"].as_str()), (400, Some("invalid_client")), "{err}");
+    assert_eq!(err["error_codes"][0], 700016);
+
+    oauth.fail_next(2, Failure::Status(503));
+    assert_eq!(refresh(&oauth, &rt2).await.0, 503);
+    assert_eq!(refresh(&oauth, &rt2).await.0, 503);
+    oauth.set_latency(Duration::from_millis(300));
+    oauth.set_access_token_lifetime(120);
+    let t = Instant::now();
+    let (status, ok) = refresh(&oauth, &rt2).await;
+    assert!(t.elapsed() >= Duration::from_millis(300), "latency is added");
+    assert_eq!(status, 200, "failures stop after two and did not rotate the token: {ok}");
+    assert_eq!(ok["expires_in"], 120);
+    assert_eq!(oauth.refresh_count(USER), 6, "every request with alice's tokens is counted");
+    assert_eq!(oauth.refresh_count_for_token(&rt2), 4);
+    assert_eq!(oauth.total_refreshes(), 6);
+
+    let rt3 = ok["refresh_token"].as_str().unwrap().to_string();
+    oauth.set_latency(Duration::ZERO);
+    oauth.revoke(&rt3);
+    let (status, err) = refresh(&oauth, &rt3).await;
+    assert_eq!((status, err["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(err["error_codes"][0], 50173);
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_are_counted_at_arrival() {
+    let oauth = OAuthServer::start().await;
+    let rt = oauth.issue_refresh_token(USER, DEFAULT_CLIENT_ID);
+    oauth.set_latency(Duration::from_millis(200));
+    let (a, b) = tokio::join!(refresh(&oauth, &rt), refresh(&oauth, &rt));
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 400], "one wins, the other presents a rotated token");
+    assert_eq!(oauth.refresh_count(USER), 2);
+}
+
+#[tokio::test]
+async fn append_folders_sessions_and_restart() {
+    let dovecot = Dovecot::start(DovecotOptions::default()).await;
+    dovecot.add_user(USER, PASSWORD);
+    let raw = b"From: a@example.com\r\nTo: alice@example.com\r\nSubject: Your code\r\n\r\nYour code is 123456\r\n";
+    dovecot.append(USER, "INBOX", raw).await;
+    dovecot.append(USER, "INBOX", raw).await;
+    dovecot.append(USER, "Junk", raw).await;
+    dovecot.create_folder(USER, "Courrier ind\u{e9}sirable", Some("\\Junk"));
+
+    let mut c = login_tls(&dovecot, dovecot.imaps_port()).await;
+    let r = c.select("INBOX").await.unwrap();
+    assert_eq!(r.exists(), Some(2), "two appended messages: {r:?}");
+    let r = c.select("Junk").await.unwrap();
+    assert_eq!(r.exists(), Some(1), "{r:?}");
+    let list = c.command("LIST \"\" \"*\"").await.unwrap();
+    assert!(
+        list.lines.iter().any(|l| l.contains("\\Junk") && l.ends_with(" Junk")),
+        "Junk carries \\Junk: {list:?}"
+    );
+    assert!(
+        list.lines.iter().filter(|l| l.contains("\\Junk")).count() == 2,
+        "the folder declared at run time carries \\Junk too: {list:?}"
+    );
+
+    assert_eq!(dovecot.sessions_for(USER), 1, "doveadm who sees the open session\n{dovecot}");
+    let c2 = login_tls(&dovecot, dovecot.imaps_port()).await;
+    assert_eq!(dovecot.sessions_for(USER), 2);
+    c2.logout().await;
+    c.logout().await;
+    let c3 = login_tls(&dovecot, dovecot.imaps_port()).await;
+    assert_eq!(dovecot.max_sessions_seen(USER), 2, "at most two at once over the test\n{dovecot}");
+    assert_eq!(dovecot.logins_for(USER), 3);
+
+    let t = Instant::now();
+    dovecot.restart().await;
+    eprintln!("dovecot restart: {:?}", t.elapsed());
+    let mut c3 = c3;
+    assert!(c3.command("NOOP").await.is_err(), "a restart cuts open sessions");
+    let mut c4 = login_tls(&dovecot, dovecot.imaps_port()).await;
+    assert_eq!(c4.select("INBOX").await.unwrap().exists(), Some(2), "mail survives a restart");
+    assert_eq!(dovecot.logins_for(USER), 4);
+}
