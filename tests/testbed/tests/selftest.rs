@@ -230,3 +230,106 @@ async fn append_folders_sessions_and_restart() {
     assert_eq!(c4.select("INBOX").await.unwrap().exists(), Some(2), "mail survives a restart");
     assert_eq!(dovecot.logins_for(USER), 4);
 }
+
+/// An echo server on loopback, so proxy tests do not depend on Dovecot's timing.
+async fn echo_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    addr
+}
+
+async fn echo_round_trip(s: &mut TcpStream, msg: &[u8]) -> Vec<u8> {
+    s.write_all(msg).await.unwrap();
+    let mut buf = vec![0; msg.len()];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut buf)).await.unwrap().unwrap();
+    buf
+}
+
+#[tokio::test]
+async fn proxy_forwards_imap_and_adds_latency() {
+    let dovecot = Dovecot::start(DovecotOptions::default()).await;
+    dovecot.add_user(USER, PASSWORD);
+    let proxy = FaultProxy::start(dovecot.imaps_addr()).await;
+    let mut c = login_tls(&dovecot, proxy.port()).await;
+    assert_eq!(proxy.connections(), 1);
+    assert_eq!(proxy.active_connections(), 1);
+
+    proxy.set_latency(Duration::from_millis(40), Duration::from_millis(60));
+    let t = Instant::now();
+    assert!(c.command("NOOP").await.unwrap().is_ok());
+    let took = t.elapsed();
+    eprintln!("NOOP through a 100 ms round trip: {took:?}");
+    assert!(took >= Duration::from_millis(100), "both directions are delayed: {took:?}");
+    let (up, down) = proxy.bytes_forwarded();
+    assert!(up > 0 && down > 0);
+    c.logout().await;
+}
+
+#[tokio::test]
+async fn proxy_latency_does_not_queue_chunks() {
+    let proxy = FaultProxy::start(echo_server().await).await;
+    proxy.set_latency(Duration::from_millis(100), Duration::ZERO);
+    let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
+    s.set_nodelay(true).unwrap();
+    let t = Instant::now();
+    for i in 0..5u8 {
+        s.write_all(&[i]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut buf = [0u8; 5];
+    s.read_exact(&mut buf).await.unwrap();
+    assert_eq!(buf, [0, 1, 2, 3, 4]);
+    // Lower bound only: tests do not assert upper wall-clock limits.
+    assert!(t.elapsed() >= Duration::from_millis(100));
+    eprintln!("5 chunks 10 ms apart with 100 ms latency: {:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn proxy_resets_stalls_drops_and_refuses() {
+    let proxy = FaultProxy::start(echo_server().await).await;
+
+    let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
+    assert_eq!(echo_round_trip(&mut s, b"hello").await, b"hello");
+    proxy.reset_all();
+    let mut buf = [0u8; 16];
+    let got = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.expect("reset arrives");
+    assert_eq!(
+        got.map_err(|e| e.kind()).err(),
+        Some(std::io::ErrorKind::ConnectionReset),
+        "the client sees a RST, not a clean close"
+    );
+    let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
+    assert_eq!(echo_round_trip(&mut s, b"after").await, b"after", "new connections work after a reset");
+
+    proxy.set_stall(true);
+    s.write_all(b"held").await.unwrap();
+    let stalled = tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await;
+    assert!(stalled.is_err(), "nothing is forwarded while stalled");
+    proxy.set_stall(false);
+    let mut held = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut held)).await.unwrap().unwrap();
+    assert_eq!(&held, b"held", "held data is delivered after the stall");
+
+    proxy.drop_after(Some(6));
+    let mut d = TcpStream::connect(proxy.addr()).await.unwrap();
+    d.write_all(b"abcdef").await.unwrap(); // 6 bytes up use the whole budget
+    let mut rest = Vec::new();
+    let n = tokio::time::timeout(Duration::from_secs(5), d.read_to_end(&mut rest)).await.unwrap();
+    assert!(matches!(n, Ok(0)), "closed after 6 bytes, before any echo: {n:?} {rest:?}");
+    proxy.drop_after(None);
+
+    proxy.set_refuse(true);
+    let mut r = TcpStream::connect(proxy.addr()).await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), r.read(&mut buf)).await.unwrap();
+    assert!(got.is_err() || matches!(got, Ok(0)), "refused connections are cut: {got:?}");
+    proxy.set_refuse(false);
+    assert_eq!(proxy.connections(), 4);
+}
