@@ -43,6 +43,8 @@ pub struct Link {
     pub text: String,
     /// Text just before the link in its block and the block before, for "click here" links.
     pub context: String,
+    /// Text just before the link in its own block only ("If this wasn't you, ...").
+    pub lead: String,
     /// Index of the block the link starts in.
     pub block: usize,
     /// Styled as a button (background, padding, border, a `btn` class).

@@ -244,10 +244,12 @@ impl Pass {
         };
         let in_button = button || self.stack.iter().rev().take(3).any(|e| e.background || e.button);
         let context = format!("{} {}", tail(self.b.last_text(), 160), tail(self.b.current_text(), 200));
+        let lead = tail(self.b.current_text(), 120).to_string();
         let index = self.b.link_count();
         self.b.push_link(Link {
             href,
             context,
+            lead,
             block: self.b.current_index(),
             button: in_button,
             hidden,

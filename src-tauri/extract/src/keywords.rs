@@ -28,6 +28,9 @@ pub enum Kind {
     Meeting,
     /// Not a label: a word saying the mail sells something.
     Promo,
+    /// Not a label: a word saying the mail is about a trip or a booking, where a
+    /// "confirmation code" is a booking reference.
+    Travel,
 }
 
 impl Kind {
@@ -180,7 +183,7 @@ const NEGATIVE: &[&str] = &[
     "ticket", "ticket number", "case", "case number", "case id", "request id", "request number", "reference",
     "reference number", "reference code", "ref", "ref.", "booking", "booking reference", "booking code",
     "booking number", "reservation", "reservation number", "reservation code", "confirmation number",
-    "confirmation #", "itinerary", "pnr", "record locator", "flight", "seat", "gate", "room", "e-ticket",
+    "confirmation #", "pnr", "record locator", "room", "e-ticket",
     "预订", "预订号", "订票", "予約", "予約番号", "예약", "예약번호", "бронирования", "бронь", "номер брони",
     "buchung", "buchungsnummer", "buchungscode", "réservation", "numéro de réservation", "reserva",
     "código de reserva", "localizador", "prenotazione", "rezervasyon", "pnr kodu", "đặt chỗ", "mã đặt chỗ",
@@ -230,6 +233,13 @@ const PROMO: &[&str] = &[
     "indirim", "giảm giá", "diskon", "خصم", "ส่วนลด", "korting", "rabat", "soldes", "oferta", "angebot",
 ];
 
+const TRAVEL: &[&str] = &[
+    "flight", "flights", "itinerary", "boarding", "check-in", "hotel", "airline", "airport", "departure", "arrival",
+    "passenger", "reservation", "booking", "trip", "航班", "行程", "酒店", "フライト", "搭乗", "ホテル", "항공편",
+    "호텔", "рейс", "отель", "flug", "reise", "vol", "hôtel", "vuelo", "viaje", "voo", "viagem", "volo", "uçuş",
+    "chuyến bay", "penerbangan", "رحلة", "เที่ยวบิน",
+];
+
 struct Table {
     automaton: AhoCorasick,
     kinds: Vec<Kind>,
@@ -243,7 +253,7 @@ fn build() -> Option<Table> {
     let mut patterns: Vec<String> = Vec::new();
     let mut kinds = Vec::new();
     let mut stem = Vec::new();
-    let groups: [(&[&str], Kind); 7] = [
+    let groups: [(&[&str], Kind); 8] = [
         (STRONG, Kind::Strong),
         (WEAK, Kind::Weak),
         (GENERIC, Kind::Generic),
@@ -251,6 +261,7 @@ fn build() -> Option<Table> {
         (NEGATIVE, Kind::Negative),
         (MEETING, Kind::Meeting),
         (PROMO, Kind::Promo),
+        (TRAVEL, Kind::Travel),
     ];
     for (words, kind) in groups {
         for word in words {

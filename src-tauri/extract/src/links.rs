@@ -30,6 +30,7 @@ const STRONG: &[&str] = &[
     "set password", "set your password", "new password", "create password", "approve", "yes, it's me",
     "yes it's me", "yes, it was me", "complete registration", "complete your registration", "complete sign",
     "finish signing", "finish setting", "authenticate", "sign-in link", "login link", "sign in link",
+    "sign in with", "log in with", "sign in using", "log in using",
     "验证", "确认", "激活", "登录", "驗證", "確認", "啟用", "登入", "認証", "有効化", "ログイン", "本登録",
     "인증", "확인", "로그인", "활성화", "подтверд", "активир", "войти", "вход", "подтвердіть", "увійти",
     "bestätig", "verifizier", "aktivier", "einloggen", "anmelden", "confirmer", "vérifi", "activer",
@@ -39,12 +40,13 @@ const STRONG: &[&str] = &[
     "kích hoạt", "đăng nhập", "verifikasi", "konfirmasi", "aktifkan", "تأكيد", "تحقق", "تفعيل", "تسجيل الدخول",
     "ยืนยัน", "เปิดใช้งาน", "เข้าสู่ระบบ", "επιβεβαίω", "επαλήθευ", "ověř", "potvrď", "potvrdit", "aktivovat",
     "přihlásit", "bekräfta", "verifiera", "bekreft", "bekræft", "vahvista", "confirmă", "verifică", "megerősít",
+    "підтверд", "активуй", "אימות", "אמת", "אישור", "सत्यापित", "पुष्टि", "reset the password", "password reset",
 ];
 
 /// Link text that may be the action, if the mail is about it.
 const WEAK: &[&str] = &[
-    "sign in", "log in", "login", "sign-in", "log-in", "continue", "click here", "get started", "open",
-    "go to", "this link", "点击", "點擊", "クリック", "클릭", "нажмите", "klicken", "cliquez", "haga clic",
+    "sign in", "log in", "login", "sign-in", "log-in", "continue", "click here", "get started",
+    "this link", "点击", "點擊", "クリック", "클릭", "нажмите", "klicken", "cliquez", "haga clic",
     "clique", "fare clic", "klik", "tıkla", "nhấp", "انقر", "คลิก", "masuk", "entrar", "accéder",
 ];
 
@@ -63,7 +65,19 @@ const NEGATIVE: &[&str] = &[
     "privacidad", "privacidade", "隐私", "隱私", "プライバシー", "개인정보", "конфиденциальн", "hilfe", "aide",
     "ayuda", "ajuda", "帮助", "幫助", "ヘルプ", "도움말", "помощь", "不是我", "不是本人", "心当たりがない",
     "본인이 아닌", "не я", "nicht ich", "pas moi", "no fui yo", "não fui eu", "impressum", "imprint", "track",
-    "order", "invoice", "receipt", "shop", "buy", "sale",
+    "order", "invoice", "receipt", "shop", "buy", "sale", "booking", "配送", "追跡", "物流", "发货", "快递", "出貨",
+    "배송", "доставк", "посылк", "sendung", "colis", "envío", "rastrear", "spedizione", "kargo", "vận đơn",
+    "lacak", "พัสดุ", "تتبع", "订单", "注文", "주문", "заказ", "bestellung", "commande", "pedido", "ordine",
+    "sipariş", "đơn hàng", "pesanan", "طلب", "คำสั่งซื้อ", "zamówien", "przesyłk",
+];
+
+/// Words just before a link, in its own sentence, that make it an escape hatch.
+const LEAD_NEGATIVE: &[&str] = &[
+    "wasn't you", "was not you", "wasn't me", "not you", "didn't request", "did not request", "didn't change",
+    "did not change", "didn't attempt", "did not attempt", "if you didn't", "if you did not", "if this wasn't",
+    "if it wasn't", "if not,", "don't recognize", "do not recognize", "unsubscribe", "不是本人", "不是您",
+    "非本人", "心当たり", "본인이 아닌", "не вы", "не запрашивали", "nicht du", "nicht sie", "pas vous",
+    "no fuiste", "não foi", "to stop receiving", "remove your email",
 ];
 
 /// Words in a target that say it verifies or signs in.
@@ -138,14 +152,12 @@ fn score(link: &Link, subject_intent: bool) -> Option<f32> {
     let text_l = link.text.to_lowercase();
     let text_is_url = text_l.is_empty() || text_l.starts_with("http") || text_l.starts_with("www.");
     let context_l = link.context.to_lowercase();
-    let near_l = tail_chars(&context_l, 60);
+    let near_l = tail_chars(&context_l, 80);
 
     let text_strong = !text_is_url && contains_any(&text_l, STRONG);
     let text_weak = !text_is_url && contains_any(&text_l, WEAK);
-    if !text_is_url && contains_any(&text_l, NEGATIVE) && !text_strong {
-        return None;
-    }
-    if !text_is_url && contains_any(&text_l, NEGATIVE) && contains_any(&text_l, &["wasn't", "not me", "not you", "didn't", "不是", "아닌", "не я"]) {
+    // "Track package", "Manage preferences", "Confirm order": the text says what it is.
+    if !text_is_url && contains_any(&text_l, NEGATIVE) {
         return None;
     }
     // The part of the target after the host: a host named "login.example.com" says little.
@@ -159,7 +171,9 @@ fn score(link: &Link, subject_intent: bool) -> Option<f32> {
     {
         return None;
     }
-    if contains_any(near_l, &["wasn't you", "was not you", "wasn't me", "not you", "didn't request", "did not request", "unsubscribe", "不是本人", "不是您", "心当たり", "본인이 아닌", "не вы"]) && !text_strong {
+    // "If this wasn't you, <reset your password>": an escape hatch, not the action.
+    let lead_l = tail_chars(&link.lead, 100).to_lowercase();
+    if contains_any(&lead_l, LEAD_NEGATIVE) {
         return None;
     }
     if link.image_only && !text_strong {
@@ -176,7 +190,8 @@ fn score(link: &Link, subject_intent: bool) -> Option<f32> {
     } else if text_is_url {
         s += 1.0;
     }
-    if context_strong && !text_strong {
+    // The sentence around a link speaks for it only when its own text says nothing.
+    if context_strong && (text_is_url || text_weak) {
         s += 5.0;
     }
     if url_positive {
@@ -186,7 +201,7 @@ fn score(link: &Link, subject_intent: bool) -> Option<f32> {
         s += 2.0;
     }
     // "Log in" alone is every newsletter's footer.
-    if !text_strong && !context_strong && !subject_intent {
+    if !text_strong && !(context_strong && (text_is_url || text_weak)) && !subject_intent {
         return None;
     }
     Some(s)

@@ -35,13 +35,15 @@ struct Context {
     meeting: bool,
     /// Selling something: a bare "code" is a promo code.
     promo: bool,
+    /// A trip or booking: a "confirmation code" is a booking reference.
+    travel: bool,
 }
 
 impl Context {
     fn effective(self, kind: Kind) -> Kind {
         match kind {
             Kind::Pass if self.meeting => Kind::Negative,
-            Kind::Generic | Kind::Weak if self.promo => Kind::Negative,
+            Kind::Generic | Kind::Weak if self.promo || self.travel => Kind::Negative,
             k => k,
         }
     }
@@ -71,6 +73,7 @@ pub fn find_code(subject: &str, doc: &Document) -> Option<Code> {
     let ctx = Context {
         meeting: all().any(|h| h.kind == Kind::Meeting),
         promo: all().filter(|h| h.kind == Kind::Promo).count() >= 2,
+        travel: all().filter(|h| h.kind == Kind::Travel).count() >= 2,
     };
     let labelled = all().any(|h| ctx.effective(h.kind).is_code_label());
     if !labelled {
@@ -102,13 +105,19 @@ pub fn find_code(subject: &str, doc: &Document) -> Option<Code> {
 
     // Best score per value, with a little credit for repeats (preheader, subject, body).
     let mut values: Vec<(String, f32, usize)> = Vec::new();
-    for (c, s) in &scored {
+    // Hidden text (a preheader) supports a value the reader sees but never wins alone.
+    for (c, s) in scored.iter().filter(|(c, _)| !c.hidden) {
         match values.iter_mut().find(|(v, _, _)| *v == c.value) {
             Some((_, best, count)) => {
                 *best = best.max(*s);
                 *count += 1;
             }
             None => values.push((c.value.clone(), *s, 1)),
+        }
+    }
+    for (c, _) in scored.iter().filter(|(c, _)| c.hidden) {
+        if let Some((_, _, count)) = values.iter_mut().find(|(v, _, _)| *v == c.value) {
+            *count += 1;
         }
     }
     let mut totals: Vec<(String, f32)> = values

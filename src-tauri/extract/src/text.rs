@@ -26,7 +26,8 @@ pub fn to_document(text: &str) -> Document {
             context.push_str(tail(previous, 160));
             context.push(' ');
             context.push_str(before);
-            b.push_link(Link { href: url.to_string(), context, block, ..Link::default() });
+            let lead = before.to_string();
+            b.push_link(Link { href: url.to_string(), context, lead, block, ..Link::default() });
         }
         b.push_text(line, 0, false);
         b.flush();
