@@ -109,13 +109,25 @@ impl MailOwner {
         if euid == 0 {
             let (uid, gid) = lookup_user("nobody").expect("no `nobody` user on this machine");
             let group = lookup_group_name(gid).unwrap_or_else(|| "nogroup".to_string());
-            MailOwner { uid, gid, user: "nobody".into(), group, root: true }
+            MailOwner {
+                uid,
+                gid,
+                user: "nobody".into(),
+                group,
+                root: true,
+            }
         } else {
             // SAFETY: getegid has no preconditions.
             let gid = unsafe { libc::getegid() };
             let user = lookup_user_name(euid).expect("current user has no passwd entry");
             let group = lookup_group_name(gid).unwrap_or_else(|| user.clone());
-            MailOwner { uid: euid, gid, user, group, root: false }
+            MailOwner {
+                uid: euid,
+                gid,
+                user,
+                group,
+                root: false,
+            }
         }
     }
 }
@@ -203,7 +215,10 @@ impl Dovecot {
             }
         }
         dovecot.dir.keep();
-        panic!("cannot start Dovecot after 3 attempts: {last_error}\n{}", dovecot.diagnostics());
+        panic!(
+            "cannot start Dovecot after 3 attempts: {last_error}\n{}",
+            dovecot.diagnostics()
+        );
     }
 
     /// Port of the implicit-TLS listener (imaps).
@@ -292,7 +307,10 @@ impl Dovecot {
             .await
             .expect("doveadm save task panicked");
         if let Err(e) = out {
-            panic!("cannot append to {folder} of {user}: {e}\n{}", self.diagnostics());
+            panic!(
+                "cannot append to {folder} of {user}: {e}\n{}",
+                self.diagnostics()
+            );
         }
     }
 
@@ -335,7 +353,10 @@ impl Dovecot {
         match run_with_stdin(&args, b"") {
             Ok(_) => {}
             Err(e) if e.contains("already exists") => {}
-            Err(e) => panic!("cannot create {folder} for {user}: {e}\n{}", self.diagnostics()),
+            Err(e) => panic!(
+                "cannot create {folder} for {user}: {e}\n{}",
+                self.diagnostics()
+            ),
         }
         self.state.lock().unwrap().folders.insert(key);
     }
@@ -397,12 +418,11 @@ impl Dovecot {
                 }
             } else if let Some(rest) = line.split_once(&mail_prefix).map(|(_, r)| r) {
                 // imap(user)<pid><session>: Info: Disconnected: ...
-                if let Some((ids, msg)) = rest.split_once(": ") {
-                    if msg.trim_start_matches("Info: ").starts_with("Disconnected") {
-                        if let Some(id) = ids.split('<').nth(1).map(|s| s.trim_end_matches('>')) {
-                            open.remove(id);
-                        }
-                    }
+                if let Some((ids, msg)) = rest.split_once(": ")
+                    && msg.trim_start_matches("Info: ").starts_with("Disconnected")
+                    && let Some(id) = ids.split('<').nth(1).map(|s| s.trim_end_matches('>'))
+                {
+                    open.remove(id);
                 }
             }
         }
@@ -478,11 +498,17 @@ impl Dovecot {
     }
 
     fn read_log(&self) -> String {
-        fs::read(&self.log_path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+        fs::read(&self.log_path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
     }
 
     fn doveadm_args(&self, args: &[&str]) -> Vec<String> {
-        let mut v = vec![doveadm_binary(), "-c".to_string(), self.conf_path.display().to_string()];
+        let mut v = vec![
+            doveadm_binary(),
+            "-c".to_string(),
+            self.conf_path.display().to_string(),
+        ];
         v.extend(args.iter().map(|s| s.to_string()));
         v
     }
@@ -508,7 +534,9 @@ impl Dovecot {
         }
         c.push_str("log_timestamp = \"%Y-%m-%d %H:%M:%S \"\n");
         c.push_str("protocols = imap\nlisten = 127.0.0.1\n");
-        c.push_str(&format!("ssl = yes\nssl_cert = <{root}/server.pem\nssl_key = <{root}/server.key\n"));
+        c.push_str(&format!(
+            "ssl = yes\nssl_cert = <{root}/server.pem\nssl_key = <{root}/server.key\n"
+        ));
         if Path::new("/usr/share/dovecot/dh.pem").exists() {
             c.push_str("ssl_dh = </usr/share/dovecot/dh.pem\n");
         }
@@ -527,7 +555,9 @@ impl Dovecot {
         }
         c.push_str("namespace inbox {\n  inbox = yes\n  separator = /\n");
         for (folder, flag) in &special_use {
-            c.push_str(&format!("  mailbox \"{folder}\" {{\n    special_use = {flag}\n  }}\n"));
+            c.push_str(&format!(
+                "  mailbox \"{folder}\" {{\n    special_use = {flag}\n  }}\n"
+            ));
         }
         c.push_str("}\n");
         if self.opts.introspection_url.is_some() {
@@ -604,7 +634,9 @@ impl Dovecot {
             panic!("doveadm reload failed: {e}\n{}", self.diagnostics());
         }
         let deadline = Instant::now() + Duration::from_secs(5);
-        while self.read_log().matches("SIGHUP received").count() == before && Instant::now() < deadline {
+        while self.read_log().matches("SIGHUP received").count() == before
+            && Instant::now() < deadline
+        {
             std::thread::sleep(Duration::from_millis(10));
         }
         // Let the master replace its login and config processes.
@@ -612,7 +644,9 @@ impl Dovecot {
     }
 
     fn kill(&self) {
-        let Some(mut child) = self.child.lock().unwrap().take() else { return };
+        let Some(mut child) = self.child.lock().unwrap().take() else {
+            return;
+        };
         let pid = child.id() as libc::pid_t;
         // SAFETY: plain signal sends to a process (group) we started.
         unsafe { libc::kill(pid, libc::SIGTERM) };
@@ -660,7 +694,10 @@ async fn greets(port: u16) -> bool {
         let n = s.read(&mut buf).await.ok()?;
         Some(buf[..n].starts_with(b"* OK"))
     };
-    matches!(tokio::time::timeout(Duration::from_secs(2), attempt).await, Ok(Some(true)))
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), attempt).await,
+        Ok(Some(true))
+    )
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {

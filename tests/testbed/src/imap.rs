@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, BufReader};
+use rustls_pki_types::ServerName;
+use tokio::io::{
+    AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, BufReader,
+};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::ClientConfig;
-use rustls_pki_types::ServerName;
 
 /// Every read and write gives up after this long, so a stalled server cannot hang a test.
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
@@ -73,7 +75,11 @@ impl ImapClient {
     }
 
     async fn with_stream(stream: Box<dyn Io>) -> io::Result<ImapClient> {
-        let mut client = ImapClient { stream: Some(BufReader::new(stream)), next_tag: 1, greeting: String::new() };
+        let mut client = ImapClient {
+            stream: Some(BufReader::new(stream)),
+            next_tag: 1,
+            greeting: String::new(),
+        };
         client.greeting = client.read_line().await?;
         Ok(client)
     }
@@ -97,7 +103,8 @@ impl ImapClient {
     /// # Errors
     /// I/O failures; a `NO` is returned as a response.
     pub async fn login(&mut self, user: &str, password: &str) -> io::Result<Response> {
-        self.command(&format!("LOGIN {} {}", quote(user), quote(password))).await
+        self.command(&format!("LOGIN {} {}", quote(user), quote(password)))
+            .await
     }
 
     /// `AUTHENTICATE XOAUTH2` with an initial response; on failure answers Dovecot's JSON
@@ -105,7 +112,11 @@ impl ImapClient {
     ///
     /// # Errors
     /// I/O failures; a `NO` is returned as a response.
-    pub async fn authenticate_xoauth2(&mut self, user: &str, access_token: &str) -> io::Result<Response> {
+    pub async fn authenticate_xoauth2(
+        &mut self,
+        user: &str,
+        access_token: &str,
+    ) -> io::Result<Response> {
         let ir = format!("user={user}\x01auth=Bearer {access_token}\x01\x01");
         let b64 = base64::engine::general_purpose::STANDARD.encode(ir);
         self.sasl(&format!("AUTHENTICATE XOAUTH2 {b64}")).await
@@ -115,7 +126,11 @@ impl ImapClient {
     ///
     /// # Errors
     /// I/O failures; a `NO` is returned as a response.
-    pub async fn authenticate_oauthbearer(&mut self, user: &str, access_token: &str) -> io::Result<Response> {
+    pub async fn authenticate_oauthbearer(
+        &mut self,
+        user: &str,
+        access_token: &str,
+    ) -> io::Result<Response> {
         let ir = format!("n,a={user},\x01auth=Bearer {access_token}\x01\x01");
         let b64 = base64::engine::general_purpose::STANDARD.encode(ir);
         self.sasl(&format!("AUTHENTICATE OAUTHBEARER {b64}")).await
@@ -130,7 +145,10 @@ impl ImapClient {
                 lines.push(line);
                 self.write_raw(b"\r\n").await?;
             } else if let Some(status) = line.strip_prefix(&format!("{tag} ")) {
-                return Ok(Response { lines, status: status.to_string() });
+                return Ok(Response {
+                    lines,
+                    status: status.to_string(),
+                });
             } else {
                 lines.push(line);
             }
@@ -147,7 +165,10 @@ impl ImapClient {
         loop {
             let line = self.read_line().await?;
             if let Some(status) = line.strip_prefix(&format!("{tag} ")) {
-                return Ok(Response { lines, status: status.to_string() });
+                return Ok(Response {
+                    lines,
+                    status: status.to_string(),
+                });
             }
             lines.push(line);
         }
@@ -169,7 +190,8 @@ impl ImapClient {
     async fn send(&mut self, command: &str) -> io::Result<String> {
         let tag = format!("a{}", self.next_tag);
         self.next_tag += 1;
-        self.write_raw(format!("{tag} {command}\r\n").as_bytes()).await?;
+        self.write_raw(format!("{tag} {command}\r\n").as_bytes())
+            .await?;
         Ok(tag)
     }
 
@@ -190,9 +212,14 @@ impl ImapClient {
             loop {
                 let mut buf = Vec::new();
                 if stream.read_until(b'\n', &mut buf).await? == 0 {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed the connection"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "server closed the connection",
+                    ));
                 }
-                let line = String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n']).to_string();
+                let line = String::from_utf8_lossy(&buf)
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string();
                 let literal = line
                     .strip_suffix('}')
                     .and_then(|l| l.rsplit_once('{'))

@@ -33,7 +33,10 @@ pub fn secret_service_available() -> Result<(), String> {
     if String::from_utf8_lossy(&out.stdout).contains("boolean true") {
         Ok(())
     } else {
-        Err("org.freedesktop.secrets has no owner: no Secret Service (gnome-keyring) is running".into())
+        Err(
+            "org.freedesktop.secrets has no owner: no Secret Service (gnome-keyring) is running"
+                .into(),
+        )
     }
 }
 

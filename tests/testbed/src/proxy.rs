@@ -79,12 +79,20 @@ impl FaultProxy {
     /// # Panics
     /// When no loopback port can be bound.
     pub async fn start(upstream: SocketAddr) -> FaultProxy {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind fault proxy");
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind fault proxy");
         let port = listener.local_addr().unwrap().port();
         let (control, rx) = watch::channel(Control::default());
         let counters = Arc::new(Counters::default());
         let task = tokio::spawn(accept_loop(listener, upstream, rx, counters.clone()));
-        FaultProxy { port, upstream, control, counters, task }
+        FaultProxy {
+            port,
+            upstream,
+            control,
+            counters,
+            task,
+        }
     }
 
     /// The port clients connect to.
@@ -213,9 +221,10 @@ async fn run_connection(
     let _ = server.set_nodelay(true);
     // Duplicates of the descriptors let us set SO_LINGER after the streams moved into the
     // pump tasks. The sockets close (FIN or RST) when the last descriptor goes.
-    let (Ok(client_fd), Ok(server_fd)) =
-        (client.as_fd().try_clone_to_owned(), server.as_fd().try_clone_to_owned())
-    else {
+    let (Ok(client_fd), Ok(server_fd)) = (
+        client.as_fd().try_clone_to_owned(),
+        server.as_fd().try_clone_to_owned(),
+    ) else {
         reset(&client);
         return;
     };
@@ -225,8 +234,22 @@ async fn run_connection(
     let (server_r, server_w) = tokio::io::split(server);
     let forwarded = Arc::new(AtomicU64::new(0));
     let mut pumps = JoinSet::new();
-    pumps.spawn(pump(client_r, server_w, Direction::ClientToServer, rx.clone(), forwarded.clone(), counters.clone()));
-    pumps.spawn(pump(server_r, client_w, Direction::ServerToClient, rx.clone(), forwarded, counters.clone()));
+    pumps.spawn(pump(
+        client_r,
+        server_w,
+        Direction::ClientToServer,
+        rx.clone(),
+        forwarded.clone(),
+        counters.clone(),
+    ));
+    pumps.spawn(pump(
+        server_r,
+        client_w,
+        Direction::ServerToClient,
+        rx.clone(),
+        forwarded,
+        counters.clone(),
+    ));
     let mut finished = 0;
     loop {
         tokio::select! {
@@ -286,7 +309,11 @@ async fn pump(
                     return;
                 }
                 Ok(n) => {
-                    if tx.send(Some((Instant::now(), buf[..n].to_vec()))).await.is_err() {
+                    if tx
+                        .send(Some((Instant::now(), buf[..n].to_vec())))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -297,7 +324,9 @@ async fn pump(
     };
     let writer = async move {
         loop {
-            let Some(item) = queue.recv().await else { return Outcome::Failed };
+            let Some(item) = queue.recv().await else {
+                return Outcome::Failed;
+            };
             let Some((arrived, data)) = item else {
                 let _ = dst.shutdown().await;
                 return Outcome::Eof;
@@ -365,7 +394,10 @@ fn reset(stream: &TcpStream) {
 
 /// SO_LINGER with a zero timeout: the final close sends a RST instead of a FIN.
 fn set_linger_zero(fd: &OwnedFd) {
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
     // SAFETY: a valid socket descriptor and a correctly sized option value.
     unsafe {
         libc::setsockopt(

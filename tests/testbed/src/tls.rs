@@ -23,8 +23,12 @@ impl RunCa {
     pub(crate) fn generate() -> RunCa {
         let ca_key = KeyPair::generate().expect("cannot generate CA key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params.distinguished_name.push(DnType::CommonName, "Mailwatch test bed CA");
-        ca_params.distinguished_name.push(DnType::OrganizationName, "Mailwatch tests");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "Mailwatch test bed CA");
+        ca_params
+            .distinguished_name
+            .push(DnType::OrganizationName, "Mailwatch tests");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
@@ -40,11 +44,15 @@ impl RunCa {
             "::1".to_string(),
         ])
         .expect("server params");
-        params.distinguished_name.push(DnType::CommonName, "localhost");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
         params.is_ca = IsCa::NoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let cert = params.signed_by(&key, &ca_cert, &ca_key).expect("cannot sign server cert");
+        let cert = params
+            .signed_by(&key, &ca_cert, &ca_key)
+            .expect("cannot sign server cert");
 
         RunCa {
             ca_pem: ca_cert.pem(),

@@ -29,7 +29,10 @@ impl TempDir {
         std::fs::create_dir_all(&path)
             .unwrap_or_else(|e| panic!("cannot create temp dir {}: {e}", path.display()));
         set_mode(&path, 0o755);
-        TempDir { path, keep: std::env::var_os("MAILWATCH_TESTBED_KEEP").is_some() }
+        TempDir {
+            path,
+            keep: std::env::var_os("MAILWATCH_TESTBED_KEEP").is_some(),
+        }
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -62,8 +65,12 @@ pub(crate) const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst
 pub(crate) fn random_token(len: usize, alphabet: &[u8]) -> String {
     let rng = SystemRandom::new();
     let mut bytes = vec![0u8; len];
-    rng.fill(&mut bytes).expect("system random generator failed");
-    bytes.iter().map(|b| alphabet[*b as usize % alphabet.len()] as char).collect()
+    rng.fill(&mut bytes)
+        .expect("system random generator failed");
+    bytes
+        .iter()
+        .map(|b| alphabet[*b as usize % alphabet.len()] as char)
+        .collect()
 }
 
 /// A random RFC 4122 version 4 GUID, as Microsoft prints trace and correlation ids.
@@ -82,7 +89,10 @@ pub(crate) fn random_guid() -> String {
 }
 
 pub(crate) fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// `YYYY-MM-DD hh:mm:ssZ`, the shape of the `timestamp` field in Microsoft error replies.
