@@ -6,6 +6,10 @@
 //! XOAUTH2 and OAUTHBEARER tokens are checked by Dovecot itself through token introspection
 //! against the run's [`OAuthServer`](crate::OAuthServer) when an introspection URL is given.
 //!
+//! The record helpers (`sessions_for`, `logins_for`, ...) and `create_folder` are synchronous
+//! and block the calling thread briefly (they run `doveadm` or wait ~100 ms for the log to
+//! settle); call them between steps of a test, not from inside the code under test.
+//!
 //! Failures are made easy to diagnose: start panics with the log lines, and a handle dropped
 //! while its thread panics prints where the log is and its last lines, and keeps the temp dir.
 
@@ -396,6 +400,16 @@ impl Dovecot {
                         || l.contains("unknown user")
                         || l.contains("oauth2 failed"))
             })
+            .count()
+    }
+
+    /// Logins of `user` refused by `mail_max_userip_connections` (the client saw
+    /// `NO [LIMIT] ...`), counted from the log.
+    pub fn limit_refusals_for(&self, user: &str) -> usize {
+        let needle = format!("user=<{user}>,");
+        self.read_settled_log()
+            .lines()
+            .filter(|l| l.contains("Maximum number of connections") && l.contains(&needle))
             .count()
     }
 

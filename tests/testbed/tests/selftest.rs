@@ -533,3 +533,33 @@ fn require_secret_service_explains_how_to_run() {
         }
     }
 }
+
+#[tokio::test]
+async fn userip_limit_refuses_extra_sessions_and_the_log_stays_countable() {
+    let opts = DovecotOptions {
+        max_userip_connections: 2,
+        ..DovecotOptions::default()
+    };
+    let dovecot = Dovecot::start(opts).await;
+    dovecot.add_user(USER, PASSWORD);
+    let a = login_tls(&dovecot, dovecot.imaps_port()).await;
+    let b = login_tls(&dovecot, dovecot.imaps_port()).await;
+    let mut c = ImapClient::connect_tls(dovecot.imaps_port(), dovecot.tls_client_config())
+        .await
+        .unwrap();
+    let r = c.login(USER, PASSWORD).await;
+    eprintln!("third login: {r:?}");
+    let refused = match &r {
+        Ok(resp) => !resp.is_ok(),
+        Err(_) => true,
+    };
+    assert!(refused, "the third session is over the limit: {r:?}");
+    a.logout().await;
+    b.logout().await;
+    assert_eq!(
+        dovecot.max_sessions_seen(USER),
+        2,
+        "refused sessions do not count\n{dovecot}"
+    );
+    assert_eq!(dovecot.limit_refusals_for(USER), 1, "{dovecot}");
+}
