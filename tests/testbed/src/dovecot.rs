@@ -200,8 +200,9 @@ impl Dovecot {
         };
         let mut last_error = String::new();
         for _attempt in 0..3 {
-            dovecot.imaps_port = util::free_port();
-            dovecot.imap_port = util::free_port();
+            let ports = util::free_ports(2);
+            dovecot.imaps_port = ports[0];
+            dovecot.imap_port = ports[1];
             dovecot.write_config();
             match dovecot.launch().await {
                 Ok(()) => return dovecot,
@@ -664,7 +665,9 @@ impl Dovecot {
         let pid = child.id() as libc::pid_t;
         // SAFETY: plain signal sends to a process (group) we started.
         unsafe { libc::kill(pid, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(3);
+        // The master waits ~1 s for its children after SIGTERM; nothing it does then matters
+        // to a test (base_dir is deleted before every start), so do not wait that long.
+        let deadline = Instant::now() + Duration::from_millis(300);
         while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }

@@ -117,13 +117,20 @@ pub(crate) fn utc_timestamp(secs: u64) -> String {
     )
 }
 
-/// A loopback port that was free a moment ago. Dovecot binds its own sockets, so the
-/// port is released before it is handed over; `Dovecot::start` retries on a collision.
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("cannot bind an ephemeral loopback port")
+/// `n` distinct loopback ports that were free a moment ago (all are held until each is
+/// found, so they differ). Dovecot binds its own sockets, so the ports are released before
+/// they are handed over; `Dovecot::start` retries on a collision.
+pub(crate) fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| {
+            TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
+                .expect("cannot bind an ephemeral loopback port")
+        })
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("bound socket has an address").port())
+        .collect()
 }
 
 /// Decodes `application/x-www-form-urlencoded` into (name, value) pairs.
