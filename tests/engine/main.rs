@@ -1,1 +1,13 @@
+//! Integration tests of the engine against the real test bed: Dovecot on loopback, the local
+//! OAuth2 server, the fault proxy, a real Secret Service and real SQLite files.
+//!
+//! Run them inside the session `tests/testbed/with-session.sh` sets up (the README's test
+//! command does).
 
+mod support;
+
+mod cache;
+mod oauth;
+mod pool_limits;
+mod secrets;
+mod sessions;

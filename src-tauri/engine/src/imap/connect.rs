@@ -225,7 +225,7 @@ fn map_auth_error(endpoint: &str, user: &str, e: async_imap::error::Error) -> Im
     let (endpoint, user) = (endpoint.to_string(), user.to_string());
     match e {
         E::No(reason) | E::Bad(reason) => {
-            let reason = reason.trim().to_string();
+            let reason = super::server_words(&reason);
             if reason.contains("[LIMIT]") || reason.to_ascii_lowercase().contains("too many") {
                 ImapError::TooManyConnections { endpoint, user, reason }
             } else if reason.contains("[UNAVAILABLE]") {

@@ -341,6 +341,18 @@ fn looks_like_missing_folder(reason: &str) -> bool {
     r.contains("nonexistent") || r.contains("doesn't exist") || r.contains("does not exist") || r.contains("not found") || r.contains("unknown mailbox")
 }
 
+/// async-imap puts the server's whole response, debug-formatted, into `No`/`Bad`; keep the
+/// human part (`[AUTHENTICATIONFAILED] Authentication failed.`).
+pub(crate) fn server_words(raw: &str) -> String {
+    if let Some(start) = raw.find("info: Some(\"") {
+        let rest = &raw[start + 12..];
+        if let Some(end) = rest.find("\")") {
+            return rest[..end].replace("\\\"", "\"");
+        }
+    }
+    raw.trim().to_string()
+}
+
 fn map_command_error(endpoint: &str, phase: &str, e: async_imap::error::Error) -> ImapError {
     use async_imap::error::Error as E;
     let endpoint = endpoint.to_string();
@@ -348,7 +360,19 @@ fn map_command_error(endpoint: &str, phase: &str, e: async_imap::error::Error) -
     match e {
         E::Io(io) => ImapError::ConnectionLost { endpoint, reason: io.to_string() },
         E::ConnectionLost => ImapError::ConnectionLost { endpoint, reason: "the server closed the connection".into() },
-        E::No(reason) | E::Bad(reason) => ImapError::Refused { endpoint, command, reason },
+        E::No(reason) | E::Bad(reason) => ImapError::Refused { endpoint, command, reason: server_words(&reason) },
         other => ImapError::ConnectionLost { endpoint, reason: format!("unreadable answer to {command}: {other}") },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_words_keep_the_human_part_of_a_refusal() {
+        let raw = r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#;
+        assert_eq!(server_words(raw), "[AUTHENTICATIONFAILED] Authentication failed.");
+        assert_eq!(server_words(" plain text "), "plain text");
     }
 }
