@@ -108,8 +108,12 @@ fn atoms(text: &str) -> Vec<Atom> {
                     has_upper: false,
                 });
                 atom.end = i + c.len_utf8();
-                if atom.text.len() < 64 {
+                // Longer runs are never codes; their length is all that matters.
+                if atom.text.len() < 16 {
                     atom.text.push(a);
+                } else {
+                    atom.text.push('_');
+                    atom.text.truncate(17);
                 }
                 atom.digits &= a.is_ascii_digit();
                 atom.has_digit |= a.is_ascii_digit();
@@ -353,7 +357,8 @@ pub fn find_in_document(doc: &Document) -> Vec<Candidate> {
             continue;
         }
         flush_cells(doc, &mut run, &mut out);
-        if !text.bytes().any(|b| b.is_ascii_alphanumeric() || b >= 0xC0) {
+        // Codes without a digit (Steam's letters) stand alone, so only short blocks can hold one.
+        if text.len() > 16 && !text.chars().any(|c| ascii_of(c).is_some_and(|a| a.is_ascii_digit())) {
             continue;
         }
         for mut c in find(text, index) {

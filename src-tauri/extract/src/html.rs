@@ -60,7 +60,7 @@ struct Elem {
 struct Pass {
     b: BlockBuilder,
     stack: Vec<Elem>,
-    classes: Vec<(String, Style)>,
+    classes: std::collections::HashMap<String, Style>,
     /// The `<a>` being read: index into the builder's links and its text so far.
     open_link: Option<(usize, String, bool)>,
 }
@@ -149,7 +149,7 @@ impl Pass {
                 "class" => {
                     for class in value.split_ascii_whitespace() {
                         let class = class.to_ascii_lowercase();
-                        if let Some((_, s)) = self.classes.iter().find(|(c, _)| *c == class) {
+                        if let Some(s) = self.classes.get(&class) {
                             style.merge(*s);
                         }
                         if class.contains("btn") || class.contains("button") || class.contains("cta") {
@@ -286,11 +286,7 @@ impl Pass {
                     if class.is_empty() || self.classes.len() >= MAX_CLASSES {
                         continue;
                     }
-                    let class = class.to_ascii_lowercase();
-                    match self.classes.iter_mut().find(|(c, _)| *c == class) {
-                        Some((_, s)) => s.merge(style),
-                        None => self.classes.push((class, style)),
-                    }
+                    self.classes.entry(class.to_ascii_lowercase()).or_default().merge(style);
                 }
             }
         }
@@ -352,12 +348,23 @@ fn css_rules(css: &str) -> Vec<(&str, &str)> {
 /// What an inline `style` attribute (or a rule's declarations) does.
 fn inline_style(style: &str) -> Style {
     let mut out = Style::default();
+    // Most declarations (colour, padding, margins) change nothing here: skip them cheaply.
+    let interesting = style.as_bytes().windows(4).any(|w| {
+        matches!(
+            &[w[0] | 0x20, w[1] | 0x20, w[2] | 0x20, w[3] | 0x20],
+            b"disp" | b"visi" | b"opac" | b"font" | b"heig" | b"widt" | b"lett" | b"back" | b"radi"
+        )
+    });
+    if !interesting {
+        return out;
+    }
     let mut zero_height = false;
     let mut overflow_hidden = false;
     for decl in style.split(';') {
         let Some((prop, value)) = decl.split_once(':') else { continue };
         let prop = prop.trim().to_ascii_lowercase();
-        let value = value.trim().trim_end_matches("!important").trim().to_ascii_lowercase();
+        let value = value.trim();
+        let value = value.strip_suffix("!important").unwrap_or(value).trim().to_ascii_lowercase();
         match prop.as_str() {
             "display" if value == "none" => out.hidden = true,
             "visibility" if value == "hidden" || value == "collapse" => out.hidden = true,

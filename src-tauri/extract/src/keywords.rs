@@ -9,7 +9,7 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 /// What a matched label says about the number next to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,6 +281,7 @@ fn build() -> Option<Table> {
     let automaton = AhoCorasickBuilder::new()
         .match_kind(MatchKind::LeftmostLongest)
         .ascii_case_insensitive(true)
+        .kind(Some(AhoCorasickKind::DFA))
         .build(&patterns)
         .ok()?;
     Some(Table { automaton, kinds, stem })

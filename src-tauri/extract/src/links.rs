@@ -7,6 +7,10 @@
 //! just before them, whatever their position. A link that only says "Log in" counts only when
 //! the subject says the mail is about signing in or verifying.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+
 use crate::blocks::{Document, Link};
 
 /// Score a link needs to be returned.
@@ -95,8 +99,38 @@ const URL_NEGATIVE: &[&str] = &[
     "apps.apple.com", "play.google.com", "/unsub", "list-manage.com/unsubscribe", "/privacy",
 ];
 
-fn contains_any(haystack: &str, needles: &[&str]) -> bool {
-    needles.iter().any(|n| haystack.contains(n))
+/// One automaton per word list: a link is checked against hundreds of words, for every link of
+/// every message.
+struct Words {
+    strong: Option<AhoCorasick>,
+    weak: Option<AhoCorasick>,
+    negative: Option<AhoCorasick>,
+    lead_negative: Option<AhoCorasick>,
+    url_positive: Option<AhoCorasick>,
+    url_negative: Option<AhoCorasick>,
+    social: Option<AhoCorasick>,
+    subject: Option<AhoCorasick>,
+}
+
+static WORDS: LazyLock<Words> = LazyLock::new(|| Words {
+    strong: AhoCorasick::new(STRONG).ok(),
+    weak: AhoCorasick::new(WEAK).ok(),
+    negative: AhoCorasick::new(NEGATIVE).ok(),
+    lead_negative: AhoCorasick::new(LEAD_NEGATIVE).ok(),
+    url_positive: AhoCorasick::new(URL_POSITIVE).ok(),
+    url_negative: AhoCorasick::new(URL_NEGATIVE).ok(),
+    social: AhoCorasick::new(SOCIAL).ok(),
+    subject: AhoCorasick::new(STRONG.iter().chain(SUBJECT_INTENT)).ok(),
+});
+
+/// Hosts of social networks: their links are follow-us icons.
+const SOCIAL: &[&str] = &["facebook.com", "twitter.com", "linkedin.com", "instagram.com", "youtube.com"];
+/// Subject words saying the mail is about signing in, besides the strong ones.
+const SUBJECT_INTENT: &[&str] = &["sign in", "sign-in", "log in", "login", "code", "magic", "password"];
+
+/// True when `haystack` (lower case) holds any word of the list.
+fn has(list: &Option<AhoCorasick>, haystack: &str) -> bool {
+    list.as_ref().is_some_and(|ac| ac.is_match(haystack))
 }
 
 /// The last `max` characters of `s`.
@@ -112,8 +146,7 @@ fn tail_chars(s: &str, max: usize) -> &str {
 /// Finds the verification or sign-in link, or `None`.
 pub fn find_link(subject: &str, doc: &Document) -> Option<FoundLink> {
     let subject_l = subject.to_lowercase();
-    let subject_intent = contains_any(&subject_l, STRONG)
-        || contains_any(&subject_l, &["sign in", "sign-in", "log in", "login", "code", "magic", "password"]);
+    let subject_intent = has(&WORDS.subject, &subject_l);
 
     let mut best: Option<(f32, usize)> = None;
     let mut scores: Vec<Option<f32>> = Vec::new();
@@ -154,10 +187,10 @@ fn score(link: &Link, subject_intent: bool) -> Option<f32> {
     let context_l = link.context.to_lowercase();
     let near_l = tail_chars(&context_l, 80);
 
-    let text_strong = !text_is_url && contains_any(&text_l, STRONG);
-    let text_weak = !text_is_url && contains_any(&text_l, WEAK);
+    let text_strong = !text_is_url && has(&WORDS.strong, &text_l);
+    let text_weak = !text_is_url && has(&WORDS.weak, &text_l);
     // "Track package", "Manage preferences", "Confirm order": the text says what it is.
-    if !text_is_url && contains_any(&text_l, NEGATIVE) {
+    if !text_is_url && has(&WORDS.negative, &text_l) {
         return None;
     }
     // The part of the target after the host: a host named "login.example.com" says little.
@@ -166,21 +199,19 @@ fn score(link: &Link, subject_intent: bool) -> Option<f32> {
         .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
         .unwrap_or("");
     let host = href_l.split_once("://").map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
-    if (contains_any(path, URL_NEGATIVE) || contains_any(host, &["facebook.com", "twitter.com", "linkedin.com", "instagram.com", "youtube.com"]))
-        && !text_strong
-    {
+    if (has(&WORDS.url_negative, path) || has(&WORDS.social, host)) && !text_strong {
         return None;
     }
     // "If this wasn't you, <reset your password>": an escape hatch, not the action.
     let lead_l = tail_chars(&link.lead, 100).to_lowercase();
-    if contains_any(&lead_l, LEAD_NEGATIVE) {
+    if has(&WORDS.lead_negative, &lead_l) {
         return None;
     }
     if link.image_only && !text_strong {
         return None;
     }
-    let context_strong = contains_any(near_l, STRONG);
-    let url_positive = contains_any(path, URL_POSITIVE);
+    let context_strong = has(&WORDS.strong, near_l);
+    let url_positive = has(&WORDS.url_positive, path);
 
     let mut s = 0.0;
     if text_strong {
