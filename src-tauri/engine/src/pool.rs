@@ -601,3 +601,243 @@ async fn reaper<M: Manager>(inner: Weak<Inner<M>>, every: Duration) {
         reap_once(&inner).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The pool's rules with a scripted manager and paused time, for what a real server
+    //! cannot be made to do on cue (expire exactly now, fail a NOOP, hang a caller).
+
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("scripted failure")]
+    struct Scripted;
+
+    #[derive(Default)]
+    struct Fake {
+        connects: AtomicUsize,
+        closes: AtomicUsize,
+        fail_recycle: AtomicBool,
+        fail_connect: AtomicBool,
+    }
+
+    impl Manager for Arc<Fake> {
+        type Session = usize;
+        type Error = Scripted;
+
+        async fn connect(&self, _key: &str) -> Result<usize, Scripted> {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if self.fail_connect.load(Ordering::SeqCst) {
+                return Err(Scripted);
+            }
+            Ok(self.connects.fetch_add(1, Ordering::SeqCst))
+        }
+
+        async fn recycle(&self, _s: &mut usize) -> Result<(), Scripted> {
+            if self.fail_recycle.load(Ordering::SeqCst) { Err(Scripted) } else { Ok(()) }
+        }
+
+        async fn close(&self, _s: usize) {
+            self.closes.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn cfg() -> PoolConfig {
+        PoolConfig {
+            max_per_account: 1,
+            max_total: 10,
+            wait_timeout: Duration::from_secs(5),
+            idle_ttl: Duration::from_secs(60),
+            max_age: Duration::from_secs(600),
+            health_check_after: Duration::from_secs(30),
+            reap_interval: Duration::from_secs(10),
+            ..PoolConfig::default()
+        }
+    }
+
+    fn pool(c: PoolConfig) -> (SessionPool<Arc<Fake>>, Arc<Fake>) {
+        let fake = Arc::new(Fake::default());
+        (SessionPool::new(fake.clone(), c), fake)
+    }
+
+    fn open_sessions(s: &PoolStats) -> u64 {
+        s.total.total_created - s.total.total_closed
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fresh_session_is_reused_and_an_idle_expired_one_replaced() {
+        let (p, _) = pool(cfg());
+        let first = *p.get("a").await.unwrap();
+        let again = p.get("a").await.unwrap();
+        assert!(again.is_reused());
+        assert_eq!(*again, first, "the same session came back");
+        drop(again);
+        tokio::time::advance(Duration::from_secs(61)).await;
+        let third = p.get("a").await.unwrap();
+        assert_ne!(*third, first, "past the idle TTL a new session is opened");
+        let s = p.stats();
+        assert_eq!((s.total.total_created, s.total.total_reused, s.total.total_closed), (2, 1, 1), "{s:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_session_is_still_retired_at_its_maximum_age() {
+        let mut c = cfg();
+        c.max_age = Duration::from_secs(100);
+        let (p, _) = pool(c);
+        for _ in 0..12 {
+            drop(p.get("a").await.unwrap());
+            tokio::time::advance(Duration::from_secs(10)).await;
+        }
+        let s = p.stats().total;
+        assert_eq!(s.total_created, 2, "one replacement after 100 s of constant use: {s:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_health_check_is_counted_and_replaced_invisibly() {
+        let (p, fake) = pool(cfg());
+        drop(p.get("a").await.unwrap());
+        tokio::time::advance(Duration::from_secs(20)).await;
+        drop(p.get("a").await.unwrap());
+        assert_eq!(p.stats().total.health_check_failures, 0, "no NOOP before health_check_after");
+        tokio::time::advance(Duration::from_secs(31)).await;
+        fake.fail_recycle.store(true, Ordering::SeqCst);
+        let s = p.get("a").await.expect("the caller gets a new session, not the failure");
+        assert!(!s.is_reused());
+        let st = p.stats().total;
+        assert_eq!((st.health_check_failures, st.total_created, st.total_closed), (1, 2, 1), "{st:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_reaper_closes_expired_idle_sessions() {
+        let (p, fake) = pool(cfg());
+        drop(p.get("a").await.unwrap());
+        drop(p.get("b").await.unwrap());
+        assert_eq!(p.stats().total.idle, 2);
+        tokio::time::sleep(Duration::from_secs(75)).await;
+        let s = p.stats().total;
+        assert_eq!((s.idle, s.total_closed), (0, 2), "{s:?}");
+        assert_eq!(fake.closes.load(Ordering::SeqCst), 2, "each was logged out");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_over_the_account_limit_waits_then_gets_a_clear_error() {
+        let (p, fake) = pool(cfg());
+        let held = p.get("alice@example.com").await.unwrap();
+        let err = p.get("alice@example.com").await.err().expect("the one session stays busy");
+        assert_eq!(err.to_string(), "pool exhausted for alice@example.com: 1 in use, waited 5 s (limit 1 per account); raise the limit or lower the concurrency");
+        let s = p.stats().total;
+        assert_eq!((s.connection_waits, s.wait_timeouts, s.total_created), (1, 1, 1), "a timeout is never an extra login: {s:?}");
+        assert_eq!(fake.connects.load(Ordering::SeqCst), 1);
+        drop(held);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiter_gets_the_session_as_soon_as_it_is_returned() {
+        let (p, _) = pool(cfg());
+        let held = p.get("a").await.unwrap();
+        let p2 = p.clone();
+        let waiter = tokio::spawn(async move { p2.get("a").await.map(|s| (*s, s.is_reused())) });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(p.stats().total.waiting, 1);
+        let id = *held;
+        drop(held);
+        let (got, reused) = waiter.await.unwrap().unwrap();
+        assert_eq!((got, reused), (id, true));
+        assert_eq!(p.stats().total.waiting, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_waiter_leaves_the_counters_right() {
+        let (p, _) = pool(cfg());
+        let held = p.get("a").await.unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(1), p.get("a")).await;
+        assert!(r.is_err(), "the waiter was cancelled");
+        let s = p.stats().total;
+        assert_eq!((s.waiting, s.in_use, s.connection_waits, s.wait_timeouts), (0, 1, 1, 0), "{s:?}");
+        drop(held);
+        let s = p.stats().total;
+        assert_eq!((s.in_use, s.idle), (0, 1), "{s:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_global_limit_evicts_another_accounts_idle_session() {
+        let mut c = cfg();
+        c.max_total = 1;
+        let (p, _) = pool(c);
+        drop(p.get("a").await.unwrap());
+        let b = p.get("b").await.expect("a's idle session makes room");
+        let s = p.stats();
+        assert_eq!((s.total.total_created, s.total.total_closed), (2, 1), "{s:?}");
+        let err = p.get("c").await.err().expect("b is busy and nothing is idle");
+        assert!(err.to_string().contains("(limit 1 overall)"), "{err}");
+        drop(b);
+        assert_eq!(open_sessions(&p.stats()), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn broken_sessions_are_closed_and_failed_connects_leave_no_trace() {
+        let (p, fake) = pool(cfg());
+        let mut s = p.get("a").await.unwrap();
+        s.mark_broken();
+        drop(s);
+        assert_eq!(p.stats().total.idle, 0, "a broken session is not returned");
+        fake.fail_connect.store(true, Ordering::SeqCst);
+        assert!(matches!(p.get("a").await, Err(PoolError::Connect(_))));
+        let st = p.stats().total;
+        assert_eq!((st.total_created, st.total_closed, st.in_use, st.idle), (1, 1, 0, 0), "{st:?}");
+        fake.fail_connect.store(false, Ordering::SeqCst);
+        drop(p.get("a").await.expect("the permits were given back"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn close_logs_out_of_idle_sessions_and_refuses_new_callers() {
+        let (p, fake) = pool(cfg());
+        drop(p.get("a").await.unwrap());
+        let busy = p.get("b").await.unwrap();
+        p.close().await;
+        assert_eq!(fake.closes.load(Ordering::SeqCst), 1, "the idle one was logged out");
+        assert!(matches!(p.get("a").await, Err(PoolError::Closed)));
+        drop(busy);
+        tokio::task::yield_now().await;
+        assert_eq!(fake.closes.load(Ordering::SeqCst), 2, "the busy one is closed when returned");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn counters_balance_under_a_concurrent_mixed_load() {
+        let mut c = cfg();
+        c.max_per_account = 2;
+        c.max_total = 3;
+        c.wait_timeout = Duration::from_millis(50);
+        c.health_check_after = Duration::ZERO;
+        let (p, _) = pool(c);
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let p = p.clone();
+                tokio::spawn(async move {
+                    let key = ["a", "b", "c", "d"][i % 4];
+                    if let Ok(mut s) = p.get(key).await {
+                        tokio::time::sleep(Duration::from_millis((i % 3) as u64)).await;
+                        if i % 17 == 0 {
+                            s.mark_broken();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let s = p.stats();
+        assert_eq!(s.total.in_use, 0);
+        assert_eq!(open_sessions(&s), s.total.idle as u64, "created - closed = open sessions: {s:?}");
+        assert!(s.total.idle <= 3, "never more than the global limit: {s:?}");
+        for a in &s.per_account {
+            assert!(a.counts.idle <= 2, "never more than the account limit: {a:?}");
+        }
+        let sum: u64 = s.per_account.iter().map(|a| a.counts.total_created).sum();
+        assert_eq!(sum, s.total.total_created, "per-account counters add up to the totals");
+    }
+}
