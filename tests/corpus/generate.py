@@ -222,6 +222,9 @@ def write_all():
 if __name__ == "__main__":
     import templates
 
+    import handwritten
+
     templates.build(add, assemble, code_value, digits, token, R)
+    handwritten.build(add)
     write_all()
     print("wrote %d messages" % len(OUT))
