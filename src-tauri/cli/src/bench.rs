@@ -92,7 +92,7 @@ pub async fn run(engine: &Engine, a: &BenchArgs) -> Result<(), EngineError> {
                 data_dir: Some(engine.data_dir().to_path_buf()),
                 database_path: Some(path.clone()),
                 config: Some(engine.config().clone()),
-                ..Default::default()
+                ..engine.options().clone()
             };
             separate = Engine::open(options, Arc::new(NullSink)).await?;
             let acc = account.clone();

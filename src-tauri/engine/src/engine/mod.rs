@@ -80,6 +80,7 @@ pub struct Engine {
     connector: Arc<Connector>,
     pool: SessionPool<ImapManager>,
     data_dir: PathBuf,
+    options: EngineOptions,
 }
 
 impl Engine {
@@ -105,12 +106,18 @@ impl Engine {
         let secrets = options.secrets.clone().unwrap_or_else(|| Arc::new(KeyringSecrets::default()));
         let connector = Arc::new(Connector::new(store, secrets, oauth, tls, config.clone(), sink));
         let pool = SessionPool::new(ImapManager { connector: connector.clone() }, config.pool.clone());
-        Ok(Engine { connector, pool, data_dir })
+        Ok(Engine { connector, pool, data_dir, options })
     }
 
     /// The data directory in use.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The options the engine was opened with, to open another over the same data (the
+    /// benchmark does, with its own cache file).
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
     }
 
     /// The limits in force.
