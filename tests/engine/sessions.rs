@@ -119,3 +119,19 @@ async fn wait_code_returns_only_a_code_that_arrives_after_the_wait_starts() {
     let err = h.engine.wait_code(&email, &WaitOptions { timeout: Duration::from_millis(600), ..Default::default() }).await.unwrap_err();
     assert_eq!(err.code(), "wait_timed_out", "nothing new arrived: {err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_primary_server_falls_back_to_the_second() {
+    use mailwatch_engine::account::{Account, ImapEndpoint};
+    let h = Harness::start().await;
+    h.password_account("gina@example.com", "pw", None).await;
+    // Outlook has two hosts; model that with a closed port as the primary.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut account: Account = h.engine.account("gina@example.com").await.unwrap();
+    account.imap_fallback = Some(account.imap.clone());
+    account.imap = ImapEndpoint { host: "127.0.0.1".into(), port: closed, tls: Tls::Implicit };
+    h.engine.store().upsert_account(&account).unwrap();
+    let msgs = h.engine.fetch("gina@example.com", &FolderSpec::Inbox, 1, false).await.expect("the fallback server answers");
+    assert!(msgs.is_empty());
+    assert_eq!(h.bed.dovecot.logins_for("gina@example.com"), 1);
+}
