@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what Mailwatch needs on Debian 12 and is not there yet, and nothing else.
+#   .ci/setup.sh --app    what building and running the desktop app needs
+#   .ci/setup.sh --test   that, plus the test bed (Dovecot, gnome-keyring, Xvfb, cargo-fuzz)
+set -euo pipefail
+mode="${1:---app}"
+case "$mode" in --app | --test) ;; *) echo "usage: $0 [--app|--test]" >&2; exit 2 ;; esac
+
+app_packages=(build-essential pkg-config curl wget file libssl-dev libwebkit2gtk-4.1-dev
+  libxdo-dev libayatana-appindicator3-dev librsvg2-dev)
+test_packages=(dovecot-core dovecot-imapd gnome-keyring dbus-x11 libsecret-tools xvfb xdotool
+  imagemagick webkit2gtk-driver dunst libnotify-bin)
+
+wanted=("${app_packages[@]}")
+[ "$mode" = --test ] && wanted+=("${test_packages[@]}")
+
+missing=()
+for p in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "Installing Debian packages: ${missing[*]}"
+  $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  [ -x "$HOME/.cargo/bin/cargo" ] || {
+    echo "Installing the Rust toolchain with rustup"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+  }
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+if [ "$mode" = --test ] && ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "Installing cargo-fuzz"
+  cargo install cargo-fuzz --locked --quiet
+fi
+echo "setup: everything Mailwatch needs ($mode) is installed"
