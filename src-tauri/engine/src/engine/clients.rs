@@ -112,11 +112,6 @@ impl Connector {
         self.clients().remove(email).is_some()
     }
 
-    /// Whether a cached client holds a different secret than `secret`.
-    pub(crate) fn secret_changed(&self, email: &str, secret: &Secret) -> bool {
-        self.clients().get(email).is_some_and(|c| c.fingerprint != secret.fingerprint())
-    }
-
     pub(crate) async fn read_secret(&self, email: &str) -> Result<Option<Secret>, EngineError> {
         let secrets = self.secrets.clone();
         let e = email.to_string();

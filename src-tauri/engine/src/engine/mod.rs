@@ -150,7 +150,7 @@ impl Engine {
 
     /// Adds an account, or updates it if the address is already known. The secret goes to
     /// the keyring first, then the account to the cache, so a crash in between leaves no
-    /// account without its secret. A changed secret closes the old client and its sessions.
+    /// account without its secret. An update closes the old client and its sessions.
     ///
     /// # Errors
     /// Invalid details; the keyring or the cache failed.
@@ -170,10 +170,10 @@ impl Engine {
         self.connector.write_secret(&account.email, &secret).await?;
         let a = account.clone();
         self.connector.store.call(move |s| s.upsert_account(&a)).await?;
-        if self.connector.secret_changed(&account.email, &secret) || self.connector.forget(&account.email) {
-            self.connector.forget(&account.email);
-            self.pool.invalidate(&account.email).await;
-        }
+        // The secret or the servers may have changed: the old client and its sessions go
+        // before anyone uses the new ones.
+        self.connector.forget(&account.email);
+        self.pool.invalidate(&account.email).await;
         Ok(account)
     }
 
