@@ -9,7 +9,6 @@
 //! thread.
 
 use std::fmt;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// A refresh token or password. Cloning is cheap enough; printing is impossible.
 #[derive(Clone, PartialEq, Eq)]
@@ -32,14 +31,6 @@ impl Secret {
     /// Whether the value is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-
-    /// A non-reversible fingerprint, so a client can tell whether its secret changed
-    /// without keeping a second copy around.
-    pub fn fingerprint(&self) -> u64 {
-        let mut h = DefaultHasher::new();
-        self.0.hash(&mut h);
-        h.finish()
     }
 }
 
@@ -219,7 +210,6 @@ mod tests {
         let s = Secret::new("  M.C123_secret-token\n");
         assert_eq!(s.expose(), "M.C123_secret-token", "surrounding whitespace is trimmed");
         assert_eq!(format!("{s:?}"), "Secret(***)");
-        assert_ne!(s.fingerprint(), Secret::new("other").fingerprint());
     }
 
     #[test]

@@ -35,7 +35,6 @@ pub struct Client {
     /// The account as loaded.
     pub account: Account,
     secret: tokio::sync::Mutex<Secret>,
-    fingerprint: u64,
     token: tokio::sync::Mutex<Option<AccessToken>>,
 }
 
@@ -93,7 +92,6 @@ impl Connector {
             what: if account.auth == AuthMethod::OAuth2 { "refresh token" } else { "password" },
         })?;
         let client = Arc::new(Client {
-            fingerprint: secret.fingerprint(),
             secret: tokio::sync::Mutex::new(secret),
             token: tokio::sync::Mutex::new(None),
             account,
