@@ -1,0 +1,74 @@
+//! The engine as managed Tauri state.
+//!
+//! The engine opens in the background as the app starts, so the window appears at once. A
+//! command that needs it waits for that one opening instead of starting another. A failed
+//! opening is not kept: the next command tries again, which is what the UI's "Try again"
+//! button relies on.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use mailwatch_engine::Engine;
+use mailwatch_engine::engine::EngineOptions;
+use mailwatch_engine::events::EventSink;
+use tokio::sync::OnceCell;
+
+use crate::error::ApiError;
+
+/// Holds the engine once it is open, and what it takes to open it.
+pub struct EngineSlot {
+    engine: OnceCell<Arc<Engine>>,
+    options: EngineOptions,
+    sink: Arc<dyn EventSink>,
+}
+
+impl EngineSlot {
+    /// A slot that will open the engine with `options`, reporting to `sink`.
+    pub fn new(options: EngineOptions, sink: Arc<dyn EventSink>) -> Self {
+        Self { engine: OnceCell::new(), options, sink }
+    }
+
+    /// The open engine, opening it first if no earlier call managed to.
+    ///
+    /// # Errors
+    /// The engine cannot be opened (for example the data directory is not writable).
+    pub async fn get(&self) -> Result<Arc<Engine>, ApiError> {
+        self.engine
+            .get_or_try_init(|| {
+                let options = self.options.clone();
+                let sink = Arc::clone(&self.sink);
+                guarded("open the mail engine", async move {
+                    let engine = Engine::open(options, sink).await?;
+                    Ok(Arc::new(engine))
+                })
+            })
+            .await
+            .cloned()
+    }
+}
+
+impl EngineSlot {
+    /// The engine if it has been opened, without opening it.
+    pub fn opened(&self) -> Option<Arc<Engine>> {
+        self.engine.get().cloned()
+    }
+}
+
+/// Runs engine work on its own task, so that a panic in it becomes an error the UI can show
+/// rather than a request that never answers.
+///
+/// # Errors
+/// Whatever `work` returns, or [`ApiError::engine_stopped`] if it panicked.
+pub async fn guarded<T, F>(what: &'static str, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, ApiError>> + Send + 'static,
+{
+    match tauri::async_runtime::spawn(work).await {
+        Ok(result) => result,
+        Err(err) => {
+            tracing::error!(error = %err, "engine task stopped while trying to {what}");
+            Err(ApiError::engine_stopped(what))
+        }
+    }
+}
