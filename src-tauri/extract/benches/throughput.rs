@@ -2,7 +2,10 @@
 //! a large stylesheet, nested layout tables, a hidden preheader, footer links), and the whole
 //! golden corpus. Prints figures; asserts nothing about time.
 //!
-//! Run: `cargo bench -p mailwatch-extract --bench throughput`
+//! Run: `cargo bench -p mailwatch-extract --bench throughput`. `BENCH_SECONDS=N` sets the time
+//! per measurement; `BENCH_RUNS=N` runs exactly N passes instead, so that instruction counters
+//! (`perf stat -e instructions`, callgrind) give a per-message figure that a loaded machine does
+//! not blur; `BENCH_ONLY=quoted-printable|8bit|corpus` runs one measurement.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -71,15 +74,27 @@ fn typical_mail(quoted: bool) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Runs `f` over `messages` for about `budget`; returns messages per second.
-fn rate(messages: &[Vec<u8>], budget: Duration) -> (f64, usize) {
+/// How long each measurement runs.
+#[derive(Clone, Copy)]
+enum Budget {
+    Time(Duration),
+    Runs(usize),
+}
+
+/// Runs `extract` over `messages` for the budget; returns messages per second.
+fn rate(messages: &[Vec<u8>], budget: Budget) -> (f64, usize) {
     // Warm up caches and the keyword automaton.
     for m in messages {
         black_box(mailwatch_extract::extract(black_box(m)));
     }
     let start = Instant::now();
     let mut count = 0usize;
-    while start.elapsed() < budget {
+    let mut runs = 0usize;
+    while match budget {
+        Budget::Time(t) => start.elapsed() < t,
+        Budget::Runs(n) => runs < n,
+    } {
+        runs += 1;
         for m in messages {
             black_box(mailwatch_extract::extract(black_box(m)));
         }
@@ -89,8 +104,17 @@ fn rate(messages: &[Vec<u8>], budget: Duration) -> (f64, usize) {
 }
 
 fn main() {
-    let budget = Duration::from_secs(std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3));
+    let env = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
+    let budget = match env("BENCH_RUNS") {
+        Some(n) => Budget::Runs(n as usize),
+        None => Budget::Time(Duration::from_secs(env("BENCH_SECONDS").unwrap_or(3))),
+    };
+    let only = std::env::var("BENCH_ONLY").ok();
+    let wanted = |label: &str| only.as_deref().is_none_or(|o| o == label);
     for (quoted, label) in [(true, "quoted-printable"), (false, "8bit")] {
+        if !wanted(label) {
+            continue;
+        }
         let typical = typical_mail(quoted);
         let got = mailwatch_extract::extract(&typical);
         assert_eq!(got.code.as_deref(), Some("480917"), "the bench mail must be a real verification mail");
@@ -102,7 +126,7 @@ fn main() {
             per_sec * typical.len() as f64 / 1e6
         );
     }
-    if std::env::var_os("BENCH_TYPICAL_ONLY").is_some() {
+    if std::env::var_os("BENCH_TYPICAL_ONLY").is_some() || !wanted("corpus") {
         return;
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus");

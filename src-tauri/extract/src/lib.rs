@@ -8,6 +8,7 @@
 //! | module         | step                                                                  |
 //! |----------------|-----------------------------------------------------------------------|
 //! | [`parse`]      | MIME (any charset and transfer encoding) → headers and real bodies    |
+//! | [`mime`]       | the same bodies mail-parser finds, without its byte-at-a-time pass   |
 //! | [`html`]       | HTML → text blocks that keep emphasis, hidden preheaders and links    |
 //! | [`text`]       | plain text → the same blocks                                          |
 //! | [`keywords`]   | multilingual labels: code keywords and what-is-not-a-code keywords    |
@@ -24,6 +25,7 @@ pub mod candidates;
 pub mod html;
 pub mod keywords;
 pub mod links;
+pub mod mime;
 pub mod parse;
 pub mod score;
 pub mod service;

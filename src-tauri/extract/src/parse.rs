@@ -8,6 +8,7 @@
 use mail_parser::{MessageParser, PartType};
 
 use crate::blocks::{Document, MAX_TEXT_BYTES};
+use crate::mime::Bodies;
 
 /// Largest message read; the tail of anything bigger is ignored (a verification mail is tiny).
 pub const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
@@ -66,7 +67,7 @@ impl Message {
 /// Parses a raw RFC 5322 message. Never fails: unreadable parts are skipped.
 pub fn parse(raw: &[u8]) -> Message {
     let raw = &raw[..raw.len().min(MAX_MESSAGE_BYTES)];
-    let Some(parsed) = MessageParser::default().parse(raw) else {
+    let Some(parsed) = MessageParser::default().parse_headers(raw) else {
         return Message::default();
     };
     let mut message = Message {
@@ -79,19 +80,30 @@ pub fn parse(raw: &[u8]) -> Message {
         message.from_name = addr.name().map(clean_header).filter(|n| !n.is_empty());
         message.from_address = addr.address().map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
     }
-
+    let bodies = crate::mime::bodies(raw).unwrap_or_else(|| full_parse_bodies(raw));
     // Bodies in the order mail-parser chose them, which follows multipart/alternative rules.
-    for &id in parsed.html_body.iter().take(MAX_BODIES) {
-        if let Some(PartType::Html(html)) = parsed.parts.get(id as usize).map(|p| &p.body) {
-            message.html.push(truncate(html, MAX_BODY_BYTES));
-        }
-    }
-    for &id in parsed.text_body.iter().take(MAX_BODIES) {
-        if let Some(PartType::Text(text)) = parsed.parts.get(id as usize).map(|p| &p.body) {
-            message.text.push(truncate(text, MAX_TEXT_BYTES));
-        }
-    }
+    message.html = bodies.html.iter().take(MAX_BODIES).map(|b| truncate(b, MAX_BODY_BYTES)).collect();
+    message.text = bodies.text.iter().take(MAX_BODIES).map(|b| truncate(b, MAX_TEXT_BYTES)).collect();
     message
+}
+
+/// The bodies as mail-parser's full pass finds them, for what [`crate::mime`] does not cover.
+pub fn full_parse_bodies(raw: &[u8]) -> Bodies {
+    let Some(parsed) = MessageParser::default().parse(raw) else {
+        return Bodies::default();
+    };
+    let mut bodies = Bodies::default();
+    for &id in &parsed.html_body {
+        if let Some(PartType::Html(html)) = parsed.parts.get(id as usize).map(|p| &p.body) {
+            bodies.html.push(html.to_string());
+        }
+    }
+    for &id in &parsed.text_body {
+        if let Some(PartType::Text(text)) = parsed.parts.get(id as usize).map(|p| &p.body) {
+            bodies.text.push(text.to_string());
+        }
+    }
+    bodies
 }
 
 /// Collapses folding whitespace left in a decoded header.
