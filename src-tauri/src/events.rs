@@ -1,25 +1,31 @@
 //! Forwards engine events to the webview as Tauri events.
 //!
-//! Every event is namespaced `mailwatch://<kind>` and carries the engine's [`Event`] as JSON
-//! (camelCase fields plus its `kind`), so `ui/ipc.js` can listen per kind.
+//! Each event is emitted as `mailwatch://<kind>`, where `kind` is the engine's own tag for it
+//! (`code-found`, `account-status`, `pool-stats`, `batch-progress`, ...), with the engine's
+//! [`Event`] as the JSON payload (camelCase fields plus `kind`). Deriving the name from the
+//! tag means a kind the engine adds reaches the UI without a change here.
 
 use mailwatch_engine::events::{Event, EventSink};
+use serde_json::Value;
 use tauri::{AppHandle, Emitter};
 
-/// Tauri event for a verification code or link found in a new message.
+/// What every Mailwatch event name starts with.
+pub const PREFIX: &str = "mailwatch://";
+/// A verification code or link was found in a new message.
 pub const CODE_FOUND: &str = "mailwatch://code-found";
-/// Tauri event for an account whose status changed.
+/// An account's status changed.
 pub const ACCOUNT_STATUS: &str = "mailwatch://account-status";
-/// Tauri event for fresh session-pool counters.
+/// The session pool's counters changed.
 pub const POOL_STATS: &str = "mailwatch://pool-stats";
 
-/// The Tauri event name for an engine event.
-pub fn event_name(event: &Event) -> &'static str {
-    match event {
-        Event::CodeFound { .. } => CODE_FOUND,
-        Event::AccountStatus { .. } => ACCOUNT_STATUS,
-        Event::PoolStats(_) => POOL_STATS,
-    }
+/// The Tauri event name and payload for an engine event.
+///
+/// # Errors
+/// The event cannot be serialized (a bug in the engine's types).
+pub fn to_tauri_event(event: &Event) -> Result<(String, Value), serde_json::Error> {
+    let payload = serde_json::to_value(event)?;
+    let kind = payload.get("kind").and_then(Value::as_str).unwrap_or("unknown");
+    Ok((format!("{PREFIX}{kind}"), payload))
 }
 
 /// An [`EventSink`] that emits to every webview of the app.
@@ -37,9 +43,40 @@ impl WebviewSink {
 impl EventSink for WebviewSink {
     fn emit(&self, event: Event) {
         // `emit` queues a script for the webview and returns; it never waits for the page.
-        let name = event_name(&event);
-        if let Err(err) = self.app.emit(name, &event) {
-            tracing::warn!(event = name, error = %err, "cannot forward an engine event to the window");
+        let (name, payload) = match to_tauri_event(&event) {
+            Ok(converted) => converted,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot serialize an engine event for the window");
+                return;
+            }
+        };
+        if let Err(err) = self.app.emit(&name, payload) {
+            tracing::warn!(event = %name, error = %err, "cannot forward an engine event to the window");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_events_become_namespaced_tauri_events_named_after_their_kind() {
+        let status = Event::AccountStatus { email: "a@b.c".into(), status: "needs-reauth".into(), detail: None };
+        let (name, payload) = to_tauri_event(&status).unwrap();
+        assert_eq!(name, ACCOUNT_STATUS, "ui/ipc.js listens on this exact name");
+        assert_eq!(payload["email"], "a@b.c");
+
+        let code = Event::CodeFound {
+            email: "a@b.c".into(),
+            code: Some("123456".into()),
+            link: None,
+            service: None,
+            from: None,
+            subject: None,
+            received: Some(1),
+        };
+        assert_eq!(to_tauri_event(&code).unwrap().0, CODE_FOUND);
+        assert_eq!(to_tauri_event(&Event::PoolStats(Default::default())).unwrap().0, POOL_STATS);
     }
 }

@@ -7,6 +7,7 @@
 mod support;
 
 mod cache;
+mod import;
 mod oauth;
 mod pool_limits;
 mod secrets;

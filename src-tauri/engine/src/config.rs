@@ -118,6 +118,93 @@ impl Default for CacheConfig {
     }
 }
 
+/// Limits for batch work: importing, verifying and refreshing many accounts at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BatchConfig {
+    /// Accounts verified at once after an import (token refresh plus IMAP login). The
+    /// pool's global limit still applies on top.
+    pub verify_concurrency: usize,
+    /// Accounts whose tokens "refresh all" refreshes at once.
+    pub refresh_concurrency: usize,
+    /// Accounts stored per SQLite transaction during an import; their keyring entries are
+    /// written before the transaction, so a row never exists without its secret.
+    pub import_chunk: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self { verify_concurrency: 5, refresh_concurrency: 5, import_chunk: 200 }
+    }
+}
+
+/// Limits for the token keeper, which keeps access tokens fresh for accounts in use and
+/// refresh tokens alive for accounts rarely used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct KeeperConfig {
+    /// Token refreshes in flight at once.
+    pub concurrency: usize,
+    /// How often the keeper looks for work. Shorter than `http.refreshMargin`, so an access
+    /// token in use is renewed before it expires.
+    #[serde(with = "secs")]
+    pub interval: Duration,
+    /// An account fetched within this window counts as in use.
+    #[serde(with = "secs")]
+    pub in_use_window: Duration,
+    /// A refresh token unused this long is refreshed to keep it alive. Microsoft's lapse
+    /// after 90 days unused; 30 leaves room for a machine that is off for weeks.
+    #[serde(with = "secs")]
+    pub keep_alive_age: Duration,
+    /// Most keep-alive refreshes in one round, so thousands of stale accounts are spread
+    /// over several rounds instead of hitting the token endpoint at once.
+    pub max_per_round: usize,
+}
+
+impl Default for KeeperConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 10,
+            interval: Duration::from_secs(60),
+            in_use_window: Duration::from_secs(3600),
+            keep_alive_age: Duration::from_secs(30 * 24 * 3600),
+            max_per_round: 200,
+        }
+    }
+}
+
+/// Limits for syncing watched accounts' recent messages into the cache in the background.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SyncConfig {
+    /// Accounts synced at once.
+    pub concurrency: usize,
+    /// Time between two rounds over the watched accounts.
+    #[serde(with = "secs")]
+    pub interval: Duration,
+    /// Least time between starting two accounts, so a round never opens many connections
+    /// in the same instant.
+    #[serde(with = "secs")]
+    pub spacing: Duration,
+    /// Up to this much random delay added to each account's start.
+    #[serde(with = "secs")]
+    pub jitter: Duration,
+    /// Newest messages fetched per account and round.
+    pub top: usize,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 5,
+            interval: Duration::from_secs(120),
+            spacing: Duration::from_millis(200),
+            jitter: Duration::from_millis(500),
+            top: 10,
+        }
+    }
+}
+
 /// Everything configurable in the engine.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -128,6 +215,12 @@ pub struct Config {
     pub http: HttpConfig,
     /// Cache and polling.
     pub cache: CacheConfig,
+    /// Import, verification and "refresh all".
+    pub batch: BatchConfig,
+    /// The token keeper.
+    pub keeper: KeeperConfig,
+    /// Background sync.
+    pub sync: SyncConfig,
 }
 
 /// Durations are whole or fractional seconds in JSON, which is what a settings form edits.

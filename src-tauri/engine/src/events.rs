@@ -41,6 +41,8 @@ pub enum Event {
     },
     /// The pool's counters changed.
     PoolStats(PoolStats),
+    /// A batch job (import, verify, refresh all) moved on.
+    BatchProgress(crate::engine::Progress),
 }
 
 /// Receives engine events. Implementations must not block.

@@ -15,6 +15,8 @@
 //! | [`store`]   | the SQLite cache: accounts (no secrets), folder state, messages, codes       |
 //! | [`extract`] | verification codes, links and services found in a raw message               |
 //! | [`engine`]  | [`Engine`]: the facade the shell and the CLI call, and the client cache      |
+//! | [`import`]  | account files in suppliers' formats: detection, parsing, line errors, export |
+//! | [`keeper`]  | background jobs: the token keeper and the background sync, stop on shutdown  |
 //! | [`events`]  | [`events::EventSink`]: how the engine reports to a UI                        |
 //! | [`redact`]  | masking addresses for output that may be shared                              |
 //!
@@ -29,6 +31,8 @@ pub mod engine;
 pub mod events;
 pub use mailwatch_extract as extract;
 pub mod imap;
+pub mod import;
+pub mod keeper;
 pub mod oauth;
 pub mod pool;
 pub mod redact;

@@ -80,6 +80,16 @@ pub enum EngineError {
         /// The timeout.
         waited: Duration,
     },
+    /// A request that cannot be carried out as given (a file that cannot be read, a missing
+    /// confirmation).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A token operation on an account that signs in with a password.
+    #[error("{email} signs in with a password; it has no token to refresh")]
+    NotOAuth {
+        /// The account.
+        email: String,
+    },
     /// The engine is shutting down.
     #[error("cannot do that: Mailwatch is shutting down")]
     Closed,
@@ -114,6 +124,8 @@ impl EngineError {
             EngineError::Tls(_) => "extra_ca_invalid",
             EngineError::DataDir { .. } => "data_dir_unusable",
             EngineError::WaitTimedOut { .. } => "wait_timed_out",
+            EngineError::NotOAuth { .. } => "not_oauth",
+            EngineError::InvalidInput(_) => "invalid_input",
             EngineError::Closed => "shutting_down",
             EngineError::Internal(_) => "internal",
         }

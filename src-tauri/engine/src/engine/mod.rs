@@ -4,6 +4,7 @@
 //! the session pool, and it runs extraction on every message it fetches. Every method is
 //! async and safe to call from many tasks at once.
 
+mod batch;
 mod clients;
 mod error;
 mod sync;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use batch::{AccountCheck, BatchControl, CancellationToken, CheckReport, ImportOptions, ImportReport, Progress, ProgressFn};
 pub use clients::ClientCacheStats;
 pub use error::EngineError;
 pub use sync::WaitOptions;

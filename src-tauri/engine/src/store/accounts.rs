@@ -18,39 +18,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Query`] if the write fails.
     pub fn upsert_account(&self, account: &Account) -> Result<(), StoreError> {
-        let fallback = account.imap_fallback.as_ref();
-        self.write(|conn| {
-            conn.prepare_cached(
-                "INSERT INTO accounts (email, provider, auth, imap_host, imap_port, imap_tls, fallback_host,
-                                       fallback_port, fallback_tls, client_id, token_url, scope, status, status_detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-                 ON CONFLICT (email) DO UPDATE SET
-                     provider = excluded.provider, auth = excluded.auth,
-                     imap_host = excluded.imap_host, imap_port = excluded.imap_port, imap_tls = excluded.imap_tls,
-                     fallback_host = excluded.fallback_host, fallback_port = excluded.fallback_port,
-                     fallback_tls = excluded.fallback_tls, client_id = excluded.client_id,
-                     token_url = excluded.token_url, scope = excluded.scope,
-                     status = excluded.status, status_detail = excluded.status_detail",
-            )?
-            .execute(rusqlite::params![
-                account.email,
-                account.provider.as_str(),
-                account.auth.as_str(),
-                account.imap.host,
-                account.imap.port,
-                account.imap.tls.as_str(),
-                fallback.map(|e| &e.host),
-                fallback.map(|e| e.port),
-                fallback.map(|e| e.tls.as_str()),
-                account.client_id,
-                account.token_url,
-                account.scope,
-                account.status.as_str(),
-                account.status_detail,
-            ])
-        })
-        .map(drop)
-        .map_err(StoreError::query("save the account"))
+        self.write(|conn| upsert(conn, account)).map_err(StoreError::query("save the account"))
     }
 
     /// The account with this email, if there is one.
@@ -117,6 +85,41 @@ impl Store {
         .map(drop)
         .map_err(StoreError::query("save the account status"))
     }
+}
+
+/// Adds the account or updates the one with the same email; shared by the single and the
+/// batch write.
+pub(super) fn upsert(conn: &rusqlite::Connection, account: &Account) -> rusqlite::Result<()> {
+    let fallback = account.imap_fallback.as_ref();
+        conn.prepare_cached(
+            "INSERT INTO accounts (email, provider, auth, imap_host, imap_port, imap_tls, fallback_host,
+                                   fallback_port, fallback_tls, client_id, token_url, scope, status, status_detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+             ON CONFLICT (email) DO UPDATE SET
+                 provider = excluded.provider, auth = excluded.auth,
+                 imap_host = excluded.imap_host, imap_port = excluded.imap_port, imap_tls = excluded.imap_tls,
+                 fallback_host = excluded.fallback_host, fallback_port = excluded.fallback_port,
+                 fallback_tls = excluded.fallback_tls, client_id = excluded.client_id,
+                 token_url = excluded.token_url, scope = excluded.scope,
+                 status = excluded.status, status_detail = excluded.status_detail",
+        )?
+        .execute(rusqlite::params![
+            account.email,
+            account.provider.as_str(),
+            account.auth.as_str(),
+            account.imap.host,
+            account.imap.port,
+            account.imap.tls.as_str(),
+            fallback.map(|e| &e.host),
+            fallback.map(|e| e.port),
+            fallback.map(|e| e.tls.as_str()),
+            account.client_id,
+            account.token_url,
+            account.scope,
+            account.status.as_str(),
+            account.status_detail,
+        ])
+    .map(drop)
 }
 
 /// Builds an account from a row selected with [`COLUMNS`].

@@ -22,6 +22,7 @@
 //!   its folder state, messages and codes.
 
 mod accounts;
+mod batch;
 mod messages;
 mod schema;
 #[cfg(test)]

@@ -93,6 +93,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX codes_by_found_at ON codes (found_at, id);
     CREATE INDEX codes_by_account ON codes (email, found_at, id);
     "#,
+    // v3: when each account's refresh token was last exchanged, so the token keeper can keep
+    // rarely used tokens alive (Microsoft's lapse after 90 days unused).
+    r#"
+    CREATE TABLE token_refreshes (
+        email          TEXT PRIMARY KEY REFERENCES accounts(email) ON DELETE CASCADE ON UPDATE CASCADE,
+        refreshed_at   INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The version a fully migrated file has.

@@ -1,0 +1,126 @@
+//! CSV or TSV with a header naming the columns, in any order: email, password,
+//! refresh_token, client_id, provider, imap_host, imap_port. Common spellings of each name
+//! are accepted; unknown columns are ignored.
+
+use super::{ImportRecord, LineError, clean};
+use crate::secrets::Secret;
+
+/// Each field and the header names that mean it.
+pub(super) const COLUMNS: &[(Field, &[&str])] = &[
+    (Field::Email, &["email", "mail", "e-mail", "address", "account", "username", "user"]),
+    (Field::Password, &["password", "pass", "pwd", "app_password"]),
+    (Field::RefreshToken, &["refresh_token", "refreshtoken", "refresh token", "token"]),
+    (Field::ClientId, &["client_id", "clientid", "client id"]),
+    (Field::Provider, &["provider"]),
+    (Field::ImapHost, &["imap_host", "host", "server", "imap_server"]),
+    (Field::ImapPort, &["imap_port", "port"]),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Field {
+    Email,
+    Password,
+    RefreshToken,
+    ClientId,
+    Provider,
+    ImapHost,
+    ImapPort,
+}
+
+/// Parses the file; the delimiter is a tab if the header has one, else `;` if it has no
+/// comma, else a comma.
+pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
+    let mut errors = Vec::new();
+    let header_line = text.lines().position(|l| {
+        let t = l.trim().trim_start_matches('\u{feff}');
+        !t.is_empty() && !t.starts_with('#')
+    });
+    let Some(header_index) = header_line else {
+        return (Vec::new(), errors);
+    };
+    let header = text.lines().nth(header_index).unwrap_or_default();
+    let delimiter = if header.contains('\t') {
+        b'\t'
+    } else if !header.contains(',') && header.contains(';') {
+        b';'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    // The reader's own line count skips comment lines; byte offsets do not.
+    let line_starts: Vec<usize> = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    // A record's position is where the previous one ended, before any line break, blank
+    // line or comment in between; skip those to find the line the record is on.
+    let bytes = text.as_bytes();
+    let line_of = |pos: Option<&csv::Position>| {
+        let mut at = pos.map(|p| p.byte() as usize).unwrap_or(0);
+        loop {
+            while at < bytes.len() && bytes[at].is_ascii_whitespace() {
+                at += 1;
+            }
+            if bytes.get(at) == Some(&b'#') {
+                at = bytes[at..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |n| at + n + 1);
+            } else {
+                break;
+            }
+        }
+        line_starts.partition_point(|s| *s <= at)
+    };
+    let mut columns: Option<Vec<Option<Field>>> = None;
+    let mut records = Vec::new();
+    for row in reader.records() {
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                let line = line_of(e.position());
+                errors.push(LineError { line, reason: "cannot read this row (unbalanced quotes or bad text)".into() });
+                continue;
+            }
+        };
+        let line = line_of(row.position());
+        if row.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        let Some(cols) = &columns else {
+            let cols: Vec<Option<Field>> = row
+                .iter()
+                .map(|name| {
+                    let name = clean(name).unwrap_or_default().to_ascii_lowercase().replace('-', "_");
+                    COLUMNS.iter().find(|(_, names)| names.iter().any(|n| n.replace('-', "_") == name)).map(|(f, _)| *f)
+                })
+                .collect();
+            if !cols.contains(&Some(Field::Email)) {
+                errors.push(LineError { line, reason: "the header has no email column (expected email, password, refresh_token, client_id, provider, imap_host, imap_port)".into() });
+                return (records, errors);
+            }
+            columns = Some(cols);
+            continue;
+        };
+        let mut r = ImportRecord { line, ..Default::default() };
+        for (field, value) in cols.iter().zip(row.iter()) {
+            let Some(v) = clean(value) else { continue };
+            match field {
+                Some(Field::Email) => r.email = v,
+                Some(Field::Password) => r.password = Some(Secret::new(v)),
+                Some(Field::RefreshToken) => r.refresh_token = Some(Secret::new(v)),
+                Some(Field::ClientId) => r.client_id = Some(v),
+                Some(Field::Provider) => r.provider = Some(v),
+                Some(Field::ImapHost) => r.imap_host = Some(v),
+                Some(Field::ImapPort) => r.imap_port = Some(v),
+                None => {}
+            }
+        }
+        if r.email.is_empty() {
+            errors.push(LineError { line, reason: "no email address".into() });
+        } else {
+            records.push(r);
+        }
+    }
+    (records, errors)
+}

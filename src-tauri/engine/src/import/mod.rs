@@ -1,0 +1,307 @@
+//! Reading account files the way suppliers write them, and writing them back out.
+//!
+//! Users arrive with hundreds or thousands of accounts in whatever format their supplier
+//! used. This module turns such a file into [`ImportRecord`]s, one per usable line, and a
+//! [`LineError`] for every line it cannot use, with the line's 1-based number in the file and
+//! the reason in words. One bad line never stops the rest. Nothing here touches the keyring
+//! or the cache: [`crate::Engine::import`] decides what to store.
+//!
+//! Formats (see [`ImportFormat`]), detected from the first meaningful line unless the caller
+//! says which:
+//!
+//! - `dash.rs`: `email----refresh_token----client_id` and its variants, `email----password`,
+//!   `email:password`, optionally followed by `----host----port`;
+//! - `delimited.rs`: CSV or TSV with a header naming the columns, in any order;
+//! - `json.rs`: an array of objects with the same keys.
+//!
+//! `decode.rs` turns the raw bytes into text first (UTF-8 with or without BOM, UTF-16 with
+//! BOM, GBK). `export.rs` writes accounts back in the same formats.
+//!
+//! Secrets are wrapped in [`Secret`] as soon as they are read, so neither a report nor an
+//! error can print one.
+
+mod dash;
+mod decode;
+mod delimited;
+mod export;
+mod json;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::account::{Account, AccountSpec, AuthMethod, Provider, Tls, normalize_email};
+use crate::secrets::Secret;
+
+pub use decode::decode;
+pub use export::{ExportRecord, write_export};
+
+/// The shape of an account file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportFormat {
+    /// Look at the first meaningful line and decide.
+    #[default]
+    Auto,
+    /// One account a line, fields separated by `----` (or `email:password`).
+    Dash,
+    /// CSV or TSV with a header.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+}
+
+impl ImportFormat {
+    /// The name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportFormat::Auto => "auto",
+            ImportFormat::Dash => "dash",
+            ImportFormat::Csv => "csv",
+            ImportFormat::Json => "json",
+        }
+    }
+}
+
+impl fmt::Display for ImportFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ImportFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(ImportFormat::Auto),
+            "dash" | "txt" | "text" => Ok(ImportFormat::Dash),
+            "csv" | "tsv" => Ok(ImportFormat::Csv),
+            "json" => Ok(ImportFormat::Json),
+            other => Err(format!("unknown format {other:?}: use auto, dash, csv or json")),
+        }
+    }
+}
+
+/// What to do with an account that is already known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MergeMode {
+    /// Overwrite the known account with the file's details and secret.
+    #[default]
+    Update,
+    /// Keep the known account as it is.
+    Skip,
+    /// Like update, and afterwards remove known accounts the file does not mention (only
+    /// once every line is valid and stored, and only when the caller confirms).
+    Replace,
+}
+
+impl MergeMode {
+    /// The name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeMode::Update => "update",
+            MergeMode::Skip => "skip",
+            MergeMode::Replace => "replace",
+        }
+    }
+}
+
+impl FromStr for MergeMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "update" => Ok(MergeMode::Update),
+            "skip" => Ok(MergeMode::Skip),
+            "replace" => Ok(MergeMode::Replace),
+            other => Err(format!("unknown merge mode {other:?}: use update, skip or replace")),
+        }
+    }
+}
+
+/// One usable line of an account file, before it is checked against the presets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportRecord {
+    /// The line's 1-based number in the file (for JSON, where its object starts).
+    pub line: usize,
+    /// The address as written.
+    pub email: String,
+    /// A password or app password.
+    pub password: Option<Secret>,
+    /// An OAuth2 refresh token.
+    pub refresh_token: Option<Secret>,
+    /// An OAuth2 client id.
+    pub client_id: Option<String>,
+    /// A provider named by the file.
+    pub provider: Option<String>,
+    /// An IMAP host named by the file.
+    pub imap_host: Option<String>,
+    /// An IMAP port named by the file.
+    pub imap_port: Option<String>,
+}
+
+/// A line that could not be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineError {
+    /// The 1-based line number in the file.
+    pub line: usize,
+    /// What is wrong, in words; never contains a secret.
+    pub reason: String,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+/// A whole file read: what can be used, what cannot, and which format it was.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedFile {
+    /// The format used (never `Auto`).
+    pub format: ImportFormat,
+    /// Usable lines, in file order.
+    pub records: Vec<ImportRecord>,
+    /// Unusable lines, in file order.
+    pub errors: Vec<LineError>,
+}
+
+/// Reads an account file: decodes it, picks the format (unless given) and parses every line.
+/// Never fails as a whole: a file that cannot be read at all comes back as one error on
+/// line 1 (or the line where the JSON broke).
+pub fn parse(bytes: &[u8], format: ImportFormat) -> ParsedFile {
+    let text = decode(bytes);
+    let format = match format {
+        ImportFormat::Auto => detect(&text),
+        f => f,
+    };
+    let (records, errors) = match format {
+        ImportFormat::Dash | ImportFormat::Auto => dash::parse(&text),
+        ImportFormat::Csv => delimited::parse(&text),
+        ImportFormat::Json => json::parse(&text),
+    };
+    ParsedFile { format, records, errors }
+}
+
+/// Picks the format from the first line that is neither blank nor a comment.
+pub fn detect(text: &str) -> ImportFormat {
+    let Some(first) = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')) else {
+        return ImportFormat::Dash;
+    };
+    if first.starts_with('[') || first.starts_with('{') {
+        return ImportFormat::Json;
+    }
+    if first.contains("----") || !first.contains(',') && !first.contains('\t') && !first.contains(';') {
+        return ImportFormat::Dash;
+    }
+    let header = first.to_ascii_lowercase();
+    if delimited::COLUMNS.iter().flat_map(|(_, names)| names.iter()).any(|n| header.split([',', '\t', ';']).any(|c| c.trim().trim_matches(['"', '\'']) == *n)) {
+        ImportFormat::Csv
+    } else {
+        ImportFormat::Dash
+    }
+}
+
+/// Trims whitespace and one pair of surrounding quotes; empty becomes `None`.
+pub(crate) fn clean(field: &str) -> Option<String> {
+    let t = field.trim();
+    let t = ['"', '\''].iter().find_map(|q| t.strip_prefix(*q).and_then(|s| s.strip_suffix(*q))).unwrap_or(t).trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// Whether a field looks like an OAuth2 client id: a GUID.
+pub(crate) fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && [8, 4, 4, 4, 12].iter().zip(&parts).all(|(n, p)| p.len() == *n)
+        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Whether a field looks like a refresh token: Microsoft's start `M.C` (or `0.A` for work
+/// accounts), Google's `1//`; any other token is long and has no spaces.
+pub(crate) fn is_refresh_token(s: &str) -> bool {
+    s.starts_with("M.C") || s.starts_with("0.A") || s.starts_with("1//") || (s.len() >= 80 && !s.contains(char::is_whitespace))
+}
+
+/// What the engine needs to store one record, once it passed every check.
+#[derive(Debug, Clone)]
+pub struct PlannedAccount {
+    /// The record's line.
+    pub line: usize,
+    /// The account built from the record and the presets.
+    pub account: Account,
+    /// The secret for the keyring.
+    pub secret: Secret,
+}
+
+/// Details applied to every record that does not give its own (the CLI's `--imap-host`,
+/// `--token-url` and so on).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ImportDefaults {
+    /// Provider for records that name none (otherwise guessed from the domain).
+    pub provider: Option<Provider>,
+    /// IMAP host for records that name none.
+    pub imap_host: Option<String>,
+    /// IMAP port for records that name none.
+    pub imap_port: Option<u16>,
+    /// TLS mode.
+    pub tls: Option<Tls>,
+    /// OAuth2 token endpoint.
+    pub token_url: Option<String>,
+}
+
+impl ImportRecord {
+    /// Checks the record and builds its account: an address, a secret, a known provider, a
+    /// usable port, and an IMAP server for password accounts.
+    ///
+    /// # Errors
+    /// The reason in words, for the report.
+    pub fn plan(&self, defaults: &ImportDefaults) -> Result<PlannedAccount, String> {
+        let email = normalize_email(&self.email).map_err(|_| format!("{:?} is not an email address", self.email))?;
+        let provider = match &self.provider {
+            Some(p) => Some(p.parse::<Provider>().map_err(|e| e.to_string())?),
+            None => defaults.provider,
+        };
+        let imap_port = match &self.imap_port {
+            Some(p) => Some(p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| format!("{p:?} is not a port number"))?),
+            None => defaults.imap_port,
+        };
+        let (secret, auth) = match (&self.refresh_token, &self.password) {
+            (Some(t), _) => (t.clone(), AuthMethod::OAuth2),
+            (None, Some(p)) => (p.clone(), AuthMethod::Password),
+            (None, None) if self.client_id.is_some() => return Err("no refresh token".into()),
+            (None, None) => return Err("no password or refresh token".into()),
+        };
+        // A refresh token is an Outlook account unless the domain or the file says otherwise
+        // (these files come from Outlook account suppliers).
+        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+        let provider = provider.or_else(|| match (auth, crate::account::preset_for(domain)) {
+            (AuthMethod::OAuth2, Some(p)) if p.oauth.is_some() => Some(p.provider),
+            (AuthMethod::OAuth2, _) => Some(Provider::Outlook),
+            (AuthMethod::Password, _) => None,
+        });
+        let spec = AccountSpec {
+            email,
+            provider,
+            auth: Some(auth),
+            client_id: self.client_id.clone(),
+            imap_host: self.imap_host.clone().or_else(|| defaults.imap_host.clone()),
+            imap_port,
+            tls: defaults.tls,
+            token_url: defaults.token_url.clone(),
+            scope: None,
+        };
+        let account = Account::from_spec(&spec, auth == AuthMethod::OAuth2).map_err(|e| match e {
+            crate::account::AccountError::NoImapHost { domain } => format!("no IMAP server is known for {domain}: add ----host----port to the line"),
+            other => other.to_string(),
+        })?;
+        Ok(PlannedAccount { line: self.line, account, secret })
+    }
+}
+
+#[cfg(test)]
+mod tests;

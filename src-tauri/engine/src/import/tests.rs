@@ -1,0 +1,150 @@
+use super::*;
+use crate::account::AuthMethod;
+
+const GUID: &str = "9e5f94bc-e8a4-4e73-b8be-63364c29d753";
+
+fn token(n: u32) -> String {
+    format!("M.C5{n}_BAY.0.U.-{}", "Abc!*x".repeat(40))
+}
+
+fn ok(text: &str, format: ImportFormat) -> ParsedFile {
+    let p = parse(text.as_bytes(), format);
+    assert!(p.errors.is_empty(), "no errors expected, got {:?}", p.errors);
+    p
+}
+
+#[test]
+fn dash_lines_are_told_apart_by_shape() {
+    let t = token(1);
+    let text = format!(
+        "a@outlook.com----pw1----{t}----{GUID}\n\
+         b@hotmail.com----{t}----{GUID}\n\
+         c@hotmail.com----{GUID}----{t}\n\
+         d@outlook.com----{t}\n\
+         e@gmail.com----apppass\n\
+         f@example.org:secret:with:colons----mail.example.org----993\n\
+         g@example.org----pw----127.0.0.1----10993\n"
+    );
+    let p = ok(&text, ImportFormat::Auto);
+    assert_eq!(p.format, ImportFormat::Dash);
+    let r = &p.records;
+    assert_eq!(r.len(), 7, "{r:?}");
+    assert_eq!((r[0].password.as_ref().map(Secret::expose), r[0].refresh_token.as_ref().map(Secret::expose), r[0].client_id.as_deref()), (Some("pw1"), Some(t.as_str()), Some(GUID)));
+    for x in &r[1..3] {
+        assert_eq!((x.refresh_token.as_ref().map(Secret::expose), x.client_id.as_deref()), (Some(t.as_str()), Some(GUID)), "line {}: swapped order still works", x.line);
+        assert!(x.password.is_none());
+    }
+    assert!(r[3].client_id.is_none() && r[3].refresh_token.is_some());
+    assert_eq!(r[4].password.as_ref().map(Secret::expose), Some("apppass"));
+    assert_eq!(r[5].email, "f@example.org");
+    assert_eq!(r[5].password.as_ref().map(Secret::expose), Some("secret:with:colons"), "only the first colon splits");
+    assert_eq!((r[5].imap_host.as_deref(), r[5].imap_port.as_deref()), (Some("mail.example.org"), Some("993")));
+    assert_eq!((r[6].imap_host.as_deref(), r[6].imap_port.as_deref()), (Some("127.0.0.1"), Some("10993")));
+
+    let plans: Vec<_> = r.iter().map(|x| x.plan(&ImportDefaults::default()).unwrap()).collect();
+    assert_eq!(plans[1].account.auth, AuthMethod::OAuth2);
+    assert_eq!(plans[3].account.client_id.as_deref(), Some(GUID), "the default client id is filled in");
+    assert_eq!(plans[4].account.auth, AuthMethod::Password);
+    assert_eq!(plans[5].account.imap.to_string(), "mail.example.org:993");
+}
+
+#[test]
+fn a_refresh_token_on_an_unknown_domain_is_an_outlook_account() {
+    let p = ok(&format!("x@supplier-domain.com----{}----{GUID}\n", token(2)), ImportFormat::Dash);
+    let plan = p.records[0].plan(&ImportDefaults::default()).unwrap();
+    assert_eq!((plan.account.provider, plan.account.imap.host.as_str()), (crate::account::Provider::Outlook, "outlook.office365.com"));
+}
+
+#[test]
+fn line_numbers_count_comments_and_blank_lines_and_errors_say_why() {
+    let text = format!("# supplier batch 7\r\n\r\nok@outlook.com----{}\r\n   \r\nnot-an-address----pw\r\nnoToken@outlook.com----{GUID}\r\nlonely@example.org\r\nz@example.org----pw\r\n", token(3));
+    let p = parse(text.as_bytes(), ImportFormat::Auto);
+    assert_eq!(p.records.len(), 4, "{:?}", p.records);
+    assert_eq!(p.records[0].line, 3);
+    assert_eq!(p.errors, vec![LineError { line: 6, reason: "no refresh token".into() }], "a client id alone is refused while parsing");
+    let d = ImportDefaults::default();
+    let reasons: Vec<(usize, String)> = p.records[1..].iter().map(|r| (r.line, r.plan(&d).unwrap_err())).collect();
+    assert_eq!(reasons[0].0, 5);
+    assert!(reasons[0].1.contains("not an email address"), "{reasons:?}");
+    assert_eq!(reasons[1], (7, "no password or refresh token".into()));
+    assert!(reasons[2].1.starts_with("no IMAP server is known for example.org"), "{reasons:?}");
+}
+
+#[test]
+fn csv_and_tsv_columns_in_any_order_with_quotes_and_bom() {
+    let t = token(4);
+    let csv = format!("\u{feff}Provider,\"Refresh_Token\",email,imap_port,imap_host,client_id,password\r\n# a comment\r\noutlook,\"{t}\", A@Outlook.com ,,,{GUID},\r\nimap,,b@example.org,10993,127.0.0.1,,\"p,w\"\r\n");
+    let p = ok(&csv, ImportFormat::Auto);
+    assert_eq!(p.format, ImportFormat::Csv);
+    assert_eq!(p.records.len(), 2);
+    assert_eq!((p.records[0].line, p.records[0].email.as_str()), (3, "A@Outlook.com"));
+    assert_eq!(p.records[0].refresh_token.as_ref().map(Secret::expose), Some(t.as_str()));
+    assert_eq!((p.records[1].line, p.records[1].password.as_ref().map(Secret::expose)), (4, Some("p,w")));
+    assert_eq!(p.records[1].imap_port.as_deref(), Some("10993"));
+
+    let tsv = "email\tpassword\timap_host\timap_port\nc@example.org\tpw\tmail.example.org\t143\n";
+    let p = ok(tsv, ImportFormat::Auto);
+    assert_eq!((p.format, p.records[0].imap_host.as_deref()), (ImportFormat::Csv, Some("mail.example.org")));
+
+    let p = parse(b"name,secret\nx,y\n", ImportFormat::Csv);
+    assert_eq!(p.errors[0].line, 1);
+    assert!(p.errors[0].reason.contains("no email column"), "{:?}", p.errors);
+}
+
+#[test]
+fn json_entries_carry_the_line_their_object_starts_on() {
+    let t = token(5);
+    let text = format!("[\n  {{\"email\": \"a@outlook.com\", \"refresh_token\": \"{t}\"}},\n  {{\n    \"email\": \"b@example.org\",\n    \"password\": \"pw\", \"imap_host\": \"127.0.0.1\", \"imap_port\": 993\n  }},\n  {{\"password\": \"x\"}}\n]\n");
+    let p = parse(text.as_bytes(), ImportFormat::Auto);
+    assert_eq!(p.format, ImportFormat::Json);
+    assert_eq!(p.records.iter().map(|r| r.line).collect::<Vec<_>>(), vec![2, 3]);
+    assert_eq!(p.records[1].imap_port.as_deref(), Some("993"), "numbers are accepted for the port");
+    assert_eq!(p.errors, vec![LineError { line: 7, reason: "no email address".into() }]);
+
+    let broken = parse(b"[\n{\"email\": \"a@b.com\",\n", ImportFormat::Json);
+    assert_eq!(broken.records.len(), 0);
+    assert!(broken.errors[0].reason.contains("not valid JSON"), "{:?}", broken.errors);
+}
+
+#[test]
+fn utf16_and_gbk_files_decode() {
+    let text = "张三@qq.com----密码123\n";
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    let (gbk, _, _) = encoding_rs::GBK.encode(text);
+    for (name, bytes) in [("utf-16le", utf16), ("gbk", gbk.into_owned())] {
+        let p = ok_bytes(&bytes);
+        assert_eq!(p.records[0].email, "张三@qq.com", "{name}");
+        assert_eq!(p.records[0].password.as_ref().map(Secret::expose), Some("密码123"), "{name}");
+    }
+}
+
+fn ok_bytes(b: &[u8]) -> ParsedFile {
+    let p = parse(b, ImportFormat::Auto);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    p
+}
+
+#[test]
+fn exports_read_back_as_the_same_accounts() {
+    let t = token(6);
+    let text = format!("a@outlook.com----{t}----{GUID}\nb@example.org----pw----mail.example.org----143\nc@gmail.com----app\n");
+    let d = ImportDefaults::default();
+    let plans: Vec<_> = ok(&text, ImportFormat::Dash).records.iter().map(|r| r.plan(&d).unwrap()).collect();
+    let records: Vec<ExportRecord> = plans.iter().map(|p| ExportRecord::new(&p.account, Some(p.secret.clone()))).collect();
+    for format in [ImportFormat::Dash, ImportFormat::Csv, ImportFormat::Json] {
+        let out = write_export(&records, format);
+        let back = ok(&out, ImportFormat::Auto);
+        assert_eq!(back.format, format, "{out}");
+        let again: Vec<_> = back.records.iter().map(|r| r.plan(&d).unwrap()).collect();
+        for (a, b) in plans.iter().zip(&again) {
+            assert_eq!(a.account, b.account, "{format} round trip:\n{out}");
+            assert_eq!(a.secret, b.secret, "{format} keeps the secret");
+        }
+    }
+    let without: Vec<ExportRecord> = plans.iter().map(|p| ExportRecord::new(&p.account, None)).collect();
+    for format in [ImportFormat::Dash, ImportFormat::Csv, ImportFormat::Json] {
+        let out = write_export(&without, format);
+        assert!(!out.contains(&t) && !out.contains("----pw") && !out.contains("app"), "no secret without asking:\n{out}");
+    }
+}
