@@ -10,15 +10,18 @@ const banner = {
   retry: document.getElementById("banner-retry"),
 };
 
-// What each error code means to the user; the message says the rest.
+// What each error code means to the user, as the banner's title; the message says the rest.
 const TITLES = {
-  engine: "Mailwatch could not open its data.",
+  cache_error: "Mailwatch could not read its cache.",
+  data_dir_unusable: "Mailwatch could not use its data folder.",
+  extra_ca_invalid: "Mailwatch could not load the extra CA certificates.",
   engine_stopped: "The mail engine stopped.",
+  ipc: "The window could not reach Mailwatch.",
   no_backend: "Not running inside Mailwatch.",
 };
 
 function showError(error) {
-  banner.title.textContent = TITLES[error.code] ?? "Something went wrong.";
+  banner.title.textContent = TITLES[error.code] ?? "Mailwatch could not load your accounts.";
   banner.message.textContent = sentence(error.message);
   banner.retry.hidden = error.code === "no_backend";
   banner.root.hidden = false;

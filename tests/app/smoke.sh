@@ -59,18 +59,6 @@ if [ ! -x "$bin" ]; then
 fi
 mkdir -p "$artifacts"
 
-# A display number nobody uses: no socket and no lock file.
-free_display() {
-  local n
-  for n in $(seq 90 190); do
-    if [ ! -e "/tmp/.X11-unix/X$n" ] && [ ! -e "/tmp/.X$n-lock" ]; then
-      echo "$n"
-      return 0
-    fi
-  done
-  return 1
-}
-
 # Runs the app with its own data, cache and config dirs so the test touches nothing of the
 # user's and starts from an empty account list.
 app_env=(
@@ -83,22 +71,21 @@ app_env=(
 mkdir -p "$work/data" "$work/xdg"
 
 check_window() {
-  local display
-  if ! display="$(free_display)"; then
-    fail "window: no free X display number between :90 and :190"
+  # -displayfd: Xvfb picks a free display itself and writes its number once it is ready.
+  local display=""
+  exec 3>"$work/display"
+  Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+  xvfb_pid=$!
+  exec 3>&-
+  for _ in $(seq 50); do
+    [ -s "$work/display" ] && break
+    sleep 0.1
+  done
+  display="$(tr -d '[:space:]' <"$work/display")"
+  if [ -z "$display" ]; then
+    fail "window: Xvfb did not start within 5 s" "$work/xvfb.log"
     return
   fi
-  Xvfb ":$display" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
-  xvfb_pid=$!
-  local waited=0
-  until [ -S "/tmp/.X11-unix/X$display" ]; do
-    if ! kill -0 "$xvfb_pid" 2>/dev/null || [ "$waited" -ge 50 ]; then
-      fail "window: Xvfb did not start on :$display" "$work/xvfb.log"
-      return
-    fi
-    sleep 0.1
-    waited=$((waited + 1))
-  done
 
   local started elapsed
   started="$(now_ms)"
