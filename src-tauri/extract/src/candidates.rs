@@ -80,11 +80,44 @@ fn ascii_of(c: char) -> Option<char> {
     char::from_digit(digit, 10)
 }
 
+/// An atom's characters as ASCII: the first 16, then `_` when there are more (longer runs are
+/// never codes; their length is all that matters). Kept inline: a block has dozens of atoms.
+#[derive(Debug, Clone, Copy, Default)]
+struct Token {
+    bytes: [u8; 17],
+    len: u8,
+}
+
+impl Token {
+    fn push(&mut self, c: u8) {
+        if self.len < 16 {
+            self.bytes[usize::from(self.len)] = c;
+            self.len += 1;
+        } else {
+            self.bytes[16] = b'_';
+            self.len = 17;
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII is pushed.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for Token {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Atom {
     start: usize,
     end: usize,
-    text: String,
+    text: Token,
     digits: bool,
     has_digit: bool,
     has_lower: bool,
@@ -101,20 +134,14 @@ fn atoms(text: &str) -> Vec<Atom> {
                 let atom = current.get_or_insert_with(|| Atom {
                     start: i,
                     end: i,
-                    text: String::new(),
+                    text: Token::default(),
                     digits: true,
                     has_digit: false,
                     has_lower: false,
                     has_upper: false,
                 });
                 atom.end = i + c.len_utf8();
-                // Longer runs are never codes; their length is all that matters.
-                if atom.text.len() < 16 {
-                    atom.text.push(a);
-                } else {
-                    atom.text.push('_');
-                    atom.text.truncate(17);
-                }
+                atom.text.push(a as u8);
                 atom.digits &= a.is_ascii_digit();
                 atom.has_digit |= a.is_ascii_digit();
                 atom.has_lower |= a.is_ascii_lowercase();
@@ -236,7 +263,7 @@ fn chain_candidates(chain: &[Atom], separators: &[char]) -> Vec<(String, usize, 
         && last.digits
         && (4..=8).contains(&last.text.len())
     {
-        return vec![(last.text.clone(), first.start, last.end, Shape::Prefixed)];
+        return vec![(last.text.to_string(), first.start, last.end, Shape::Prefixed)];
     }
     let has_digit = chain.iter().any(|a| a.has_digit);
     if chain.len() <= 3 && has_digit && (4..=10).contains(&total) && lens.iter().all(|&l| (2..=5).contains(&l)) {
@@ -279,7 +306,7 @@ fn single(atom: &Atom) -> Option<(String, usize, usize, Shape)> {
     } else {
         return None;
     };
-    Some((atom.text.clone(), atom.start, atom.end, shape))
+    Some((atom.text.to_string(), atom.start, atom.end, shape))
 }
 
 /// Applies the look-alike rules around a token; returns the candidate when it survives.
@@ -351,7 +378,8 @@ pub fn find_in_document(doc: &Document) -> Vec<Candidate> {
     let mut run: Vec<usize> = Vec::new();
     for (index, block) in doc.blocks.iter().enumerate().take(MAX_BLOCKS_SCANNED) {
         let text = block.text.as_str();
-        let one_char = text.chars().count() == 1 && text.chars().next().and_then(ascii_of).is_some();
+        let mut chars = text.chars();
+        let one_char = matches!((chars.next(), chars.next()), (Some(c), None) if ascii_of(c).is_some());
         if one_char && !block.hidden {
             run.push(index);
             continue;

@@ -47,7 +47,8 @@ impl Style {
 /// One open element.
 #[derive(Debug, Clone)]
 struct Elem {
-    name: String,
+    /// Where the tag's name is in the input (compared without regard to ASCII case).
+    name: std::ops::Range<usize>,
     hidden: bool,
     emphasis: u8,
     /// Has a background of its own (a button cell).
@@ -117,10 +118,11 @@ impl Pass {
         while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'-' || bytes[i] == b':') {
             i += 1;
         }
-        let name = html[name_start..i].to_ascii_lowercase();
+        // Tags are nearly always written in lower case: lower-case a copy only when needed.
+        let name = lower_ascii(&html[name_start..i]);
         let (attrs, self_closing, end) = parse_attributes(html, i)?;
         if closing {
-            self.end_tag(&name);
+            self.end_tag(html, &name);
         } else {
             if is_raw_text(&name) {
                 let close = find_end_tag(bytes, end, &name)?;
@@ -130,12 +132,12 @@ impl Pass {
                 let gt = memchr::memchr(b'>', &bytes[close..]).map_or(bytes.len(), |g| close + g + 1);
                 return Some(gt);
             }
-            self.start_tag(&name, &attrs, self_closing);
+            self.start_tag(&name, name_start..i, &attrs, self_closing);
         }
         Some(end)
     }
 
-    fn start_tag(&mut self, name: &str, attrs: &[(String, String)], self_closing: bool) {
+    fn start_tag(&mut self, name: &str, span: std::ops::Range<usize>, attrs: &[(&str, &str)], self_closing: bool) {
         if is_block(name) {
             self.b.flush();
         }
@@ -143,13 +145,13 @@ impl Pass {
         let mut style = Style { emphasis: self.emphasis(), ..Style::default() };
         style.merge(tag_style(name, attrs));
         let mut background = false;
-        for (key, value) in attrs {
-            match key.as_str() {
+        for &(key, value) in attrs {
+            match key {
                 "style" => style.merge(inline_style(value)),
                 "class" => {
                     for class in value.split_ascii_whitespace() {
-                        let class = class.to_ascii_lowercase();
-                        if let Some(s) = self.classes.get(&class) {
+                        let class = lower_ascii(class);
+                        if let Some(s) = self.classes.get(class.as_ref()) {
                             style.merge(*s);
                         }
                         if class.contains("btn") || class.contains("button") || class.contains("cta") {
@@ -186,7 +188,7 @@ impl Pass {
             return;
         }
         self.stack.push(Elem {
-            name: name.to_string(),
+            name: span,
             hidden,
             emphasis: style.emphasis,
             background,
@@ -194,14 +196,14 @@ impl Pass {
         });
     }
 
-    fn end_tag(&mut self, name: &str) {
+    fn end_tag(&mut self, html: &str, name: &str) {
         let depth = self.stack.len();
         let found = self
             .stack
             .iter()
             .rev()
             .take(END_TAG_SEARCH)
-            .position(|e| e.name == name);
+            .position(|e| html[e.name.clone()].eq_ignore_ascii_case(name));
         if let Some(up) = found {
             self.stack.truncate(depth - up - 1);
         }
@@ -224,11 +226,11 @@ impl Pass {
         }
     }
 
-    fn image(&mut self, attrs: &[(String, String)]) {
+    fn image(&mut self, attrs: &[(&str, &str)]) {
         if let Some((_, _, had_image)) = &mut self.open_link {
             *had_image = true;
         }
-        let alt = attrs.iter().find(|(k, _)| k == "alt").map(|(_, v)| decode_entities(v));
+        let alt = attrs.iter().find(|(k, _)| *k == "alt").map(|(_, v)| decode_entities(v));
         if let (Some(alt), Some((_, text, _))) = (alt, &mut self.open_link) {
             if text.len() < MAX_LINK_TEXT {
                 text.push(' ');
@@ -237,9 +239,9 @@ impl Pass {
         }
     }
 
-    fn open_link(&mut self, attrs: &[(String, String)], hidden: bool, button: bool) {
+    fn open_link(&mut self, attrs: &[(&str, &str)], hidden: bool, button: bool) {
         self.close_link();
-        let Some(href) = attrs.iter().find(|(k, _)| k == "href").map(|(_, v)| decode_entities(v).trim().to_string()) else {
+        let Some(href) = attrs.iter().find(|(k, _)| *k == "href").map(|(_, v)| decode_entities(v).trim().to_string()) else {
             return;
         };
         let in_button = button || self.stack.iter().rev().take(3).any(|e| e.background || e.button);
@@ -298,6 +300,15 @@ impl Pass {
     }
 }
 
+/// `s` with ASCII letters in lower case, copied only when it has upper-case ones.
+fn lower_ascii(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        s.to_ascii_lowercase().into()
+    } else {
+        s.into()
+    }
+}
+
 /// The last `max` bytes of `s`, on a character boundary.
 fn tail(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -348,57 +359,54 @@ fn css_rules(css: &str) -> Vec<(&str, &str)> {
 /// What an inline `style` attribute (or a rule's declarations) does.
 fn inline_style(style: &str) -> Style {
     let mut out = Style::default();
-    // Most declarations (colour, padding, margins) change nothing here: skip them cheaply.
-    let interesting = style.as_bytes().windows(4).any(|w| {
-        matches!(
-            &[w[0] | 0x20, w[1] | 0x20, w[2] | 0x20, w[3] | 0x20],
-            b"disp" | b"visi" | b"opac" | b"font" | b"heig" | b"widt" | b"lett" | b"back" | b"radi"
-        )
-    });
-    if !interesting {
-        return out;
-    }
     let mut zero_height = false;
     let mut overflow_hidden = false;
     for decl in style.split(';') {
         let Some((prop, value)) = decl.split_once(':') else { continue };
-        let prop = prop.trim().to_ascii_lowercase();
+        // Most declarations (colour, padding, margins) change nothing here: skip them before
+        // touching their value.
+        let Some(prop) = Prop::of(prop.trim()) else { continue };
         let value = value.trim();
-        let value = value.strip_suffix("!important").unwrap_or(value).trim().to_ascii_lowercase();
-        match prop.as_str() {
-            "display" if value == "none" => out.hidden = true,
-            "visibility" if value == "hidden" || value == "collapse" => out.hidden = true,
-            "opacity" if value.parse::<f32>().is_ok_and(|v| v <= 0.01) => out.hidden = true,
-            "font-size" => match font_size_px(&value) {
+        let value = value.strip_suffix("!important").unwrap_or(value).trim();
+        let mut buffer = [0u8; 64];
+        let value: std::borrow::Cow<'_, str> = if value.len() <= buffer.len() {
+            let lower = &mut buffer[..value.len()];
+            lower.copy_from_slice(value.as_bytes());
+            lower.make_ascii_lowercase();
+            // ASCII lower-casing keeps UTF-8 valid.
+            std::str::from_utf8(lower).unwrap_or_default().into()
+        } else {
+            value.to_ascii_lowercase().into()
+        };
+        let value = value.as_ref();
+        match prop {
+            Prop::Display if value == "none" => out.hidden = true,
+            Prop::Visibility if value == "hidden" || value == "collapse" => out.hidden = true,
+            Prop::Opacity if value.parse::<f32>().is_ok_and(|v| v <= 0.01) => out.hidden = true,
+            Prop::FontSize => match font_size_px(value) {
                 Some(px) if px < 1.0 => out.hidden = true,
                 Some(px) if px >= 20.0 => out.emphasis = (out.emphasis + 2).min(3),
                 _ => {}
             },
-            "max-height" | "height" | "max-width" | "width" if font_size_px(&value) == Some(0.0) => {
-                zero_height = true
+            Prop::Size if font_size_px(value) == Some(0.0) => zero_height = true,
+            Prop::Overflow if value == "hidden" => overflow_hidden = true,
+            Prop::FontWeight if value.starts_with("bold") || value.parse::<u32>().is_ok_and(|w| w >= 600) => {
+                out.emphasis = (out.emphasis + 1).min(3);
             }
-            "overflow" if value == "hidden" => overflow_hidden = true,
-            "font-weight" => {
-                if value.starts_with("bold") || value.parse::<u32>().is_ok_and(|w| w >= 600) {
-                    out.emphasis = (out.emphasis + 1).min(3);
-                }
+            Prop::LetterSpacing if font_size_px(value).is_some_and(|px| px >= 1.0) => {
+                out.emphasis = (out.emphasis + 1).min(3);
             }
-            "letter-spacing" => {
-                if font_size_px(&value).is_some_and(|px| px >= 1.0) {
-                    out.emphasis = (out.emphasis + 1).min(3);
-                }
+            Prop::FontFamily
+                if value.contains("mono") || value.contains("courier") || value.contains("consolas") || value.contains("menlo") =>
+            {
+                out.emphasis = (out.emphasis + 1).min(3);
             }
-            "font-family" => {
-                if value.contains("mono") || value.contains("courier") || value.contains("consolas") || value.contains("menlo") {
-                    out.emphasis = (out.emphasis + 1).min(3);
-                }
+            Prop::Background
+                if !(value.is_empty() || value == "none" || value == "transparent" || value.starts_with("url")) =>
+            {
+                out.button = true;
             }
-            "background" | "background-color" => {
-                if !(value.is_empty() || value == "none" || value == "transparent" || value.starts_with("url")) {
-                    out.button = true;
-                }
-            }
-            "border-radius" => out.button = true,
+            Prop::BorderRadius => out.button = true,
             _ => {}
         }
     }
@@ -406,6 +414,46 @@ fn inline_style(style: &str) -> Style {
         out.hidden = true;
     }
     out
+}
+
+/// The CSS properties that hide text, emphasise it or make a button.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Prop {
+    Display,
+    Visibility,
+    Opacity,
+    FontSize,
+    /// `height`, `width` and their `max-` forms: zero with `overflow:hidden` hides.
+    Size,
+    Overflow,
+    FontWeight,
+    LetterSpacing,
+    FontFamily,
+    Background,
+    BorderRadius,
+}
+
+impl Prop {
+    fn of(name: &str) -> Option<Prop> {
+        const NAMES: &[(&str, Prop)] = &[
+            ("display", Prop::Display),
+            ("visibility", Prop::Visibility),
+            ("opacity", Prop::Opacity),
+            ("font-size", Prop::FontSize),
+            ("max-height", Prop::Size),
+            ("height", Prop::Size),
+            ("max-width", Prop::Size),
+            ("width", Prop::Size),
+            ("overflow", Prop::Overflow),
+            ("font-weight", Prop::FontWeight),
+            ("letter-spacing", Prop::LetterSpacing),
+            ("font-family", Prop::FontFamily),
+            ("background", Prop::Background),
+            ("background-color", Prop::Background),
+            ("border-radius", Prop::BorderRadius),
+        ];
+        NAMES.iter().find(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name)).map(|(_, p)| *p)
+    }
 }
 
 /// A CSS length in pixels, roughly (`pt`, `em`, `rem`, keywords).
@@ -431,12 +479,12 @@ fn font_size_px(value: &str) -> Option<f32> {
 }
 
 /// Emphasis and visibility a tag carries by itself.
-fn tag_style(name: &str, attrs: &[(String, String)]) -> Style {
+fn tag_style(name: &str, attrs: &[(&str, &str)]) -> Style {
     let emphasis = match name {
         "b" | "strong" | "h3" | "big" | "code" | "kbd" | "tt" | "samp" | "pre" | "mark" => 1,
         "h1" | "h2" => 2,
         "font" => {
-            let size = attrs.iter().find(|(k, _)| k == "size").map(|(_, v)| v.trim());
+            let size = attrs.iter().find(|(k, _)| *k == "size").map(|(_, v)| v.trim());
             match size {
                 Some(s) if s.starts_with('+') => 2,
                 Some(s) if s.parse::<u32>().is_ok_and(|n| n >= 5) => 2,
@@ -469,9 +517,13 @@ fn is_block(name: &str) -> bool {
     )
 }
 
-/// Reads a tag's attributes from `pos` (just after its name). Returns them (names lowercased,
-/// values raw), whether the tag ends in `/>`, and the index after `>`; `None` when no `>` follows.
-fn parse_attributes(html: &str, mut pos: usize) -> Option<(Vec<(String, String)>, bool, usize)> {
+/// Attributes the pass reads; the others are skipped without a copy.
+const KNOWN_ATTRIBUTES: &[&str] = &["style", "class", "href", "hidden", "alt", "bgcolor", "size", "width", "height"];
+
+/// Reads a tag's attributes from `pos` (just after its name). Returns the known ones (names
+/// lowercased, values raw), whether the tag ends in `/>`, and the index after `>`; `None` when
+/// no `>` follows.
+fn parse_attributes(html: &str, mut pos: usize) -> Option<(Vec<(&'static str, &str)>, bool, usize)> {
     let bytes = html.as_bytes();
     let mut attrs = Vec::new();
     let mut self_closing = false;
@@ -515,11 +567,10 @@ fn parse_attributes(html: &str, mut pos: usize) -> Option<(Vec<(String, String)>
                 None => return None,
             }
         }
-        let name = name.to_ascii_lowercase();
-        if matches!(name.as_str(), "style" | "class" | "href" | "hidden" | "alt" | "bgcolor" | "size" | "width" | "height")
-            && attrs.len() < 16
+        if attrs.len() < 16
+            && let Some(known) = KNOWN_ATTRIBUTES.iter().find(|k| k.eq_ignore_ascii_case(name))
         {
-            attrs.push((name, value.to_string()));
+            attrs.push((*known, value));
         }
     }
 }

@@ -136,12 +136,17 @@ fn has(list: &Option<AhoCorasick>, haystack: &str) -> bool {
 
 /// The last `max` characters of `s`.
 fn tail_chars(s: &str, max: usize) -> &str {
-    let count = s.chars().count();
-    if count <= max {
-        return s;
+    if max == 0 {
+        return "";
     }
-    let skip = count - max;
-    s.char_indices().nth(skip).map_or(s, |(i, _)| &s[i..])
+    s.char_indices().nth_back(max - 1).map_or(s, |(i, _)| &s[i..])
+}
+
+/// The last `max` characters of `s` in lower case. Lower-casing maps each character on its own
+/// (to one or more), so only a short tail needs it, not the whole context.
+fn lower_tail(s: &str, max: usize) -> String {
+    let lower = tail_chars(s, max + max / 2).to_lowercase();
+    tail_chars(&lower, max).to_string()
 }
 
 /// Finds the verification or sign-in link, or `None`.
@@ -185,8 +190,6 @@ fn score(link: &Link, subject_intent: bool) -> Option<f32> {
     }
     let text_l = link.text.to_lowercase();
     let text_is_url = text_l.is_empty() || text_l.starts_with("http") || text_l.starts_with("www.");
-    let context_l = link.context.to_lowercase();
-    let near_l = tail_chars(&context_l, 80);
 
     let text_strong = !text_is_url && has(&WORDS.strong, &text_l);
     let text_weak = !text_is_url && has(&WORDS.weak, &text_l);
@@ -211,7 +214,8 @@ fn score(link: &Link, subject_intent: bool) -> Option<f32> {
     if link.image_only && !text_strong {
         return None;
     }
-    let context_strong = has(&WORDS.strong, near_l);
+    let near_l = lower_tail(&link.context, 80);
+    let context_strong = has(&WORDS.strong, &near_l);
     let url_positive = has(&WORDS.url_positive, path);
 
     let mut s = 0.0;

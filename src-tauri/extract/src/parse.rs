@@ -67,18 +67,16 @@ impl Message {
 /// Parses a raw RFC 5322 message. Never fails: unreadable parts are skipped.
 pub fn parse(raw: &[u8]) -> Message {
     let raw = &raw[..raw.len().min(MAX_MESSAGE_BYTES)];
-    let Some(parsed) = MessageParser::default().parse_headers(raw) else {
-        return Message::default();
-    };
-    let mut message = Message {
-        subject: parsed.subject().map(clean_header),
-        received: parsed.date().map(|d| d.to_rfc3339()),
-        message_id: parsed.message_id().map(str::to_string),
-        ..Message::default()
-    };
-    if let Some(addr) = parsed.from().and_then(|f| f.first()) {
-        message.from_name = addr.name().map(clean_header).filter(|n| !n.is_empty());
-        message.from_address = addr.address().map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
+    let mut message = Message::default();
+    // Without a single header line there is no metadata, but there may still be a body.
+    if let Some(parsed) = MessageParser::default().parse_headers(raw) {
+        message.subject = parsed.subject().map(clean_header);
+        message.received = parsed.date().map(|d| d.to_rfc3339());
+        message.message_id = parsed.message_id().map(str::to_string);
+        if let Some(addr) = parsed.from().and_then(|f| f.first()) {
+            message.from_name = addr.name().map(clean_header).filter(|n| !n.is_empty());
+            message.from_address = addr.address().map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
+        }
     }
     let bodies = crate::mime::bodies(raw).unwrap_or_else(|| full_parse_bodies(raw));
     // Bodies in the order mail-parser chose them, which follows multipart/alternative rules.

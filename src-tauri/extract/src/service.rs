@@ -78,7 +78,9 @@ pub fn recognise(address: Option<&str>, name: Option<&str>) -> Option<String> {
     if let Some(domain) = &domain {
         let known = DOMAINS
             .iter()
-            .filter(|(d, _)| domain == d || domain.ends_with(&format!(".{d}")))
+            .filter(|(d, _)| {
+                domain.strip_suffix(d).is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+            })
             .max_by_key(|(d, _)| d.len());
         if let Some((_, service)) = known {
             return Some((*service).to_string());
