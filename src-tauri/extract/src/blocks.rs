@@ -170,7 +170,22 @@ impl BlockBuilder {
         }
         self.current.hidden = hidden;
         let start = self.current.text.len();
-        for ch in text.chars() {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            // Printable ASCII, the bulk of any text, goes in a run at a time.
+            let run = bytes[i..].iter().take_while(|b| b.is_ascii_graphic()).count();
+            if run > 0 {
+                if self.pending_space && !self.current.text.is_empty() {
+                    self.current.text.push(' ');
+                }
+                self.pending_space = false;
+                self.current.text.push_str(&text[i..i + run]);
+                i += run;
+                continue;
+            }
+            let Some(ch) = text[i..].chars().next() else { break };
+            i += ch.len_utf8();
             match ch {
                 '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
                 | '\u{034F}' => {}

@@ -124,12 +124,25 @@ struct Atom {
     has_upper: bool,
 }
 
-/// Splits `text` into runs of ASCII-equivalent letters and digits.
+/// Splits `text` into runs of ASCII-equivalent letters and digits, leaving out words of letters
+/// with a lower-case one: they neither join a chain (see [`find`]) nor have a code's shape, and
+/// they are most of any text. The cap counts them all the same.
 fn atoms(text: &str) -> Vec<Atom> {
+    let bytes = text.as_bytes();
     let mut out: Vec<Atom> = Vec::new();
+    let mut count = 0usize;
     let mut current: Option<Atom> = None;
-    for (i, c) in text.char_indices() {
-        match ascii_of(c) {
+    let keep = |atom: &Atom| atom.has_digit || !atom.has_lower;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (ascii, width) = if b.is_ascii() {
+            (b.is_ascii_alphanumeric().then_some(b), 1)
+        } else {
+            let c = text[i..].chars().next().unwrap_or_default();
+            (ascii_of(c).map(|a| a as u8), c.len_utf8())
+        };
+        match ascii {
             Some(a) => {
                 let atom = current.get_or_insert_with(|| Atom {
                     start: i,
@@ -140,8 +153,8 @@ fn atoms(text: &str) -> Vec<Atom> {
                     has_lower: false,
                     has_upper: false,
                 });
-                atom.end = i + c.len_utf8();
-                atom.text.push(a as u8);
+                atom.end = i + width;
+                atom.text.push(a);
                 atom.digits &= a.is_ascii_digit();
                 atom.has_digit |= a.is_ascii_digit();
                 atom.has_lower |= a.is_ascii_lowercase();
@@ -149,15 +162,19 @@ fn atoms(text: &str) -> Vec<Atom> {
             }
             None => {
                 if let Some(atom) = current.take() {
-                    out.push(atom);
-                    if out.len() >= 4_096 {
+                    count += 1;
+                    if keep(&atom) {
+                        out.push(atom);
+                    }
+                    if count >= 4_096 {
                         return out;
                     }
                 }
             }
         }
+        i += width;
     }
-    out.extend(current);
+    out.extend(current.filter(keep));
     out
 }
 

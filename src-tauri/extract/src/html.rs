@@ -64,7 +64,14 @@ struct Pass {
     classes: std::collections::HashMap<String, Style>,
     /// The `<a>` being read: index into the builder's links and its text so far.
     open_link: Option<(usize, String, bool)>,
+    /// `style` attributes already read. Templates repeat the same few inline styles on every
+    /// cell and paragraph (CSS inliners write them out in full).
+    styles: Vec<(String, Style)>,
 }
+
+/// Most distinct `style` attributes remembered, and the longest.
+const MAX_STYLES: usize = 64;
+const MAX_STYLE_BYTES: usize = 512;
 
 impl Pass {
     fn hidden(&self) -> bool {
@@ -147,7 +154,7 @@ impl Pass {
         let mut background = false;
         for &(key, value) in attrs {
             match key {
-                "style" => style.merge(inline_style(value)),
+                "style" => style.merge(self.inline_style(value)),
                 "class" => {
                     for class in value.split_ascii_whitespace() {
                         let class = lower_ascii(class);
@@ -271,6 +278,18 @@ impl Pass {
         }
     }
 
+    /// [`inline_style`], remembered.
+    fn inline_style(&mut self, value: &str) -> Style {
+        if let Some((_, style)) = self.styles.iter().find(|(v, _)| v == value) {
+            return *style;
+        }
+        let style = inline_style(value);
+        if self.styles.len() < MAX_STYLES && value.len() <= MAX_STYLE_BYTES {
+            self.styles.push((value.to_string(), style));
+        }
+        style
+    }
+
     fn read_stylesheet(&mut self, css: &str) {
         for (selector, body) in css_rules(css) {
             let style = inline_style(body);
@@ -331,8 +350,8 @@ fn css_rules(css: &str) -> Vec<(&str, &str)> {
     let mut sel_start = 0;
     let mut body_start = 0;
     let mut selector = "";
-    for (i, &c) in bytes.iter().enumerate() {
-        match c {
+    for i in memchr::memchr2_iter(b'{', b'}', bytes) {
+        match bytes[i] {
             b'{' => {
                 if depth == 0 {
                     selector = css[sel_start..i].trim();
@@ -361,13 +380,20 @@ fn inline_style(style: &str) -> Style {
     let mut out = Style::default();
     let mut zero_height = false;
     let mut overflow_hidden = false;
-    for decl in style.split(';') {
-        let Some((prop, value)) = decl.split_once(':') else { continue };
+    // Byte loops rather than `split`: declarations are a few bytes long, and a searcher per
+    // piece costs more than the piece.
+    let bytes = style.as_bytes();
+    let mut pos = 0;
+    while pos <= bytes.len() {
+        let end = bytes[pos..].iter().position(|&b| b == b';').map_or(bytes.len(), |i| pos + i);
+        let decl = &style[pos..end];
+        pos = end + 1;
+        let Some(colon) = decl.bytes().position(|b| b == b':') else { continue };
         // Most declarations (colour, padding, margins) change nothing here: skip them before
         // touching their value.
-        let Some(prop) = Prop::of(prop.trim()) else { continue };
-        let value = value.trim();
-        let value = value.strip_suffix("!important").unwrap_or(value).trim();
+        let Some(prop) = Prop::of(trim(&decl[..colon])) else { continue };
+        let value = trim(&decl[colon + 1..]);
+        let value = trim(value.strip_suffix("!important").unwrap_or(value));
         let mut buffer = [0u8; 64];
         let value: std::borrow::Cow<'_, str> = if value.len() <= buffer.len() {
             let lower = &mut buffer[..value.len()];
@@ -414,6 +440,18 @@ fn inline_style(style: &str) -> Style {
         out.hidden = true;
     }
     out
+}
+
+/// `s.trim()`, without the char searcher for the common all-ASCII case.
+fn trim(s: &str) -> &str {
+    let t = s.trim_ascii();
+    // Vertical tab and non-ASCII spaces are Unicode whitespace too.
+    let odd = |b: Option<&u8>| b.is_some_and(|&b| b == 0x0B || b >= 0x80);
+    if odd(t.as_bytes().first()) || odd(t.as_bytes().last()) {
+        s.trim()
+    } else {
+        t
+    }
 }
 
 /// The CSS properties that hide text, emphasise it or make a button.
@@ -466,8 +504,14 @@ fn font_size_px(value: &str) -> Option<f32> {
         "0" => return Some(0.0),
         _ => {}
     }
-    let num_end = value.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(value.len());
-    let number: f32 = value[..num_end].parse().ok()?;
+    let num_end = value.bytes().position(|b| !(b.is_ascii_digit() || b == b'.')).unwrap_or(value.len());
+    let digits = &value[..num_end];
+    // Whole numbers (nearly all of them) without the float parser; exact below 2^24.
+    let number: f32 = if (1..=6).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        digits.bytes().fold(0u32, |n, b| n * 10 + u32::from(b - b'0')) as f32
+    } else {
+        digits.parse().ok()?
+    };
     let unit = value[num_end..].trim();
     match unit {
         "px" | "" => Some(number),

@@ -9,7 +9,7 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind};
 
 use crate::blocks::{Document, Link};
 
@@ -114,15 +114,21 @@ struct Words {
 }
 
 static WORDS: LazyLock<Words> = LazyLock::new(|| Words {
-    strong: AhoCorasick::new(STRONG).ok(),
-    weak: AhoCorasick::new(WEAK).ok(),
-    negative: AhoCorasick::new(NEGATIVE).ok(),
-    lead_negative: AhoCorasick::new(LEAD_NEGATIVE).ok(),
-    url_positive: AhoCorasick::new(URL_POSITIVE).ok(),
-    url_negative: AhoCorasick::new(URL_NEGATIVE).ok(),
-    social: AhoCorasick::new(SOCIAL).ok(),
-    subject: AhoCorasick::new(STRONG.iter().chain(SUBJECT_INTENT)).ok(),
+    strong: automaton(STRONG.iter()),
+    weak: automaton(WEAK.iter()),
+    negative: automaton(NEGATIVE.iter()),
+    lead_negative: automaton(LEAD_NEGATIVE.iter()),
+    url_positive: automaton(URL_POSITIVE.iter()),
+    url_negative: automaton(URL_NEGATIVE.iter()),
+    social: automaton(SOCIAL.iter()),
+    subject: automaton(STRONG.iter().chain(SUBJECT_INTENT)),
 });
+
+/// A DFA without prefilter: the haystacks are a few dozen bytes, where setting up a prefilter
+/// costs more than it saves.
+fn automaton<'a>(words: impl Iterator<Item = &'a &'a str>) -> Option<AhoCorasick> {
+    AhoCorasickBuilder::new().kind(Some(AhoCorasickKind::DFA)).prefilter(false).build(words).ok()
+}
 
 /// Hosts of social networks: their links are follow-us icons.
 const SOCIAL: &[&str] = &["facebook.com", "twitter.com", "linkedin.com", "instagram.com", "youtube.com"];
