@@ -380,19 +380,22 @@ fn inline_style(style: &str) -> Style {
     let mut out = Style::default();
     let mut zero_height = false;
     let mut overflow_hidden = false;
-    // Byte loops rather than `split`: declarations are a few bytes long, and a searcher per
-    // piece costs more than the piece.
+    // One memchr2 pass rather than `split` and `split_once`: declarations are a few bytes
+    // long, and a searcher per piece costs more than the piece.
     let bytes = style.as_bytes();
-    let mut pos = 0;
-    while pos <= bytes.len() {
-        let end = bytes[pos..].iter().position(|&b| b == b';').map_or(bytes.len(), |i| pos + i);
-        let decl = &style[pos..end];
-        pos = end + 1;
-        let Some(colon) = decl.bytes().position(|b| b == b':') else { continue };
+    let (mut next_start, mut first_colon) = (0, None);
+    for end in memchr::memchr2_iter(b':', b';', bytes).chain(std::iter::once(bytes.len())) {
+        if end < bytes.len() && bytes[end] == b':' {
+            first_colon = first_colon.or(Some(end));
+            continue;
+        }
+        let (start, colon) = (next_start, first_colon);
+        (next_start, first_colon) = (end + 1, None);
+        let Some(colon) = colon else { continue };
         // Most declarations (colour, padding, margins) change nothing here: skip them before
         // touching their value.
-        let Some(prop) = Prop::of(trim(&decl[..colon])) else { continue };
-        let value = trim(&decl[colon + 1..]);
+        let Some(prop) = Prop::of(trim(&style[start..colon])) else { continue };
+        let value = trim(&style[colon + 1..end]);
         let value = trim(value.strip_suffix("!important").unwrap_or(value));
         let mut buffer = [0u8; 64];
         let value: std::borrow::Cow<'_, str> = if value.len() <= buffer.len() {
@@ -422,8 +425,13 @@ fn inline_style(style: &str) -> Style {
             Prop::LetterSpacing if font_size_px(value).is_some_and(|px| px >= 1.0) => {
                 out.emphasis = (out.emphasis + 1).min(3);
             }
+            // All four names have an "o": most font stacks are ruled out by one memchr.
             Prop::FontFamily
-                if value.contains("mono") || value.contains("courier") || value.contains("consolas") || value.contains("menlo") =>
+                if memchr::memchr(b'o', value.as_bytes()).is_some()
+                    && (value.contains("mono")
+                        || value.contains("courier")
+                        || value.contains("consolas")
+                        || value.contains("menlo")) =>
             {
                 out.emphasis = (out.emphasis + 1).min(3);
             }
@@ -490,6 +498,10 @@ impl Prop {
             ("background-color", Prop::Background),
             ("border-radius", Prop::BorderRadius),
         ];
+        // Colours, paddings, margins and text alignment start with other letters.
+        if !matches!(name.as_bytes().first().map(u8::to_ascii_lowercase), Some(b'b' | b'd' | b'f' | b'h' | b'l' | b'm' | b'o' | b'v' | b'w')) {
+            return None;
+        }
         NAMES.iter().find(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name)).map(|(_, p)| *p)
     }
 }

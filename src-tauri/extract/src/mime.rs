@@ -243,15 +243,28 @@ pub fn bodies(raw: &[u8]) -> Option<Bodies> {
         }
     }
 
-    let pick = |ids: &[usize], html: bool| -> Vec<String> {
-        ids.iter()
-            .filter_map(|&id| match (parts.get(id), html) {
-                (Some(Part::Html(s)), true) | (Some(Part::Text(s)), false) => Some(s.clone()),
-                _ => None,
-            })
-            .collect()
+    // Each list only takes parts of its own kind, so a part can be moved out instead of
+    // copied; a part listed twice gets a copy of the first.
+    let mut pick = |ids: &[usize], html: bool| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut taken: Vec<(usize, usize)> = Vec::new();
+        for &id in ids {
+            if let Some(&(_, at)) = taken.iter().find(|(t, _)| *t == id) {
+                out.push(out[at].clone());
+                continue;
+            }
+            if let Some(Part::Html(s) | Part::Text(s)) =
+                parts.get_mut(id).filter(|p| matches!((p, html), (Part::Html(_), true) | (Part::Text(_), false)))
+            {
+                taken.push((id, out.len()));
+                out.push(std::mem::take(s));
+            }
+        }
+        out
     };
-    Some(Bodies { html: pick(&html_body, true), text: pick(&text_body, false) })
+    let html = pick(&html_body, true);
+    let text = pick(&text_body, false);
+    Some(Bodies { html, text })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -265,16 +278,10 @@ enum Encoding {
 /// byte loop finds: the leftmost occurrence).
 fn find_boundary(data: &[u8], from: usize, boundary: &[u8]) -> Option<usize> {
     let rest = data.get(from..)?;
-    let mut at = 0;
-    // `--` then the boundary, without building the needle.
-    while let Some(i) = memchr::memmem::find(&rest[at..], boundary) {
-        let start = at + i;
-        if start >= 2 && rest[start - 2] == b'-' && rest[start - 1] == b'-' {
-            return Some(from + start - 2);
-        }
-        at = start + 1;
-    }
-    None
+    let mut needle = Vec::with_capacity(boundary.len() + 2);
+    needle.extend_from_slice(b"--");
+    needle.extend_from_slice(boundary);
+    memchr::memmem::find(rest, &needle).map(|i| from + i)
 }
 
 /// Moves the stream (over `data`) just past the next `--boundary`; `None` (stream unmoved) when there is

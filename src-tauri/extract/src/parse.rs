@@ -80,8 +80,8 @@ pub fn parse(raw: &[u8]) -> Message {
     }
     let bodies = crate::mime::bodies(raw).unwrap_or_else(|| full_parse_bodies(raw));
     // Bodies in the order mail-parser chose them, which follows multipart/alternative rules.
-    message.html = bodies.html.iter().take(MAX_BODIES).map(|b| truncate(b, MAX_BODY_BYTES)).collect();
-    message.text = bodies.text.iter().take(MAX_BODIES).map(|b| truncate(b, MAX_TEXT_BYTES)).collect();
+    message.html = bodies.html.into_iter().take(MAX_BODIES).map(|b| truncated(b, MAX_BODY_BYTES)).collect();
+    message.text = bodies.text.into_iter().take(MAX_BODIES).map(|b| truncated(b, MAX_TEXT_BYTES)).collect();
     message
 }
 
@@ -107,6 +107,18 @@ pub fn full_parse_bodies(raw: &[u8]) -> Bodies {
 /// Collapses folding whitespace left in a decoded header.
 fn clean_header(value: &str) -> String {
     value.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `s` cut to its first `max` bytes, on a character boundary, without a copy.
+fn truncated(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while end > 0 && !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
 }
 
 /// The first `max` bytes of `s`, cut on a character boundary.
