@@ -6,7 +6,7 @@
 #
 # Checks:
 #   1. Under a private Xvfb display, with an empty data dir, a window named exactly
-#      "Mailwatch" appears within 20 s and the app is still running after it has rendered;
+#      "Mailwatch" appears within 20 s (MAILWATCH_SMOKE_WINDOW_TIMEOUT) and the app is still running after it has rendered;
 #      a screenshot goes to tests/artifacts/app-smoke.png.
 #   2. With DISPLAY and WAYLAND_DISPLAY unset, the app prints a clear sentence and exits 1
 #      instead of panicking in GTK (exit 101).
@@ -17,7 +17,7 @@ set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="${1:-$root/target/debug/mailwatch}"
 artifacts="$root/tests/artifacts"
-window_timeout=20
+window_timeout=${MAILWATCH_SMOKE_WINDOW_TIMEOUT:-20}
 passed=0
 failed=0
 
@@ -70,6 +70,16 @@ app_env=(
 )
 mkdir -p "$work/data" "$work/xdg"
 
+# Every named window on the display, to show what was there instead.
+window_names() {
+  local id ids
+  ids="$(xdotool search --name '.' 2>/dev/null)"
+  [ -n "$ids" ] || echo "(no named windows on the display)"
+  for id in $ids; do
+    echo "window $id: $(xdotool getwindowname "$id" 2>/dev/null)"
+  done
+}
+
 check_window() {
   # -displayfd: Xvfb picks a free display itself and writes its number once it is ready.
   local display=""
@@ -92,12 +102,24 @@ check_window() {
   env -u WAYLAND_DISPLAY DISPLAY=":$display" "${app_env[@]}" "$bin" >"$work/app.out" 2>"$work/app.err" &
   app_pid=$!
 
-  if ! DISPLAY=":$display" timeout "$window_timeout" \
-      xdotool search --sync --name '^Mailwatch$' >"$work/xdotool.out" 2>&1; then
-    fail "window: no window named \"Mailwatch\" within ${window_timeout}s" \
-      "$work/app.err" "$work/app.out" "$work/xdotool.out"
-    return
-  fi
+  # Poll rather than `xdotool search --sync`, so an app that dies early fails at once.
+  local deadline=$((started + window_timeout * 1000))
+  until DISPLAY=":$display" xdotool search --name '^Mailwatch$' >"$work/xdotool.out" 2>&1; do
+    if ! kill -0 "$app_pid" 2>/dev/null; then
+      wait "$app_pid"
+      local status=$?
+      app_pid=""
+      fail "window: the app exited (status $status) before any window appeared" "$work/app.err" "$work/app.out"
+      return
+    fi
+    if [ "$(now_ms)" -ge "$deadline" ]; then
+      DISPLAY=":$display" window_names >"$work/windows.txt" 2>&1
+      fail "window: no window named \"Mailwatch\" within ${window_timeout}s" \
+        "$work/app.err" "$work/app.out" "$work/xdotool.out" "$work/windows.txt"
+      return
+    fi
+    sleep 0.1
+  done
   elapsed=$(($(now_ms) - started))
   echo "     window appeared ${elapsed} ms after launch (window id $(head -n1 "$work/xdotool.out"))"
 
