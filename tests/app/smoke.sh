@@ -6,8 +6,8 @@
 #
 # Checks:
 #   1. Under a private Xvfb display, with an empty data dir, a window named exactly
-#      "Mailwatch" appears within 20 s (MAILWATCH_SMOKE_WINDOW_TIMEOUT) and the app is still running after it has rendered;
-#      a screenshot goes to tests/artifacts/app-smoke.png.
+#      "Mailwatch" appears within 20 s (MAILWATCH_SMOKE_WINDOW_TIMEOUT) and the app is still
+#      running after it has rendered; a screenshot goes to tests/artifacts/app-smoke.png.
 #   2. With DISPLAY and WAYLAND_DISPLAY unset, the app prints a clear sentence and exits 1
 #      instead of panicking in GTK (exit 101).
 #
