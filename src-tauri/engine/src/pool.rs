@@ -82,6 +82,7 @@ struct Counters {
     wait_timeouts: AtomicU64,
     in_use: AtomicUsize,
     waiting: AtomicUsize,
+    idling: AtomicUsize,
 }
 
 /// A snapshot of one set of counters.
@@ -105,6 +106,9 @@ pub struct Counts {
     pub idle: usize,
     /// Callers waiting now.
     pub waiting: usize,
+    /// Checked-out sessions in IMAP IDLE now (a subset of `in_use`).
+    #[serde(default)]
+    pub idling: usize,
 }
 
 /// One account's counters.
@@ -144,6 +148,7 @@ impl Counters {
             in_use: self.in_use.load(Ordering::Relaxed),
             idle,
             waiting: self.waiting.load(Ordering::Relaxed),
+            idling: self.idling.load(Ordering::Relaxed),
         }
     }
 }
@@ -158,6 +163,11 @@ struct Idle<S> {
 
 struct Slot<S> {
     permits: Arc<Semaphore>,
+    /// Woken when a caller starts waiting for this account's session, so a holder that
+    /// idles on it (IMAP IDLE) can give it back.
+    wanted: tokio::sync::Notify,
+    /// Callers waiting for this account's limit (not the global one) now.
+    queued: AtomicUsize,
     idle: Mutex<Vec<Idle<S>>>,
     counters: Counters,
     generation: AtomicU64,
@@ -189,6 +199,8 @@ impl<M: Manager> Inner<M> {
             .or_insert_with(|| {
                 Arc::new(Slot {
                     permits: Arc::new(Semaphore::new(self.cfg.max_per_account.max(1))),
+                    wanted: tokio::sync::Notify::new(),
+                    queued: AtomicUsize::new(0),
                     idle: Mutex::new(Vec::new()),
                     counters: Counters::default(),
                     generation: AtomicU64::new(0),
@@ -247,9 +259,9 @@ impl<M: Manager> Inner<M> {
         };
         match taken {
             Some(e) => {
-                // The permit goes back now, so the caller can take it at once.
-                drop(e.global);
-                self.retire(&slot, e.session, None);
+                // The permit goes back only once LOGOUT is done, so the server never sees
+                // more than `max_total` sessions, not even for a moment.
+                self.retire(&slot, e.session, Some(e.global));
                 true
             }
             None => false,
@@ -275,6 +287,23 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// Keeps a slot's count of callers queued for the account's limit right, cancellation
+/// included.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn new(n: &'a AtomicUsize) -> Self {
+        n.fetch_add(1, Ordering::AcqRel);
+        Queued(n)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// A session checked out of the pool. Derefs to the session; dropping it returns the
 /// session to the pool, or closes it if [`Pooled::mark_broken`] was called.
 pub struct Pooled<M: Manager> {
@@ -283,6 +312,7 @@ pub struct Pooled<M: Manager> {
     generation: u64,
     reused: bool,
     broken: bool,
+    idling: bool,
     global: Option<OwnedSemaphorePermit>,
     _account: OwnedSemaphorePermit,
     slot: Arc<Slot<M::Session>>,
@@ -298,6 +328,20 @@ impl<M: Manager> Pooled<M> {
     /// Marks the session unusable: it is closed instead of returned.
     pub fn mark_broken(&mut self) {
         self.broken = true;
+    }
+
+    /// Counts the session as idling (IMAP IDLE) or not, for [`Counts::idling`].
+    pub fn set_idling(&mut self, on: bool) {
+        if on != self.idling {
+            self.idling = on;
+            for c in [&self.inner.totals, &self.slot.counters] {
+                if on {
+                    c.idling.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    c.idling.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        }
     }
 }
 
@@ -317,6 +361,7 @@ impl<M: Manager> DerefMut for Pooled<M> {
 
 impl<M: Manager> Drop for Pooled<M> {
     fn drop(&mut self) {
+        self.set_idling(false);
         self.inner.totals.in_use.fetch_sub(1, Ordering::Relaxed);
         self.slot.counters.in_use.fetch_sub(1, Ordering::Relaxed);
         let (Some(session), Some(global)) = (self.session.take(), self.global.take()) else { return };
@@ -396,6 +441,8 @@ impl<M: Manager> SessionPool<M> {
                 waited = true;
                 inner.bump(&slot, |c| &c.connection_waits);
                 let _w = Waiting::new(&inner.totals, &slot.counters);
+                let _q = Queued::new(&slot.queued);
+                slot.wanted.notify_waiters();
                 match timeout_at(deadline, slot.permits.clone().acquire_owned()).await {
                     Ok(Ok(p)) => p,
                     Ok(Err(_)) => return Err(PoolError::Closed),
@@ -447,11 +494,11 @@ impl<M: Manager> SessionPool<M> {
                 match inner.global.clone().try_acquire_owned() {
                     Ok(p) => p,
                     Err(_) => {
-                        if !waited {
+                        if !waited && !evicted {
                             inner.bump(&slot, |c| &c.connection_waits);
                         }
-                        let _w = Waiting::new(&inner.totals, &slot.counters);
-                        let _ = evicted;
+                        // After an eviction the wait is for the victim's LOGOUT, not a queue.
+                        let _w = (!evicted).then(|| Waiting::new(&inner.totals, &slot.counters));
                         match timeout_at(deadline, inner.global.clone().acquire_owned()).await {
                             Ok(Ok(p)) => p,
                             Ok(Err(_)) => return Err(PoolError::Closed),
@@ -489,7 +536,31 @@ impl<M: Manager> SessionPool<M> {
     ) -> Pooled<M> {
         self.inner.totals.in_use.fetch_add(1, Ordering::Relaxed);
         slot.counters.in_use.fetch_add(1, Ordering::Relaxed);
-        Pooled { session: Some(session), created, generation, reused, broken: false, global: Some(global), _account: account, slot, inner: self.inner.clone() }
+        Pooled { session: Some(session), created, generation, reused, broken: false, idling: false, global: Some(global), _account: account, slot, inner: self.inner.clone() }
+    }
+
+    /// Callers waiting for `key`'s per-account limit now: the ones a holder of one of its
+    /// sessions could serve by giving it back. (Callers waiting for the global limit are not
+    /// counted: a returned session keeps its global permit.)
+    pub fn waiting(&self, key: &str) -> usize {
+        self.inner.slots().get(key).map_or(0, |s| s.queued.load(Ordering::Acquire))
+    }
+
+    /// Completes when a caller is waiting for one of `key`'s sessions (at once if one already
+    /// is). A holder that would otherwise keep its session for a long time (IMAP IDLE) races
+    /// this and gives the session back.
+    pub async fn contended(&self, key: &str) {
+        let slot = self.inner.slot(key);
+        loop {
+            let notified = slot.wanted.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a caller that starts waiting in between wakes us.
+            notified.as_mut().enable();
+            if slot.queued.load(Ordering::Acquire) > 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Closes `key`'s idle sessions now and makes its busy ones close when returned (after
@@ -759,6 +830,27 @@ mod tests {
         drop(held);
         let s = p.stats().total;
         assert_eq!((s.in_use, s.idle), (0, 1), "{s:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_holder_learns_that_a_caller_waits_and_the_caller_gets_the_session() {
+        let (p, _) = pool(cfg());
+        let mut held = p.get("a").await.unwrap();
+        held.set_idling(true);
+        assert_eq!((p.stats().total.in_use, p.stats().total.idling), (1, 1));
+        let pending = tokio::time::timeout(Duration::from_millis(50), p.contended("a")).await;
+        assert!(pending.is_err(), "nobody waits yet");
+        let caller = {
+            let p = p.clone();
+            tokio::spawn(async move { *p.get("a").await.unwrap() })
+        };
+        p.contended("a").await;
+        assert_eq!(p.waiting("a"), 1);
+        let first = *held;
+        drop(held);
+        assert_eq!(caller.await.unwrap(), first, "the caller got the holder's session");
+        let s = p.stats().total;
+        assert_eq!((p.waiting("a"), s.idling, s.in_use, s.total_created), (0, 0, 0, 1), "{s:?}");
     }
 
     #[tokio::test(start_paused = true)]

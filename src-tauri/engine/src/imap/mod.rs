@@ -16,6 +16,7 @@ use tokio::time::{Instant, timeout};
 
 pub use connect::{Credential, TlsSetup, TlsSetupError, connect};
 pub use folders::FolderSpec;
+pub use idle::IdleEnd;
 
 /// The transport under every session: TLS, either from the start or after STARTTLS.
 pub type ImapStream = tokio_rustls::client::TlsStream<TcpStream>;
@@ -129,11 +130,13 @@ pub struct Selected {
 
 /// A signed-in IMAP connection.
 pub struct ImapSession {
-    inner: async_imap::Session<ImapStream>,
+    /// `None` only after an IDLE that could not be ended: the connection is then unusable.
+    inner: Option<async_imap::Session<ImapStream>>,
     endpoint: String,
     command_timeout: Duration,
     selected: Option<Selected>,
     junk: Option<Option<String>>,
+    idle: Option<bool>,
     created: Instant,
 }
 
@@ -150,11 +153,13 @@ const FETCH_ITEMS: &str = "(UID INTERNALDATE BODY.PEEK[])";
 /// timeout's borrow of the endpoint can coexist.
 macro_rules! timed {
     ($self:ident, $phase:expr, $fut:expr) => {{
-        let r = run_timed(&$self.endpoint, $self.command_timeout, $phase, $fut).await;
+        let r = $crate::imap::run_timed(&$self.endpoint, $self.command_timeout, $phase, $fut).await;
         $self.drain_unsolicited();
         r
     }};
 }
+
+mod idle;
 
 async fn run_timed<T>(endpoint: &str, after: Duration, phase: &str, fut: impl Future<Output = async_imap::error::Result<T>>) -> Result<T, ImapError> {
     match timeout(after, fut).await {
@@ -166,7 +171,7 @@ async fn run_timed<T>(endpoint: &str, after: Duration, phase: &str, fut: impl Fu
 
 impl ImapSession {
     pub(crate) fn new(inner: async_imap::Session<ImapStream>, endpoint: String, command_timeout: Duration) -> Self {
-        Self { inner, endpoint, command_timeout, selected: None, junk: None, created: Instant::now() }
+        Self { inner: Some(inner), endpoint, command_timeout, selected: None, junk: None, idle: None, created: Instant::now() }
     }
 
     /// host:port of the server.
@@ -189,7 +194,8 @@ impl ImapSession {
     /// and drops what overflows, so it is drained after every command.)
     fn drain_unsolicited(&mut self) {
         use async_imap::types::UnsolicitedResponse as U;
-        while let Ok(r) = self.inner.unsolicited_responses.try_recv() {
+        let Some(inner) = self.inner.as_mut() else { return };
+        while let Ok(r) = inner.unsolicited_responses.try_recv() {
             if let Some(sel) = self.selected.as_mut() {
                 match r {
                     U::Exists(n) => sel.exists = n,
@@ -205,8 +211,10 @@ impl ImapSession {
     /// # Errors
     /// The connection is gone or timed out.
     pub async fn noop(&mut self) -> Result<(), ImapError> {
-        timed!(self, "running NOOP", self.inner.noop())
+        let inner = conn(&mut self.inner, &self.endpoint)?;
+        timed!(self, "running NOOP", inner.noop())
     }
+
 
     /// Selects `folder` unless it is already selected.
     ///
@@ -227,7 +235,8 @@ impl ImapSession {
     /// As [`ImapSession::select`].
     pub async fn reselect(&mut self, folder: &str) -> Result<Selected, ImapError> {
         self.selected = None;
-        let mb = match timed!(self, "running SELECT", self.inner.select(folder)) {
+        let inner = conn(&mut self.inner, &self.endpoint)?;
+        let mb = match timed!(self, "running SELECT", inner.select(folder)) {
             Ok(mb) => mb,
             Err(ImapError::Refused { reason, .. }) if looks_like_missing_folder(&reason) => {
                 return Err(ImapError::NoSuchFolder { folder: folder.to_string() });
@@ -240,7 +249,7 @@ impl ImapSession {
     }
 
     /// Resolves a folder spec to the server's folder name (finding the junk folder once per
-    /// session).
+    /// session, or on every call while the account has none).
     ///
     /// # Errors
     /// [`ImapError::NoSuchFolder`] when the account has no junk folder; connection errors.
@@ -249,8 +258,10 @@ impl ImapSession {
             FolderSpec::Inbox => Ok("INBOX".to_string()),
             FolderSpec::Named(n) => Ok(n.clone()),
             FolderSpec::Junk => {
-                if self.junk.is_none() {
-                    let inner = &mut self.inner;
+                // Only a found folder is remembered: a junk folder may be created later (by
+                // the first message filed there), and a watch must then see it.
+                if self.junk.as_ref().is_none_or(Option::is_none) {
+                    let inner = conn(&mut self.inner, &self.endpoint)?;
                     let names: Vec<async_imap::types::Name> =
                         timed!(self, "running LIST", async { inner.list(Some(""), Some("*")).await?.try_collect().await })?;
                     self.junk = Some(folders::find_junk(&names));
@@ -304,7 +315,7 @@ impl ImapSession {
 
     async fn fetch_range(&mut self, by_uid: bool, range: &str) -> Result<Vec<RawMessage>, ImapError> {
         let phase = if by_uid { "running UID FETCH" } else { "running FETCH" };
-        let inner = &mut self.inner;
+        let inner = conn(&mut self.inner, &self.endpoint)?;
         let fetches: Vec<async_imap::types::Fetch> = timed!(self, phase, async {
             if by_uid {
                 inner.uid_fetch(range, FETCH_ITEMS).await?.try_collect().await
@@ -326,14 +337,37 @@ impl ImapSession {
     /// # Errors
     /// Connection errors, or the server refused.
     pub async fn append(&mut self, folder: &str, raw: &[u8]) -> Result<(), ImapError> {
-        timed!(self, "running APPEND", self.inner.append(folder, None, None, raw))
+        let inner = conn(&mut self.inner, &self.endpoint)?;
+        timed!(self, "running APPEND", inner.append(folder, None, None, raw))
+    }
+
+    /// UIDNEXT and UIDVALIDITY of a folder that need not be selected (STATUS): one round
+    /// trip, and the selected folder stays selected. Used to poll the junk folder while the
+    /// inbox is watched.
+    ///
+    /// # Errors
+    /// [`ImapError::NoSuchFolder`] for a missing folder; connection errors.
+    pub async fn status(&mut self, folder: &str) -> Result<(Option<u32>, u32), ImapError> {
+        let inner = conn(&mut self.inner, &self.endpoint)?;
+        match timed!(self, "running STATUS", inner.status(folder, "(UIDNEXT UIDVALIDITY)")) {
+            Ok(mb) => Ok((mb.uid_next, mb.uid_validity.unwrap_or(0))),
+            Err(ImapError::Refused { reason, .. }) if looks_like_missing_folder(&reason) => Err(ImapError::NoSuchFolder { folder: folder.to_string() }),
+            Err(e) => Err(e),
+        }
     }
 
     /// Says goodbye politely, bounded by the command timeout; errors are ignored because the
     /// connection is being dropped anyway.
     pub async fn logout(mut self) {
-        let _ = timed!(self, "running LOGOUT", self.inner.logout());
+        let Ok(inner) = conn(&mut self.inner, &self.endpoint) else { return };
+        let _ = timed!(self, "running LOGOUT", inner.logout());
     }
+}
+
+/// The connection, or the error a command gets on a connection lost during IDLE. A free
+/// function so it borrows only the connection field.
+fn conn<'a>(inner: &'a mut Option<async_imap::Session<ImapStream>>, endpoint: &str) -> Result<&'a mut async_imap::Session<ImapStream>, ImapError> {
+    inner.as_mut().ok_or_else(|| ImapError::ConnectionLost { endpoint: endpoint.to_string(), reason: "the connection was lost during IDLE".into() })
 }
 
 fn looks_like_missing_folder(reason: &str) -> bool {
