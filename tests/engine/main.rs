@@ -12,3 +12,4 @@ mod oauth;
 mod pool_limits;
 mod secrets;
 mod sessions;
+mod watch;

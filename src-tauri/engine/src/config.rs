@@ -98,7 +98,8 @@ pub struct CacheConfig {
     /// Cached messages younger than this are served without asking the server (plan C).
     #[serde(with = "secs")]
     pub message_ttl: Duration,
-    /// How often `wait-code` asks the server while it waits.
+    /// How often an account someone waits on is polled when it cannot IDLE (no IDLE on the
+    /// server, or `watch.maxIdleSessions` reached), and how often its junk folder is checked.
     #[serde(with = "secs")]
     pub poll_interval: Duration,
     /// Most messages fetched with content in one request.
@@ -114,6 +115,44 @@ impl Default for CacheConfig {
             poll_interval: Duration::from_secs(3),
             max_top: 200,
             max_message_bytes: 25 * 1024 * 1024,
+        }
+    }
+}
+
+/// How watched accounts learn of new mail: IMAP IDLE for the accounts someone is waiting on
+/// now, round-robin polling for the rest, all within the pool's limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WatchConfig {
+    /// Use IMAP IDLE where the server advertises it; off means every watch polls.
+    pub idle: bool,
+    /// Most sessions held in IDLE at once, over all accounts. Each one is a checked-out
+    /// session, so this is also capped at `pool.maxTotal` less `pollConcurrency` less one,
+    /// to leave room for polling and for the user's own fetches. Waits beyond it poll.
+    pub max_idle_sessions: usize,
+    /// IDLE is ended and issued again after this long (servers drop IDLE after 30 minutes).
+    #[serde(with = "secs")]
+    pub idle_renew: Duration,
+    /// How often an account nobody is waiting on is polled (round robin).
+    #[serde(with = "secs")]
+    pub poll_interval: Duration,
+    /// Accounts polled at the same time by the round robin.
+    pub poll_concurrency: usize,
+    /// Longest pause between reconnection attempts after a lost connection; the pause
+    /// starts at zero and doubles from one second.
+    #[serde(with = "secs")]
+    pub backoff_max: Duration,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        Self {
+            idle: true,
+            max_idle_sessions: 40,
+            idle_renew: Duration::from_secs(25 * 60),
+            poll_interval: Duration::from_secs(60),
+            poll_concurrency: 4,
+            backoff_max: Duration::from_secs(60),
         }
     }
 }
@@ -215,6 +254,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Cache and polling.
     pub cache: CacheConfig,
+    /// Watching accounts: IDLE, polling, backoff.
+    pub watch: WatchConfig,
     /// Import, verification and "refresh all".
     pub batch: BatchConfig,
     /// The token keeper.

@@ -15,6 +15,7 @@
 //! | [`store`]   | the SQLite cache: accounts (no secrets), folder state, messages, codes       |
 //! | [`extract`] | verification codes, links and services found in a raw message               |
 //! | [`engine`]  | [`Engine`]: the facade the shell and the CLI call, and the client cache      |
+//! | [`watch`]   | watched accounts: IDLE for the ones waited on, round-robin polls for the rest |
 //! | [`import`]  | account files in suppliers' formats: detection, parsing, line errors, export |
 //! | [`keeper`]  | background jobs: the token keeper and the background sync, stop on shutdown  |
 //! | [`events`]  | [`events::EventSink`]: how the engine reports to a UI                        |
@@ -38,5 +39,6 @@ pub mod pool;
 pub mod redact;
 pub mod secrets;
 pub mod store;
+pub mod watch;
 
 pub use engine::{Engine, EngineError};

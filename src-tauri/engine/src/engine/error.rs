@@ -80,6 +80,16 @@ pub enum EngineError {
         /// The timeout.
         waited: Duration,
     },
+    /// A watch failed in a way waiting will not fix; `code` is the underlying error's code.
+    #[error("{message}")]
+    Watch {
+        /// The account.
+        email: String,
+        /// The underlying error's [`EngineError::code`].
+        code: &'static str,
+        /// The underlying error's sentence.
+        message: String,
+    },
     /// A request that cannot be carried out as given (a file that cannot be read, a missing
     /// confirmation).
     #[error("{0}")]
@@ -124,6 +134,7 @@ impl EngineError {
             EngineError::Tls(_) => "extra_ca_invalid",
             EngineError::DataDir { .. } => "data_dir_unusable",
             EngineError::WaitTimedOut { .. } => "wait_timed_out",
+            EngineError::Watch { code, .. } => code,
             EngineError::NotOAuth { .. } => "not_oauth",
             EngineError::InvalidInput(_) => "invalid_input",
             EngineError::Closed => "shutting_down",

@@ -5,9 +5,9 @@
 //! async and safe to call from many tasks at once.
 
 mod batch;
-mod clients;
+pub(crate) mod clients;
 mod error;
-mod sync;
+pub(crate) mod sync;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,6 +27,7 @@ use crate::oauth::OAuth;
 use crate::pool::{PoolStats, SessionPool};
 use crate::secrets::{KeyringSecrets, Secret, SecretStore};
 use crate::store::Store;
+use crate::watch::{CodeSubscription, WatchStatus, Watcher};
 use clients::{Connector, ImapManager};
 
 /// Where the engine keeps its files, which extra CA it trusts, and which limits apply.
@@ -81,6 +82,7 @@ pub enum NewSecret {
 pub struct Engine {
     connector: Arc<Connector>,
     pool: SessionPool<ImapManager>,
+    watcher: Watcher,
     data_dir: PathBuf,
     options: EngineOptions,
 }
@@ -108,7 +110,8 @@ impl Engine {
         let secrets = options.secrets.clone().unwrap_or_else(|| Arc::new(KeyringSecrets::default()));
         let connector = Arc::new(Connector::new(store, secrets, oauth, tls, config.clone(), sink));
         let pool = SessionPool::new(ImapManager { connector: connector.clone() }, config.pool.clone());
-        Ok(Engine { connector, pool, data_dir, options })
+        let watcher = Watcher::new(pool.clone(), connector.clone());
+        Ok(Engine { connector, pool, watcher, data_dir, options })
     }
 
     /// The data directory in use.
@@ -209,9 +212,63 @@ impl Engine {
         EngineStats { pool: self.pool.stats(), clients: self.connector.stats() }
     }
 
-    /// Stops the pool and logs out of every idle session, within the command timeout.
+    /// Watches an account for new mail until [`Engine::unwatch`]: it is polled in turn
+    /// with the other watched accounts (every `watch.pollInterval`), and while someone waits
+    /// on it, it is watched with IMAP IDLE. Codes found are announced as events.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownAccount`]; the cache cannot be read.
+    pub async fn watch(&self, email: &str) -> Result<(), EngineError> {
+        let email = self.account(email).await?.email;
+        self.watcher.watch(&email);
+        Ok(())
+    }
+
+    /// Stops watching an account (a wait in progress keeps its watch until it ends).
+    ///
+    /// # Errors
+    /// The address is invalid.
+    pub async fn unwatch(&self, email: &str) -> Result<(), EngineError> {
+        let email = crate::account::normalize_email(email)?;
+        self.watcher.unwatch(&email);
+        Ok(())
+    }
+
+    /// Codes arriving in an account from now on. The account is watched with IDLE while
+    /// the subscription lives; wait for [`CodeSubscription::ready`] to know the baseline is
+    /// taken.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownAccount`]; the cache cannot be read.
+    pub async fn subscribe_codes(&self, email: &str) -> Result<CodeSubscription, EngineError> {
+        let email = self.account(email).await?.email;
+        Ok(self.watcher.subscribe(&email))
+    }
+
+    /// What each watched account's watch is doing.
+    pub fn watch_statuses(&self) -> Vec<WatchStatus> {
+        self.watcher.statuses()
+    }
+
+    /// Appends a message to a folder of the account (benchmarks and tests deliver mail this
+    /// way), on the account's pooled session.
+    ///
+    /// # Errors
+    /// Unknown account; sign-in, network or pool failures; the server refused.
+    pub async fn append(&self, email: &str, folder: &crate::imap::FolderSpec, raw: &[u8]) -> Result<(), EngineError> {
+        let email = self.account(email).await?.email;
+        self.with_session(&email, async |s| {
+            let name = s.resolve(folder).await?;
+            Ok(s.append(&name, raw).await?)
+        })
+        .await
+    }
+
+    /// Stops the watches (ending IDLE with DONE), then stops the pool and logs out of every
+    /// idle session, each within the command timeout.
     pub async fn shutdown(&self) {
         let deadline = self.connector.config.pool.command_timeout;
+        self.watcher.shutdown(deadline).await;
         let _ = tokio::time::timeout(deadline, self.pool.close()).await;
     }
 }

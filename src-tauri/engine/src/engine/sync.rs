@@ -2,9 +2,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::time::Instant;
-
 use super::{Engine, EngineError};
+use super::clients::Connector;
 use crate::events::Event;
 use crate::extract;
 use crate::imap::{FolderSpec, ImapSession, RawMessage, Selected};
@@ -25,10 +24,6 @@ impl Default for WaitOptions {
     }
 }
 
-/// How much earlier than the wait's start a message may claim to have arrived and still
-/// count; covers clock skew between the server and this machine.
-const ARRIVAL_SLACK_SECS: i64 = 60;
-
 pub(crate) fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
@@ -48,6 +43,62 @@ fn to_cached(folder: &str, raw: &RawMessage) -> CachedMessage {
         service: x.service,
         confidence: x.confidence,
     }
+}
+
+/// Extracts, stores and announces what a fetch brought: the messages as cached, and the
+/// codes that are new to the history (each announced with [`Event::CodeFound`]).
+pub(crate) async fn save(connector: &Connector, email: &str, folder_key: &str, sel: &Selected, raws: Vec<RawMessage>) -> Result<(Vec<CachedMessage>, Vec<CodeRecord>), EngineError> {
+    let key = folder_key.to_string();
+    let messages = tokio::task::spawn_blocking(move || raws.iter().map(|r| to_cached(&key, r)).collect::<Vec<_>>())
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+    let (e, k) = (email.to_string(), folder_key.to_string());
+    let prev = connector.store.call(move |s| s.folder_state(&e, &k)).await?;
+    let max_uid = messages.iter().map(|m| m.uid).max().unwrap_or(0);
+    let last_uid = match prev {
+        Some(p) if p.uid_validity == sel.uid_validity => p.last_uid.max(max_uid),
+        _ => max_uid,
+    };
+    let state = FolderState { uid_validity: sel.uid_validity, last_uid, synced_at: unix_now() };
+    let (e, k, m) = (email.to_string(), folder_key.to_string(), messages.clone());
+    let codes = connector.store.call(move |s| s.save_sync(&e, &k, state, &m, unix_now())).await?;
+    for c in &codes {
+        connector.sink.emit(Event::CodeFound {
+            email: c.email.clone(),
+            code: c.code.clone(),
+            link: c.link.clone(),
+            service: c.service.clone(),
+            from: c.from.clone(),
+            subject: c.subject.clone(),
+            received: c.received,
+        });
+    }
+    Ok((messages, codes))
+}
+
+/// The code record for a message that carries a code or a link: the history's row when the
+/// code is new, otherwise one built from the message (already recorded in an earlier run,
+/// but new to whoever waits now).
+pub(crate) fn record_for(email: &str, folder_key: &str, m: &CachedMessage, codes: &[CodeRecord]) -> Option<CodeRecord> {
+    if m.code.is_none() && m.link.is_none() {
+        return None;
+    }
+    if let Some(c) = codes.iter().find(|c| c.uid == m.uid && c.folder == folder_key) {
+        return Some(c.clone());
+    }
+    Some(CodeRecord {
+        id: 0,
+        email: email.to_string(),
+        code: m.code.clone(),
+        link: m.link.clone(),
+        service: m.service.clone(),
+        from: m.from.clone(),
+        subject: m.subject.clone(),
+        received: m.received,
+        found_at: unix_now(),
+        folder: folder_key.to_string(),
+        uid: m.uid,
+    })
 }
 
 impl Engine {
@@ -78,32 +129,7 @@ impl Engine {
 
     /// Extracts, stores and announces what a fetch brought.
     async fn save(&self, email: &str, folder_key: &str, sel: &Selected, raws: Vec<RawMessage>) -> Result<(Vec<CachedMessage>, Vec<CodeRecord>), EngineError> {
-        let key = folder_key.to_string();
-        let messages = tokio::task::spawn_blocking(move || raws.iter().map(|r| to_cached(&key, r)).collect::<Vec<_>>())
-            .await
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
-        let (e, k) = (email.to_string(), folder_key.to_string());
-        let prev = self.connector.store.call(move |s| s.folder_state(&e, &k)).await?;
-        let max_uid = messages.iter().map(|m| m.uid).max().unwrap_or(0);
-        let last_uid = match prev {
-            Some(p) if p.uid_validity == sel.uid_validity => p.last_uid.max(max_uid),
-            _ => max_uid,
-        };
-        let state = FolderState { uid_validity: sel.uid_validity, last_uid, synced_at: unix_now() };
-        let (e, k, m) = (email.to_string(), folder_key.to_string(), messages.clone());
-        let codes = self.connector.store.call(move |s| s.save_sync(&e, &k, state, &m, unix_now())).await?;
-        for c in &codes {
-            self.connector.sink.emit(Event::CodeFound {
-                email: c.email.clone(),
-                code: c.code.clone(),
-                link: c.link.clone(),
-                service: c.service.clone(),
-                from: c.from.clone(),
-                subject: c.subject.clone(),
-                received: c.received,
-            });
-        }
-        Ok((messages, codes))
+        save(&self.connector, email, folder_key, sel, raws).await
     }
 
     /// The newest `top` messages of a folder with what extraction found, newest first (the
@@ -146,79 +172,63 @@ impl Engine {
     }
 
     /// Waits for a verification code (or link) in a message that arrives after the call
-    /// starts, in the inbox or the junk folder. Older messages never count: each folder's
-    /// UIDNEXT is taken at the start, and only higher UIDs that arrived after the start
-    /// (less a minute of clock slack) are considered.
+    /// starts, in the inbox or the junk folder. The account's watch does the looking (IMAP
+    /// IDLE where the server has it), so any number of concurrent waits on one account share
+    /// its one session, and every one of them gets the code. Older messages never count: the
+    /// watch's first look after the call is the baseline, and messages that claim to have
+    /// arrived more than a minute before the call are ignored too.
     ///
     /// # Errors
     /// [`EngineError::WaitTimedOut`]; sign-in, network, pool or cache failures.
     pub async fn wait_code(&self, email: &str, options: &WaitOptions) -> Result<CodeRecord, EngineError> {
         let email = self.account(email).await?.email;
-        let started_unix = unix_now();
-        let deadline = Instant::now() + options.timeout;
-        let poll = self.connector.config.cache.poll_interval;
-
-        // The baseline: the highest UID each folder has now.
-        let mut watched: Vec<(FolderSpec, String, u32)> = Vec::new();
-        for spec in &options.folders {
-            let r = self
-                .with_session(&email, async |s| {
-                    let name = s.resolve(spec).await?;
-                    let sel = s.reselect(&name).await?;
-                    Ok((name, sel.uid_next.map(|n| n.saturating_sub(1))))
-                })
-                .await;
-            match r {
-                Ok((name, Some(last))) => watched.push((spec.clone(), name, last)),
-                Ok((name, None)) => {
-                    let newest = self.with_session(&email, async |s| Ok(s.fetch_newest(&name, 1).await?.1)).await?;
-                    watched.push((spec.clone(), name, newest.first().map(|m| m.uid).unwrap_or(0)));
-                }
-                Err(EngineError::Imap(crate::imap::ImapError::NoSuchFolder { .. })) if *spec == FolderSpec::Junk => {}
-                Err(e) => return Err(e),
-            }
+        let folders: Vec<String> = options.folders.iter().map(ToString::to_string).collect();
+        let mut sub = self.watcher.subscribe(&email);
+        match tokio::time::timeout(options.timeout, sub.next(&folders)).await {
+            Ok(r) => r,
+            Err(_) => Err(EngineError::WaitTimedOut { email, waited: options.timeout }),
         }
+    }
 
-        loop {
-            for (spec, name, last) in watched.iter_mut() {
-                let after = *last;
-                let (sel, raws) = self.with_session(&email, async |s| Ok(s.fetch_after(name, after).await?)).await?;
-                if let Some(max) = raws.iter().map(|m| m.uid).max() {
-                    *last = max;
+    /// One look for new mail in a folder on the account's reused session: a single
+    /// `UID FETCH last+1:*` when the folder is already selected and the cache knows the last
+    /// UID (one round trip when nothing is new). New messages are extracted and cached.
+    ///
+    /// # Errors
+    /// Unknown account or folder; sign-in, network, pool or cache failures.
+    pub async fn poll(&self, email: &str, folder: &FolderSpec) -> Result<Vec<CachedMessage>, EngineError> {
+        let email = self.account(email).await?.email;
+        let key = folder.to_string();
+        let (e, k) = (email.clone(), key.clone());
+        let known = self.connector.store.call(move |s| s.folder_state(&e, &k)).await?;
+        let (sel, raws, floor) = self
+            .with_session(&email, async |s| {
+                let name = s.resolve(folder).await?;
+                match &known {
+                    Some(st) if s.selected().is_some_and(|x| x.name == name && x.uid_validity == st.uid_validity) => {
+                        let (sel, raws) = s.fetch_after(&name, st.last_uid).await?;
+                        Ok((sel, raws, st.last_uid))
+                    }
+                    _ => {
+                        let sel = s.reselect(&name).await?;
+                        let last = sel.uid_next.map(|n| n.saturating_sub(1)).unwrap_or(0);
+                        let after = known.as_ref().filter(|st| st.uid_validity == sel.uid_validity).map_or(last, |st| st.last_uid);
+                        let (sel, raws) = s.fetch_after(&name, after).await?;
+                        Ok((sel, raws, after))
+                    }
                 }
-                let fresh: Vec<RawMessage> =
-                    raws.into_iter().filter(|m| m.internal_date.is_none_or(|d| d >= started_unix - ARRIVAL_SLACK_SECS)).collect();
-                if fresh.is_empty() {
-                    continue;
-                }
-                let (messages, codes) = self.save(&email, &spec.to_string(), &sel, fresh).await?;
-                self.emit_stats();
-                if let Some(c) = codes.into_iter().find(|c| c.code.is_some() || c.link.is_some()) {
-                    return Ok(c);
-                }
-                // Already recorded in an earlier run (the codes history is unique per
-                // message), but new to this wait: answer from the message itself.
-                if let Some(m) = messages.iter().find(|m| m.code.is_some() || m.link.is_some()) {
-                    return Ok(CodeRecord {
-                        id: 0,
-                        email: email.clone(),
-                        code: m.code.clone(),
-                        link: m.link.clone(),
-                        service: m.service.clone(),
-                        from: m.from.clone(),
-                        subject: m.subject.clone(),
-                        received: m.received,
-                        found_at: unix_now(),
-                        folder: spec.to_string(),
-                        uid: m.uid,
-                    });
-                }
+            })
+            .await?;
+        if raws.is_empty() {
+            if known.as_ref().is_none_or(|st| st.uid_validity != sel.uid_validity || st.last_uid != floor) {
+                // Remember the baseline, so the next poll is a single UID FETCH.
+                let state = FolderState { uid_validity: sel.uid_validity, last_uid: floor, synced_at: unix_now() };
+                let (e, k) = (email.clone(), key.clone());
+                self.connector.store.call(move |s| s.save_sync(&e, &k, state, &[], unix_now())).await?;
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(EngineError::WaitTimedOut { email, waited: options.timeout });
-            }
-            tokio::time::sleep(poll.min(deadline - now)).await;
+            return Ok(Vec::new());
         }
+        let (messages, _) = self.save(&email, &key, &sel, raws).await?;
+        Ok(messages)
     }
 }

@@ -1,0 +1,331 @@
+//! Watching accounts for new mail, within the pool's limits.
+//!
+//! Every watched account has one task, whatever the number of callers interested in it, and
+//! that task is the only reader of the account's new mail. It runs in one of two modes:
+//!
+//! - **hot**, while someone waits for a code on the account (`wait_code`, a
+//!   [`CodeSubscription`]): it keeps the account's session checked out of the pool, selected
+//!   on INBOX, in IMAP IDLE where the server advertises it, and fetches `UID FETCH last+1:*`
+//!   whenever the server reports a change. The junk folder is checked with STATUS (one round
+//!   trip, INBOX stays selected) every `cache.pollInterval`. At most `watch.maxIdleSessions`
+//!   accounts idle at once; a hot account past that cap, or on a server without IDLE, polls
+//!   every `cache.pollInterval` instead. When any other caller waits for the account's
+//!   session (a fetch, with `pool.maxPerAccount` = 1), the task ends IDLE with DONE, gives the
+//!   session back, and takes it again after that caller.
+//! - **cold**, while the account is only watched ([`crate::Engine::watch`]): it is polled
+//!   once per `watch.pollInterval`, at most `watch.pollConcurrency` accounts at a time, in
+//!   turn (first come, first served), each poll taking a session from the pool and giving it
+//!   back, so 1,000 cold accounts never hold more sessions than the pool allows.
+//!
+//! A poll on a selected, reused session is one `UID FETCH last+1:*` (plus one STATUS for the
+//! junk folder); a changed UIDVALIDITY resets the folder's baseline. A lost connection (an
+//! EOF during IDLE among them) is retried at once, then with a doubling pause up to
+//! `watch.backoffMax`. Every new message goes through extraction and the cache as a fetch
+//! would, and codes found are sent to the account's subscribers. Tasks stop on
+//! [`Watcher::shutdown`] or when the watcher is dropped.
+
+mod task;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio::task::JoinHandle;
+
+use crate::engine::EngineError;
+use crate::engine::clients::{Connector, ImapManager};
+use crate::pool::SessionPool;
+use crate::store::CodeRecord;
+
+/// What an account's watch is doing now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WatchMode {
+    /// Connecting, or taking its first look.
+    Starting,
+    /// In IMAP IDLE on INBOX.
+    Idle,
+    /// Polling (cold, or hot without IDLE).
+    Poll,
+    /// Waiting before it reconnects after a failure.
+    Backoff,
+}
+
+/// One account's watch, for display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WatchStatus {
+    /// The account.
+    pub email: String,
+    /// What it is doing.
+    pub mode: WatchMode,
+    /// Callers waiting for a code on it.
+    pub waiters: usize,
+    /// Whether it is watched (not only waited on).
+    pub watched: bool,
+    /// Polls run so far (each IDLE wake-up is one).
+    pub polls: u64,
+    /// The last failure, in words, until a poll succeeds.
+    pub last_error: Option<String>,
+}
+
+/// What the account's task tells its subscribers.
+#[derive(Debug, Clone)]
+enum Arrival {
+    /// A message with a code or a link, found by poll number `poll`.
+    Found { poll: u64, record: CodeRecord },
+    /// The watch failed in a way waiting will not fix (sign-in refused, unknown folder, ...).
+    Failed { poll: u64, code: &'static str, message: String },
+}
+
+/// The highest UID seen in one folder, in one UIDVALIDITY.
+#[derive(Debug, Clone)]
+struct Mark {
+    uid_validity: u32,
+    last_uid: u32,
+    /// When the folder was last looked at (Unix seconds), for messages found after a
+    /// UIDVALIDITY change.
+    checked_unix: i64,
+}
+
+struct Watched {
+    email: String,
+    index: usize,
+    waiters: AtomicUsize,
+    watched: AtomicBool,
+    arrivals: broadcast::Sender<Arrival>,
+    /// A waiter came or went, or the watch was turned on or off.
+    wake: Notify,
+    polls_started: AtomicU64,
+    polls_done: tokio::sync::watch::Sender<u64>,
+    mode: Mutex<(WatchMode, Option<String>)>,
+    marks: Mutex<HashMap<String, Mark>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Watched {
+    fn wanted(&self) -> bool {
+        self.watched.load(Ordering::Acquire) || self.waiters.load(Ordering::Acquire) > 0
+    }
+
+    fn hot(&self) -> bool {
+        self.waiters.load(Ordering::Acquire) > 0
+    }
+
+    fn set_mode(&self, mode: WatchMode) {
+        lock(&self.mode).0 = mode;
+    }
+
+    fn set_error(&self, e: Option<String>) {
+        lock(&self.mode).1 = e;
+    }
+
+    fn status(&self) -> WatchStatus {
+        let (mode, last_error) = lock(&self.mode).clone();
+        WatchStatus {
+            email: self.email.clone(),
+            mode,
+            waiters: self.waiters.load(Ordering::Relaxed),
+            watched: self.watched.load(Ordering::Relaxed),
+            polls: *self.polls_done.borrow(),
+            last_error,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) struct Shared {
+    pool: SessionPool<ImapManager>,
+    connector: Arc<Connector>,
+    accounts: Mutex<HashMap<String, Arc<Watched>>>,
+    next_index: AtomicUsize,
+    idle_slots: Arc<Semaphore>,
+    poll_turns: Arc<Semaphore>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Shared {
+    /// The account's entry, created (with its task) if needed; `f` runs under the map's lock
+    /// so a task that is about to retire sees the change.
+    fn enter(self: &Arc<Self>, email: &str, f: impl FnOnce(&Watched)) -> Arc<Watched> {
+        let mut map = lock(&self.accounts);
+        let w = map
+            .entry(email.to_string())
+            .or_insert_with(|| {
+                Arc::new(Watched {
+                    email: email.to_string(),
+                    index: self.next_index.fetch_add(1, Ordering::Relaxed),
+                    waiters: AtomicUsize::new(0),
+                    watched: AtomicBool::new(false),
+                    arrivals: broadcast::channel(256).0,
+                    wake: Notify::new(),
+                    polls_started: AtomicU64::new(0),
+                    polls_done: tokio::sync::watch::channel(0).0,
+                    mode: Mutex::new((WatchMode::Starting, None)),
+                    marks: Mutex::new(HashMap::new()),
+                    task: Mutex::new(None),
+                })
+            })
+            .clone();
+        f(&w);
+        let mut task = lock(&w.task);
+        if task.as_ref().is_none_or(|t| t.is_finished()) && !*self.shutdown.borrow() {
+            *task = Some(tokio::spawn(task::run(self.clone(), w.clone())));
+        }
+        drop(task);
+        w.wake.notify_one();
+        w
+    }
+
+    /// Removes the entry if nobody wants it any more; returns whether the task should end.
+    fn retire(&self, w: &Arc<Watched>) -> bool {
+        let mut map = lock(&self.accounts);
+        if w.wanted() {
+            return false;
+        }
+        if map.get(&w.email).is_some_and(|x| Arc::ptr_eq(x, w)) {
+            map.remove(&w.email);
+        }
+        true
+    }
+
+    fn stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}
+
+/// The watcher: one task per watched account, IDLE for the accounts being waited on,
+/// round-robin polling for the rest. Owned by the engine.
+pub struct Watcher {
+    shared: Arc<Shared>,
+}
+
+impl Watcher {
+    pub(crate) fn new(pool: SessionPool<ImapManager>, connector: Arc<Connector>) -> Watcher {
+        let w = &connector.config.watch;
+        let p = &connector.config.pool;
+        // IDLE sessions are checked out for as long as they idle; leave room for the round
+        // robin and for one fetch of the user's.
+        let idle_cap = w.max_idle_sessions.min(p.max_total.saturating_sub(w.poll_concurrency.max(1) + 1));
+        let shared = Arc::new(Shared {
+            idle_slots: Arc::new(Semaphore::new(if w.idle { idle_cap } else { 0 })),
+            poll_turns: Arc::new(Semaphore::new(w.poll_concurrency.max(1))),
+            pool,
+            connector,
+            accounts: Mutex::new(HashMap::new()),
+            next_index: AtomicUsize::new(0),
+            shutdown: tokio::sync::watch::channel(false).0,
+        });
+        Watcher { shared }
+    }
+
+    /// Starts watching `email` (cold: round-robin polling) until [`Watcher::unwatch`].
+    pub(crate) fn watch(&self, email: &str) {
+        self.shared.enter(email, |w| w.watched.store(true, Ordering::Release));
+    }
+
+    /// Stops watching `email`; a wait in progress keeps its watch until it ends.
+    pub(crate) fn unwatch(&self, email: &str) {
+        let w = lock(&self.shared.accounts).get(email).cloned();
+        if let Some(w) = w {
+            w.watched.store(false, Ordering::Release);
+            w.wake.notify_one();
+        }
+    }
+
+    /// Subscribes to codes arriving in `email` from now on; the account is hot (IDLE) while
+    /// at least one subscription lives.
+    pub(crate) fn subscribe(&self, email: &str) -> CodeSubscription {
+        let mut rx = None;
+        let mut accept_from = 0;
+        let w = self.shared.enter(email, |w| {
+            w.waiters.fetch_add(1, Ordering::AcqRel);
+            rx = Some(w.arrivals.subscribe());
+            // The next poll to start is this subscriber's baseline; what later polls find is new.
+            accept_from = w.polls_started.load(Ordering::Acquire) + 2;
+        });
+        CodeSubscription { w, rx: rx.expect("set under the lock"), accept_from, started_unix: crate::engine::sync::unix_now() }
+    }
+
+    /// Every watch, by address.
+    pub(crate) fn statuses(&self) -> Vec<WatchStatus> {
+        let mut v: Vec<WatchStatus> = lock(&self.shared.accounts).values().map(|w| w.status()).collect();
+        v.sort_by(|a, b| a.email.cmp(&b.email));
+        v
+    }
+
+    /// Signals every task to stop and waits for them up to `within`; sessions in IDLE get
+    /// DONE and go back to the pool, which the caller then closes.
+    pub(crate) async fn shutdown(&self, within: Duration) {
+        self.shared.shutdown.send_replace(true);
+        let tasks: Vec<JoinHandle<()>> = lock(&self.shared.accounts).values().filter_map(|w| lock(&w.task).take()).collect();
+        let _ = tokio::time::timeout(within, futures::future::join_all(tasks)).await;
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.shared.shutdown.send_replace(true);
+    }
+}
+
+/// Codes arriving in one account after the subscription's baseline. While it lives, the
+/// account is watched in hot mode; dropping it lets the watch cool down.
+pub struct CodeSubscription {
+    w: Arc<Watched>,
+    rx: broadcast::Receiver<Arrival>,
+    accept_from: u64,
+    started_unix: i64,
+}
+
+/// How much earlier than the wait's start a message may claim to have arrived and still
+/// count; covers clock skew between the server and this machine.
+const ARRIVAL_SLACK_SECS: i64 = 60;
+
+impl CodeSubscription {
+    /// Completes once the baseline is taken: from then on every new message counts.
+    pub async fn ready(&self) {
+        let mut rx = self.w.polls_done.subscribe();
+        let _ = rx.wait_for(|done| *done + 1 >= self.accept_from).await;
+    }
+
+    /// The next code (or link) in a message that arrived after the baseline, in one of
+    /// `folders` (folder keys such as `inbox`, `junk`; empty means any).
+    ///
+    /// # Errors
+    /// The watch failed in a way that waiting will not fix: sign-in refused, server
+    /// unreachable, keyring or cache failures. Lost connections are retried, not returned.
+    pub async fn next(&mut self, folders: &[String]) -> Result<CodeRecord, EngineError> {
+        loop {
+            match self.rx.recv().await {
+                Ok(Arrival::Found { poll, record }) => {
+                    let fresh = record.received.is_none_or(|d| d >= self.started_unix - ARRIVAL_SLACK_SECS);
+                    if poll >= self.accept_from && fresh && (folders.is_empty() || folders.contains(&record.folder)) {
+                        return Ok(record);
+                    }
+                }
+                Ok(Arrival::Failed { poll, code, message }) => {
+                    if poll + 1 >= self.accept_from {
+                        return Err(EngineError::Watch { email: self.w.email.clone(), code, message });
+                    }
+                }
+                // Fell behind by 256 arrivals: keep reading from where the channel is.
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return Err(EngineError::Closed),
+            }
+        }
+    }
+}
+
+impl Drop for CodeSubscription {
+    fn drop(&mut self) {
+        self.w.waiters.fetch_sub(1, Ordering::AcqRel);
+        self.w.wake.notify_one();
+    }
+}

@@ -1,0 +1,273 @@
+//! One watched account's task: hot rounds (IDLE, or quick polls) while someone waits on it,
+//! cold rounds (a poll now and then, in turn with the other accounts) otherwise.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{Arrival, Mark, Shared, WatchMode, Watched, lock};
+use crate::engine::EngineError;
+use crate::engine::sync::{record_for, save, unix_now};
+use crate::events::Event;
+use crate::imap::{FolderSpec, IdleEnd, ImapError, ImapSession, RawMessage, Selected};
+
+/// The UIDVALIDITY a mark holds for a folder that did not exist at the baseline (servers
+/// never use 0).
+const MISSING: u32 = 0;
+
+/// How many of the newest messages are looked at after a UIDVALIDITY change.
+const REBASELINE_TOP: usize = 20;
+
+pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
+    let backoff_max = shared.connector.config.watch.backoff_max;
+    let mut failures: u32 = 0;
+    let mut next_cold = first_cold_poll(&shared, &w);
+    let mut junk_due = Instant::now();
+    loop {
+        if shared.stopping() {
+            break;
+        }
+        if !w.wanted() {
+            if shared.retire(&w) {
+                break;
+            }
+            continue;
+        }
+        let result = if w.hot() {
+            hot_round(&shared, &w, &mut junk_due).await
+        } else {
+            match cold_wait(&shared, &w, next_cold).await {
+                ColdTurn::Due => {
+                    next_cold = Instant::now() + shared.connector.config.watch.poll_interval;
+                    cold_round(&shared, &w).await
+                }
+                ColdTurn::Changed => continue,
+            }
+        };
+        match result {
+            Ok(()) => {
+                failures = 0;
+                w.set_error(None);
+            }
+            Err(e) => {
+                let poll = w.polls_started.fetch_add(1, Ordering::AcqRel) + 1;
+                w.set_error(Some(e.to_string()));
+                if !e.is_connection_error() {
+                    let _ = w.arrivals.send(Arrival::Failed { poll, code: e.code(), message: e.to_string() });
+                }
+                w.polls_done.send_replace(poll);
+                // The first retry is immediate: a dead reused session is replaced invisibly.
+                let pause = if failures == 0 { Duration::ZERO } else { (Duration::from_secs(1) * 2u32.saturating_pow(failures - 1)).min(backoff_max) };
+                failures = failures.saturating_add(1);
+                if !pause.is_zero() {
+                    w.set_mode(WatchMode::Backoff);
+                    tracing::debug!(email = %w.email, ?pause, "watch failed: {e}");
+                    let mut stop = shared.shutdown.subscribe();
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = stop.wait_for(|s| *s) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Spreads the first polls of many accounts over one interval, so 1,000 accounts watched at
+/// once do not all connect at once.
+fn first_cold_poll(shared: &Shared, w: &Watched) -> Instant {
+    let interval = shared.connector.config.watch.poll_interval;
+    let slots = 64u32;
+    Instant::now() + interval / slots * (w.index as u32 % slots)
+}
+
+enum ColdTurn {
+    Due,
+    Changed,
+}
+
+async fn cold_wait(shared: &Shared, w: &Watched, due: Instant) -> ColdTurn {
+    w.set_mode(WatchMode::Poll);
+    let mut stop = shared.shutdown.subscribe();
+    tokio::select! {
+        _ = tokio::time::sleep_until(due) => ColdTurn::Due,
+        _ = w.wake.notified() => ColdTurn::Changed,
+        _ = stop.wait_for(|s| *s) => ColdTurn::Changed,
+    }
+}
+
+/// One poll of an account nobody waits on, in turn with the others.
+async fn cold_round(shared: &Shared, w: &Watched) -> Result<(), EngineError> {
+    let _turn = shared.poll_turns.acquire().await.map_err(|_| EngineError::Closed)?;
+    let mut s = shared.pool.get(&w.email).await?;
+    let r = poll(shared, w, &mut s, true).await;
+    if r.as_ref().is_err_and(EngineError::is_connection_error) {
+        s.mark_broken();
+    }
+    r
+}
+
+/// Holds the account's session while someone waits on it: IDLE when allowed, otherwise one
+/// poll and a pause of `cache.pollInterval`. Returns to let the loop re-decide (the wait
+/// ended, another caller wants the session, the session is old, shutdown).
+async fn hot_round(shared: &Shared, w: &Watched, junk_due: &mut Instant) -> Result<(), EngineError> {
+    let cfg = &shared.connector.config;
+    let junk_every = cfg.cache.poll_interval;
+    let idle_slot = shared.idle_slots.clone().try_acquire_owned().ok();
+    let mut s = shared.pool.get(&w.email).await?;
+    let r: Result<bool, EngineError> = async {
+        let junk = Instant::now() >= *junk_due;
+        poll(shared, w, &mut s, junk).await?;
+        if junk {
+            *junk_due = Instant::now() + junk_every;
+        }
+        if idle_slot.is_none() || !s.supports_idle().await? {
+            return Ok(false);
+        }
+        let mut stop = shared.shutdown.subscribe();
+        loop {
+            if shared.stopping() || !w.hot() || shared.pool.waiting(&w.email) > 0 || s.created().elapsed() >= cfg.pool.max_age {
+                return Ok(true);
+            }
+            let renew = cfg.watch.idle_renew.min(junk_due.saturating_duration_since(Instant::now())).max(Duration::from_millis(50));
+            w.set_mode(WatchMode::Idle);
+            s.set_idling(true);
+            emit_stats(shared);
+            let interrupt = async {
+                tokio::select! {
+                    _ = shared.pool.contended(&w.email) => {}
+                    _ = w.wake.notified() => {}
+                    _ = stop.wait_for(|s| *s) => {}
+                }
+            };
+            let end = s.idle(renew, interrupt).await;
+            s.set_idling(false);
+            let end = end?;
+            let junk = Instant::now() >= *junk_due;
+            match end {
+                IdleEnd::Changed | IdleEnd::Interrupted => poll(shared, w, &mut s, junk).await?,
+                IdleEnd::Renew => poll(shared, w, &mut s, junk).await?,
+            }
+            if junk {
+                *junk_due = Instant::now() + junk_every;
+            }
+        }
+    }
+    .await;
+    if r.as_ref().is_err_and(EngineError::is_connection_error) {
+        s.mark_broken();
+    }
+    drop(s);
+    drop(idle_slot);
+    emit_stats(shared);
+    if r.as_ref().is_ok_and(|idled| !idled) && w.hot() && !shared.stopping() {
+        // No IDLE here: poll again after the interval, or sooner if something changes.
+        w.set_mode(WatchMode::Poll);
+        let mut stop = shared.shutdown.subscribe();
+        tokio::select! {
+            _ = tokio::time::sleep(junk_every) => {}
+            _ = w.wake.notified() => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+    }
+    r.map(|_| ())
+}
+
+fn emit_stats(shared: &Shared) {
+    shared.connector.sink.emit(Event::PoolStats(shared.pool.stats()));
+}
+
+/// Looks for new mail in INBOX (and, with `junk`, the junk folder) on a session, delivers
+/// what it finds to the subscribers, and moves the marks. On a selected session with nothing
+/// new this is one UID FETCH (and one STATUS for the junk folder).
+async fn poll(shared: &Shared, w: &Watched, s: &mut ImapSession, junk: bool) -> Result<(), EngineError> {
+    let seq = w.polls_started.fetch_add(1, Ordering::AcqRel) + 1;
+    poll_folder(shared, w, s, &FolderSpec::Inbox, seq).await?;
+    if junk {
+        match poll_folder(shared, w, s, &FolderSpec::Junk, seq).await {
+            Err(EngineError::Imap(ImapError::NoSuchFolder { .. })) => {
+                // No junk folder yet: whatever first lands in one is new.
+                let key = FolderSpec::Junk.to_string();
+                if mark(w, &key).is_none() {
+                    set_mark(w, &key, MISSING, 0);
+                }
+            }
+            other => other?,
+        }
+    }
+    w.polls_done.send_replace(seq);
+    Ok(())
+}
+
+fn mark(w: &Watched, key: &str) -> Option<Mark> {
+    lock(&w.marks).get(key).cloned()
+}
+
+fn set_mark(w: &Watched, key: &str, uid_validity: u32, last_uid: u32) {
+    lock(&w.marks).insert(key.to_string(), Mark { uid_validity, last_uid, checked_unix: unix_now() });
+}
+
+async fn poll_folder(shared: &Shared, w: &Watched, s: &mut ImapSession, spec: &FolderSpec, seq: u64) -> Result<(), EngineError> {
+    let key = spec.to_string();
+    let name = s.resolve(spec).await?;
+    let selected = s.selected().is_some_and(|sel| sel.name == name);
+    let inbox = FolderSpec::Inbox.to_string();
+    let Some(m) = mark(w, &key) else {
+        // The baseline: what is there now is old.
+        let (uid_next, uid_validity) = if selected || *spec == FolderSpec::Inbox {
+            let sel = s.reselect(&name).await?;
+            (sel.uid_next, sel.uid_validity)
+        } else {
+            s.status(&name).await?
+        };
+        let last = match uid_next {
+            Some(n) => n.saturating_sub(1),
+            None => s.fetch_newest(&name, 1).await?.1.first().map_or(0, |m| m.uid),
+        };
+        set_mark(w, &key, uid_validity, last);
+        return Ok(());
+    };
+    if !selected && *spec != FolderSpec::Inbox {
+        // Not the selected folder: ask STATUS, and select it only when something is new.
+        let (uid_next, uid_validity) = s.status(&name).await?;
+        if uid_validity == m.uid_validity && uid_next.is_some_and(|n| n <= m.last_uid.saturating_add(1)) {
+            lock(&w.marks).entry(key).and_modify(|m| m.checked_unix = unix_now());
+            return Ok(());
+        }
+    }
+    let (sel, raws) = s.fetch_after(&name, m.last_uid).await?;
+    let (sel, raws) = if sel.uid_validity != m.uid_validity && m.uid_validity != MISSING {
+        // Every UID changed meaning: start again from what is there now, and look at the
+        // newest few for mail that came since the last look.
+        let sel = s.reselect(&name).await?;
+        let (_, newest) = s.fetch_newest(&name, REBASELINE_TOP).await?;
+        let last = sel.uid_next.map(|n| n.saturating_sub(1)).unwrap_or(0).max(newest.iter().map(|r| r.uid).max().unwrap_or(0));
+        set_mark(w, &key, sel.uid_validity, last);
+        let recent: Vec<RawMessage> = newest.into_iter().filter(|r| r.internal_date.is_some_and(|d| d >= m.checked_unix - 1)).collect();
+        (sel, recent)
+    } else {
+        let last = raws.iter().map(|r| r.uid).max().unwrap_or(m.last_uid).max(m.last_uid);
+        set_mark(w, &key, sel.uid_validity, last);
+        (sel, raws)
+    };
+    if key != inbox && s.selected().is_some_and(|x| x.name != "INBOX") && w.hot() {
+        // Hot watches idle on INBOX; go back to it now rather than on the next poll.
+        s.select("INBOX").await?;
+    }
+    deliver(shared, w, &key, &sel, raws, seq).await
+}
+
+async fn deliver(shared: &Shared, w: &Watched, key: &str, sel: &Selected, raws: Vec<RawMessage>, seq: u64) -> Result<(), EngineError> {
+    if raws.is_empty() {
+        return Ok(());
+    }
+    let (messages, codes) = save(&shared.connector, &w.email, key, sel, raws).await?;
+    for m in &messages {
+        if let Some(record) = record_for(&w.email, key, m, &codes) {
+            let _ = w.arrivals.send(Arrival::Found { poll: seq, record });
+        }
+    }
+    Ok(())
+}

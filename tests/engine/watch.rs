@@ -1,0 +1,203 @@
+//! Watching accounts against the real Dovecot: IDLE for the accounts being waited on, shared
+//! by every waiter, giving way to other callers at a per-account limit of 1, surviving a lost
+//! connection, and round-robin polling for the rest within the global limit.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::future::join_all;
+use mailwatch_engine::engine::WaitOptions;
+use mailwatch_engine::imap::FolderSpec;
+use mailwatch_engine::watch::WatchMode;
+use mailwatch_testbed::{FaultProxy, TestBed};
+
+use crate::support::{Harness, code_mail, test_config};
+
+/// Waits (up to 20 s) until the account's watch idles, so mail delivered next is news.
+async fn until_idle(h: &Harness, email: &str) {
+    for _ in 0..400 {
+        if h.engine.watch_statuses().iter().any(|s| s.email == email && s.mode == WatchMode::Idle) && h.engine.stats().pool.total.idling > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the watch never reached IDLE: {:?}\n{}", h.engine.watch_statuses(), h.bed.dovecot.diagnostics());
+}
+
+/// The most IMAP sessions open at once over all users, replayed from Dovecot's log (each
+/// `Login:` opens a session id, its `Disconnected` closes it).
+pub fn max_total_sessions(bed: &TestBed) -> usize {
+    let log = std::fs::read_to_string(bed.dovecot.log_path()).unwrap_or_default();
+    let mut open: HashSet<String> = HashSet::new();
+    let mut max = 0;
+    for line in log.lines() {
+        if line.contains("imap-login: ") && line.contains(": Login: user=<") {
+            if let Some(id) = line.split("session=<").nth(1).and_then(|r| r.split('>').next()) {
+                open.insert(id.to_string());
+                max = max.max(open.len());
+            }
+        } else if line.contains(": Disconnected") && line.contains("imap(") {
+            // imap(user)<pid><session>: Info: Disconnected: ...
+            if let Some(id) = line.split(")<").nth(1).and_then(|r| r.split('<').nth(1)).and_then(|r| r.split('>').next()) {
+                open.remove(id);
+            }
+        }
+    }
+    max
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_waiters_on_one_account_share_one_idle_session_and_all_get_the_code() {
+    let mut cfg = test_config();
+    cfg.pool.max_per_account = 1;
+    // Polling every minute cannot explain a code found in seconds: IDLE did it.
+    cfg.cache.poll_interval = Duration::from_secs(60);
+    let h = Harness::with_config(cfg).await;
+    let email = "ivan@outlook.com".to_string();
+    h.oauth_account(&email, None).await;
+    let (s, b) = code_mail("111111");
+    h.deliver(&email, "INBOX", &s, &b).await;
+
+    let options = WaitOptions { timeout: Duration::from_secs(30), ..Default::default() };
+    let waits = join_all((0..50).map(|_| h.engine.wait_code(&email, &options)));
+    let deliver = async {
+        until_idle(&h, &email).await;
+        // Let every waiter's baseline be taken first.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let t = h.engine.stats().pool.total;
+        assert_eq!((t.in_use, t.idling), (1, 1), "the IDLE session is a checked-out session and shows as idling: {t:?}");
+        let (s, b) = code_mail("246810");
+        h.deliver(&email, "INBOX", &s, &b).await;
+    };
+    let (results, ()) = tokio::join!(waits, deliver);
+    let codes: Vec<String> = results.iter().map(|r| match r {
+        Ok(c) => c.code.clone().unwrap_or_default(),
+        Err(e) => format!("error: {e}"),
+    }).collect();
+    assert!(codes.iter().all(|c| c == "246810"), "every waiter gets the new code, none the old one: {codes:?}");
+    let seen = h.bed.dovecot.max_sessions_seen(&email);
+    println!("50 waiters, limit 1: Dovecot saw at most {seen} session(s), {} login(s); stats {:?}", h.bed.dovecot.logins_for(&email), h.engine.stats().pool.total);
+    assert_eq!(seen, 1, "one session served all 50 waiters\n{}", h.bed.dovecot.diagnostics());
+    assert_eq!(h.bed.dovecot.logins_for(&email), 1, "one login");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_at_a_limit_of_one_is_served_while_a_wait_idles_and_the_wait_still_gets_its_code() {
+    let mut cfg = test_config();
+    cfg.pool.max_per_account = 1;
+    cfg.cache.poll_interval = Duration::from_secs(60);
+    let h = Harness::with_config(cfg).await;
+    let email = h.password_account("judy@example.com", "pw", None).await;
+    let mut sub = h.engine.subscribe_codes(&email).await.unwrap();
+    sub.ready().await;
+    until_idle(&h, &email).await;
+
+    let (s, b) = code_mail("135790");
+    h.deliver(&email, "Archive", &s, &b).await;
+    let fetched = tokio::time::timeout(Duration::from_secs(15), h.engine.fetch(&email, &FolderSpec::Named("Archive".into()), 5, false))
+        .await
+        .expect("the fetch is not stuck behind IDLE")
+        .expect("the fetch succeeds on the shared session");
+    assert_eq!(fetched.first().and_then(|m| m.code.as_deref()), Some("135790"), "{fetched:?}");
+
+    until_idle(&h, &email).await;
+    let (s, b) = code_mail("864200");
+    h.deliver(&email, "INBOX", &s, &b).await;
+    let got = tokio::time::timeout(Duration::from_secs(15), sub.next(&[])).await.expect("the code arrives by IDLE after the fetch").unwrap();
+    assert_eq!(got.code.as_deref(), Some("864200"));
+    assert_eq!(h.bed.dovecot.max_sessions_seen(&email), 1, "the fetch used the watch's session\n{}", h.bed.dovecot.diagnostics());
+    let t = h.engine.stats().pool.total;
+    assert!(t.connection_waits >= 1 && t.wait_timeouts == 0, "the fetch waited for the session, briefly: {t:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_cut_during_idle_is_reconnected_and_no_code_is_lost() {
+    let mut cfg = test_config();
+    cfg.cache.poll_interval = Duration::from_secs(60);
+    let h = Harness::with_config(cfg).await;
+    let proxy = FaultProxy::start(h.bed.dovecot.imaps_addr()).await;
+    let email = h.password_account("kim@example.com", "pw", Some(proxy.port())).await;
+    let mut sub = h.engine.subscribe_codes(&email).await.unwrap();
+    sub.ready().await;
+    until_idle(&h, &email).await;
+
+    proxy.reset_all();
+    // Mail that lands while the watch is down is found when it reconnects.
+    let (s, b) = code_mail("975310");
+    h.deliver(&email, "INBOX", &s, &b).await;
+    let got = tokio::time::timeout(Duration::from_secs(20), sub.next(&[])).await.expect("the watch reconnects and finds the code").unwrap();
+    assert_eq!(got.code.as_deref(), Some("975310"));
+    let logins = h.bed.dovecot.logins_for(&email);
+    println!("after a reset during IDLE: {logins} logins, statuses {:?}", h.engine.watch_statuses());
+    assert_eq!(logins, 2, "one reconnection\n{}", h.bed.dovecot.diagnostics());
+    until_idle(&h, &email).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_junk_folder_is_checked_while_the_inbox_idles() {
+    let mut cfg = test_config();
+    cfg.cache.poll_interval = Duration::from_millis(500);
+    let h = Harness::with_config(cfg).await;
+    let email = h.password_account("lena@example.com", "pw", None).await;
+    let (s, b) = code_mail("101010");
+    h.deliver(&email, "Junk", &s, &b).await;
+    let mut sub = h.engine.subscribe_codes(&email).await.unwrap();
+    sub.ready().await;
+    until_idle(&h, &email).await;
+    let (s, b) = code_mail("202020");
+    h.deliver(&email, "Junk", &s, &b).await;
+    let got = tokio::time::timeout(Duration::from_secs(15), sub.next(&[])).await.expect("the junk folder's code arrives").unwrap();
+    assert_eq!((got.code.as_deref(), got.folder.as_str()), (Some("202020"), "junk"), "the new junk code, not the old one: {got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_waiters_watched_accounts_are_polled_in_turn_within_the_global_limit() {
+    let mut cfg = test_config();
+    cfg.pool.max_total = 4;
+    cfg.watch.poll_concurrency = 2;
+    cfg.watch.poll_interval = Duration::from_secs(1);
+    let h = Harness::with_config(cfg).await;
+    let mut emails = Vec::new();
+    for i in 0..12 {
+        emails.push(h.password_account(&format!("m{i}@example.com"), "pw", None).await);
+    }
+    for e in &emails {
+        h.engine.watch(e).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for (i, e) in emails.iter().enumerate() {
+        let (s, b) = code_mail(&format!("7000{i:02}"));
+        h.deliver(e, "INBOX", &s, &b).await;
+    }
+    let mut found = Vec::new();
+    for _ in 0..100 {
+        found = h.events.codes();
+        if found.len() >= emails.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    found.sort();
+    let expected: Vec<String> = (0..emails.len()).map(|i| format!("7000{i:02}")).collect();
+    let statuses = h.engine.watch_statuses();
+    println!("12 watched accounts, limit 4: codes {found:?}; stats {:?}", h.engine.stats().pool.total);
+    assert_eq!(found, expected, "every watched account's code was announced: {statuses:?}");
+    assert!(statuses.iter().all(|s| s.mode == WatchMode::Poll && s.waiters == 0), "nobody waits, so nobody idles: {statuses:?}");
+    let max = max_total_sessions(&h.bed);
+    assert!((1..=4).contains(&max), "Dovecot saw {max} sessions at once; the global limit is 4\n{}", h.bed.dovecot.diagnostics());
+
+    h.engine.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let open: usize = emails.iter().map(|e| h.bed.dovecot.sessions_for(e)).sum();
+    assert_eq!(open, 0, "shutdown logged out of every session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_sign_in_ends_the_wait_with_its_own_error() {
+    let h = Harness::start().await;
+    let email = h.password_account("nina@example.com", "pw", None).await;
+    h.bed.dovecot.add_user("nina@example.com", "changed");
+    let err = h.engine.wait_code(&email, &WaitOptions { timeout: Duration::from_secs(20), ..Default::default() }).await.unwrap_err();
+    assert_eq!(err.code(), "auth_failed", "{err}");
+    assert!(err.to_string().contains("cannot sign in"), "{err}");
+}
