@@ -8,6 +8,8 @@ use std::time::Duration;
 use mailwatch_testbed::{DEFAULT_CLIENT_ID, TestBed};
 use serde_json::Value;
 
+mod watch;
+
 struct Cli {
     bed: TestBed,
     data: tempfile::TempDir,

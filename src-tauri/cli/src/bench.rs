@@ -2,7 +2,11 @@
 //!
 //! Every iteration asks the server (the cache is written as in the real path but never
 //! answers). `reuse-client` keeps one client and its session; `new-client` forgets the
-//! client before every fetch, so each one refreshes its token and logs in again.
+//! client before every fetch, so each one refreshes its token and logs in again;
+//! `empty-poll` times a poll that finds nothing new on the reused, selected session (one
+//! `UID FETCH last+1:*`); `idle` waits on the account (IMAP IDLE), appends a message with a
+//! fresh code through a second engine, and times from the server's OK to the APPEND to the
+//! engine's code event.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +19,8 @@ use mailwatch_engine::redact::mask_email;
 use mailwatch_engine::{Engine, EngineError};
 use serde_json::{Value, json};
 
+mod idle;
+
 /// Which client strategy to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Mode {
@@ -22,6 +28,10 @@ pub enum Mode {
     ReuseClient,
     /// A new client (token refresh and login) for every fetch.
     NewClient,
+    /// A poll that finds nothing new, on the reused session.
+    EmptyPoll,
+    /// From an APPEND to the code event, while the account is watched with IDLE.
+    Idle,
 }
 
 impl Mode {
@@ -29,6 +39,8 @@ impl Mode {
         match self {
             Mode::ReuseClient => "reuse-client",
             Mode::NewClient => "new-client",
+            Mode::EmptyPoll => "empty-poll",
+            Mode::Idle => "idle",
         }
     }
 }
@@ -39,7 +51,7 @@ pub struct BenchArgs {
     /// The account to fetch from.
     #[arg(long)]
     email: String,
-    /// reuse-client or new-client.
+    /// reuse-client, new-client, empty-poll or idle.
     #[arg(long, value_enum, default_value = "reuse-client")]
     mode: Mode,
     /// Fetches before measuring (not counted).
@@ -83,6 +95,9 @@ fn round2(v: f64) -> f64 {
 /// The account is unknown, or the benchmark's own cache cannot be opened. Failed fetches
 /// are counted, not returned.
 pub async fn run(engine: &Engine, a: &BenchArgs) -> Result<(), EngineError> {
+    if a.mode == Mode::Idle {
+        return idle::run(engine, a).await;
+    }
     let account = engine.account(&a.email).await?;
     // A separate cache file keeps benchmark rows out of the user's history.
     let separate;
@@ -107,7 +122,11 @@ pub async fn run(engine: &Engine, a: &BenchArgs) -> Result<(), EngineError> {
             engine.forget_client(&email).await;
         }
         let t = Instant::now();
-        engine.fetch(&email, &FolderSpec::Inbox, a.top, false).await?;
+        if a.mode == Mode::EmptyPoll {
+            engine.poll(&email, &FolderSpec::Inbox).await?;
+        } else {
+            engine.fetch(&email, &FolderSpec::Inbox, a.top, false).await?;
+        }
         Ok(t.elapsed())
     };
     for _ in 0..a.warmup {
@@ -132,11 +151,20 @@ pub async fn run(engine: &Engine, a: &BenchArgs) -> Result<(), EngineError> {
         }
     }
     let total = started.elapsed();
+    report(engine, a, &email, samples, errors, total, callers);
+    if a.database_path.is_some() {
+        engine.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Prints the figures: one JSON object with `--json`, or a few lines of text.
+fn report(engine: &Engine, a: &BenchArgs, email: &str, mut samples: Vec<f64>, mut errors: Vec<String>, total: Duration, callers: usize) {
     samples.sort_by(|x, y| x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal));
     let success = samples.len();
     let avg = if success > 0 { samples.iter().sum::<f64>() / success as f64 } else { 0.0 };
     let qps = if total.as_secs_f64() > 0.0 { success as f64 / total.as_secs_f64() } else { 0.0 };
-    let shown = if a.redact { mask_email(&email) } else { email.clone() };
+    let shown = if a.redact { mask_email(email) } else { email.to_string() };
     let stats = engine.stats();
     errors.sort();
     errors.dedup();
@@ -169,10 +197,6 @@ pub async fn run(engine: &Engine, a: &BenchArgs) -> Result<(), EngineError> {
             println!("  error: {e}");
         }
     }
-    if a.database_path.is_some() {
-        engine.shutdown().await;
-    }
-    Ok(())
 }
 
 const CUMULATIVE_KEY: &str = "stats.cumulative";

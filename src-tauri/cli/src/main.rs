@@ -5,6 +5,7 @@
 //! `--json`) and exit with a code that says what kind of failure it was; see [`exit_code`].
 
 mod bench;
+mod watch;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -49,6 +50,8 @@ enum Command {
     Stats(JsonFlag),
     /// Measure fetch latency with a reused client or a new client per fetch.
     Bench(bench::BenchArgs),
+    /// Watch accounts and print each new code as it arrives.
+    Watch(watch::WatchArgs),
     /// Find the code, link and service in one RFC 5322 message.
     Extract(ExtractArgs),
 }
@@ -181,6 +184,7 @@ fn main() -> ExitCode {
         Command::Fetch(a) => a.json,
         Command::WaitCode(a) => a.json,
         Command::Bench(a) => a.json,
+        Command::Watch(a) => a.json,
         Command::Extract(_) => true,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -220,16 +224,24 @@ fn read_secret_from_stdin(what: &str) -> Result<Secret, EngineError> {
     Ok(Secret::new(first))
 }
 
-async fn open(cli: &Cli) -> Result<Engine, EngineError> {
+async fn open(cli: &Cli, sink: Arc<dyn mailwatch_engine::events::EventSink>) -> Result<Engine, EngineError> {
     let options = EngineOptions { data_dir: cli.data_dir.clone(), extra_ca: cli.extra_ca.clone(), ..Default::default() };
-    Engine::open(options, Arc::new(NullSink)).await
+    Engine::open(options, sink).await
 }
 
 async fn run(cli: Cli) -> Result<(), EngineError> {
     if let Command::Extract(a) = &cli.command {
         return extract(a);
     }
-    let engine = open(&cli).await?;
+    if let Command::Watch(a) = &cli.command {
+        let (sink, events) = watch::sink();
+        let engine = open(&cli, sink).await?;
+        let result = watch::run(&engine, a, events).await;
+        engine.shutdown().await;
+        bench::persist_stats(&engine).await;
+        return result;
+    }
+    let engine = open(&cli, Arc::new(NullSink)).await?;
     let result = dispatch(&cli, &engine).await;
     engine.shutdown().await;
     bench::persist_stats(&engine).await;
@@ -337,7 +349,7 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
             }
         }
         Command::Bench(a) => bench::run(engine, a).await?,
-        Command::Extract(_) => unreachable!("handled before the engine opens"),
+        Command::Extract(_) | Command::Watch(_) => unreachable!("handled before dispatch"),
     }
     Ok(())
 }

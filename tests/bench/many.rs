@@ -1,0 +1,212 @@
+//! Watching many accounts within a global session limit: 1,000 password accounts on the test
+//! bed's Dovecot, all watched, a few of them waited on, `pool.maxTotal` = 50. Prints the
+//! process's RSS and CPU while it watches, how many codes were announced, and the most IMAP
+//! sessions Dovecot had open at once (replayed from Dovecot's own log).
+//!
+//! Secrets live in memory here (a stand-in for the keyring, which is not what is measured).
+//! Settings through the environment: `ACCOUNTS` (1000), `WAITED` (10), `MAX_TOTAL` (50),
+//! `POLL_INTERVAL` seconds (60), `MEASURE` seconds (120).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mailwatch_engine::Engine;
+use mailwatch_engine::account::{AccountSpec, Provider, Tls};
+use mailwatch_engine::config::Config;
+use mailwatch_engine::engine::{EngineOptions, NewSecret};
+use mailwatch_engine::events::{Event, EventSink};
+use mailwatch_engine::secrets::{Secret, SecretStore, SecretsError};
+use mailwatch_testbed::{DovecotOptions, TestBed};
+
+#[derive(Default)]
+struct MemorySecrets(Mutex<HashMap<String, Secret>>);
+
+impl SecretStore for MemorySecrets {
+    fn get(&self, email: &str) -> Result<Option<Secret>, SecretsError> {
+        Ok(self.0.lock().unwrap().get(email).cloned())
+    }
+    fn set(&self, email: &str, secret: &Secret) -> Result<(), SecretsError> {
+        self.0.lock().unwrap().insert(email.to_string(), secret.clone());
+        Ok(())
+    }
+    fn delete(&self, email: &str) -> Result<(), SecretsError> {
+        self.0.lock().unwrap().remove(email);
+        Ok(())
+    }
+}
+
+/// Codes announced, by account.
+#[derive(Default)]
+struct Codes(Mutex<Vec<(String, String, Instant)>>);
+
+impl EventSink for Codes {
+    fn emit(&self, event: Event) {
+        if let Event::CodeFound { email, code: Some(code), .. } = event {
+            self.0.lock().unwrap().push((email, code, Instant::now()));
+        }
+    }
+}
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Resident memory and CPU time (user + system) of this process.
+fn usage() -> (u64, Duration) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let rss_kb = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses: utime is the 14th, stime the 15th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    // The kernel's USER_HZ is 100 on Linux.
+    (rss_kb, Duration::from_millis(ticks * 10))
+}
+
+/// The most IMAP sessions open at once over all users, from Dovecot's log.
+fn max_sessions(log: &std::path::Path) -> usize {
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    let mut open: HashSet<String> = HashSet::new();
+    let mut max = 0;
+    for line in log.lines() {
+        if line.contains("imap-login: ") && line.contains(": Login: user=<") {
+            if let Some(id) = line.split("session=<").nth(1).and_then(|r| r.split('>').next()) {
+                open.insert(id.to_string());
+                max = max.max(open.len());
+            }
+        } else if line.contains(": Disconnected") && line.contains("imap(") {
+            if let Some(id) = line.split(")<").nth(1).and_then(|r| r.split('<').nth(1)).and_then(|r| r.split('>').next()) {
+                open.remove(id);
+            }
+        }
+    }
+    max
+}
+
+fn code_mail(code: &str) -> Vec<u8> {
+    format!(
+        "From: Example <no-reply@service.example>\r\nTo: u@example.com\r\nSubject: Your verification code\r\nMessage-ID: <many-{code}@service.example>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nYour verification code is {code}.\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let accounts = env("ACCOUNTS", 1000) as usize;
+    let waited = env("WAITED", 10) as usize;
+    let max_total = env("MAX_TOTAL", 50) as usize;
+    let poll_interval = Duration::from_secs(env("POLL_INTERVAL", 60));
+    let measure = Duration::from_secs(env("MEASURE", 120));
+
+    let bed = TestBed::start_with(DovecotOptions::default()).await;
+    let dir = tempfile::tempdir().expect("a temp data dir");
+    let mut config = Config::default();
+    config.pool.max_total = max_total;
+    config.watch.poll_interval = poll_interval;
+    let codes = Arc::new(Codes::default());
+    let options = EngineOptions {
+        data_dir: Some(dir.path().to_path_buf()),
+        extra_ca: Some(bed.dovecot.ca_pem_path().to_path_buf()),
+        config: Some(config),
+        secrets: Some(Arc::new(MemorySecrets::default())),
+        ..Default::default()
+    };
+    let engine = Engine::open(options, codes.clone()).await.expect("the engine opens");
+    let emails: Vec<String> = (0..accounts).map(|i| format!("user{i:04}@example.com")).collect();
+    let t = Instant::now();
+    for e in &emails {
+        bed.dovecot.add_user(e, "pw");
+        let spec = AccountSpec {
+            email: e.clone(),
+            provider: Some(Provider::Imap),
+            imap_host: Some("127.0.0.1".into()),
+            imap_port: Some(bed.dovecot.imaps_port()),
+            tls: Some(Tls::Implicit),
+            ..Default::default()
+        };
+        engine.add_account(&spec, NewSecret::Password(Secret::new("pw"))).await.expect("the account is added");
+    }
+    eprintln!("{accounts} accounts added in {:.1} s", t.elapsed().as_secs_f64());
+    let (rss_before, _) = usage();
+
+    for e in &emails {
+        engine.watch(e).await.expect("watch");
+    }
+    let mut subscriptions = Vec::new();
+    for e in emails.iter().take(waited) {
+        subscriptions.push(engine.subscribe_codes(e).await.expect("subscribe"));
+    }
+    // One full round of polls first: every account takes its baseline.
+    eprintln!("warming up for one poll interval ({} s)", poll_interval.as_secs());
+    tokio::time::sleep(poll_interval + Duration::from_secs(5)).await;
+
+    let (_, cpu0) = usage();
+    let t0 = Instant::now();
+    let mut rss_max = 0;
+    // Codes to a few waited-on accounts and a few polled ones, spread over the window.
+    let targets: Vec<(String, String)> = (0..10)
+        .map(|i| {
+            let idx = if i < 5 { i % waited.max(1) } else { waited + (i * 97) % (accounts - waited).max(1) };
+            (emails[idx.min(accounts - 1)].clone(), format!("{}", 500_000 + i * 1_111))
+        })
+        .collect();
+    let mut sent: HashMap<String, Instant> = HashMap::new();
+    let mut next_target = 0;
+    while t0.elapsed() < measure {
+        let (rss, _) = usage();
+        rss_max = rss_max.max(rss);
+        // After the first third of the window, deliver one code every few seconds.
+        if t0.elapsed() > measure / 3 && next_target < targets.len() && t0.elapsed() > measure / 3 + Duration::from_secs(3 * next_target as u64) {
+            let (e, c) = &targets[next_target];
+            bed.dovecot.append(e, "INBOX", &code_mail(c)).await;
+            sent.insert(c.clone(), Instant::now());
+            next_target += 1;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let (rss_end, cpu1) = usage();
+    let window = t0.elapsed();
+    let cpu = (cpu1 - cpu0).as_secs_f64() / window.as_secs_f64() * 100.0;
+    // Give the last polled codes one more interval to be found.
+    tokio::time::sleep(poll_interval).await;
+    let found = codes.0.lock().unwrap().clone();
+    let mut waited_latency = Vec::new();
+    let mut polled_latency = Vec::new();
+    for (i, (_, c)) in targets.iter().enumerate() {
+        if let (Some(at), Some(sent_at)) = (found.iter().find(|(_, code, _)| code == c).map(|x| x.2), sent.get(c)) {
+            let ms = at.saturating_duration_since(*sent_at).as_secs_f64() * 1000.0;
+            if i < 5 { waited_latency.push(ms) } else { polled_latency.push(ms) }
+        }
+    }
+    let stats = engine.stats().pool.total;
+    let statuses = engine.watch_statuses();
+    let idling = statuses.iter().filter(|s| s.mode == mailwatch_engine::watch::WatchMode::Idle).count();
+    drop(subscriptions);
+    engine.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let dovecot_max = max_sessions(bed.dovecot.log_path());
+
+    println!("| figure | value |");
+    println!("|---|---|");
+    println!("| accounts watched / waited on | {accounts} / {waited} |");
+    println!("| pool.maxTotal, watch.pollInterval | {max_total}, {} s |", poll_interval.as_secs());
+    println!("| RSS before watching / max while watching / at the end | {:.0} / {:.0} / {:.0} MB |", rss_before as f64 / 1024.0, rss_max as f64 / 1024.0, rss_end as f64 / 1024.0);
+    println!("| CPU while watching ({:.0} s window) | {cpu:.2} % of one core |", window.as_secs_f64());
+    println!("| most IMAP sessions open at once (Dovecot's log) | {dovecot_max} |");
+    println!("| sessions opened / closed by the pool | {} / {} |", stats.total_created, stats.total_closed);
+    println!("| watches in IDLE at the end | {idling} |");
+    println!("| codes to waited-on accounts announced | {}/5, {} |", waited_latency.len(), summary(&waited_latency));
+    println!("| codes to polled accounts announced | {}/5, {} |", polled_latency.len(), summary(&polled_latency));
+}
+
+fn summary(ms: &[f64]) -> String {
+    if ms.is_empty() {
+        return "-".into();
+    }
+    let mut v = ms.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    format!("median {:.0} ms, max {:.0} ms after delivery", v[v.len() / 2], v[v.len() - 1])
+}

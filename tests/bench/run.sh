@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Reproduces the README's performance figures: builds the release CLI and the benchmark
+# runners, then, in a private D-Bus session with an unlocked keyring, starts the test bed
+# behind a latency proxy and prints Markdown tables.
+#
+#   tests/bench/run.sh          # the bench table at 0 and 20 ms round trip
+#   tests/bench/run.sh many     # 1,000 watched accounts within 50 sessions (about 4 minutes)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+what="${1:-table}"
+cargo build --release -p mailwatch-cli --bin mailwatch-cli --example "bench-$what" >&2
+target="${CARGO_TARGET_DIR:-target}/release"
+case "$what" in
+  table) exec tests/testbed/with-session.sh "$target/examples/bench-table" "$target/mailwatch-cli" ;;
+  many) exec tests/testbed/with-session.sh "$target/examples/bench-many" ;;
+  *) echo "usage: $0 [table|many]" >&2; exit 2 ;;
+esac
