@@ -201,3 +201,32 @@ async fn a_refused_sign_in_ends_the_wait_with_its_own_error() {
     assert_eq!(err.code(), "auth_failed", "{err}");
     assert!(err.to_string().contains("cannot sign in"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_recreated_with_a_new_uidvalidity_is_followed_and_its_new_code_found() {
+    let mut cfg = test_config();
+    cfg.cache.poll_interval = Duration::from_millis(500);
+    let h = Harness::with_config(cfg).await;
+    let email = h.password_account("olive@example.com", "pw", None).await;
+    let (s, b) = code_mail("313131");
+    h.deliver(&email, "Junk", &s, &b).await;
+    let mut sub = h.engine.subscribe_codes(&email).await.unwrap();
+    sub.ready().await;
+    until_idle(&h, &email).await;
+
+    // A new Junk folder has a new UIDVALIDITY, and its first message has UID 1 again: below the
+    // old mark, so only a watch that notices the change finds it.
+    for action in ["delete", "create"] {
+        let out = std::process::Command::new("doveadm")
+            .arg("-c")
+            .arg(h.bed.dovecot.config_path())
+            .args(["mailbox", action, "-u", &email, "Junk"])
+            .output()
+            .expect("doveadm runs");
+        assert!(out.status.success(), "doveadm mailbox {action}: {out:?}");
+    }
+    let (s, b) = code_mail("424242");
+    h.deliver(&email, "Junk", &s, &b).await;
+    let got = tokio::time::timeout(Duration::from_secs(15), sub.next(&[])).await.expect("the recreated folder's code arrives").unwrap();
+    assert_eq!((got.code.as_deref(), got.folder.as_str(), got.uid), (Some("424242"), "junk", 1), "{got:?}");
+}
