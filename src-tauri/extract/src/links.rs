@@ -197,12 +197,12 @@ fn score(link: &Link, subject_intent: bool) -> Option<f32> {
     let text_l = link.text.to_lowercase();
     let text_is_url = text_l.is_empty() || text_l.starts_with("http") || text_l.starts_with("www.");
 
-    let text_strong = !text_is_url && has(&WORDS.strong, &text_l);
-    let text_weak = !text_is_url && has(&WORDS.weak, &text_l);
     // "Track package", "Manage preferences", "Confirm order": the text says what it is.
     if !text_is_url && has(&WORDS.negative, &text_l) {
         return None;
     }
+    let text_strong = !text_is_url && has(&WORDS.strong, &text_l);
+    let text_weak = !text_is_url && has(&WORDS.weak, &text_l);
     // The part of the target after the host: a host named "login.example.com" says little.
     let path = href_l
         .split_once("://")
@@ -220,8 +220,8 @@ fn score(link: &Link, subject_intent: bool) -> Option<f32> {
     if link.image_only && !text_strong {
         return None;
     }
-    let near_l = lower_tail(&link.context, 80);
-    let context_strong = has(&WORDS.strong, &near_l);
+    // The sentence around a link speaks for it only when its own text says nothing.
+    let context_speaks = (text_is_url || text_weak) && has(&WORDS.strong, &lower_tail(&link.context, 80));
     let url_positive = has(&WORDS.url_positive, path);
 
     let mut s = 0.0;
@@ -232,8 +232,7 @@ fn score(link: &Link, subject_intent: bool) -> Option<f32> {
     } else if text_is_url {
         s += 1.0;
     }
-    // The sentence around a link speaks for it only when its own text says nothing.
-    if context_strong && (text_is_url || text_weak) {
+    if context_speaks {
         s += 5.0;
     }
     if url_positive {
@@ -243,7 +242,7 @@ fn score(link: &Link, subject_intent: bool) -> Option<f32> {
         s += 2.0;
     }
     // "Log in" alone is every newsletter's footer.
-    if !text_strong && !(context_strong && (text_is_url || text_weak)) && !subject_intent {
+    if !text_strong && !context_speaks && !subject_intent {
         return None;
     }
     Some(s)
