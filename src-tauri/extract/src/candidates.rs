@@ -136,6 +136,24 @@ fn atoms(text: &str) -> Vec<Atom> {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
+        if current.is_none() && b.is_ascii_alphabetic() {
+            // The common case, a plain word: ASCII letters ended by ASCII punctuation or space.
+            let run = bytes[i..].iter().take_while(|b| b.is_ascii_alphabetic()).count();
+            let next = bytes.get(i + run);
+            if next.is_none_or(|n| n.is_ascii() && !n.is_ascii_digit())
+                && bytes[i..i + run].iter().any(u8::is_ascii_lowercase)
+            {
+                // Left out, but counted when something ends it, as the loop below would.
+                if next.is_some() {
+                    count += 1;
+                    if count >= 4_096 {
+                        return out;
+                    }
+                }
+                i += run;
+                continue;
+            }
+        }
         let (ascii, width) = if b.is_ascii() {
             (b.is_ascii_alphanumeric().then_some(b), 1)
         } else {

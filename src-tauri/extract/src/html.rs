@@ -376,41 +376,38 @@ fn css_rules(css: &str) -> Vec<(&str, &str)> {
 }
 
 /// What an inline `style` attribute (or a rule's declarations) does.
+///
+/// Plain byte loops and ASCII-case-insensitive comparisons, without copies: every rule of every
+/// sheet and every distinct inline style goes through here, and declarations are a few bytes
+/// long, so any per-piece set-up (a searcher, a lower-cased copy) costs more than the piece.
 fn inline_style(style: &str) -> Style {
     let mut out = Style::default();
     let mut zero_height = false;
     let mut overflow_hidden = false;
-    // One memchr2 pass rather than `split` and `split_once`: declarations are a few bytes
-    // long, and a searcher per piece costs more than the piece.
     let bytes = style.as_bytes();
-    let (mut next_start, mut first_colon) = (0, None);
-    for end in memchr::memchr2_iter(b':', b';', bytes).chain(std::iter::once(bytes.len())) {
-        if end < bytes.len() && bytes[end] == b':' {
-            first_colon = first_colon.or(Some(end));
-            continue;
+    let mut start = 0;
+    // `split(';')` then `split_once(':')`, including the empty piece after a final `;`.
+    while start <= bytes.len() {
+        let mut end = start;
+        let mut colon = None;
+        while end < bytes.len() && bytes[end] != b';' {
+            if bytes[end] == b':' && colon.is_none() {
+                colon = Some(end);
+            }
+            end += 1;
         }
-        let (start, colon) = (next_start, first_colon);
-        (next_start, first_colon) = (end + 1, None);
+        let decl = start..end;
+        start = end + 1;
         let Some(colon) = colon else { continue };
         // Most declarations (colour, padding, margins) change nothing here: skip them before
         // touching their value.
-        let Some(prop) = Prop::of(trim(&style[start..colon])) else { continue };
-        let value = trim(&style[colon + 1..end]);
+        let Some(prop) = Prop::of(trim(&style[decl.start..colon])) else { continue };
+        let value = trim(&style[colon + 1..decl.end]);
         let value = trim(value.strip_suffix("!important").unwrap_or(value));
-        let mut buffer = [0u8; 64];
-        let value: std::borrow::Cow<'_, str> = if value.len() <= buffer.len() {
-            let lower = &mut buffer[..value.len()];
-            lower.copy_from_slice(value.as_bytes());
-            lower.make_ascii_lowercase();
-            // ASCII lower-casing keeps UTF-8 valid.
-            std::str::from_utf8(lower).unwrap_or_default().into()
-        } else {
-            value.to_ascii_lowercase().into()
-        };
-        let value = value.as_ref();
+        let is = |word: &str| value.eq_ignore_ascii_case(word);
         match prop {
-            Prop::Display if value == "none" => out.hidden = true,
-            Prop::Visibility if value == "hidden" || value == "collapse" => out.hidden = true,
+            Prop::Display if is("none") => out.hidden = true,
+            Prop::Visibility if is("hidden") || is("collapse") => out.hidden = true,
             Prop::Opacity if value.parse::<f32>().is_ok_and(|v| v <= 0.01) => out.hidden = true,
             Prop::FontSize => match font_size_px(value) {
                 Some(px) if px < 1.0 => out.hidden = true,
@@ -418,25 +415,28 @@ fn inline_style(style: &str) -> Style {
                 _ => {}
             },
             Prop::Size if font_size_px(value) == Some(0.0) => zero_height = true,
-            Prop::Overflow if value == "hidden" => overflow_hidden = true,
-            Prop::FontWeight if value.starts_with("bold") || value.parse::<u32>().is_ok_and(|w| w >= 600) => {
+            Prop::Overflow if is("hidden") => overflow_hidden = true,
+            Prop::FontWeight
+                if value.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("bold"))
+                    || value.parse::<u32>().is_ok_and(|w| w >= 600) =>
+            {
                 out.emphasis = (out.emphasis + 1).min(3);
             }
             Prop::LetterSpacing if font_size_px(value).is_some_and(|px| px >= 1.0) => {
                 out.emphasis = (out.emphasis + 1).min(3);
             }
-            // All four names have an "o": most font stacks are ruled out by one memchr.
-            Prop::FontFamily
-                if memchr::memchr(b'o', value.as_bytes()).is_some()
-                    && (value.contains("mono")
-                        || value.contains("courier")
-                        || value.contains("consolas")
-                        || value.contains("menlo")) =>
-            {
-                out.emphasis = (out.emphasis + 1).min(3);
+            // All four names have an "o": most font stacks are ruled out without a copy.
+            Prop::FontFamily if memchr::memchr2(b'o', b'O', value.as_bytes()).is_some() => {
+                let value = value.to_ascii_lowercase();
+                if ["mono", "courier", "consolas", "menlo"].iter().any(|name| value.contains(name)) {
+                    out.emphasis = (out.emphasis + 1).min(3);
+                }
             }
             Prop::Background
-                if !(value.is_empty() || value == "none" || value == "transparent" || value.starts_with("url")) =>
+                if !(value.is_empty()
+                    || is("none")
+                    || is("transparent")
+                    || value.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("url"))) =>
             {
                 out.button = true;
             }
@@ -506,15 +506,13 @@ impl Prop {
     }
 }
 
-/// A CSS length in pixels, roughly (`pt`, `em`, `rem`, keywords).
+/// A CSS length in pixels, roughly (`pt`, `em`, `rem`, keywords), in any ASCII case.
 fn font_size_px(value: &str) -> Option<f32> {
     let value = value.trim();
-    match value {
-        "x-large" => return Some(24.0),
-        "xx-large" | "xxx-large" => return Some(32.0),
-        "large" => return Some(18.0),
-        "0" => return Some(0.0),
-        _ => {}
+    for (keyword, px) in [("x-large", 24.0), ("xx-large", 32.0), ("xxx-large", 32.0), ("large", 18.0), ("0", 0.0)] {
+        if value.eq_ignore_ascii_case(keyword) {
+            return Some(px);
+        }
     }
     let num_end = value.bytes().position(|b| !(b.is_ascii_digit() || b == b'.')).unwrap_or(value.len());
     let digits = &value[..num_end];
@@ -525,12 +523,17 @@ fn font_size_px(value: &str) -> Option<f32> {
         digits.parse().ok()?
     };
     let unit = value[num_end..].trim();
-    match unit {
-        "px" | "" => Some(number),
-        "pt" => Some(number * 4.0 / 3.0),
-        "em" | "rem" => Some(number * 16.0),
-        "%" => Some(number * 0.16),
-        _ => None,
+    let unit_is = |u: &str| unit.eq_ignore_ascii_case(u);
+    if unit_is("px") || unit.is_empty() {
+        Some(number)
+    } else if unit_is("pt") {
+        Some(number * 4.0 / 3.0)
+    } else if unit_is("em") || unit_is("rem") {
+        Some(number * 16.0)
+    } else if unit == "%" {
+        Some(number * 0.16)
+    } else {
+        None
     }
 }
 
@@ -755,6 +758,21 @@ mod tests {
         assert_eq!(doc.links[0].href, "https://x.test/v?a=1&b=2");
         assert!(doc.links[0].button);
         assert_eq!(doc.links[0].text, "Verify");
+    }
+
+    #[test]
+    fn declarations_in_any_case() {
+        let style = |css: &str| inline_style(css);
+        assert!(style("DISPLAY:NONE").hidden);
+        assert!(style(" max-height : 0PX ; Overflow:Hidden;").hidden, "zero height with hidden overflow hides");
+        assert!(!style("max-height:0").hidden, "zero height alone does not hide");
+        assert_eq!(style("Font-Size: 32PX !important").emphasis, 2);
+        assert_eq!(style("font-size:X-LARGE;font-weight:BOLD").emphasis, 3);
+        assert_eq!(style("font-family:'Courier New',Menlo").emphasis, 1);
+        assert_eq!(style("font-family:Helvetica,Arial;letter-spacing:0.5px").emphasis, 0);
+        assert!(!style("background:URL(x.png)").button);
+        assert!(style("background-color:#FFFFFF").button);
+        assert!(style("opacity:0").hidden);
     }
 
     #[test]

@@ -68,7 +68,7 @@ impl Store {
     pub fn set_token_refreshed(&self, email: &str, at: i64) -> Result<(), StoreError> {
         self.write(|conn| {
             conn.prepare_cached(
-                "INSERT INTO token_refreshes (email, refreshed_at) SELECT email, ?2 FROM accounts WHERE email = ?1
+                "INSERT INTO refreshes (email, refreshed_at) SELECT email, ?2 FROM accounts WHERE email = ?1
                  ON CONFLICT (email) DO UPDATE SET refreshed_at = excluded.refreshed_at",
             )?
             .execute((email, at))
@@ -85,7 +85,7 @@ impl Store {
         self.read(|conn| {
             conn.prepare_cached(
                 "SELECT a.email, t.refreshed_at, (SELECT MAX(f.synced_at) FROM folder_state f WHERE f.email = a.email)
-                 FROM accounts a LEFT JOIN token_refreshes t ON t.email = a.email
+                 FROM accounts a LEFT JOIN refreshes t ON t.email = a.email
                  WHERE a.auth = 'oauth2' ORDER BY a.id",
             )?
             .query_map([], |row| Ok(TokenActivity { email: row.get(0)?, refreshed_at: row.get(1)?, synced_at: row.get(2)? }))?

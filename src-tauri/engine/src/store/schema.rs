@@ -96,7 +96,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // v3: when each account's refresh token was last exchanged, so the token keeper can keep
     // rarely used tokens alive (Microsoft's lapse after 90 days unused).
     r#"
-    CREATE TABLE token_refreshes (
+    CREATE TABLE refreshes (
         email          TEXT PRIMARY KEY REFERENCES accounts(email) ON DELETE CASCADE ON UPDATE CASCADE,
         refreshed_at   INTEGER NOT NULL
     ) WITHOUT ROWID;
