@@ -281,7 +281,7 @@ fn chain_candidates(chain: &[Atom], separators: &[char]) -> Vec<(String, usize, 
         let ok = same_sep
             && ((lens.iter().all(|&l| l == 1) && (4..=8).contains(&total))
                 || matches!(lens.as_slice(), [3, 3] | [4, 4] | [2, 2, 2] | [2, 2, 2, 2] | [3, 3, 3]));
-        if ok && total <= 9 && !(lens.as_slice() == [3, 3, 3]) {
+        if ok && total <= 9 && lens.as_slice() != [3, 3, 3] {
             return vec![(joined, first.start, last.end, Shape::Grouped)];
         }
         if total >= 7 || chain.len() > 2 {
@@ -331,7 +331,7 @@ fn single(atom: &Atom) -> Option<(String, usize, usize, Shape)> {
         if atom.text.to_ascii_lowercase().contains("xxx") {
             return None;
         }
-        if atom.has_lower && atom.has_upper || atom.has_lower {
+        if atom.has_lower {
             Shape::AlnumMixed
         } else {
             Shape::AlnumUpper

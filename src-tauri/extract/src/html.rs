@@ -226,10 +226,10 @@ impl Pass {
         let decoded = decode_entities(raw);
         let hidden = self.hidden();
         self.b.push_text(&decoded, self.emphasis(), hidden);
-        if let Some((_, text, _)) = &mut self.open_link {
-            if text.len() < MAX_LINK_TEXT {
-                text.push_str(&decoded);
-            }
+        if let Some((_, text, _)) = &mut self.open_link
+            && text.len() < MAX_LINK_TEXT
+        {
+            text.push_str(&decoded);
         }
     }
 
@@ -238,11 +238,11 @@ impl Pass {
             *had_image = true;
         }
         let alt = attrs.iter().find(|(k, _)| *k == "alt").map(|(_, v)| decode_entities(v));
-        if let (Some(alt), Some((_, text, _))) = (alt, &mut self.open_link) {
-            if text.len() < MAX_LINK_TEXT {
-                text.push(' ');
-                text.push_str(&alt);
-            }
+        if let (Some(alt), Some((_, text, _))) = (alt, &mut self.open_link)
+            && text.len() < MAX_LINK_TEXT
+        {
+            text.push(' ');
+            text.push_str(&alt);
         }
     }
 
@@ -576,13 +576,16 @@ fn is_block(name: &str) -> bool {
     )
 }
 
+/// A tag's known attributes: lower-case name, raw value.
+type Attributes<'a> = Vec<(&'static str, &'a str)>;
+
 /// Attributes the pass reads; the others are skipped without a copy.
 const KNOWN_ATTRIBUTES: &[&str] = &["style", "class", "href", "hidden", "alt", "bgcolor", "size", "width", "height"];
 
 /// Reads a tag's attributes from `pos` (just after its name). Returns the known ones (names
 /// lowercased, values raw), whether the tag ends in `/>`, and the index after `>`; `None` when
 /// no `>` follows.
-fn parse_attributes(html: &str, mut pos: usize) -> Option<(Vec<(&'static str, &str)>, bool, usize)> {
+fn parse_attributes(html: &str, mut pos: usize) -> Option<(Attributes<'_>, bool, usize)> {
     let bytes = html.as_bytes();
     let mut attrs = Vec::new();
     let mut self_closing = false;

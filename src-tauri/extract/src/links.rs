@@ -165,10 +165,10 @@ pub fn find_link(subject: &str, doc: &Document) -> Option<FoundLink> {
     for (i, link) in doc.links.iter().take(MAX_LINKS_SCORED).enumerate() {
         let s = score(link, subject_intent);
         scores.push(s);
-        if let Some(s) = s {
-            if best.is_none_or(|(b, _)| s > b) {
-                best = Some((s, i));
-            }
+        if let Some(s) = s
+            && best.is_none_or(|(b, _)| s > b)
+        {
+            best = Some((s, i));
         }
     }
     let (mut score, index) = best?;

@@ -168,15 +168,16 @@ fn label_gain(
         .filter(|h| h.end <= c.start)
         .map(|h| (*h, ctx.effective(h.kind)))
         .collect();
-    if let Some((nearest, kind)) = before.last() {
-        if *kind == Kind::Negative && adjacent(text.get(nearest.end..c.start).unwrap_or("")) {
-            // "Use this code to verify your account: 123456" still labels a code.
-            let rescued = before.iter().rev().skip(1).any(|(h, k)| {
-                matches!(k, Kind::Strong | Kind::Weak) && nearest.start.saturating_sub(h.end) <= 60
-            });
-            if !rescued {
-                return None;
-            }
+    if let Some((nearest, kind)) = before.last()
+        && *kind == Kind::Negative
+        && adjacent(text.get(nearest.end..c.start).unwrap_or(""))
+    {
+        // "Use this code to verify your account: 123456" still labels a code.
+        let rescued = before.iter().rev().skip(1).any(|(h, k)| {
+            matches!(k, Kind::Strong | Kind::Weak) && nearest.start.saturating_sub(h.end) <= 60
+        });
+        if !rescued {
+            return None;
         }
     }
     if let Some((h, kind)) = before.iter().rev().find(|(_, k)| k.is_code_label()) {
