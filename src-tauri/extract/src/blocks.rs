@@ -169,6 +169,10 @@ impl BlockBuilder {
             self.flush();
         }
         self.current.hidden = hidden;
+        if self.current.text.capacity() == 0 {
+            // Most blocks are a line or a paragraph: start with room for one.
+            self.current.text.reserve(text.len().max(128));
+        }
         let start = self.current.text.len();
         let bytes = text.as_bytes();
         let mut i = 0;

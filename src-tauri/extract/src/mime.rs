@@ -368,6 +368,24 @@ fn quoted_printable(stream: &mut MessageStream<'_>, data: &[u8], boundary: &[u8]
                 }
             }
         }
+        if state == Qp::Plain && input[i] == b'=' {
+            // The two common escapes in one step, as the byte loop below would take them.
+            match input.get(i + 1..i + 3) {
+                Some(&[h, l]) if HEX_MAP[h as usize] != -1 && HEX_MAP[l as usize] != -1 => {
+                    out.push(((HEX_MAP[h as usize] as u8) << 4) | HEX_MAP[l as usize] as u8);
+                    ws = 0;
+                    i += 3;
+                    continue;
+                }
+                Some(b"\r\n") => {
+                    crlf = b"\r\n";
+                    ws = 0;
+                    i += 3;
+                    continue;
+                }
+                _ => {}
+            }
+        }
         let ch = input[i];
         i += 1;
         match ch {
