@@ -18,7 +18,7 @@ step() {
 
 step "build" cargo build --workspace --all-targets
 step "tests" bash -c 'tests/testbed/with-session.sh cargo test --workspace --no-fail-fast 2>&1 | tee "$0"; exit "${PIPESTATUS[0]}"' "$log"
-step "app smoke test" env MAILWATCH_WITH_X=0 tests/testbed/with-session.sh tests/app/smoke.sh target/debug/mailwatch
+step "app smoke test" env MAILWATCH_WITH_X=0 tests/testbed/with-session.sh tests/app/smoke.sh "${CARGO_TARGET_DIR:-target}/debug/mailwatch"
 step "fuzz (short run)" src-tauri/extract/fuzz/run-short.sh "${MAILWATCH_FUZZ_SECONDS:-30}"
 
 passed=$(grep -o 'test result: [a-zA-Z]*\. [0-9]* passed' "$log" | awk '{s += $4} END {print s + 0}')
