@@ -292,6 +292,10 @@ impl Pass {
 
     fn read_stylesheet(&mut self, css: &str) {
         for (selector, body) in css_rules(css) {
+            // Only class rules are kept: element and id rules need no reading.
+            if !selector.contains('.') {
+                continue;
+            }
             let style = inline_style(body);
             if style == Style::default() {
                 continue;
