@@ -5,6 +5,7 @@
 //! `--json`) and exit with a code that says what kind of failure it was; see [`exit_code`].
 
 mod bench;
+mod import;
 mod watch;
 
 use std::io::{IsTerminal, Read};
@@ -54,6 +55,13 @@ enum Command {
     Watch(watch::WatchArgs),
     /// Find the code, link and service in one RFC 5322 message.
     Extract(ExtractArgs),
+    /// Import accounts from a file (dash lines, CSV/TSV or JSON), with a report per line.
+    Import(import::ImportArgs),
+    /// Export accounts in the import formats (secrets only with --with-secrets --yes).
+    Export(import::ExportArgs),
+    /// Refresh OAuth2 tokens.
+    #[command(subcommand)]
+    Tokens(import::TokensCmd),
 }
 
 #[derive(Args, Debug)]
@@ -160,7 +168,7 @@ struct ExtractArgs {
 /// Exit codes by kind of failure, so scripts can react without parsing text.
 fn exit_code(e: &EngineError) -> u8 {
     match e.code() {
-        "invalid_account" | "unknown_folder" | "extra_ca_invalid" => 2,
+        "invalid_account" | "unknown_folder" | "extra_ca_invalid" | "invalid_input" | "not_oauth" => 2,
         "unknown_account" => 3,
         "needs_reauth" | "auth_failed" | "missing_secret" => 4,
         "server_unreachable" | "tls_error" | "timeout" | "token_endpoint_unreachable" | "imap_error" | "server_connection_limit" | "oauth_error" => 5,
@@ -186,6 +194,9 @@ fn main() -> ExitCode {
         Command::Bench(a) => a.json,
         Command::Watch(a) => a.json,
         Command::Extract(_) => true,
+        Command::Import(a) => a.json(),
+        Command::Export(_) => false,
+        Command::Tokens(t) => t.json(),
     };
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -350,6 +361,9 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
         }
         Command::Bench(a) => bench::run(engine, a).await?,
         Command::Extract(_) | Command::Watch(_) => unreachable!("handled before dispatch"),
+        Command::Import(a) => import::import(engine, a).await?,
+        Command::Export(a) => import::export(engine, a).await?,
+        Command::Tokens(t) => import::tokens(engine, t).await?,
     }
     Ok(())
 }
