@@ -204,11 +204,11 @@ fn score(link: &Link, subject_intent: bool) -> Option<f32> {
     let text_strong = !text_is_url && has(&WORDS.strong, &text_l);
     let text_weak = !text_is_url && has(&WORDS.weak, &text_l);
     // The part of the target after the host: a host named "login.example.com" says little.
-    let path = href_l
-        .split_once("://")
-        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
-        .unwrap_or("");
-    let host = href_l.split_once("://").map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
+    // The target starts with its scheme (checked above), so that is where "://" is.
+    let rest = &href_l[if href_l.starts_with("https://") { 8 } else { 7 }..];
+    let slash = memchr::memchr(b'/', rest.as_bytes());
+    let path = slash.map_or("", |i| &rest[i..]);
+    let host = slash.map_or(rest, |i| &rest[..i]);
     if (has(&WORDS.url_negative, path) || has(&WORDS.social, host)) && !text_strong {
         return None;
     }
