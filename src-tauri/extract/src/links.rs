@@ -104,22 +104,53 @@ const URL_NEGATIVE: &[&str] = &[
 /// every message.
 struct Words {
     strong: Option<AhoCorasick>,
-    weak: Option<AhoCorasick>,
-    negative: Option<AhoCorasick>,
+    /// A link's text against [`STRONG`], [`WEAK`] and [`NEGATIVE`] at once.
+    text: Lists,
     lead_negative: Option<AhoCorasick>,
-    url_positive: Option<AhoCorasick>,
-    url_negative: Option<AhoCorasick>,
+    /// A target's path against [`URL_NEGATIVE`] and [`URL_POSITIVE`] at once.
+    path: Lists,
     social: Option<AhoCorasick>,
     subject: Option<AhoCorasick>,
 }
 
+/// Several word lists in one automaton: which of them occur in a haystack, in one pass.
+struct Lists {
+    automaton: Option<AhoCorasick>,
+    /// Where each list's patterns end, in pattern order.
+    ends: Vec<usize>,
+}
+
+impl Lists {
+    fn new(lists: &[&[&str]]) -> Lists {
+        let ends = lists.iter().scan(0, |end, list| {
+            *end += list.len();
+            Some(*end)
+        });
+        Lists { ends: ends.collect(), automaton: automaton(lists.iter().flat_map(|list| list.iter())) }
+    }
+
+    /// Bit `i` set when a word of list `i` occurs in `haystack`.
+    fn found(&self, haystack: &str) -> u32 {
+        let Some(ac) = &self.automaton else { return 0 };
+        let all = (1u32 << self.ends.len()) - 1;
+        let mut found = 0;
+        // Overlapping: every occurrence of every word, so no list hides another.
+        for m in ac.find_overlapping_iter(haystack) {
+            let list = self.ends.iter().position(|&end| m.pattern().as_usize() < end).unwrap_or(0);
+            found |= 1 << list;
+            if found == all {
+                break;
+            }
+        }
+        found
+    }
+}
+
 static WORDS: LazyLock<Words> = LazyLock::new(|| Words {
     strong: automaton(STRONG.iter()),
-    weak: automaton(WEAK.iter()),
-    negative: automaton(NEGATIVE.iter()),
+    text: Lists::new(&[STRONG, WEAK, NEGATIVE]),
     lead_negative: automaton(LEAD_NEGATIVE.iter()),
-    url_positive: automaton(URL_POSITIVE.iter()),
-    url_negative: automaton(URL_NEGATIVE.iter()),
+    path: Lists::new(&[URL_NEGATIVE, URL_POSITIVE]),
     social: automaton(SOCIAL.iter()),
     subject: automaton(STRONG.iter().chain(SUBJECT_INTENT)),
 });
@@ -198,18 +229,20 @@ fn score(link: &Link, subject_intent: bool) -> Option<f32> {
     let text_is_url = text_l.is_empty() || text_l.starts_with("http") || text_l.starts_with("www.");
 
     // "Track package", "Manage preferences", "Confirm order": the text says what it is.
-    if !text_is_url && has(&WORDS.negative, &text_l) {
+    let text_words = if text_is_url { 0 } else { WORDS.text.found(&text_l) };
+    if text_words & 0b100 != 0 {
         return None;
     }
-    let text_strong = !text_is_url && has(&WORDS.strong, &text_l);
-    let text_weak = !text_is_url && has(&WORDS.weak, &text_l);
+    let text_strong = text_words & 0b001 != 0;
+    let text_weak = text_words & 0b010 != 0;
     // The part of the target after the host: a host named "login.example.com" says little.
     // The target starts with its scheme (checked above), so that is where "://" is.
     let rest = &href_l[if href_l.starts_with("https://") { 8 } else { 7 }..];
     let slash = memchr::memchr(b'/', rest.as_bytes());
     let path = slash.map_or("", |i| &rest[i..]);
     let host = slash.map_or(rest, |i| &rest[..i]);
-    if (has(&WORDS.url_negative, path) || has(&WORDS.social, host)) && !text_strong {
+    let path_words = WORDS.path.found(path);
+    if (path_words & 0b01 != 0 || has(&WORDS.social, host)) && !text_strong {
         return None;
     }
     // "If this wasn't you, <reset your password>": an escape hatch, not the action.
@@ -222,7 +255,7 @@ fn score(link: &Link, subject_intent: bool) -> Option<f32> {
     }
     // The sentence around a link speaks for it only when its own text says nothing.
     let context_speaks = (text_is_url || text_weak) && has(&WORDS.strong, &lower_tail(&link.context, 80));
-    let url_positive = has(&WORDS.url_positive, path);
+    let url_positive = path_words & 0b10 != 0;
 
     let mut s = 0.0;
     if text_strong {
@@ -246,4 +279,17 @@ fn score(link: &Link, subject_intent: bool) -> Option<f32> {
         return None;
     }
     Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_list_is_seen_in_one_pass() {
+        assert_eq!(WORDS.text.found("confirm order"), 0b101, "'confirm' is strong, 'order' names something else");
+        assert_eq!(WORDS.text.found("sign in to verify"), 0b011, "a strong and a weak phrase overlap");
+        assert_eq!(WORDS.text.found("security tips"), 0);
+        assert_eq!(WORDS.path.found("/unsubscribe?token=1"), 0b11);
+    }
 }
