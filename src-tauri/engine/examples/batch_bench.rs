@@ -122,7 +122,7 @@ async fn bench_import(lines: usize, keyring_lines: usize) {
         let report = e.import(bytes, &ImportOptions::default(), &control).await.expect("the import runs");
         let total = t.elapsed();
         println!("  {name:<8} secrets: {} added in {:>8.2} s ({:.0} accounts/s)", report.added, total.as_secs_f64(), report.added as f64 / total.as_secs_f64());
-        let chunks = chunks.lock().unwrap();
+        let chunks: Vec<(usize, f64)> = chunks.lock().unwrap().clone();
         let mut last = (0usize, 0f64);
         for &(done, at) in chunks.iter().filter(|(d, _)| d % (lines / 5).max(1) == 0 || *d == lines) {
             println!("           up to {done:>6}: {:>6.2} ms per account", (at - last.1) * 1000.0 / (done - last.0).max(1) as f64);

@@ -50,12 +50,13 @@ fn parse_line(line: &str) -> Result<ImportRecord, String> {
     // A trailing `----host----port`.
     if fields.len() >= 2 {
         let n = fields.len();
-        if let (Some(host), Some(port)) = (&fields[n - 2], &fields[n - 1]) {
-            if port.chars().all(|c| c.is_ascii_digit()) && looks_like_host(host) {
-                record.imap_host = Some(host.clone());
-                record.imap_port = Some(port.clone());
-                fields.truncate(n - 2);
-            }
+        if let (Some(host), Some(port)) = (&fields[n - 2], &fields[n - 1])
+            && port.chars().all(|c| c.is_ascii_digit())
+            && looks_like_host(host)
+        {
+            record.imap_host = Some(host.clone());
+            record.imap_port = Some(port.clone());
+            fields.truncate(n - 2);
         }
     }
     let fields: Vec<String> = fields.into_iter().flatten().collect();
