@@ -291,7 +291,8 @@ impl ImportRecord {
             client_id: self.client_id.clone(),
             imap_host: self.imap_host.clone().or_else(|| defaults.imap_host.clone()),
             imap_port,
-            tls: defaults.tls,
+            // Port 143 is plain IMAP, which Mailwatch only uses upgraded with STARTTLS.
+            tls: defaults.tls.or((imap_port == Some(143)).then_some(Tls::Starttls)),
             token_url: defaults.token_url.clone(),
             scope: None,
         };

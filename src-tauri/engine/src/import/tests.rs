@@ -148,3 +148,48 @@ fn exports_read_back_as_the_same_accounts() {
         assert!(!out.contains(&t) && !out.contains("----pw") && !out.contains("app"), "no secret without asking:\n{out}");
     }
 }
+
+/// Every sample file in `tests/fixtures/import/` against its `NAME.expected.json`: the format
+/// detected, each usable line's account (no secrets), and each unusable line's reason.
+/// `MAILWATCH_BLESS=1` rewrites the expectations.
+#[test]
+fn sample_files_match_their_expectations() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/import");
+    let mut ran = 0;
+    let mut mismatches = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir).expect("the fixtures folder exists").map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for path in entries.iter().filter(|p| !p.to_string_lossy().ends_with(".expected.json")) {
+        let parsed = parse(&std::fs::read(path).unwrap(), ImportFormat::Auto);
+        let mut accounts = Vec::new();
+        let mut errors = parsed.errors.clone();
+        for r in &parsed.records {
+            match r.plan(&ImportDefaults::default()) {
+                Ok(p) => accounts.push(serde_json::json!({
+                    "line": p.line,
+                    "email": p.account.email,
+                    "provider": p.account.provider,
+                    "auth": p.account.auth,
+                    "imap": p.account.imap.to_string(),
+                    "tls": p.account.imap.tls,
+                    "clientId": p.account.client_id,
+                })),
+                Err(reason) => errors.push(LineError { line: r.line, reason }),
+            }
+        }
+        errors.sort_by_key(|e| e.line);
+        let got = serde_json::json!({"format": parsed.format, "accounts": accounts, "errors": errors});
+        let expected_path = dir.join(format!("{}.expected.json", path.file_name().unwrap().to_string_lossy()));
+        let got_text = serde_json::to_string_pretty(&got).unwrap() + "\n";
+        if std::env::var_os("MAILWATCH_BLESS").is_some() {
+            std::fs::write(&expected_path, &got_text).unwrap();
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if expected != got_text {
+            mismatches.push(format!("{}:\n--- expected\n{expected}\n--- got\n{got_text}", path.display()));
+        }
+        ran += 1;
+    }
+    assert!(ran >= 6, "the sample files ran ({ran})");
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
