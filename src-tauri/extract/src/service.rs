@@ -55,6 +55,10 @@ const NAMES: &[&str] = &[
     "Yandex", "Zoom", "Twitch", "Epic Games", "Blizzard", "Roblox", "TikTok", "Reddit", "Xbox", "PlayStation",
 ];
 
+/// [`NAMES`] in lower case.
+static NAMES_LOWER: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| NAMES.iter().map(|n| n.to_lowercase()).collect());
+
 /// Mailbox providers: their domains send for anyone.
 const PROVIDERS: &[&str] = &[
     "gmail.com", "googlemail.com", "hotmail.com", "yahoo.co.uk", "aol.com", "gmx.de", "gmx.net", "web.de",
@@ -88,9 +92,12 @@ pub fn recognise(address: Option<&str>, name: Option<&str>) -> Option<String> {
     }
     if let Some(name) = name {
         let lower = name.to_lowercase();
-        for known in NAMES {
-            let k = known.to_lowercase();
-            let found = lower.match_indices(&k).any(|(i, _)| {
+        for (known, k) in NAMES.iter().zip(NAMES_LOWER.iter()) {
+            // Most names are absent: one memmem rules them out before the word-boundary check.
+            if memchr::memmem::find(lower.as_bytes(), k.as_bytes()).is_none() {
+                continue;
+            }
+            let found = lower.match_indices(k.as_str()).any(|(i, _)| {
                 let before = lower[..i].chars().next_back();
                 let after = lower[i + k.len()..].chars().next();
                 !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
