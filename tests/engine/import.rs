@@ -246,3 +246,28 @@ async fn the_keeper_refreshes_only_stale_tokens_and_spreads_them_over_rounds() {
     let jobs = keeper::Keeper::start(&engine, list);
     tokio::time::timeout(Duration::from_secs(5), jobs.stop(Duration::from_secs(3))).await.expect("the jobs stop promptly");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keeper_renews_access_tokens_of_accounts_in_use_before_they_expire() {
+    let h = Harness::start().await;
+    h.bed.oauth.set_access_token_lifetime(2);
+    let users = oauth_lines(&h, "warm", 2);
+    let file: String = users.iter().map(|(e, t)| format!("{e}----{t}----{DEFAULT_CLIENT_ID}\n")).collect();
+    h.engine.import(file.as_bytes(), &options(&h), &BatchControl::default()).await.unwrap();
+    // warm0 is in use (fetched just now); warm1 was never fetched.
+    h.engine.fetch(&users[0].0, &mailwatch_engine::imap::FolderSpec::Inbox, 1, false).await.unwrap();
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    h.engine.store().set_token_refreshed(&users[1].0, now()).unwrap();
+    assert_eq!(h.bed.oauth.refresh_count(&users[0].0), 1);
+
+    let fresh = keeper::keep_tokens(&h.engine, now()).await.unwrap();
+    assert_eq!((fresh.warmed, fresh.kept_alive), (1, 0), "{fresh:?}");
+    assert_eq!(h.bed.oauth.refresh_count(&users[0].0), 1, "a fresh access token is not renewed");
+
+    // Past half of a short token's life the keeper renews it, before it expires.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let round = keeper::keep_tokens(&h.engine, now()).await.unwrap();
+    assert_eq!((round.warmed, round.failed), (1, 0), "{round:?}");
+    assert_eq!(h.bed.oauth.refresh_count(&users[0].0), 2, "the access token in use was renewed");
+    assert_eq!(h.bed.oauth.refresh_count(&users[1].0), 0, "an unused account with a recent refresh is left alone");
+}
