@@ -44,7 +44,7 @@ async fn import_prints_the_report_and_dry_run_writes_nothing() {
     assert_eq!(dry.code, 0, "{dry:?}");
     let v = dry.json();
     assert_eq!((v["added"].as_u64(), v["updated"].as_u64(), v["skipped"].as_u64()), (Some(3), Some(0), Some(0)), "{dry:?}");
-    assert_eq!(v["errors"], serde_json::json!([{"line": 6, "reason": "\"bad-line\" is not an email address"}, {"line": 7, "reason": "duplicate of line 2"}]), "{dry:?}");
+    assert_eq!(v["errors"], serde_json::json!([{"line": 6, "reason": "the first field is not an email address"}, {"line": 7, "reason": "duplicate of line 2"}]), "{dry:?}");
     assert_eq!(v["verified"], serde_json::json!({"ok": 0, "failed": 0}));
     assert_eq!(cli.run(&["accounts", "list", "--json"]).json().as_array().unwrap().len(), 0, "a dry run writes nothing");
 

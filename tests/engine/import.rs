@@ -56,7 +56,7 @@ async fn a_mixed_file_imports_with_line_errors_and_a_second_run_changes_nothing(
     assert_eq!(
         report.errors,
         vec![
-            LineError { line: 6, reason: "\"broken-line\" is not an email address".into() },
+            LineError { line: 6, reason: "the first field is not an email address".into() },
             LineError { line: 7, reason: "no refresh token".into() },
             LineError { line: 8, reason: "duplicate of line 2".into() },
         ],

@@ -261,7 +261,8 @@ impl ImportRecord {
     /// # Errors
     /// The reason in words, for the report.
     pub fn plan(&self, defaults: &ImportDefaults) -> Result<PlannedAccount, String> {
-        let email = normalize_email(&self.email).map_err(|_| format!("{:?} is not an email address", self.email))?;
+        // The field is not echoed: on a malformed line it may well be a password or a token.
+        let email = normalize_email(&self.email).map_err(|_| "the first field is not an email address".to_string())?;
         let provider = match &self.provider {
             Some(p) => Some(p.parse::<Provider>().map_err(|e| e.to_string())?),
             None => defaults.provider,

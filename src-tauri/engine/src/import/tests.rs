@@ -49,6 +49,17 @@ fn dash_lines_are_told_apart_by_shape() {
 }
 
 #[test]
+fn a_malformed_line_never_echoes_its_fields() {
+    let text = "user:hunter2secret\nM.C5_token_in_the_first_field----x\n";
+    let p = parse(text.as_bytes(), ImportFormat::Dash);
+    let reasons: Vec<String> = p.errors.iter().map(|e| e.reason.clone()).chain(p.records.iter().map(|r| r.plan(&ImportDefaults::default()).unwrap_err())).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    for r in &reasons {
+        assert!(!r.contains("hunter2") && !r.contains("M.C5"), "a reason printed a field: {r}");
+    }
+}
+
+#[test]
 fn a_refresh_token_on_an_unknown_domain_is_an_outlook_account() {
     let p = ok(&format!("x@supplier-domain.com----{}----{GUID}\n", token(2)), ImportFormat::Dash);
     let plan = p.records[0].plan(&ImportDefaults::default()).unwrap();
@@ -65,7 +76,7 @@ fn line_numbers_count_comments_and_blank_lines_and_errors_say_why() {
     let d = ImportDefaults::default();
     let reasons: Vec<(usize, String)> = p.records[1..].iter().map(|r| (r.line, r.plan(&d).unwrap_err())).collect();
     assert_eq!(reasons[0].0, 5);
-    assert!(reasons[0].1.contains("not an email address"), "{reasons:?}");
+    assert_eq!(reasons[0].1, "the first field is not an email address", "{reasons:?}");
     assert_eq!(reasons[1], (7, "no password or refresh token".into()));
     assert!(reasons[2].1.starts_with("no IMAP server is known for example.org"), "{reasons:?}");
 }
