@@ -18,11 +18,11 @@
 //!   caller's callback and to the event sink; a [`CancellationToken`] stops the job between
 //!   accounts.
 //!
-//! Keyring writes are the slow part: each is a D-Bus round trip, and gnome-keyring rewrites
-//! its whole collection file on every change, so a write costs more the more entries exist.
-//! Writing from several threads was measured slower than from one (the daemon serialises
-//! them), so one blocking thread writes a chunk in turn, and a secret the keyring already
-//! holds is not written again (a read costs well under a millisecond).
+//! Keyring writes are the slow part: each is a D-Bus round trip, and with gnome-keyring a
+//! write costs more the more entries exist (20 ms into an empty collection, 74 ms at 1,000).
+//! Writing from several threads was no faster (the daemon handles one change at a time), so
+//! one blocking thread writes a chunk in turn, and a secret the keyring already holds is not
+//! written again (a read costs a millisecond or two).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
