@@ -62,6 +62,10 @@ struct Pass {
     b: BlockBuilder,
     stack: Vec<Elem>,
     classes: std::collections::HashMap<String, Style>,
+    /// Class rules not read yet: templates ship sheets of a hundred rules for classes the body
+    /// never names, or names without any rule that hides or emphasises. Each class's rules are
+    /// read on the first element that names it.
+    sheet: ClassRules,
     /// The `<a>` being read: index into the builder's links and its text so far.
     open_link: Option<(usize, String, bool)>,
     /// `style` attributes already read. Templates repeat the same few inline styles on every
@@ -134,17 +138,20 @@ impl Pass {
             if is_raw_text(&name) {
                 let close = find_end_tag(bytes, end, &name)?;
                 if name == "style" {
-                    self.read_stylesheet(&html[end..close]);
+                    for i in self.sheet.add(html, end..close) {
+                        let css = self.sheet.sheets[i].clone();
+                        self.read_stylesheet(&html[css]);
+                    }
                 }
                 let gt = memchr::memchr(b'>', &bytes[close..]).map_or(bytes.len(), |g| close + g + 1);
                 return Some(gt);
             }
-            self.start_tag(&name, name_start..i, &attrs, self_closing);
+            self.start_tag(html, &name, name_start..i, &attrs, self_closing);
         }
         Some(end)
     }
 
-    fn start_tag(&mut self, name: &str, span: std::ops::Range<usize>, attrs: &[(&str, &str)], self_closing: bool) {
+    fn start_tag(&mut self, html: &str, name: &str, span: std::ops::Range<usize>, attrs: &[(&str, &str)], self_closing: bool) {
         if is_block(name) {
             self.b.flush();
         }
@@ -158,8 +165,12 @@ impl Pass {
                 "class" => {
                     for class in value.split_ascii_whitespace() {
                         let class = lower_ascii(class);
-                        if let Some(s) = self.classes.get(class.as_ref()) {
-                            style.merge(*s);
+                        if self.sheet.eager {
+                            if let Some(s) = self.classes.get(class.as_ref()) {
+                                style.merge(*s);
+                            }
+                        } else {
+                            style.merge(self.sheet.style(html, &class));
                         }
                         // Class names are a few bytes: a window scan beats setting up a searcher.
                         let has = |word: &str| class.as_bytes().windows(word.len()).any(|w| w == word.as_bytes());
@@ -323,6 +334,105 @@ impl Pass {
         self.close_link();
         self.b.finish()
     }
+}
+
+/// The class rules of every `<style>` sheet so far, as places in the input, sorted by a hash
+/// of the class name (ASCII case ignored), each class's style worked out when first asked for.
+#[derive(Debug, Default)]
+struct ClassRules {
+    /// Every sheet's text, in order (to read them all again if [`Self::eager`] is set).
+    sheets: Vec<std::ops::Range<usize>>,
+    /// (name hash, class name, rule declarations) for every class of every class rule's last
+    /// compound selector.
+    rules: Vec<(u64, std::ops::Range<usize>, std::ops::Range<usize>)>,
+    /// The style of the class at the same index of `rules` (its first rule), once read.
+    styles: Vec<Option<Style>>,
+    /// More than [`MAX_CLASSES`] distinct classes: which rules count then depends on the order
+    /// they come in, so the sheets are read in full instead, as [`Pass::read_stylesheet`] does.
+    eager: bool,
+}
+
+impl ClassRules {
+    /// Takes in the sheet at `css_range`; returns which of [`Self::sheets`] must be read in
+    /// full now (none while the rules can wait).
+    fn add(&mut self, html: &str, css_range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        self.sheets.push(css_range.clone());
+        if self.eager {
+            return self.sheets.len() - 1..self.sheets.len();
+        }
+        let css = &html[css_range];
+        let at = |s: &str| {
+            let start = s.as_ptr() as usize - html.as_ptr() as usize;
+            start..start + s.len()
+        };
+        for (selector, body) in css_rules(css) {
+            if !selector.contains('.') {
+                continue;
+            }
+            for sel in selector.split(',') {
+                let last = sel.split_ascii_whitespace().last().unwrap_or("");
+                if last.contains(':') || last.contains('[') {
+                    continue;
+                }
+                for class in last.split('.').skip(1) {
+                    let class = class.trim_end_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_');
+                    if !class.is_empty() {
+                        self.rules.push((name_hash(class), at(class), at(body)));
+                    }
+                }
+            }
+        }
+        // Merging styles does not depend on the order of a class's rules.
+        self.rules.sort_unstable_by_key(|r| r.0);
+        self.styles.clear();
+        self.styles.resize(self.rules.len(), None);
+        // Counts a name twice when another with the same hash comes between: reading eagerly
+        // too soon is only slower.
+        let same = |a: &(u64, std::ops::Range<usize>, _), b: &(u64, std::ops::Range<usize>, _)| {
+            a.0 == b.0 && html[a.1.clone()].eq_ignore_ascii_case(&html[b.1.clone()])
+        };
+        let distinct = 1 + self.rules.windows(2).filter(|w| !same(&w[0], &w[1])).count();
+        if distinct > MAX_CLASSES {
+            self.eager = true;
+            self.rules = Vec::new();
+            self.styles = Vec::new();
+            return 0..self.sheets.len();
+        }
+        0..0
+    }
+
+    /// What the rules for `class` (lower case) do.
+    fn style(&mut self, html: &str, class: &str) -> Style {
+        let hash = name_hash(class);
+        let first = self.rules.partition_point(|r| r.0 < hash);
+        let mut style = Style::default();
+        let mut found = false;
+        // Another name with the same hash shares the slot: such a run is never remembered.
+        let mut other = false;
+        for (h, name, body) in &self.rules[first..] {
+            if *h != hash {
+                break;
+            }
+            if !html[name.clone()].eq_ignore_ascii_case(class) {
+                other = true;
+                continue;
+            }
+            if let Some(style) = self.styles[first].filter(|_| !found && !other) {
+                return style;
+            }
+            found = true;
+            style.merge(inline_style(&html[body.clone()]));
+        }
+        if found && !other {
+            self.styles[first] = Some(style);
+        }
+        style
+    }
+}
+
+/// FNV-1a of `name` in ASCII lower case.
+fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// `s` with ASCII letters in lower case, copied only when it has upper-case ones.
@@ -798,6 +908,23 @@ mod tests {
         assert_eq!(doc.links[0].href, "https://x.test/v?a=1&b=2");
         assert!(doc.links[0].button);
         assert_eq!(doc.links[0].text, "Verify");
+    }
+
+    #[test]
+    fn class_rules_apply_from_their_sheet_on_and_up_to_the_limit_in_order() {
+        let doc = to_document(r#"<p class="x">before</p><style>.X{display:none}</style><p class="x">after</p><p class="y">other</p>"#);
+        let hidden: Vec<_> = doc.blocks.iter().map(|b| (b.text.as_str(), b.hidden)).collect();
+        assert_eq!(hidden, [("before", false), ("after", true), ("other", false)], "a sheet acts on what follows it");
+
+        let mut css = String::from("<style>.big{font-size:32px}");
+        for i in 0..MAX_CLASSES + 10 {
+            css.push_str(&format!(".k{i}{{display:none}}"));
+        }
+        let html = format!(r#"{css}</style><p class="k0">first</p><p class="k{}">late</p><p class="big">42</p>"#, MAX_CLASSES + 5);
+        let doc = to_document(&html);
+        let hidden: Vec<_> = doc.blocks.iter().map(|b| (b.text.as_str(), b.hidden)).collect();
+        assert_eq!(hidden, [("first", true), ("late", false), ("42", false)], "only the first {MAX_CLASSES} classes are kept");
+        assert_eq!(doc.blocks[2].emphasis_at(0, 2), 2, "a class within the limit still counts");
     }
 
     #[test]
