@@ -181,9 +181,32 @@ fn tail_chars(s: &str, max: usize) -> &str {
 
 /// The last `max` characters of `s` in lower case. Lower-casing maps each character on its own
 /// (to one or more), so only a short tail needs it, not the whole context.
-fn lower_tail(s: &str, max: usize) -> String {
-    let lower = tail_chars(s, max + max / 2).to_lowercase();
-    tail_chars(&lower, max).to_string()
+fn lower_tail<'b>(s: &str, max: usize, buf: &'b mut String) -> &'b str {
+    lower_into(tail_chars(s, max + max / 2), buf);
+    tail_chars(buf, max)
+}
+
+/// `s.to_lowercase()` into `buf`, reusing its allocation.
+fn lower_into<'b>(s: &str, buf: &'b mut String) -> &'b str {
+    buf.clear();
+    if s.is_ascii() {
+        buf.push_str(s);
+        buf.make_ascii_lowercase();
+    } else {
+        // Non-ASCII lower-casing depends on context (a final sigma): leave it to the library.
+        buf.push_str(&s.to_lowercase());
+    }
+    buf
+}
+
+/// Lower-cased copies of one link's parts, kept from link to link so that scoring forty links
+/// allocates four buffers, not two hundred strings.
+#[derive(Default)]
+struct Lowered {
+    href: String,
+    text: String,
+    lead: String,
+    context: String,
 }
 
 /// Finds the verification or sign-in link, or `None`.
@@ -193,8 +216,9 @@ pub fn find_link(subject: &str, doc: &Document) -> Option<FoundLink> {
 
     let mut best: Option<(f32, usize)> = None;
     let mut scores: Vec<Option<f32>> = Vec::new();
+    let mut lowered = Lowered::default();
     for (i, link) in doc.links.iter().take(MAX_LINKS_SCORED).enumerate() {
-        let s = score(link, subject_intent);
+        let s = score(link, subject_intent, &mut lowered);
         scores.push(s);
         if let Some(s) = s
             && best.is_none_or(|(b, _)| s > b)
@@ -220,16 +244,16 @@ pub fn find_link(subject: &str, doc: &Document) -> Option<FoundLink> {
 }
 
 /// The score of one link, or `None` when it cannot be the action.
-fn score(link: &Link, subject_intent: bool) -> Option<f32> {
-    let href_l = link.href.to_lowercase();
+fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<f32> {
+    let href_l = lower_into(&link.href, &mut lowered.href);
     if !(href_l.starts_with("https://") || href_l.starts_with("http://")) || link.hidden {
         return None;
     }
-    let text_l = link.text.to_lowercase();
+    let text_l = lower_into(&link.text, &mut lowered.text);
     let text_is_url = text_l.is_empty() || text_l.starts_with("http") || text_l.starts_with("www.");
 
     // "Track package", "Manage preferences", "Confirm order": the text says what it is.
-    let text_words = if text_is_url { 0 } else { WORDS.text.found(&text_l) };
+    let text_words = if text_is_url { 0 } else { WORDS.text.found(text_l) };
     if text_words & 0b100 != 0 {
         return None;
     }
@@ -246,15 +270,15 @@ fn score(link: &Link, subject_intent: bool) -> Option<f32> {
         return None;
     }
     // "If this wasn't you, <reset your password>": an escape hatch, not the action.
-    let lead_l = tail_chars(&link.lead, 100).to_lowercase();
-    if has(&WORDS.lead_negative, &lead_l) {
+    let lead_l = lower_into(tail_chars(&link.lead, 100), &mut lowered.lead);
+    if has(&WORDS.lead_negative, lead_l) {
         return None;
     }
     if link.image_only && !text_strong {
         return None;
     }
     // The sentence around a link speaks for it only when its own text says nothing.
-    let context_speaks = (text_is_url || text_weak) && has(&WORDS.strong, &lower_tail(&link.context, 80));
+    let context_speaks = (text_is_url || text_weak) && has(&WORDS.strong, lower_tail(&link.context, 80, &mut lowered.context));
     let url_positive = path_words & 0b10 != 0;
 
     let mut s = 0.0;
