@@ -801,12 +801,14 @@ fn find_end_tag(bytes: &[u8], from: usize, name: &str) -> Option<usize> {
 
 /// Decodes character references (`&amp;`, `&#8203;`, `&#x41;`, the common named ones).
 pub fn decode_entities(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains('&') {
+    // Attribute values and text runs are short and mostly free of entities: memchr's
+    // vector search is set up once for them, without a char searcher.
+    if memchr::memchr(b'&', s.as_bytes()).is_none() {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
-    while let Some(amp) = rest.find('&') {
+    while let Some(amp) = memchr::memchr(b'&', rest.as_bytes()) {
         out.push_str(&rest[..amp]);
         rest = &rest[amp..];
         let limit = rest.len().min(34);
