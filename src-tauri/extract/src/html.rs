@@ -366,6 +366,14 @@ impl ClassRules {
             start..start + s.len()
         };
         for (selector, body) in css_rules(css) {
+            // Most rules of a template's sheet are one plain class, `.name`.
+            if let Some(class) = selector.strip_prefix('.')
+                && !class.is_empty()
+                && class.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                self.rules.push((name_hash(class), at(class), at(body)));
+                continue;
+            }
             if !selector.contains('.') {
                 continue;
             }
