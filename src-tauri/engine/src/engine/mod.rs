@@ -257,9 +257,12 @@ impl Engine {
     /// Unknown account; sign-in, network or pool failures; the server refused.
     pub async fn append(&self, email: &str, folder: &crate::imap::FolderSpec, raw: &[u8]) -> Result<(), EngineError> {
         let email = self.account(email).await?.email;
-        self.with_session(&email, async |s| {
-            let name = s.resolve(folder).await?;
-            Ok(s.append(&name, raw).await?)
+        self.with_session(&email, |s| {
+            let (folder, raw) = (folder.clone(), raw.to_vec());
+            Box::pin(async move {
+                let name = s.resolve(&folder).await?;
+                Ok(s.append(&name, &raw).await?)
+            })
         })
         .await
     }

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures::future::BoxFuture;
+
 use super::{Engine, EngineError};
 use super::clients::Connector;
 use crate::events::Event;
@@ -104,7 +106,14 @@ pub(crate) fn record_for(email: &str, folder_key: &str, m: &CachedMessage, codes
 impl Engine {
     /// Runs `op` on the account's session. A reused session that turns out dead is closed
     /// and the operation runs once more on a new one, invisibly to the caller.
-    pub(crate) async fn with_session<T>(&self, email: &str, mut op: impl AsyncFnMut(&mut ImapSession) -> Result<T, EngineError>) -> Result<T, EngineError> {
+    ///
+    /// `op` returns a boxed future rather than being an async closure so that the callers'
+    /// futures stay `Send` (async closures' futures are not yet provably `Send`).
+    pub(crate) async fn with_session<T>(
+        &self,
+        email: &str,
+        mut op: impl for<'s> FnMut(&'s mut ImapSession) -> BoxFuture<'s, Result<T, EngineError>> + Send,
+    ) -> Result<T, EngineError> {
         let mut retried = false;
         loop {
             let mut session = self.pool.get(email).await?;
@@ -160,9 +169,12 @@ impl Engine {
             }
         }
         let (sel, raws) = self
-            .with_session(&email, async |s| {
-                let name = s.resolve(folder).await?;
-                Ok(s.fetch_newest(&name, top).await?)
+            .with_session(&email, |s| {
+                let folder = folder.clone();
+                Box::pin(async move {
+                    let name = s.resolve(&folder).await?;
+                    Ok(s.fetch_newest(&name, top).await?)
+                })
             })
             .await?;
         let (mut messages, _) = self.save(&email, &key, &sel, raws).await?;
@@ -202,9 +214,11 @@ impl Engine {
         let (e, k) = (email.clone(), key.clone());
         let known = self.connector.store.call(move |s| s.folder_state(&e, &k)).await?;
         let (sel, raws, floor) = self
-            .with_session(&email, async |s| {
-                let name = s.resolve(folder).await?;
-                match &known {
+            .with_session(&email, |s| {
+                let folder = folder.clone();
+                Box::pin(async move {
+                let name = s.resolve(&folder).await?;
+                match known {
                     Some(st) if s.selected().is_some_and(|x| x.name == name && x.uid_validity == st.uid_validity) => {
                         let (sel, raws) = s.fetch_after(&name, st.last_uid).await?;
                         Ok((sel, raws, st.last_uid))
@@ -212,11 +226,12 @@ impl Engine {
                     _ => {
                         let sel = s.reselect(&name).await?;
                         let last = sel.uid_next.map(|n| n.saturating_sub(1)).unwrap_or(0);
-                        let after = known.as_ref().filter(|st| st.uid_validity == sel.uid_validity).map_or(last, |st| st.last_uid);
+                        let after = known.filter(|st| st.uid_validity == sel.uid_validity).map_or(last, |st| st.last_uid);
                         let (sel, raws) = s.fetch_after(&name, after).await?;
                         Ok((sel, raws, after))
                     }
                 }
+                })
             })
             .await?;
         if raws.is_empty() {
@@ -231,4 +246,16 @@ impl Engine {
         let (messages, _) = self.save(&email, &key, &sel, raws).await?;
         Ok(messages)
     }
+}
+
+/// The shell runs these on Tauri's multi-threaded runtime, which needs `Send` futures; this
+/// fails to compile when one stops being `Send`.
+#[allow(dead_code)]
+fn engine_futures_are_send(engine: &Engine, options: &WaitOptions) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(engine.fetch("a@b.c", &FolderSpec::Inbox, 1, true));
+    is_send(engine.wait_code("a@b.c", options));
+    is_send(engine.accounts());
+    is_send(engine.poll("a@b.c", &FolderSpec::Inbox));
+    is_send(engine.append("a@b.c", &FolderSpec::Inbox, b""));
 }
