@@ -218,6 +218,33 @@ impl<M: Manager> Inner<M> {
         e.generation != generation || now.duration_since(e.created) >= self.cfg.max_age || now.duration_since(e.last_used) >= self.cfg.idle_ttl
     }
 
+    /// Waits for a permit of `sem` until `deadline`; running out is counted and reported
+    /// with the limit that held (`scope` is "per account" or "overall").
+    async fn wait_permit(
+        &self,
+        slot: &Slot<M::Session>,
+        sem: &Arc<Semaphore>,
+        key: &str,
+        started: Instant,
+        deadline: Instant,
+        scope: &'static str,
+    ) -> Result<OwnedSemaphorePermit, PoolError<M::Error>> {
+        match timeout_at(deadline, sem.clone().acquire_owned()).await {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(_)) => Err(PoolError::Closed),
+            Err(_) => {
+                self.bump(slot, |c| &c.wait_timeouts);
+                Err(PoolError::WaitTimeout {
+                    key: key.to_string(),
+                    in_use: slot.counters.in_use.load(Ordering::Relaxed),
+                    waited: started.elapsed(),
+                    limit: if scope == "overall" { self.cfg.max_total } else { self.cfg.max_per_account },
+                    scope,
+                })
+            }
+        }
+    }
+
     /// Closes one session in the background, counting it at once.
     fn retire(self: &Arc<Self>, slot: &Slot<M::Session>, session: M::Session, global: Option<OwnedSemaphorePermit>) {
         self.bump(slot, |c| &c.closed);
@@ -443,20 +470,7 @@ impl<M: Manager> SessionPool<M> {
                 let _w = Waiting::new(&inner.totals, &slot.counters);
                 let _q = Queued::new(&slot.queued);
                 slot.wanted.notify_waiters();
-                match timeout_at(deadline, slot.permits.clone().acquire_owned()).await {
-                    Ok(Ok(p)) => p,
-                    Ok(Err(_)) => return Err(PoolError::Closed),
-                    Err(_) => {
-                        inner.bump(&slot, |c| &c.wait_timeouts);
-                        return Err(PoolError::WaitTimeout {
-                            key: key.to_string(),
-                            in_use: slot.counters.in_use.load(Ordering::Relaxed),
-                            waited: started.elapsed(),
-                            limit: inner.cfg.max_per_account,
-                            scope: "per account",
-                        });
-                    }
-                }
+                inner.wait_permit(&slot, &slot.permits, key, started, deadline, "per account").await?
             }
         };
 
@@ -499,20 +513,7 @@ impl<M: Manager> SessionPool<M> {
                         }
                         // After an eviction the wait is for the victim's LOGOUT, not a queue.
                         let _w = (!evicted).then(|| Waiting::new(&inner.totals, &slot.counters));
-                        match timeout_at(deadline, inner.global.clone().acquire_owned()).await {
-                            Ok(Ok(p)) => p,
-                            Ok(Err(_)) => return Err(PoolError::Closed),
-                            Err(_) => {
-                                inner.bump(&slot, |c| &c.wait_timeouts);
-                                return Err(PoolError::WaitTimeout {
-                                    key: key.to_string(),
-                                    in_use: slot.counters.in_use.load(Ordering::Relaxed),
-                                    waited: started.elapsed(),
-                                    limit: inner.cfg.max_total,
-                                    scope: "overall",
-                                });
-                            }
-                        }
+                        inner.wait_permit(&slot, &inner.global, key, started, deadline, "overall").await?
                     }
                 }
             }

@@ -88,19 +88,7 @@ pub(crate) fn record_for(email: &str, folder_key: &str, m: &CachedMessage, codes
     if let Some(c) = codes.iter().find(|c| c.uid == m.uid && c.folder == folder_key) {
         return Some(c.clone());
     }
-    Some(CodeRecord {
-        id: 0,
-        email: email.to_string(),
-        code: m.code.clone(),
-        link: m.link.clone(),
-        service: m.service.clone(),
-        from: m.from.clone(),
-        subject: m.subject.clone(),
-        received: m.received,
-        found_at: unix_now(),
-        folder: folder_key.to_string(),
-        uid: m.uid,
-    })
+    Some(CodeRecord::from_message(0, email, folder_key, m, unix_now()))
 }
 
 impl Engine {

@@ -142,19 +142,7 @@ impl Store {
                         ])
                         .map_err(StoreError::query("save codes"))?;
                     if inserted == 1 {
-                        new_codes.push(CodeRecord {
-                            id: tx.last_insert_rowid(),
-                            email: email.to_string(),
-                            code: m.code.clone(),
-                            link: m.link.clone(),
-                            service: m.service.clone(),
-                            from: m.from.clone(),
-                            subject: m.subject.clone(),
-                            received: m.received,
-                            found_at: codes_found_at,
-                            folder: folder.to_string(),
-                            uid: m.uid,
-                        });
+                        new_codes.push(CodeRecord::from_message(tx.last_insert_rowid(), email, folder, m, codes_found_at));
                     }
                 }
             }

@@ -104,6 +104,26 @@ pub struct CodeRecord {
     pub uid: u32,
 }
 
+impl CodeRecord {
+    /// The record for a message that carries a code or link; `id` is the history's row id
+    /// (0 when the row is not new).
+    pub fn from_message(id: i64, email: &str, folder: &str, m: &CachedMessage, found_at: i64) -> CodeRecord {
+        CodeRecord {
+            id,
+            email: email.to_string(),
+            code: m.code.clone(),
+            link: m.link.clone(),
+            service: m.service.clone(),
+            from: m.from.clone(),
+            subject: m.subject.clone(),
+            received: m.received,
+            found_at,
+            folder: folder.to_string(),
+            uid: m.uid,
+        }
+    }
+}
+
 /// Why the cache could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
