@@ -55,7 +55,12 @@ fn env(name: &str, default: u64) -> u64 {
 /// Resident memory and CPU time (user + system) of this process.
 fn usage() -> (u64, Duration) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let rss_kb = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let rss_kb = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name, which is in parentheses: utime is the 14th, stime the 15th.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
@@ -77,7 +82,9 @@ fn max_sessions(log: &std::path::Path) -> usize {
                 max = max.max(open.len());
             }
         } else if line.contains(": Disconnected") && line.contains("imap(") {
-            if let Some(id) = line.split(")<").nth(1).and_then(|r| r.split('<').nth(1)).and_then(|r| r.split('>').next()) {
+            if let Some(id) =
+                line.split(")<").nth(1).and_then(|r| r.split('<').nth(1)).and_then(|r| r.split('>').next())
+            {
                 open.remove(id);
             }
         }
@@ -159,7 +166,10 @@ async fn main() {
         let (rss, _) = usage();
         rss_max = rss_max.max(rss);
         // After the first third of the window, deliver one code every few seconds.
-        if t0.elapsed() > measure / 3 && next_target < targets.len() && t0.elapsed() > measure / 3 + Duration::from_secs(3 * next_target as u64) {
+        if t0.elapsed() > measure / 3
+            && next_target < targets.len()
+            && t0.elapsed() > measure / 3 + Duration::from_secs(3 * next_target as u64)
+        {
             let (e, c) = &targets[next_target];
             bed.dovecot.append(e, "INBOX", &code_mail(c)).await;
             sent.insert(c.clone(), Instant::now());
@@ -193,7 +203,12 @@ async fn main() {
     println!("|---|---|");
     println!("| accounts watched / waited on | {accounts} / {waited} |");
     println!("| pool.maxTotal, watch.pollInterval | {max_total}, {} s |", poll_interval.as_secs());
-    println!("| RSS before watching / max while watching / at the end | {:.0} / {:.0} / {:.0} MB |", rss_before as f64 / 1024.0, rss_max as f64 / 1024.0, rss_end as f64 / 1024.0);
+    println!(
+        "| RSS before watching / max while watching / at the end | {:.0} / {:.0} / {:.0} MB |",
+        rss_before as f64 / 1024.0,
+        rss_max as f64 / 1024.0,
+        rss_end as f64 / 1024.0
+    );
     println!("| CPU while watching ({:.0} s window) | {cpu:.2} % of one core |", window.as_secs_f64());
     println!("| most IMAP sessions open at once (Dovecot's log) | {dovecot_max} |");
     println!("| sessions opened / closed by the pool | {} / {} |", stats.total_created, stats.total_closed);

@@ -31,7 +31,11 @@ fn run(cli: &str, data: &std::path::Path, ca: &std::path::Path, args: &[&str], s
         .unwrap_or_else(|e| panic!("cannot start {cli}: {e}"));
     child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
     let out = child.wait_with_output().expect("the CLI finishes");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn message(i: usize) -> Vec<u8> {
@@ -66,7 +70,22 @@ async fn main() {
     let token = bed.oauth.issue_refresh_token(email, DEFAULT_CLIENT_ID);
     let port = proxy.port().to_string();
     let url = bed.oauth.token_url();
-    let add = ["accounts", "add", email, "--provider", "outlook", "--client-id", DEFAULT_CLIENT_ID, "--imap-host", "127.0.0.1", "--imap-port", &port, "--token-url", &url, "--refresh-token-stdin"];
+    let add = [
+        "accounts",
+        "add",
+        email,
+        "--provider",
+        "outlook",
+        "--client-id",
+        DEFAULT_CLIENT_ID,
+        "--imap-host",
+        "127.0.0.1",
+        "--imap-port",
+        &port,
+        "--token-url",
+        &url,
+        "--refresh-token-stdin",
+    ];
     let (code, out, err) = run(&cli, data.path(), &ca, &add, &token);
     assert_eq!(code, 0, "cannot add the account:\n{out}\n{err}");
     for i in 0..3 {
@@ -80,13 +99,29 @@ async fn main() {
         let half = Duration::from_millis(rtt / 2);
         proxy.set_latency(half, half);
         for (mode, iterations) in MODES {
-            let args = ["bench", "--email", email, "--mode", mode, "--iterations", iterations, "--warmup", "2", "--top", "1", "--database-path", db, "--json"];
+            let args = [
+                "bench",
+                "--email",
+                email,
+                "--mode",
+                mode,
+                "--iterations",
+                iterations,
+                "--warmup",
+                "2",
+                "--top",
+                "1",
+                "--database-path",
+                db,
+                "--json",
+            ];
             let (code, out, err) = run(&cli, data.path(), &ca, &args, "");
             if code != 0 {
                 eprintln!("bench {mode} at {rtt} ms failed (exit {code}):\n{out}\n{err}");
                 continue;
             }
-            let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("bench printed no JSON ({e}):\n{out}\n{err}"));
+            let v: Value =
+                serde_json::from_str(&out).unwrap_or_else(|e| panic!("bench printed no JSON ({e}):\n{out}\n{err}"));
             let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
             let errors = v["errors"].as_array().map(Vec::len).unwrap_or(0);
             if errors > 0 {

@@ -26,7 +26,14 @@ fn oauth_file(cli: &mut Cli, prefix: &str, n: usize, extra: &str) -> std::path::
 }
 
 fn bed_args(cli: &Cli) -> Vec<String> {
-    vec!["--imap-host".into(), "127.0.0.1".into(), "--imap-port".into(), cli.bed.dovecot.imaps_port().to_string(), "--token-url".into(), cli.bed.oauth.token_url()]
+    vec![
+        "--imap-host".into(),
+        "127.0.0.1".into(),
+        "--imap-port".into(),
+        cli.bed.dovecot.imaps_port().to_string(),
+        "--token-url".into(),
+        cli.bed.oauth.token_url(),
+    ]
 }
 
 fn args<'a>(head: &[&'a str], tail: &'a [String]) -> Vec<&'a str> {
@@ -43,15 +50,31 @@ async fn import_prints_the_report_and_dry_run_writes_nothing() {
     let dry = cli.run(&args(&["import", path, "--dry-run", "--json"], &bed));
     assert_eq!(dry.code, 0, "{dry:?}");
     let v = dry.json();
-    assert_eq!((v["added"].as_u64(), v["updated"].as_u64(), v["skipped"].as_u64()), (Some(3), Some(0), Some(0)), "{dry:?}");
-    assert_eq!(v["errors"], serde_json::json!([{"line": 6, "reason": "the first field is not an email address"}, {"line": 7, "reason": "duplicate of line 2"}]), "{dry:?}");
+    assert_eq!(
+        (v["added"].as_u64(), v["updated"].as_u64(), v["skipped"].as_u64()),
+        (Some(3), Some(0), Some(0)),
+        "{dry:?}"
+    );
+    assert_eq!(
+        v["errors"],
+        serde_json::json!([{"line": 6, "reason": "the first field is not an email address"}, {"line": 7, "reason": "duplicate of line 2"}]),
+        "{dry:?}"
+    );
     assert_eq!(v["verified"], serde_json::json!({"ok": 0, "failed": 0}));
-    assert_eq!(cli.run(&["accounts", "list", "--json"]).json().as_array().unwrap().len(), 0, "a dry run writes nothing");
+    assert_eq!(
+        cli.run(&["accounts", "list", "--json"]).json().as_array().unwrap().len(),
+        0,
+        "a dry run writes nothing"
+    );
 
     let real = cli.run(&args(&["import", path, "--verify", "--concurrency", "2", "--json"], &bed));
     assert_eq!(real.code, 0, "{real:?}");
     let v = real.json();
-    assert_eq!((v["added"].as_u64(), v["verified"]["ok"].as_u64(), v["verified"]["failed"].as_u64()), (Some(3), Some(3), Some(0)), "{real:?}");
+    assert_eq!(
+        (v["added"].as_u64(), v["verified"]["ok"].as_u64(), v["verified"]["failed"].as_u64()),
+        (Some(3), Some(3), Some(0)),
+        "{real:?}"
+    );
     let again = cli.run(&args(&["import", path, "--merge", "skip"], &bed));
     assert!(again.stdout.contains("0 added, 0 updated, 3 skipped, 2 errors"), "{again:?}");
     assert!(again.stdout.contains("line 7: duplicate of line 2"), "{again:?}");
@@ -97,7 +120,11 @@ async fn export_prints_secrets_only_when_confirmed() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600, "only the owner may read exported secrets");
+        assert_eq!(
+            std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "only the owner may read exported secrets"
+        );
     }
 }
 
@@ -123,7 +150,8 @@ async fn an_import_killed_half_way_leaves_whole_accounts_and_the_rerun_completes
     }
     let store = Store::open(&db).unwrap();
 
-    let mut child = cli.command(&["import", path.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child =
+        cli.command(&["import", path.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let started = Instant::now();
     while store.account_count().unwrap() < 30 {
         assert!(started.elapsed() < Duration::from_secs(120), "the import stored 30 accounts within two minutes");
@@ -138,19 +166,31 @@ async fn an_import_killed_half_way_leaves_whole_accounts_and_the_rerun_completes
     for a in &rows {
         let i: usize = a.email.trim_start_matches("kill").split('@').next().unwrap().parse().unwrap();
         let secret = keyring.get(&a.email).unwrap();
-        assert_eq!(secret.as_ref().map(|s| s.expose()), Some(format!("kill-pw-{i}-{}", i * 7919).as_str()), "{} has a row, so it has its secret", a.email);
+        assert_eq!(
+            secret.as_ref().map(|s| s.expose()),
+            Some(format!("kill-pw-{i}-{}", i * 7919).as_str()),
+            "{} has a row, so it has its secret",
+            a.email
+        );
     }
     println!("killed after {} of {n} accounts were stored", rows.len());
 
     let rerun = cli.run(&["import", path.to_str().unwrap(), "--json"]);
     assert_eq!(rerun.code, 0, "{rerun:?}");
     let v = rerun.json();
-    assert_eq!((v["added"].as_u64(), v["updated"].as_u64()), (Some((n - rows.len()) as u64), Some(rows.len() as u64)), "{rerun:?}");
+    assert_eq!(
+        (v["added"].as_u64(), v["updated"].as_u64()),
+        (Some((n - rows.len()) as u64), Some(rows.len() as u64)),
+        "{rerun:?}"
+    );
     let all = store.accounts().unwrap();
     assert_eq!(all.len(), n);
     for (i, a) in all.iter().enumerate() {
         assert_eq!(a.email, format!("kill{i}@example.org"), "file order is kept");
-        assert_eq!(keyring.get(&a.email).unwrap().map(|s| s.expose().to_string()), Some(format!("kill-pw-{i}-{}", i * 7919)));
+        assert_eq!(
+            keyring.get(&a.email).unwrap().map(|s| s.expose().to_string()),
+            Some(format!("kill-pw-{i}-{}", i * 7919))
+        );
     }
     let third = cli.run(&["import", path.to_str().unwrap(), "--json"]).json();
     assert_eq!((third["added"].as_u64(), third["updated"].as_u64()), (Some(0), Some(n as u64)), "idempotent");

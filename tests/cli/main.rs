@@ -25,7 +25,8 @@ struct Run {
 
 impl Run {
     fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 }
 
@@ -49,9 +50,16 @@ impl Cli {
     }
 
     fn finish(&self, out: Output) -> Run {
-        let run = Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() };
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        };
         for s in &self.secrets {
-            assert!(!run.stdout.contains(s.as_str()) && !run.stderr.contains(s.as_str()), "a secret was printed:\n{run:?}");
+            assert!(
+                !run.stdout.contains(s.as_str()) && !run.stderr.contains(s.as_str()),
+                "a secret was printed:\n{run:?}"
+            );
         }
         assert_ne!(run.code, 101, "the CLI panicked:\n{run:?}");
         run
@@ -62,7 +70,13 @@ impl Cli {
     }
 
     fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        let mut child = self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the CLI starts");
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the CLI starts");
         child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
         self.finish(child.wait_with_output().unwrap())
     }
@@ -71,7 +85,23 @@ impl Cli {
         self.bed.dovecot.add_user(email, password);
         self.secrets.push(password.to_string());
         let port = port.to_string();
-        self.run_with_stdin(&["accounts", "add", email, "--provider", "imap", "--imap-host", "127.0.0.1", "--imap-port", &port, "--tls", tls, "--password-stdin"], &format!("{password}\n"))
+        self.run_with_stdin(
+            &[
+                "accounts",
+                "add",
+                email,
+                "--provider",
+                "imap",
+                "--imap-host",
+                "127.0.0.1",
+                "--imap-port",
+                &port,
+                "--tls",
+                tls,
+                "--password-stdin",
+            ],
+            &format!("{password}\n"),
+        )
     }
 
     fn add_oauth(&mut self, email: &str) -> String {
@@ -80,7 +110,22 @@ impl Cli {
         let port = self.bed.dovecot.imaps_port().to_string();
         let url = self.bed.oauth.token_url();
         let r = self.run_with_stdin(
-            &["accounts", "add", email, "--provider", "outlook", "--client-id", DEFAULT_CLIENT_ID, "--imap-host", "127.0.0.1", "--imap-port", &port, "--token-url", &url, "--refresh-token-stdin"],
+            &[
+                "accounts",
+                "add",
+                email,
+                "--provider",
+                "outlook",
+                "--client-id",
+                DEFAULT_CLIENT_ID,
+                "--imap-host",
+                "127.0.0.1",
+                "--imap-port",
+                &port,
+                "--token-url",
+                &url,
+                "--refresh-token-stdin",
+            ],
             &token,
         );
         assert_eq!(r.code, 0, "{r:?}");
@@ -109,7 +154,10 @@ async fn accounts_are_added_listed_and_removed() {
     let v = list.json();
     let rows = v.as_array().expect("an array");
     assert_eq!(rows.len(), 2, "{list:?}");
-    assert_eq!((rows[0]["email"].as_str(), rows[0]["provider"].as_str(), rows[0]["status"].as_str()), (Some("vera@example.com"), Some("imap"), Some("ok")));
+    assert_eq!(
+        (rows[0]["email"].as_str(), rows[0]["provider"].as_str(), rows[0]["status"].as_str()),
+        (Some("vera@example.com"), Some("imap"), Some("ok"))
+    );
     assert_eq!(rows[1]["provider"], "outlook");
 
     let redacted = cli.run(&["accounts", "list", "--json", "--redact"]);
@@ -126,7 +174,10 @@ async fn accounts_are_added_listed_and_removed() {
 async fn fetch_and_stats_report_in_json() {
     let mut cli = Cli::start().await;
     cli.add_oauth("xena@outlook.com");
-    cli.bed.dovecot.append("xena@outlook.com", "INBOX", &mail("Your GitHub launch code", "Your code is 73910286.")).await;
+    cli.bed
+        .dovecot
+        .append("xena@outlook.com", "INBOX", &mail("Your GitHub launch code", "Your code is 73910286."))
+        .await;
     let r = cli.run(&["fetch", "xena@outlook.com", "--top", "5", "--json"]);
     assert_eq!(r.code, 0, "{r:?}");
     let v = r.json();
@@ -139,7 +190,16 @@ async fn fetch_and_stats_report_in_json() {
     assert!(text.stdout.contains("code 73910286"), "{text:?}");
 
     let stats = cli.run(&["stats", "--json"]).json();
-    for key in ["total_created", "total_reused", "total_closed", "health_check_failures", "connection_waits", "wait_timeouts", "client_creates", "client_reuses"] {
+    for key in [
+        "total_created",
+        "total_reused",
+        "total_closed",
+        "health_check_failures",
+        "connection_waits",
+        "wait_timeouts",
+        "client_creates",
+        "client_reuses",
+    ] {
         assert!(stats.get(key).is_some_and(Value::is_u64), "stats has {key}: {stats}");
     }
     assert_eq!(stats["total_created"], 2, "two runs that asked the server, one login each: {stats}");
@@ -151,9 +211,17 @@ async fn wait_code_prints_the_code_of_a_message_that_arrives_during_the_wait() {
     cli.add_oauth("yuri@outlook.com");
     cli.bed.dovecot.append("yuri@outlook.com", "INBOX", &mail("Old code", "Your verification code is 111222.")).await;
     cli.bed.dovecot.append("yuri@outlook.com", "Junk", &mail("Old code", "Your verification code is 111333.")).await;
-    let child = cli.command(&["wait-code", "yuri@outlook.com", "--timeout", "30", "--json"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = cli
+        .command(&["wait-code", "yuri@outlook.com", "--timeout", "30", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    cli.bed.dovecot.append("yuri@outlook.com", "INBOX", &mail("[GitHub] Please verify your device", "Verification code: 058213")).await;
+    cli.bed
+        .dovecot
+        .append("yuri@outlook.com", "INBOX", &mail("[GitHub] Please verify your device", "Verification code: 058213"))
+        .await;
     let r = cli.finish(tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap());
     assert_eq!(r.code, 0, "{r:?}");
     let v = r.json();
@@ -176,7 +244,19 @@ async fn each_failure_gets_its_own_sentence_and_exit_code_and_harms_nothing() {
     let ok = cli.add_password("zoe@example.com", "right", imaps, "implicit");
     assert_eq!(ok.code, 0, "{ok:?}");
     cli.secrets.push("wrong".into());
-    cli.run_with_stdin(&["accounts", "add", "amy@example.com", "--imap-host", "127.0.0.1", "--imap-port", &imaps.to_string(), "--password-stdin"], "wrong");
+    cli.run_with_stdin(
+        &[
+            "accounts",
+            "add",
+            "amy@example.com",
+            "--imap-host",
+            "127.0.0.1",
+            "--imap-port",
+            &imaps.to_string(),
+            "--password-stdin",
+        ],
+        "wrong",
+    );
     cli.bed.dovecot.add_user("amy@example.com", "the-real-one");
     let token = cli.add_oauth("ben@outlook.com");
     cli.bed.oauth.revoke(&token);
@@ -188,12 +268,19 @@ async fn each_failure_gets_its_own_sentence_and_exit_code_and_harms_nothing() {
         (&["fetch", "cat@example.com"], 5, "cannot set up TLS"),
         (&["fetch", "zoe@example.com", "--folder", "Nope"], 2, "no such folder"),
         (&["fetch", "nobody@example.com"], 3, "cannot find account nobody@example.com"),
-        (&["accounts", "add", "not-an-address", "--password-stdin"], 2, "cannot use \"not-an-address\" as an email address"),
+        (
+            &["accounts", "add", "not-an-address", "--password-stdin"],
+            2,
+            "cannot use \"not-an-address\" as an email address",
+        ),
     ];
     for (args, code, words) in cases {
         let r = cli.run(args);
         assert_eq!(r.code, code, "{args:?}: {r:?}");
-        assert!(r.stderr.lines().count() == 1 && r.stderr.contains(words), "{args:?} says {words:?} in one line: {r:?}");
+        assert!(
+            r.stderr.lines().count() == 1 && r.stderr.contains(words),
+            "{args:?} says {words:?} in one line: {r:?}"
+        );
     }
     let json = cli.run(&["fetch", "ben@outlook.com", "--json"]).json();
     assert_eq!(json["error"]["code"], "needs_reauth");
@@ -213,7 +300,10 @@ async fn each_failure_gets_its_own_sentence_and_exit_code_and_harms_nothing() {
 async fn without_a_keyring_the_cli_says_what_to_install() {
     let cli = Cli::start().await;
     let mut c = cli.command(&["accounts", "add", "dan@example.com", "--imap-host", "127.0.0.1", "--password-stdin"]);
-    c.env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     child.stdin.take().unwrap().write_all(b"pw-dan").unwrap();
     let r = cli.finish(child.wait_with_output().unwrap());
@@ -235,7 +325,23 @@ async fn bench_reports_reuse_and_new_client_figures() {
     let db = db.to_str().unwrap();
     let mut medians = Vec::new();
     for mode in ["reuse-client", "new-client"] {
-        let r = cli.run(&["bench", "--email", "eve@outlook.com", "--mode", mode, "--iterations", "20", "--warmup", "2", "--top", "1", "--database-path", db, "--json", "--redact"]);
+        let r = cli.run(&[
+            "bench",
+            "--email",
+            "eve@outlook.com",
+            "--mode",
+            mode,
+            "--iterations",
+            "20",
+            "--warmup",
+            "2",
+            "--top",
+            "1",
+            "--database-path",
+            db,
+            "--json",
+            "--redact",
+        ]);
         assert_eq!(r.code, 0, "{r:?}");
         let v = r.json();
         for key in ["mode", "iterations", "success", "avg_ms", "median_ms", "p95_ms", "qps", "stats"] {
@@ -262,13 +368,21 @@ fn extract_reads_a_message_from_stdin_or_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("m.eml");
     std::fs::write(&file, mail("Your Steam Guard code", "Here is the code you need: 4GJ7K")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_mailwatch-cli")).args(["extract", file.to_str().unwrap(), "--json"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mailwatch-cli"))
+        .args(["extract", file.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{out:?}");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     for key in ["code", "link", "service", "confidence"] {
         assert!(v.get(key).is_some(), "extract prints {key}: {v}");
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailwatch-cli")).args(["extract", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailwatch-cli"))
+        .args(["extract", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(&mail("Verify", "Your verification code is 884422")).unwrap();
     let out = child.wait_with_output().unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();

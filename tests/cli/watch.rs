@@ -33,7 +33,10 @@ async fn watch_with_idle_prints_each_new_code_once_as_a_json_line() {
         .spawn()
         .unwrap();
     until_sessions(&cli, &["olga@example.com", "pete@example.com"]).await;
-    cli.bed.dovecot.append("olga@example.com", "INBOX", &mail("[GitHub] Please verify your device", "Verification code: 246801")).await;
+    cli.bed
+        .dovecot
+        .append("olga@example.com", "INBOX", &mail("[GitHub] Please verify your device", "Verification code: 246801"))
+        .await;
     cli.bed.dovecot.append("pete@example.com", "Junk", &mail("Your code", "Your verification code is 390125.")).await;
     let r = cli.finish(tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap());
     assert_eq!(r.code, 0, "{r:?}");
@@ -41,14 +44,18 @@ async fn watch_with_idle_prints_each_new_code_once_as_a_json_line() {
         .stdout
         .lines()
         .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\n{r:?}"));
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\n{r:?}"));
             (v["email"].as_str().unwrap_or("").to_string(), v["code"].as_str().unwrap_or("").to_string())
         })
         .collect();
     lines.sort();
     assert_eq!(
         lines,
-        [("olga@example.com".to_string(), "246801".to_string()), ("pete@example.com".to_string(), "390125".to_string())],
+        [
+            ("olga@example.com".to_string(), "246801".to_string()),
+            ("pete@example.com".to_string(), "390125".to_string())
+        ],
         "each new code once, the old one never (the junk folder counts): {r:?}"
     );
     assert_eq!(cli.bed.dovecot.max_sessions_seen("olga@example.com"), 1);
@@ -73,7 +80,20 @@ async fn bench_measures_an_empty_poll_and_the_idle_path_with_the_same_keys() {
     let db = cli.data.path().join("bench.db");
     let db = db.to_str().unwrap();
     for (mode, iterations) in [("empty-poll", "30"), ("idle", "3")] {
-        let r = cli.run(&["bench", "--email", "quinn@outlook.com", "--mode", mode, "--iterations", iterations, "--warmup", "1", "--database-path", db, "--json"]);
+        let r = cli.run(&[
+            "bench",
+            "--email",
+            "quinn@outlook.com",
+            "--mode",
+            mode,
+            "--iterations",
+            iterations,
+            "--warmup",
+            "1",
+            "--database-path",
+            db,
+            "--json",
+        ]);
         assert_eq!(r.code, 0, "{r:?}");
         let v = r.json();
         for key in ["mode", "iterations", "success", "avg_ms", "median_ms", "p95_ms", "qps", "stats"] {
@@ -84,5 +104,9 @@ async fn bench_measures_an_empty_poll_and_the_idle_path_with_the_same_keys() {
         assert_eq!(v["stats"]["total_created"], 1, "{mode}: one session for the whole run: {v}");
         println!("bench {mode}: median {} ms, p95 {} ms", v["median_ms"], v["p95_ms"]);
     }
-    assert_eq!(cli.bed.dovecot.max_sessions_seen("quinn@outlook.com"), 2, "the idle bench's watching and appending engines, one session each");
+    assert_eq!(
+        cli.bed.dovecot.max_sessions_seen("quinn@outlook.com"),
+        2,
+        "the idle bench's watching and appending engines, one session each"
+    );
 }

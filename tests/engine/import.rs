@@ -51,8 +51,13 @@ async fn a_mixed_file_imports_with_line_errors_and_a_second_run_changes_nothing(
         "# supplier batch\n{}----{}----{DEFAULT_CLIENT_ID}\n\n{}----{DEFAULT_CLIENT_ID}----{}\nimp-pw@example.org:pw-1\nbroken-line\n{}----{DEFAULT_CLIENT_ID}\n{}----{}\n",
         users[0].0, users[0].1, users[1].0, users[1].1, "imp-b@outlook.com", users[0].0, users[0].1
     );
-    let report = h.engine.import(file.as_bytes(), &options(&h), &BatchControl::default()).await.expect("the import runs");
-    assert_eq!((report.format, report.added, report.updated, report.skipped), (ImportFormat::Dash, 3, 0, 0), "{report:#?}");
+    let report =
+        h.engine.import(file.as_bytes(), &options(&h), &BatchControl::default()).await.expect("the import runs");
+    assert_eq!(
+        (report.format, report.added, report.updated, report.skipped),
+        (ImportFormat::Dash, 3, 0, 0),
+        "{report:#?}"
+    );
     assert_eq!(
         report.errors,
         vec![
@@ -63,7 +68,10 @@ async fn a_mixed_file_imports_with_line_errors_and_a_second_run_changes_nothing(
         "every bad line is reported with its number and reason"
     );
     let accounts = h.engine.accounts().await.unwrap();
-    assert_eq!(accounts.iter().map(|a| a.email.as_str()).collect::<Vec<_>>(), vec!["imp-a0@outlook.com", "imp-a1@outlook.com", "imp-pw@example.org"]);
+    assert_eq!(
+        accounts.iter().map(|a| a.email.as_str()).collect::<Vec<_>>(),
+        vec!["imp-a0@outlook.com", "imp-a1@outlook.com", "imp-pw@example.org"]
+    );
     assert_eq!(accounts[2].auth, AuthMethod::Password);
     for (email, token) in &users {
         assert_eq!(keyring_secret(email).as_deref(), Some(token.as_str()), "{email}'s token is in the keyring");
@@ -88,7 +96,11 @@ async fn a_mixed_file_imports_with_line_errors_and_a_second_run_changes_nothing(
 
     // The imported accounts work.
     h.deliver(&users[0].0, "INBOX", "Your code", "Your verification code is 602214.").await;
-    let got = h.engine.fetch(&users[0].0, &mailwatch_engine::imap::FolderSpec::Inbox, 1, false).await.expect("an imported account fetches");
+    let got = h
+        .engine
+        .fetch(&users[0].0, &mailwatch_engine::imap::FolderSpec::Inbox, 1, false)
+        .await
+        .expect("an imported account fetches");
     assert_eq!(got[0].code.as_deref(), Some("602214"));
 }
 
@@ -130,13 +142,21 @@ async fn verification_reports_each_account_and_stores_rotated_tokens() {
     file.push_str("ver-pw@example.org----wrong\n");
     let seen: Arc<Mutex<Vec<Progress>>> = Arc::default();
     let s = seen.clone();
-    let control = BatchControl { progress: Some(Arc::new(move |p: &Progress| s.lock().unwrap().push(p.clone()))), ..Default::default() };
+    let control = BatchControl {
+        progress: Some(Arc::new(move |p: &Progress| s.lock().unwrap().push(p.clone()))),
+        ..Default::default()
+    };
     let opts = ImportOptions { verify: true, concurrency: Some(2), ..options(&h) };
     let report = h.engine.import(file.as_bytes(), &opts, &control).await.unwrap();
     let v = report.verified.expect("a verification report");
     assert_eq!((v.ok, v.failed, v.cancelled), (3, 2, false), "{v:#?}");
-    let failed: Vec<(&str, Option<&str>)> = v.accounts.iter().filter(|a| !a.ok).map(|a| (a.email.as_str(), a.code.as_deref())).collect();
-    assert_eq!(failed, vec![(users[3].0.as_str(), Some("needs_reauth")), ("ver-pw@example.org", Some("auth_failed"))], "{v:#?}");
+    let failed: Vec<(&str, Option<&str>)> =
+        v.accounts.iter().filter(|a| !a.ok).map(|a| (a.email.as_str(), a.code.as_deref())).collect();
+    assert_eq!(
+        failed,
+        vec![(users[3].0.as_str(), Some("needs_reauth")), ("ver-pw@example.org", Some("auth_failed"))],
+        "{v:#?}"
+    );
     for (email, old) in &users[..3] {
         let current = h.bed.oauth.current_refresh_token(email).expect("the server rotated the token");
         assert_ne!(&current, old, "the token server rotates on refresh");
@@ -158,7 +178,11 @@ async fn refresh_all_and_cancellation() {
     h.engine.import(file.as_bytes(), &options(&h), &BatchControl::default()).await.unwrap();
 
     let report = h.engine.refresh_tokens(None, 5, &BatchControl::default()).await.unwrap();
-    assert_eq!((report.ok, report.failed, report.accounts.len()), (6, 0, 6), "password accounts are not part of refresh all: {report:#?}");
+    assert_eq!(
+        (report.ok, report.failed, report.accounts.len()),
+        (6, 0, 6),
+        "password accounts are not part of refresh all: {report:#?}"
+    );
     for (email, _) in &users {
         assert_eq!(h.bed.oauth.refresh_count(email), 1, "{email} was refreshed once");
     }
@@ -244,7 +268,9 @@ async fn the_keeper_refreshes_only_stale_tokens_and_spreads_them_over_rounds() {
     let list = keeper::WatchList::default();
     list.set(vec![users[0].0.clone()]);
     let jobs = keeper::Keeper::start(&engine, list);
-    tokio::time::timeout(Duration::from_secs(5), jobs.stop(Duration::from_secs(3))).await.expect("the jobs stop promptly");
+    tokio::time::timeout(Duration::from_secs(5), jobs.stop(Duration::from_secs(3)))
+        .await
+        .expect("the jobs stop promptly");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,7 +19,8 @@ async fn a_rotated_refresh_token_is_stored_in_the_keyring() {
     h.engine.fetch("kim@outlook.com", &FolderSpec::Inbox, 1, false).await.expect("XOAUTH2 with a refreshed token");
     let rotated = h.bed.oauth.current_refresh_token("kim@outlook.com").expect("the server issued a new refresh token");
     assert_ne!(rotated, original, "the token server rotates");
-    let stored = KeyringSecrets::default().get("kim@outlook.com").unwrap().expect("the keyring holds the account's token");
+    let stored =
+        KeyringSecrets::default().get("kim@outlook.com").unwrap().expect("the keyring holds the account's token");
     assert!(stored.expose() == rotated, "the keyring holds the rotated token, not the original");
 }
 
@@ -43,9 +44,17 @@ async fn a_rejected_access_token_is_refreshed_once_and_retried_once() {
     h.engine.fetch("mia@outlook.com", &FolderSpec::Inbox, 1, false).await.unwrap();
     h.bed.dovecot.restart().await;
     h.bed.oauth.revoke_access_tokens("mia@outlook.com");
-    h.engine.fetch("mia@outlook.com", &FolderSpec::Inbox, 1, false).await.expect("the refused token is refreshed and the login retried");
+    h.engine
+        .fetch("mia@outlook.com", &FolderSpec::Inbox, 1, false)
+        .await
+        .expect("the refused token is refreshed and the login retried");
     assert_eq!(h.bed.oauth.refresh_count("mia@outlook.com"), 2, "exactly one extra refresh");
-    assert_eq!(h.bed.dovecot.auth_failures_for("mia@outlook.com"), 1, "one refused XOAUTH2, then success\n{}", h.bed.dovecot.diagnostics());
+    assert_eq!(
+        h.bed.dovecot.auth_failures_for("mia@outlook.com"),
+        1,
+        "one refused XOAUTH2, then success\n{}",
+        h.bed.dovecot.diagnostics()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,7 +79,11 @@ async fn a_failing_token_endpoint_is_not_mistaken_for_a_revoked_token() {
     h.bed.oauth.fail_next(1, Failure::Status(503));
     let err = h.engine.fetch("olga@outlook.com", &FolderSpec::Inbox, 1, false).await.unwrap_err();
     assert_eq!(err.code(), "token_endpoint_unreachable", "{err}");
-    assert_eq!(h.engine.account("olga@outlook.com").await.unwrap().status, AccountStatus::Ok, "a 503 is no reason to sign in again");
+    assert_eq!(
+        h.engine.account("olga@outlook.com").await.unwrap().status,
+        AccountStatus::Ok,
+        "a 503 is no reason to sign in again"
+    );
     h.engine.fetch("olga@outlook.com", &FolderSpec::Inbox, 1, false).await.expect("the next try works");
 }
 

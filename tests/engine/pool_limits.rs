@@ -27,7 +27,10 @@ async fn fifty_concurrent_fetches_share_one_session() {
     let stats = h.engine.stats();
     let t = &stats.pool.total;
     let seen = h.bed.dovecot.max_sessions_seen(&email);
-    println!("50 callers, limit 1: Dovecot saw at most {seen} session(s); created {}, reused {}, waits {}", t.total_created, t.total_reused, t.connection_waits);
+    println!(
+        "50 callers, limit 1: Dovecot saw at most {seen} session(s); created {}, reused {}, waits {}",
+        t.total_created, t.total_reused, t.connection_waits
+    );
     assert_eq!(seen, 1, "Dovecot's own record shows one session at most\n{}", h.bed.dovecot.diagnostics());
     assert_eq!(h.bed.dovecot.logins_for(&email), 1, "one login served all 50 callers");
     assert_eq!(t.total_created, 1, "{t:?}");

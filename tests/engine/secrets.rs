@@ -31,10 +31,17 @@ async fn no_secret_reaches_the_sqlite_files() {
         checked += 1;
     }
     assert!(checked >= 1, "the cache files were checked");
-    assert!(contains(&std::fs::read(h.dir.path().join("mailwatch.db")).unwrap(), "quinn@outlook.com") || checked > 1, "the account itself is in the cache");
+    assert!(
+        contains(&std::fs::read(h.dir.path().join("mailwatch.db")).unwrap(), "quinn@outlook.com") || checked > 1,
+        "the account itself is in the cache"
+    );
 
     let keyring = KeyringSecrets::default();
-    assert_eq!(keyring.get("rita@example.com").unwrap().unwrap().expose(), "correct-horse-battery", "the password is in the keyring");
+    assert_eq!(
+        keyring.get("rita@example.com").unwrap().unwrap().expose(),
+        "correct-horse-battery",
+        "the password is in the keyring"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

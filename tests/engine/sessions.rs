@@ -17,7 +17,8 @@ async fn fetches_the_newest_messages_with_their_codes_and_reuses_the_session() {
         let (s, b) = code_mail(code);
         h.deliver(&email, "INBOX", &format!("{s} #{i}"), &b).await;
     }
-    let msgs = h.engine.fetch(&email, &FolderSpec::Inbox, 2, false).await.expect("fetch over implicit TLS with a password");
+    let msgs =
+        h.engine.fetch(&email, &FolderSpec::Inbox, 2, false).await.expect("fetch over implicit TLS with a password");
     let subjects: Vec<_> = msgs.iter().map(|m| m.subject.clone().unwrap_or_default()).collect();
     assert_eq!(subjects, ["Your verification code #2", "Your verification code #1"], "newest first, top 2");
     assert_eq!(msgs[0].code.as_deref(), Some("333333"), "extraction ran on the fetched message: {:?}", msgs[0]);
@@ -25,11 +26,19 @@ async fn fetches_the_newest_messages_with_their_codes_and_reuses_the_session() {
     let again = h.engine.fetch(&email, &FolderSpec::Inbox, 3, false).await.unwrap();
     assert_eq!(again.len(), 3);
     let stats = h.engine.stats().pool.total;
-    assert_eq!((stats.total_created, stats.total_reused), (1, 1), "the second fetch reused the first session: {stats:?}");
+    assert_eq!(
+        (stats.total_created, stats.total_reused),
+        (1, 1),
+        "the second fetch reused the first session: {stats:?}"
+    );
     assert_eq!(h.bed.dovecot.logins_for(&email), 1, "Dovecot saw one login\n{}", h.bed.dovecot.diagnostics());
     let mut codes = h.events.codes();
     codes.sort();
-    assert_eq!(codes, ["111111", "222222", "333333"], "each new code was announced once, and a re-fetch announced none");
+    assert_eq!(
+        codes,
+        ["111111", "222222", "333333"],
+        "each new code was announced once, and a re-fetch announced none"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,7 +55,11 @@ async fn starttls_accounts_work() {
     };
     h.engine.add_account(&spec, NewSecret::Password(Secret::new("pw-bob"))).await.unwrap();
     h.deliver("bob@example.com", "INBOX", "hello", "no code here").await;
-    let msgs = h.engine.fetch("bob@example.com", &FolderSpec::Inbox, 5, false).await.expect("STARTTLS on the plain port upgrades to TLS");
+    let msgs = h
+        .engine
+        .fetch("bob@example.com", &FolderSpec::Inbox, 5, false)
+        .await
+        .expect("STARTTLS on the plain port upgrades to TLS");
     assert_eq!(msgs.len(), 1);
 }
 
@@ -71,7 +84,8 @@ async fn a_server_restart_between_fetches_is_survived_by_reconnecting() {
     h.deliver(&email, "INBOX", "one", "text").await;
     h.engine.fetch(&email, &FolderSpec::Inbox, 1, false).await.unwrap();
     h.bed.dovecot.restart().await;
-    let msgs = h.engine.fetch(&email, &FolderSpec::Inbox, 1, false).await.expect("the dead session is replaced invisibly");
+    let msgs =
+        h.engine.fetch(&email, &FolderSpec::Inbox, 1, false).await.expect("the dead session is replaced invisibly");
     assert_eq!(msgs.len(), 1);
     let s = h.engine.stats().pool.total;
     assert_eq!(s.total_created, 2, "a second login replaced the session the restart cut: {s:?}");
@@ -104,7 +118,9 @@ async fn wait_code_returns_only_a_code_that_arrives_after_the_wait_starts() {
     let waiter = {
         let engine = &h.engine;
         let email = email.clone();
-        async move { engine.wait_code(&email, &WaitOptions { timeout: Duration::from_secs(20), ..Default::default() }).await }
+        async move {
+            engine.wait_code(&email, &WaitOptions { timeout: Duration::from_secs(20), ..Default::default() }).await
+        }
     };
     let deliver_later = async {
         tokio::time::sleep(Duration::from_millis(800)).await;
@@ -113,10 +129,18 @@ async fn wait_code_returns_only_a_code_that_arrives_after_the_wait_starts() {
     };
     let (found, ()) = tokio::join!(waiter, deliver_later);
     let found = found.expect("the code delivered to junk during the wait is found");
-    assert_eq!(found.code.as_deref(), Some("049302"), "the older code 000111 must never be returned; leading zero kept");
+    assert_eq!(
+        found.code.as_deref(),
+        Some("049302"),
+        "the older code 000111 must never be returned; leading zero kept"
+    );
     assert_eq!(found.folder, "junk");
 
-    let err = h.engine.wait_code(&email, &WaitOptions { timeout: Duration::from_millis(600), ..Default::default() }).await.unwrap_err();
+    let err = h
+        .engine
+        .wait_code(&email, &WaitOptions { timeout: Duration::from_millis(600), ..Default::default() })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "wait_timed_out", "nothing new arrived: {err}");
 }
 
@@ -131,7 +155,8 @@ async fn an_unreachable_primary_server_falls_back_to_the_second() {
     account.imap_fallback = Some(account.imap.clone());
     account.imap = ImapEndpoint { host: "127.0.0.1".into(), port: closed, tls: Tls::Implicit };
     h.engine.store().upsert_account(&account).unwrap();
-    let msgs = h.engine.fetch("gina@example.com", &FolderSpec::Inbox, 1, false).await.expect("the fallback server answers");
+    let msgs =
+        h.engine.fetch("gina@example.com", &FolderSpec::Inbox, 1, false).await.expect("the fallback server answers");
     assert!(msgs.is_empty());
     assert_eq!(h.bed.dovecot.logins_for("gina@example.com"), 1);
 }

@@ -94,7 +94,11 @@ impl Harness {
             ..Default::default()
         };
         // The CA's certificate names localhost and 127.0.0.1.
-        self.engine.add_account(&spec, NewSecret::Password(Secret::new(password))).await.expect("the password account is added").email
+        self.engine
+            .add_account(&spec, NewSecret::Password(Secret::new(password)))
+            .await
+            .expect("the password account is added")
+            .email
     }
 
     /// An Outlook-style account: OAuth2 through the local token server, XOAUTH2 to Dovecot.
@@ -111,7 +115,10 @@ impl Harness {
             token_url: Some(self.bed.oauth.token_url()),
             ..Default::default()
         };
-        self.engine.add_account(&spec, NewSecret::RefreshToken(Secret::new(token.clone()))).await.expect("the OAuth2 account is added");
+        self.engine
+            .add_account(&spec, NewSecret::RefreshToken(Secret::new(token.clone())))
+            .await
+            .expect("the OAuth2 account is added");
         token
     }
 

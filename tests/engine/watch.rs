@@ -16,7 +16,9 @@ use crate::support::{Harness, code_mail, test_config};
 /// Waits (up to 20 s) until the account's watch idles, so mail delivered next is news.
 async fn until_idle(h: &Harness, email: &str) {
     for _ in 0..400 {
-        if h.engine.watch_statuses().iter().any(|s| s.email == email && s.mode == WatchMode::Idle) && h.engine.stats().pool.total.idling > 0 {
+        if h.engine.watch_statuses().iter().any(|s| s.email == email && s.mode == WatchMode::Idle)
+            && h.engine.stats().pool.total.idling > 0
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -38,7 +40,9 @@ pub fn max_total_sessions(bed: &TestBed) -> usize {
             }
         } else if line.contains(": Disconnected") && line.contains("imap(") {
             // imap(user)<pid><session>: Info: Disconnected: ...
-            if let Some(id) = line.split(")<").nth(1).and_then(|r| r.split('<').nth(1)).and_then(|r| r.split('>').next()) {
+            if let Some(id) =
+                line.split(")<").nth(1).and_then(|r| r.split('<').nth(1)).and_then(|r| r.split('>').next())
+            {
                 open.remove(id);
             }
         }
@@ -65,18 +69,29 @@ async fn fifty_waiters_on_one_account_share_one_idle_session_and_all_get_the_cod
         // Let every waiter's baseline be taken first.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let t = h.engine.stats().pool.total;
-        assert_eq!((t.in_use, t.idling), (1, 1), "the IDLE session is a checked-out session and shows as idling: {t:?}");
+        assert_eq!(
+            (t.in_use, t.idling),
+            (1, 1),
+            "the IDLE session is a checked-out session and shows as idling: {t:?}"
+        );
         let (s, b) = code_mail("246810");
         h.deliver(&email, "INBOX", &s, &b).await;
     };
     let (results, ()) = tokio::join!(waits, deliver);
-    let codes: Vec<String> = results.iter().map(|r| match r {
-        Ok(c) => c.code.clone().unwrap_or_default(),
-        Err(e) => format!("error: {e}"),
-    }).collect();
+    let codes: Vec<String> = results
+        .iter()
+        .map(|r| match r {
+            Ok(c) => c.code.clone().unwrap_or_default(),
+            Err(e) => format!("error: {e}"),
+        })
+        .collect();
     assert!(codes.iter().all(|c| c == "246810"), "every waiter gets the new code, none the old one: {codes:?}");
     let seen = h.bed.dovecot.max_sessions_seen(&email);
-    println!("50 waiters, limit 1: Dovecot saw at most {seen} session(s), {} login(s); stats {:?}", h.bed.dovecot.logins_for(&email), h.engine.stats().pool.total);
+    println!(
+        "50 waiters, limit 1: Dovecot saw at most {seen} session(s), {} login(s); stats {:?}",
+        h.bed.dovecot.logins_for(&email),
+        h.engine.stats().pool.total
+    );
     assert_eq!(seen, 1, "one session served all 50 waiters\n{}", h.bed.dovecot.diagnostics());
     assert_eq!(h.bed.dovecot.logins_for(&email), 1, "one login");
 }
@@ -94,18 +109,29 @@ async fn a_fetch_at_a_limit_of_one_is_served_while_a_wait_idles_and_the_wait_sti
 
     let (s, b) = code_mail("135790");
     h.deliver(&email, "Archive", &s, &b).await;
-    let fetched = tokio::time::timeout(Duration::from_secs(15), h.engine.fetch(&email, &FolderSpec::Named("Archive".into()), 5, false))
-        .await
-        .expect("the fetch is not stuck behind IDLE")
-        .expect("the fetch succeeds on the shared session");
+    let fetched = tokio::time::timeout(
+        Duration::from_secs(15),
+        h.engine.fetch(&email, &FolderSpec::Named("Archive".into()), 5, false),
+    )
+    .await
+    .expect("the fetch is not stuck behind IDLE")
+    .expect("the fetch succeeds on the shared session");
     assert_eq!(fetched.first().and_then(|m| m.code.as_deref()), Some("135790"), "{fetched:?}");
 
     until_idle(&h, &email).await;
     let (s, b) = code_mail("864200");
     h.deliver(&email, "INBOX", &s, &b).await;
-    let got = tokio::time::timeout(Duration::from_secs(15), sub.next(&[])).await.expect("the code arrives by IDLE after the fetch").unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(15), sub.next(&[]))
+        .await
+        .expect("the code arrives by IDLE after the fetch")
+        .unwrap();
     assert_eq!(got.code.as_deref(), Some("864200"));
-    assert_eq!(h.bed.dovecot.max_sessions_seen(&email), 1, "the fetch used the watch's session\n{}", h.bed.dovecot.diagnostics());
+    assert_eq!(
+        h.bed.dovecot.max_sessions_seen(&email),
+        1,
+        "the fetch used the watch's session\n{}",
+        h.bed.dovecot.diagnostics()
+    );
     let t = h.engine.stats().pool.total;
     assert!(t.connection_waits >= 1 && t.wait_timeouts == 0, "the fetch waited for the session, briefly: {t:?}");
 }
@@ -125,7 +151,10 @@ async fn a_connection_cut_during_idle_is_reconnected_and_no_code_is_lost() {
     // Mail that lands while the watch is down is found when it reconnects.
     let (s, b) = code_mail("975310");
     h.deliver(&email, "INBOX", &s, &b).await;
-    let got = tokio::time::timeout(Duration::from_secs(20), sub.next(&[])).await.expect("the watch reconnects and finds the code").unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(20), sub.next(&[]))
+        .await
+        .expect("the watch reconnects and finds the code")
+        .unwrap();
     assert_eq!(got.code.as_deref(), Some("975310"));
     let logins = h.bed.dovecot.logins_for(&email);
     println!("after a reset during IDLE: {logins} logins, statuses {:?}", h.engine.watch_statuses());
@@ -146,8 +175,15 @@ async fn the_junk_folder_is_checked_while_the_inbox_idles() {
     until_idle(&h, &email).await;
     let (s, b) = code_mail("202020");
     h.deliver(&email, "Junk", &s, &b).await;
-    let got = tokio::time::timeout(Duration::from_secs(15), sub.next(&[])).await.expect("the junk folder's code arrives").unwrap();
-    assert_eq!((got.code.as_deref(), got.folder.as_str()), (Some("202020"), "junk"), "the new junk code, not the old one: {got:?}");
+    let got = tokio::time::timeout(Duration::from_secs(15), sub.next(&[]))
+        .await
+        .expect("the junk folder's code arrives")
+        .unwrap();
+    assert_eq!(
+        (got.code.as_deref(), got.folder.as_str()),
+        (Some("202020"), "junk"),
+        "the new junk code, not the old one: {got:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,9 +218,16 @@ async fn without_waiters_watched_accounts_are_polled_in_turn_within_the_global_l
     let statuses = h.engine.watch_statuses();
     println!("12 watched accounts, limit 4: codes {found:?}; stats {:?}", h.engine.stats().pool.total);
     assert_eq!(found, expected, "every watched account's code was announced: {statuses:?}");
-    assert!(statuses.iter().all(|s| s.mode == WatchMode::Poll && s.waiters == 0), "nobody waits, so nobody idles: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| s.mode == WatchMode::Poll && s.waiters == 0),
+        "nobody waits, so nobody idles: {statuses:?}"
+    );
     let max = max_total_sessions(&h.bed);
-    assert!((1..=4).contains(&max), "Dovecot saw {max} sessions at once; the global limit is 4\n{}", h.bed.dovecot.diagnostics());
+    assert!(
+        (1..=4).contains(&max),
+        "Dovecot saw {max} sessions at once; the global limit is 4\n{}",
+        h.bed.dovecot.diagnostics()
+    );
 
     h.engine.shutdown().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -197,7 +240,11 @@ async fn a_refused_sign_in_ends_the_wait_with_its_own_error() {
     let h = Harness::start().await;
     let email = h.password_account("nina@example.com", "pw", None).await;
     h.bed.dovecot.add_user("nina@example.com", "changed");
-    let err = h.engine.wait_code(&email, &WaitOptions { timeout: Duration::from_secs(20), ..Default::default() }).await.unwrap_err();
+    let err = h
+        .engine
+        .wait_code(&email, &WaitOptions { timeout: Duration::from_secs(20), ..Default::default() })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "auth_failed", "{err}");
     assert!(err.to_string().contains("cannot sign in"), "{err}");
 }
@@ -227,6 +274,9 @@ async fn a_folder_recreated_with_a_new_uidvalidity_is_followed_and_its_new_code_
     }
     let (s, b) = code_mail("424242");
     h.deliver(&email, "Junk", &s, &b).await;
-    let got = tokio::time::timeout(Duration::from_secs(15), sub.next(&[])).await.expect("the recreated folder's code arrives").unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(15), sub.next(&[]))
+        .await
+        .expect("the recreated folder's code arrives")
+        .unwrap();
     assert_eq!((got.code.as_deref(), got.folder.as_str(), got.uid), (Some("424242"), "junk", 1), "{got:?}");
 }

@@ -101,9 +101,8 @@ impl Figures {
 
 /// The `.eml` files of a folder, sorted.
 pub fn messages(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(dir).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
     files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
     files.sort();
     files
@@ -133,7 +132,11 @@ pub fn run(dir: &Path) -> (Figures, Vec<Outcome>) {
         {
             Ok(v) => v,
             Err(e) => {
-                outcomes.push(Outcome { name, note: String::new(), diffs: vec![format!("cannot read expected file: {e}")] });
+                outcomes.push(Outcome {
+                    name,
+                    note: String::new(),
+                    diffs: vec![format!("cannot read expected file: {e}")],
+                });
                 continue;
             }
         };
@@ -157,7 +160,8 @@ pub fn run(dir: &Path) -> (Figures, Vec<Outcome>) {
             fig.codes_correct += 1;
         }
         if got.code != want_code {
-            diffs.push(format!("code:    expected {:?}, got {:?} (confidence {})", want_code, got.code, got.confidence));
+            diffs
+                .push(format!("code:    expected {:?}, got {:?} (confidence {})", want_code, got.code, got.confidence));
         }
         fig.links_expected += usize::from(want_link.is_some());
         fig.links_returned += usize::from(got.link.is_some());

@@ -29,14 +29,26 @@ fn corpus_matches_expected_results() {
     }
     eprintln!("\n{}", fig.report());
 
-    assert!(fig.messages >= MIN_MESSAGES, "only {} fixtures ran; the corpus must hold at least {MIN_MESSAGES}", fig.messages);
+    assert!(
+        fig.messages >= MIN_MESSAGES,
+        "only {} fixtures ran; the corpus must hold at least {MIN_MESSAGES}",
+        fig.messages
+    );
     assert!(fig.negatives >= MIN_NEGATIVES, "only {} negatives; at least {MIN_NEGATIVES} needed", fig.negatives);
-    assert!(fig.non_english >= MIN_NON_ENGLISH, "only {} non-English messages; at least {MIN_NON_ENGLISH} needed", fig.non_english);
+    assert!(
+        fig.non_english >= MIN_NON_ENGLISH,
+        "only {} non-English messages; at least {MIN_NON_ENGLISH} needed",
+        fig.non_english
+    );
     let targets_met = fig.code_precision() >= CODE_PRECISION
         && fig.code_recall() >= CODE_RECALL
         && fig.link_precision() >= LINK_PRECISION
         && fig.link_recall() >= LINK_RECALL;
-    assert!(targets_met, "targets missed (code P≥{CODE_PRECISION} R≥{CODE_RECALL}, link P≥{LINK_PRECISION} R≥{LINK_RECALL}):\n{}", fig.report());
+    assert!(
+        targets_met,
+        "targets missed (code P≥{CODE_PRECISION} R≥{CODE_RECALL}, link P≥{LINK_PRECISION} R≥{LINK_RECALL}):\n{}",
+        fig.report()
+    );
     assert!(
         failures.is_empty(),
         "{} of {} fixtures differ from their expected files (diffs above); a fixture that changed on purpose needs its expected file updated",

@@ -46,7 +46,8 @@ fn mutate(rng: &mut Rng, a: &[u8], b: &[u8]) -> Vec<u8> {
             }
         }
         4 => {
-            let tokens: [&[u8]; 8] = [b"<", b"--", b"=?utf-8?B?", b"\r\n\r\n", b"&#", b"<a href=\"", b"boundary=", b"="];
+            let tokens: [&[u8]; 8] =
+                [b"<", b"--", b"=?utf-8?B?", b"\r\n\r\n", b"&#", b"<a href=\"", b"boundary=", b"="];
             for _ in 0..1 + rng.below(16) {
                 let at = rng.below(out.len() + 1);
                 let t = tokens[rng.below(tokens.len())];
@@ -76,7 +77,10 @@ fn mutated_corpus_never_panics() {
         let got = mailwatch_extract::extract(&input);
         assert!(got.confidence.is_finite() && (0.0..=1.0).contains(&got.confidence));
         if let Some(code) = &got.code {
-            assert!(code.len() >= 4 && code.len() <= 10 && code.chars().all(|c| c.is_ascii_alphanumeric()), "code {code:?} is as typed");
+            assert!(
+                code.len() >= 4 && code.len() <= 10 && code.chars().all(|c| c.is_ascii_alphanumeric()),
+                "code {code:?} is as typed"
+            );
         }
     }
 }

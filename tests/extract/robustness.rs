@@ -108,7 +108,9 @@ fn binary_attachments() {
     raw.push_str("--m\r\nContent-Type: text/plain\r\n\r\nYour login code: 650194\r\n");
     let mut bytes = raw.into_bytes();
     for (ctype, cte) in [("image/png", "binary"), ("application/zip", "8bit"), ("application/pdf", "base64")] {
-        bytes.extend_from_slice(format!("--m\r\nContent-Type: {ctype}\r\nContent-Transfer-Encoding: {cte}\r\n\r\n").as_bytes());
+        bytes.extend_from_slice(
+            format!("--m\r\nContent-Type: {ctype}\r\nContent-Transfer-Encoding: {cte}\r\n\r\n").as_bytes(),
+        );
         let mut x: u32 = 0x9E37_79B9;
         for _ in 0..200_000 {
             x ^= x << 13;

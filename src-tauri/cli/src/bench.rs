@@ -134,7 +134,8 @@ pub async fn run(engine: &Engine, a: &BenchArgs) -> Result<(), EngineError> {
     }
     let callers = a.concurrency.max(1);
     let started = Instant::now();
-    let per_caller: Vec<usize> = (0..callers).map(|i| a.iterations / callers + usize::from(i < a.iterations % callers)).collect();
+    let per_caller: Vec<usize> =
+        (0..callers).map(|i| a.iterations / callers + usize::from(i < a.iterations % callers)).collect();
     let mut errors: Vec<String> = Vec::new();
     let mut samples: Vec<f64> = Vec::new();
     let runs = per_caller.iter().map(|&n| async move {
@@ -159,7 +160,15 @@ pub async fn run(engine: &Engine, a: &BenchArgs) -> Result<(), EngineError> {
 }
 
 /// Prints the figures: one JSON object with `--json`, or a few lines of text.
-fn report(engine: &Engine, a: &BenchArgs, email: &str, mut samples: Vec<f64>, mut errors: Vec<String>, total: Duration, callers: usize) {
+fn report(
+    engine: &Engine,
+    a: &BenchArgs,
+    email: &str,
+    mut samples: Vec<f64>,
+    mut errors: Vec<String>,
+    total: Duration,
+    callers: usize,
+) {
     samples.sort_by(|x, y| x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal));
     let success = samples.len();
     let avg = if success > 0 { samples.iter().sum::<f64>() / success as f64 } else { 0.0 };
@@ -188,10 +197,22 @@ fn report(engine: &Engine, a: &BenchArgs, email: &str, mut samples: Vec<f64>, mu
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     } else {
         println!("{} on {} ({} fetches, top {}, {} callers)", a.mode.as_str(), shown, a.iterations, a.top, callers);
-        println!("  success {success}/{}  avg {:.2} ms  median {:.2} ms  p95 {:.2} ms  {:.1} fetches/s  total {:.0} ms", a.iterations, avg, percentile(&samples, 0.5), percentile(&samples, 0.95), qps, total.as_secs_f64() * 1000.0);
+        println!(
+            "  success {success}/{}  avg {:.2} ms  median {:.2} ms  p95 {:.2} ms  {:.1} fetches/s  total {:.0} ms",
+            a.iterations,
+            avg,
+            percentile(&samples, 0.5),
+            percentile(&samples, 0.95),
+            qps,
+            total.as_secs_f64() * 1000.0
+        );
         println!(
             "  sessions created {}  reused {}  closed {}  waits {}  wait timeouts {}",
-            stats.pool.total.total_created, stats.pool.total.total_reused, stats.pool.total.total_closed, stats.pool.total.connection_waits, stats.pool.total.wait_timeouts
+            stats.pool.total.total_created,
+            stats.pool.total.total_reused,
+            stats.pool.total.total_closed,
+            stats.pool.total.connection_waits,
+            stats.pool.total.wait_timeouts
         );
         for e in &errors {
             println!("  error: {e}");
@@ -200,8 +221,17 @@ fn report(engine: &Engine, a: &BenchArgs, email: &str, mut samples: Vec<f64>, mu
 }
 
 const CUMULATIVE_KEY: &str = "stats.cumulative";
-const COUNTERS: [&str; 9] =
-    ["total_created", "total_reused", "total_closed", "health_check_failures", "connection_waits", "wait_timeouts", "client_creates", "client_reuses", "token_refreshes"];
+const COUNTERS: [&str; 9] = [
+    "total_created",
+    "total_reused",
+    "total_closed",
+    "health_check_failures",
+    "connection_waits",
+    "wait_timeouts",
+    "client_creates",
+    "client_reuses",
+    "token_refreshes",
+];
 
 /// Adds this run's counters to the totals kept in the cache, so `stats` can report across
 /// runs of the CLI (each run has its own pool).

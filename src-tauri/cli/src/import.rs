@@ -161,7 +161,13 @@ pub async fn import(engine: &Engine, a: &ImportArgs) -> Result<(), EngineError> 
         merge: a.merge,
         dry_run: a.dry_run,
         confirm_removal: a.yes,
-        defaults: ImportDefaults { provider: a.provider, imap_host: a.imap_host.clone(), imap_port: a.imap_port, tls: a.tls, token_url: a.token_url.clone() },
+        defaults: ImportDefaults {
+            provider: a.provider,
+            imap_host: a.imap_host.clone(),
+            imap_port: a.imap_port,
+            tls: a.tls,
+            token_url: a.token_url.clone(),
+        },
         verify: a.verify,
         concurrency: a.concurrency,
     };
@@ -177,7 +183,10 @@ pub async fn import(engine: &Engine, a: &ImportArgs) -> Result<(), EngineError> 
 /// The stable JSON report: `added`, `updated`, `skipped`, `errors` ({line, reason}) and
 /// `verified` ({ok, failed}), plus the details.
 fn import_json(r: &ImportReport) -> serde_json::Value {
-    let verified = r.verified.as_ref().map(|v| json!({"ok": v.ok, "failed": v.failed, "cancelled": v.cancelled, "accounts": v.accounts}));
+    let verified = r
+        .verified
+        .as_ref()
+        .map(|v| json!({"ok": v.ok, "failed": v.failed, "cancelled": v.cancelled, "accounts": v.accounts}));
     json!({
         "format": r.format,
         "dryRun": r.dry_run,
@@ -195,7 +204,14 @@ fn import_json(r: &ImportReport) -> serde_json::Value {
 
 fn print_import(r: &ImportReport) {
     let verb = if r.dry_run { "would import" } else { "imported" };
-    println!("{verb} ({} format): {} added, {} updated, {} skipped, {} errors", r.format, r.added, r.updated, r.skipped, r.errors.len());
+    println!(
+        "{verb} ({} format): {} added, {} updated, {} skipped, {} errors",
+        r.format,
+        r.added,
+        r.updated,
+        r.skipped,
+        r.errors.len()
+    );
     if r.absent > 0 {
         match &r.removal_withheld {
             Some(why) => println!("{} known account(s) are not in the file and were kept: {why}", r.absent),
@@ -232,7 +248,9 @@ pub async fn export(engine: &Engine, a: &ExportArgs) -> Result<(), EngineError> 
     let text = engine.export(emails, format, a.with_secrets).await?;
     match &a.output {
         None => print!("{text}"),
-        Some(path) => write_private(path, &text).map_err(|e| invalid(format!("cannot write {}: {e}", path.display())))?,
+        Some(path) => {
+            write_private(path, &text).map_err(|e| invalid(format!("cannot write {}: {e}", path.display())))?
+        }
     }
     Ok(())
 }

@@ -171,7 +171,13 @@ fn exit_code(e: &EngineError) -> u8 {
         "invalid_account" | "unknown_folder" | "extra_ca_invalid" | "invalid_input" | "not_oauth" => 2,
         "unknown_account" => 3,
         "needs_reauth" | "auth_failed" | "missing_secret" => 4,
-        "server_unreachable" | "tls_error" | "timeout" | "token_endpoint_unreachable" | "imap_error" | "server_connection_limit" | "oauth_error" => 5,
+        "server_unreachable"
+        | "tls_error"
+        | "timeout"
+        | "token_endpoint_unreachable"
+        | "imap_error"
+        | "server_connection_limit"
+        | "oauth_error" => 5,
         "keyring_unavailable" | "keyring_locked" | "keyring_error" | "rotation_not_saved" => 6,
         "wait_timed_out" => 7,
         "pool_exhausted" => 8,
@@ -230,13 +236,16 @@ fn read_secret_from_stdin(what: &str) -> Result<Secret, EngineError> {
         eprint!("{what}: ");
     }
     let mut buf = String::new();
-    stdin.read_to_string(&mut buf).map_err(|e| EngineError::Internal(format!("cannot read the {what} from standard input: {e}")))?;
+    stdin
+        .read_to_string(&mut buf)
+        .map_err(|e| EngineError::Internal(format!("cannot read the {what} from standard input: {e}")))?;
     let first = buf.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
     Ok(Secret::new(first))
 }
 
 async fn open(cli: &Cli, sink: Arc<dyn mailwatch_engine::events::EventSink>) -> Result<Engine, EngineError> {
-    let options = EngineOptions { data_dir: cli.data_dir.clone(), extra_ca: cli.extra_ca.clone(), ..Default::default() };
+    let options =
+        EngineOptions { data_dir: cli.data_dir.clone(), extra_ca: cli.extra_ca.clone(), ..Default::default() };
     Engine::open(options, sink).await
 }
 
@@ -286,7 +295,13 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
             if a.json {
                 print_json(&account);
             } else {
-                println!("added {} ({}, {} at {})", account.email, account.provider, account.auth.as_str(), account.imap);
+                println!(
+                    "added {} ({}, {} at {})",
+                    account.email,
+                    account.provider,
+                    account.auth.as_str(),
+                    account.imap
+                );
             }
         }
         Command::Accounts(AccountsCmd::List { json, redact }) => {
@@ -299,7 +314,9 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
             if *json {
                 print_json(&accounts);
             } else if accounts.is_empty() {
-                println!("No accounts yet. Add one with `mailwatch-cli accounts add EMAIL --refresh-token-stdin` (or --password-stdin).");
+                println!(
+                    "No accounts yet. Add one with `mailwatch-cli accounts add EMAIL --refresh-token-stdin` (or --password-stdin)."
+                );
             } else {
                 for a in accounts {
                     let detail = a.status_detail.map(|d| format!("  ({d})")).unwrap_or_default();
@@ -369,14 +386,28 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
 }
 
 fn print_stats_text(stats: &Value) {
-    for key in ["total_created", "total_reused", "total_closed", "health_check_failures", "connection_waits", "wait_timeouts", "client_creates", "client_reuses", "token_refreshes"] {
+    for key in [
+        "total_created",
+        "total_reused",
+        "total_closed",
+        "health_check_failures",
+        "connection_waits",
+        "wait_timeouts",
+        "client_creates",
+        "client_reuses",
+        "token_refreshes",
+    ] {
         println!("{key:<22} {}", stats.get(key).cloned().unwrap_or(Value::from(0)));
     }
 }
 
 fn extract(a: &ExtractArgs) -> Result<(), EngineError> {
     let mut raw = Vec::new();
-    let read = if a.file == "-" { std::io::stdin().read_to_end(&mut raw).map(|_| ()) } else { std::fs::read(&a.file).map(|b| raw = b) };
+    let read = if a.file == "-" {
+        std::io::stdin().read_to_end(&mut raw).map(|_| ())
+    } else {
+        std::fs::read(&a.file).map(|b| raw = b)
+    };
     read.map_err(|e| EngineError::Internal(format!("cannot read {}: {e}", a.file)))?;
     let x = mailwatch_engine::extract::extract(&raw);
     let _ = a.json;

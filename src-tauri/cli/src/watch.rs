@@ -59,7 +59,8 @@ pub fn sink() -> (Arc<dyn EventSink>, UnboundedReceiver<Event>) {
 /// # Errors
 /// An unknown account, or no account to watch.
 pub async fn run(engine: &Engine, a: &WatchArgs, mut events: UnboundedReceiver<Event>) -> Result<(), EngineError> {
-    let emails: Vec<String> = if a.all { engine.accounts().await?.into_iter().map(|acc| acc.email).collect() } else { a.emails.clone() };
+    let emails: Vec<String> =
+        if a.all { engine.accounts().await?.into_iter().map(|acc| acc.email).collect() } else { a.emails.clone() };
     if emails.is_empty() {
         return Err(EngineError::Internal("nothing to watch: name the accounts, or pass --all".into()));
     }
@@ -72,7 +73,11 @@ pub async fn run(engine: &Engine, a: &WatchArgs, mut events: UnboundedReceiver<E
         }
     }
     if !a.json {
-        eprintln!("watching {} account(s) with {}; Ctrl-C stops", emails.len(), if a.idle { "IDLE" } else { "round-robin polling" });
+        eprintln!(
+            "watching {} account(s) with {}; Ctrl-C stops",
+            emails.len(),
+            if a.idle { "IDLE" } else { "round-robin polling" }
+        );
     }
     let until = a.duration.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
     let mut printed = 0usize;
@@ -96,7 +101,10 @@ pub async fn run(engine: &Engine, a: &WatchArgs, mut events: UnboundedReceiver<E
         let Some(Event::CodeFound { email, code, link, service, from, subject, received }) = event else { continue };
         printed += 1;
         if a.json {
-            println!("{}", json!({"email": email, "code": code, "link": link, "service": service, "from": from, "subject": subject, "received": received}));
+            println!(
+                "{}",
+                json!({"email": email, "code": code, "link": link, "service": service, "from": from, "subject": subject, "received": received})
+            );
         } else {
             let what = code.or(link).unwrap_or_default();
             println!("{email}  {what}  {}  {}", service.unwrap_or_default(), subject.unwrap_or_default());

@@ -74,8 +74,19 @@ fn arg(name: &str, default: usize) -> usize {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-async fn engine(dir: &std::path::Path, secrets: Arc<dyn SecretStore>, config: Config, extra_ca: Option<std::path::PathBuf>) -> Engine {
-    let options = EngineOptions { data_dir: Some(dir.to_path_buf()), config: Some(config), secrets: Some(secrets), extra_ca, ..Default::default() };
+async fn engine(
+    dir: &std::path::Path,
+    secrets: Arc<dyn SecretStore>,
+    config: Config,
+    extra_ca: Option<std::path::PathBuf>,
+) -> Engine {
+    let options = EngineOptions {
+        data_dir: Some(dir.to_path_buf()),
+        config: Some(config),
+        secrets: Some(secrets),
+        extra_ca,
+        ..Default::default()
+    };
     Engine::open(options, Arc::new(NullSink)).await.expect("the engine opens")
 }
 
@@ -94,7 +105,10 @@ async fn main() {
 async fn bench_import(lines: usize, keyring_lines: usize) {
     let mut file = String::with_capacity(lines * 480);
     for i in 0..lines {
-        file.push_str(&format!("bench{i}@outlook.com----{DEFAULT_CLIENT_ID}----M.C5{i}_BAY.0.U.-{}\n", "Cx!*9$kQ".repeat(50)));
+        file.push_str(&format!(
+            "bench{i}@outlook.com----{DEFAULT_CLIENT_ID}----M.C5{i}_BAY.0.U.-{}\n",
+            "Cx!*9$kQ".repeat(50)
+        ));
     }
     let bytes = file.into_bytes();
     println!("import of {lines} lines ({:.1} MB)", bytes.len() as f64 / 1e6);
@@ -108,29 +122,51 @@ async fn bench_import(lines: usize, keyring_lines: usize) {
     println!("  parse {:>8.1} ms, check against presets {:>8.1} ms ({planned} accounts)", ms(parse), ms(plan));
 
     let keyring_lines = keyring_lines.min(lines);
-    let cut = bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(keyring_lines.saturating_sub(1)).map_or(0, |(i, _)| i + 1);
-    let runs: [(&str, Arc<dyn SecretStore>, &[u8]); 2] =
-        [("memory", Arc::new(MemorySecrets::default()), &bytes), ("keyring", Arc::new(KeyringSecrets::new("mailwatch-bench")), &bytes[..cut])];
+    let cut = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(keyring_lines.saturating_sub(1))
+        .map_or(0, |(i, _)| i + 1);
+    let runs: [(&str, Arc<dyn SecretStore>, &[u8]); 2] = [
+        ("memory", Arc::new(MemorySecrets::default()), &bytes),
+        ("keyring", Arc::new(KeyringSecrets::new("mailwatch-bench")), &bytes[..cut]),
+    ];
     for (name, secrets, bytes) in runs {
         let lines = bytes.iter().filter(|b| **b == b'\n').count();
         let dir = tempfile::tempdir().unwrap();
         let e = engine(dir.path(), secrets, Config::default(), None).await;
         let chunks: Arc<Mutex<Vec<(usize, f64)>>> = Arc::default();
         let c = chunks.clone();
-        let control = BatchControl { progress: Some(Arc::new(move |p: &Progress| c.lock().unwrap().push((p.done, p.elapsed_secs)))), ..Default::default() };
+        let control = BatchControl {
+            progress: Some(Arc::new(move |p: &Progress| c.lock().unwrap().push((p.done, p.elapsed_secs)))),
+            ..Default::default()
+        };
         let t = Instant::now();
         let report = e.import(bytes, &ImportOptions::default(), &control).await.expect("the import runs");
         let total = t.elapsed();
-        println!("  {name:<8} secrets: {} added in {:>8.2} s ({:.0} accounts/s)", report.added, total.as_secs_f64(), report.added as f64 / total.as_secs_f64());
+        println!(
+            "  {name:<8} secrets: {} added in {:>8.2} s ({:.0} accounts/s)",
+            report.added,
+            total.as_secs_f64(),
+            report.added as f64 / total.as_secs_f64()
+        );
         let chunks: Vec<(usize, f64)> = chunks.lock().unwrap().clone();
         let mut last = (0usize, 0f64);
         for &(done, at) in chunks.iter().filter(|(d, _)| d % (lines / 5).max(1) == 0 || *d == lines) {
-            println!("           up to {done:>6}: {:>6.2} ms per account", (at - last.1) * 1000.0 / (done - last.0).max(1) as f64);
+            println!(
+                "           up to {done:>6}: {:>6.2} ms per account",
+                (at - last.1) * 1000.0 / (done - last.0).max(1) as f64
+            );
             last = (done, at);
         }
         let t = Instant::now();
         let again = e.import(bytes, &ImportOptions::default(), &BatchControl::default()).await.unwrap();
-        println!("           same file again: {} updated in {:.2} s (secrets unchanged, so only read)", again.updated, t.elapsed().as_secs_f64());
+        println!(
+            "           same file again: {} updated in {:.2} s (secrets unchanged, so only read)",
+            again.updated,
+            t.elapsed().as_secs_f64()
+        );
         e.shutdown().await;
     }
 }
@@ -145,7 +181,10 @@ async fn bench_verify(accounts: usize) {
     // Every session stays open, so verifying account N never waits on closing another.
     config.pool.max_total = accounts.max(50) + 10;
     config.http.max_connections_per_host = arg("--http-per-host", config.http.max_connections_per_host);
-    let secrets = Arc::new(TimedSecrets { inner: KeyringSecrets::new("mailwatch-bench-verify"), writes: Mutex::new((0, Duration::ZERO)) });
+    let secrets = Arc::new(TimedSecrets {
+        inner: KeyringSecrets::new("mailwatch-bench-verify"),
+        writes: Mutex::new((0, Duration::ZERO)),
+    });
     let e = engine(dir.path(), secrets.clone(), config, Some(bed.dovecot.ca_pem_path().to_path_buf())).await;
     let mut file = String::new();
     let emails: Vec<String> = (0..accounts).map(|i| format!("verify{i}@outlook.com")).collect();
@@ -153,8 +192,16 @@ async fn bench_verify(accounts: usize) {
         let token = bed.oauth.issue_refresh_token(email, DEFAULT_CLIENT_ID);
         file.push_str(&format!("{email}----{token}----{DEFAULT_CLIENT_ID}\n"));
     }
-    let defaults = ImportDefaults { imap_host: Some("127.0.0.1".into()), imap_port: Some(proxy.port()), token_url: Some(bed.oauth.token_url()), ..Default::default() };
-    let r = e.import(file.as_bytes(), &ImportOptions { defaults, ..Default::default() }, &BatchControl::default()).await.unwrap();
+    let defaults = ImportDefaults {
+        imap_host: Some("127.0.0.1".into()),
+        imap_port: Some(proxy.port()),
+        token_url: Some(bed.oauth.token_url()),
+        ..Default::default()
+    };
+    let r = e
+        .import(file.as_bytes(), &ImportOptions { defaults, ..Default::default() }, &BatchControl::default())
+        .await
+        .unwrap();
     assert_eq!(r.added, accounts, "{r:?}");
     println!(
         "verify {accounts} accounts: token endpoint +50 ms, IMAP +20 ms round trip, {} token requests in flight at most",
@@ -179,13 +226,22 @@ async fn bench_verify(accounts: usize) {
             report.failed,
             wall / ideal
         );
-        println!("    keyring: {writes} rotated tokens written, {:.2} s in all ({:.1} ms each; the daemon takes one at a time)", writing.as_secs_f64(), ms(writing) / writes.max(1) as f64);
+        println!(
+            "    keyring: {writes} rotated tokens written, {:.2} s in all ({:.1} ms each; the daemon takes one at a time)",
+            writing.as_secs_f64(),
+            ms(writing) / writes.max(1) as f64
+        );
         if let Some(f) = report.accounts.iter().find(|a| !a.ok) {
             println!("    first failure: {}: {}", f.email, f.reason.as_deref().unwrap_or(""));
         }
     }
     let stats = e.stats();
-    println!("  pool: {} sessions created, {} closed; token requests {}", stats.pool.total.total_created, stats.pool.total.total_closed, bed.oauth.total_refreshes());
+    println!(
+        "  pool: {} sessions created, {} closed; token requests {}",
+        stats.pool.total.total_created,
+        stats.pool.total.total_closed,
+        bed.oauth.total_refreshes()
+    );
     e.shutdown().await;
 }
 

@@ -129,10 +129,13 @@ pub async fn sync_accounts(engine: Arc<Engine>, emails: Vec<String>) -> SyncRoun
             // drives it on this runtime.
             let handle = tokio::runtime::Handle::current();
             let (e, em) = (engine.clone(), email.clone());
-            let r = match tokio::task::spawn_blocking(move || handle.block_on(e.fetch(&em, &FolderSpec::Inbox, top, true))).await {
-                Ok(r) => r,
-                Err(j) => Err(crate::EngineError::Internal(j.to_string())),
-            };
+            let r =
+                match tokio::task::spawn_blocking(move || handle.block_on(e.fetch(&em, &FolderSpec::Inbox, top, true)))
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(j) => Err(crate::EngineError::Internal(j.to_string())),
+                };
             if let Err(e) = &r {
                 tracing::warn!(email = %email, code = e.code(), "background sync failed: {e}");
             }

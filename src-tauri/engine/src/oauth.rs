@@ -39,7 +39,9 @@ pub struct Tokens {
 pub enum OAuthError {
     /// The provider refused the refresh token or the client (invalid_grant,
     /// invalid_client, ...). The user must sign in again.
-    #[error("cannot refresh the access token for {email}: the provider refused it ({error}: {description}). Sign in again to get a new refresh token")]
+    #[error(
+        "cannot refresh the access token for {email}: the provider refused it ({error}: {description}). Sign in again to get a new refresh token"
+    )]
     Rejected {
         /// The account.
         email: String,
@@ -110,7 +112,12 @@ impl OAuth {
             .user_agent(concat!("Mailwatch/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| OAuthError::Client(e.to_string()))?;
-        Ok(OAuth { http, per_host: cfg.max_connections_per_host.max(1), hosts: Mutex::new(HashMap::new()), requests: AtomicU64::new(0) })
+        Ok(OAuth {
+            http,
+            per_host: cfg.max_connections_per_host.max(1),
+            hosts: Mutex::new(HashMap::new()),
+            requests: AtomicU64::new(0),
+        })
     }
 
     /// How many refresh requests were sent since start.
@@ -131,17 +138,22 @@ impl OAuth {
     /// network failures, timeouts and 5xx answers.
     pub async fn refresh(&self, account: &Account, refresh_token: &Secret) -> Result<Tokens, OAuthError> {
         let email = account.email.clone();
-        let url = account.token_url.clone().ok_or(OAuthError::Misconfigured { email: email.clone(), what: "a token endpoint" })?;
+        let url = account
+            .token_url
+            .clone()
+            .ok_or(OAuthError::Misconfigured { email: email.clone(), what: "a token endpoint" })?;
         let client_id = account
             .client_id
             .clone()
             .filter(|c| !c.is_empty())
             .ok_or(OAuthError::Misconfigured { email: email.clone(), what: "a client id" })?;
-        let token_url = TokenUrl::new(url.clone()).map_err(|_| OAuthError::Misconfigured { email: email.clone(), what: "a valid token endpoint URL" })?;
+        let token_url = TokenUrl::new(url.clone())
+            .map_err(|_| OAuthError::Misconfigured { email: email.clone(), what: "a valid token endpoint URL" })?;
         let client = BasicClient::new(ClientId::new(client_id)).set_token_uri(token_url);
 
         let gate = self.host_gate(&url);
-        let _permit = gate.acquire().await.map_err(|_| OAuthError::Client("the HTTP client is shutting down".into()))?;
+        let _permit =
+            gate.acquire().await.map_err(|_| OAuthError::Client("the HTTP client is shutting down".into()))?;
         self.requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let rt = RefreshToken::new(refresh_token.expose().to_string());
@@ -173,7 +185,9 @@ impl OAuth {
                     Err(OAuthError::Rejected { email, error: code, description })
                 }
             }
-            Err(RequestTokenError::Request(e)) => Err(OAuthError::Unreachable { email, url, reason: describe_http_error(&e) }),
+            Err(RequestTokenError::Request(e)) => {
+                Err(OAuthError::Unreachable { email, url, reason: describe_http_error(&e) })
+            }
             Err(RequestTokenError::Parse(e, body)) => {
                 let reason = if body.is_empty() {
                     "an empty answer, which usually means a server error".to_string()

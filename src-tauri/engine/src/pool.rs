@@ -215,7 +215,9 @@ impl<M: Manager> Inner<M> {
     }
 
     fn expired(&self, e: &Idle<M::Session>, now: Instant, generation: u64) -> bool {
-        e.generation != generation || now.duration_since(e.created) >= self.cfg.max_age || now.duration_since(e.last_used) >= self.cfg.idle_ttl
+        e.generation != generation
+            || now.duration_since(e.created) >= self.cfg.max_age
+            || now.duration_since(e.last_used) >= self.cfg.idle_ttl
     }
 
     /// Waits for a permit of `sem` until `deadline`; running out is counted and reported
@@ -400,7 +402,13 @@ impl<M: Manager> Drop for Pooled<M> {
         if stale {
             self.inner.retire(&self.slot, session, Some(global));
         } else {
-            self.slot.idle().push(Idle { session, created: self.created, last_used: now, generation: self.generation, global });
+            self.slot.idle().push(Idle {
+                session,
+                created: self.created,
+                last_used: now,
+                generation: self.generation,
+                global,
+            });
         }
         // The account permit is released after the session is back, so the next caller
         // finds it idle.
@@ -485,7 +493,8 @@ impl<M: Manager> SessionPool<M> {
                 continue;
             }
             if now.duration_since(entry.last_used) >= inner.cfg.health_check_after {
-                let mut check = CloseOnDrop { session: Some(entry.session), global: Some(entry.global), slot: &slot, inner };
+                let mut check =
+                    CloseOnDrop { session: Some(entry.session), global: Some(entry.global), slot: &slot, inner };
                 let ok = inner.manager.recycle(check.session.as_mut().expect("present")).await.is_ok();
                 if !ok {
                     inner.bump(&slot, |c| &c.health_check_failures);
@@ -497,7 +506,15 @@ impl<M: Manager> SessionPool<M> {
                 entry.global = g;
             }
             inner.bump(&slot, |c| &c.reused);
-            return Ok(self.checkout(slot.clone(), account, entry.session, entry.global, entry.created, entry.generation, true));
+            return Ok(self.checkout(
+                slot.clone(),
+                account,
+                entry.session,
+                entry.global,
+                entry.created,
+                entry.generation,
+                true,
+            ));
         }
 
         // Open a new one within the global limit.
@@ -537,7 +554,18 @@ impl<M: Manager> SessionPool<M> {
     ) -> Pooled<M> {
         self.inner.totals.in_use.fetch_add(1, Ordering::Relaxed);
         slot.counters.in_use.fetch_add(1, Ordering::Relaxed);
-        Pooled { session: Some(session), created, generation, reused, broken: false, idling: false, global: Some(global), _account: account, slot, inner: self.inner.clone() }
+        Pooled {
+            session: Some(session),
+            created,
+            generation,
+            reused,
+            broken: false,
+            idling: false,
+            global: Some(global),
+            _account: account,
+            slot,
+            inner: self.inner.clone(),
+        }
     }
 
     /// Callers waiting for `key`'s per-account limit now: the ones a holder of one of its
@@ -601,9 +629,12 @@ impl<M: Manager> SessionPool<M> {
 
     /// A copy of the counters.
     pub fn stats(&self) -> PoolStats {
-        let slots: Vec<(String, Arc<Slot<M::Session>>)> = self.inner.slots().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let mut per_account: Vec<AccountCounts> =
-            slots.iter().map(|(k, s)| AccountCounts { email: k.clone(), counts: s.counters.snapshot(s.idle().len()) }).collect();
+        let slots: Vec<(String, Arc<Slot<M::Session>>)> =
+            self.inner.slots().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut per_account: Vec<AccountCounts> = slots
+            .iter()
+            .map(|(k, s)| AccountCounts { email: k.clone(), counts: s.counters.snapshot(s.idle().len()) })
+            .collect();
         per_account.sort_by(|a, b| a.email.cmp(&b.email));
         let idle = per_account.iter().map(|a| a.counts.idle).sum();
         PoolStats {
@@ -798,9 +829,16 @@ mod tests {
         let (p, fake) = pool(cfg());
         let held = p.get("alice@example.com").await.unwrap();
         let err = p.get("alice@example.com").await.err().expect("the one session stays busy");
-        assert_eq!(err.to_string(), "pool exhausted for alice@example.com: 1 in use, waited 5 s (limit 1 per account); raise the limit or lower the concurrency");
+        assert_eq!(
+            err.to_string(),
+            "pool exhausted for alice@example.com: 1 in use, waited 5 s (limit 1 per account); raise the limit or lower the concurrency"
+        );
         let s = p.stats().total;
-        assert_eq!((s.connection_waits, s.wait_timeouts, s.total_created), (1, 1, 1), "a timeout is never an extra login: {s:?}");
+        assert_eq!(
+            (s.connection_waits, s.wait_timeouts, s.total_created),
+            (1, 1, 1),
+            "a timeout is never an extra login: {s:?}"
+        );
         assert_eq!(fake.connects.load(Ordering::SeqCst), 1);
         drop(held);
     }

@@ -55,7 +55,9 @@ pub enum SecretsError {
         reason: String,
     },
     /// The keyring exists but is locked, or the unlock prompt was dismissed.
-    #[error("cannot use the system keyring: it is locked ({reason}). Unlock it (log in to your desktop session or open your keyring app) and try again")]
+    #[error(
+        "cannot use the system keyring: it is locked ({reason}). Unlock it (log in to your desktop session or open your keyring app) and try again"
+    )]
     Locked {
         /// What the platform said.
         reason: String,
@@ -174,7 +176,8 @@ fn platform_reason(e: &keyring::Error) -> String {
 
 /// Turns the common D-Bus failures into plain words.
 fn explain_dbus(raw: &str) -> String {
-    if raw.contains("Failed to connect to") || raw.contains("DBUS_SESSION_BUS_ADDRESS") || raw.contains("No such file") {
+    if raw.contains("Failed to connect to") || raw.contains("DBUS_SESSION_BUS_ADDRESS") || raw.contains("No such file")
+    {
         format!("no D-Bus session bus is running ({raw})")
     } else if raw.contains("was not provided by any .service files") || raw.contains("ServiceUnknown") {
         "no Secret Service provider is running on the session bus".to_string()
@@ -186,7 +189,9 @@ fn explain_dbus(raw: &str) -> String {
 fn map_error(action: &'static str, email: &str, e: keyring::Error) -> SecretsError {
     match &e {
         keyring::Error::NoStorageAccess(_) => SecretsError::Locked { reason: platform_reason(&e) },
-        keyring::Error::BadEncoding(_) | keyring::Error::BadDataFormat(..) => SecretsError::Corrupt { email: email.to_string() },
+        keyring::Error::BadEncoding(_) | keyring::Error::BadDataFormat(..) => {
+            SecretsError::Corrupt { email: email.to_string() }
+        }
         keyring::Error::NoDefaultStore => SecretsError::Unavailable { reason: platform_reason(&e) },
         _ => {
             let reason = platform_reason(&e);
@@ -214,7 +219,9 @@ mod tests {
 
     #[test]
     fn dbus_failures_are_explained() {
-        assert!(explain_dbus("Failed to connect to address unix:path=/run/user/0/bus").starts_with("no D-Bus session bus"));
+        assert!(
+            explain_dbus("Failed to connect to address unix:path=/run/user/0/bus").starts_with("no D-Bus session bus")
+        );
         assert_eq!(
             explain_dbus("org.freedesktop.secrets was not provided by any .service files"),
             "no Secret Service provider is running on the session bus"

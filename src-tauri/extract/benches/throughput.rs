@@ -17,7 +17,11 @@ fn quoted_printable(s: &str) -> String {
     for line in s.lines() {
         let mut width = 0;
         for b in line.bytes() {
-            let piece = if b == b'=' || b >= 0x7f || (b < 0x20 && b != b'\t') { format!("={b:02X}") } else { (b as char).to_string() };
+            let piece = if b == b'=' || b >= 0x7f || (b < 0x20 && b != b'\t') {
+                format!("={b:02X}")
+            } else {
+                (b as char).to_string()
+            };
             if width + piece.len() > 75 {
                 out.push_str("=\r\n");
                 width = 0;
@@ -42,7 +46,9 @@ fn typical_mail(quoted: bool) -> Vec<u8> {
     css.push_str(".preheader{display:none!important;max-height:0;overflow:hidden}.code{font-size:32px;letter-spacing:6px;font-weight:bold}</style>");
     let mut body = String::new();
     body.push_str("<span class=\"preheader\">Your verification code is 480917. It expires in 10 minutes.</span>");
-    body.push_str("<table width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" role=\"presentation\"><tr><td align=\"center\">");
+    body.push_str(
+        "<table width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" role=\"presentation\"><tr><td align=\"center\">",
+    );
     body.push_str("<a href=\"https://www.example.com/?utm_source=email&amp;utm_medium=logo\"><img src=\"https://cdn.example.com/logo.png\" width=\"120\" alt=\"Example\"></a>");
     for i in 0..40 {
         body.push_str(&format!(

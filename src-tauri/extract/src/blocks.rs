@@ -25,12 +25,7 @@ pub struct Block {
 impl Block {
     /// The strongest emphasis over the byte range `start..end`.
     pub fn emphasis_at(&self, start: usize, end: usize) -> u8 {
-        self.emphasis
-            .iter()
-            .filter(|(s, e, _)| *s < end && *e > start)
-            .map(|(_, _, level)| *level)
-            .max()
-            .unwrap_or(0)
+        self.emphasis.iter().filter(|(s, e, _)| *s < end && *e > start).map(|(_, _, level)| *level).max().unwrap_or(0)
     }
 }
 
@@ -123,10 +118,7 @@ pub struct BlockBuilder {
 impl BlockBuilder {
     /// A builder for an HTML or a plain-text body.
     pub fn new(from_html: bool) -> Self {
-        BlockBuilder {
-            doc: Document { from_html, ..Document::default() },
-            ..BlockBuilder::default()
-        }
+        BlockBuilder { doc: Document { from_html, ..Document::default() }, ..BlockBuilder::default() }
     }
 
     /// True once the caps are reached; callers stop feeding text.
@@ -151,13 +143,7 @@ impl BlockBuilder {
 
     /// Text of the last finished visible block, if any.
     pub fn last_text(&self) -> &str {
-        self.doc
-            .blocks
-            .iter()
-            .rev()
-            .find(|b| !b.hidden)
-            .map(|b| b.text.as_str())
-            .unwrap_or("")
+        self.doc.blocks.iter().rev().find(|b| !b.hidden).map(|b| b.text.as_str()).unwrap_or("")
     }
 
     /// Adds text with the given emphasis and visibility.
@@ -191,8 +177,7 @@ impl BlockBuilder {
             let Some(ch) = text[i..].chars().next() else { break };
             i += ch.len_utf8();
             match ch {
-                '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
-                | '\u{034F}' => {}
+                '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' | '\u{034F}' => {}
                 c if c.is_whitespace() => self.pending_space = true,
                 c if c.is_control() => {}
                 c => {

@@ -198,21 +198,135 @@ fn atoms(text: &str) -> Vec<Atom> {
 
 /// Words after a number that make it a quantity, not a code.
 const UNITS: &[&str] = &[
-    "minutes", "minute", "mins", "min", "hours", "hour", "hrs", "hr", "seconds", "second", "secs", "sec", "days",
-    "day", "weeks", "months", "years", "am", "pm", "usd", "eur", "gbp", "rub", "jpy", "cny", "krw", "inr", "brl",
-    "try", "vnd", "idr", "thb", "kb", "mb", "gb", "px", "pt", "points", "pts", "miles", "km", "kg", "items", "orders",
-    "people", "users", "members", "reviews", "followers", "likes", "views", "times", "minuten", "stunden", "tage",
-    "minutos", "horas", "minuti", "ore", "minuty", "dakika", "saat", "phút", "giờ", "menit", "jam", "minuter",
-    "минут", "минуты", "мин", "часов", "часа", "руб", "рублей", "₽", "дней", "分钟", "小时", "分", "元", "円",
-    "분", "초", "원", "دقائق", "دقيقة", "นาที", "บาท", "đ", "€", "$", "£",
+    "minutes",
+    "minute",
+    "mins",
+    "min",
+    "hours",
+    "hour",
+    "hrs",
+    "hr",
+    "seconds",
+    "second",
+    "secs",
+    "sec",
+    "days",
+    "day",
+    "weeks",
+    "months",
+    "years",
+    "am",
+    "pm",
+    "usd",
+    "eur",
+    "gbp",
+    "rub",
+    "jpy",
+    "cny",
+    "krw",
+    "inr",
+    "brl",
+    "try",
+    "vnd",
+    "idr",
+    "thb",
+    "kb",
+    "mb",
+    "gb",
+    "px",
+    "pt",
+    "points",
+    "pts",
+    "miles",
+    "km",
+    "kg",
+    "items",
+    "orders",
+    "people",
+    "users",
+    "members",
+    "reviews",
+    "followers",
+    "likes",
+    "views",
+    "times",
+    "minuten",
+    "stunden",
+    "tage",
+    "minutos",
+    "horas",
+    "minuti",
+    "ore",
+    "minuty",
+    "dakika",
+    "saat",
+    "phút",
+    "giờ",
+    "menit",
+    "jam",
+    "minuter",
+    "минут",
+    "минуты",
+    "мин",
+    "часов",
+    "часа",
+    "руб",
+    "рублей",
+    "₽",
+    "дней",
+    "分钟",
+    "小时",
+    "分",
+    "元",
+    "円",
+    "분",
+    "초",
+    "원",
+    "دقائق",
+    "دقيقة",
+    "นาที",
+    "บาท",
+    "đ",
+    "€",
+    "$",
+    "£",
 ];
 
 /// Characters right after a number that make it a quantity, a date or a time.
 fn bad_suffix(c: char) -> bool {
     matches!(
         c,
-        '%' | '/' | '@' | '_' | '=' | '€' | '$' | '£' | '¥' | '₫' | '₽' | '₩' | '°' | '+' | '年' | '月' | '日' | '时'
-            | '時' | '分' | '秒' | '号' | '號' | '번' | '개' | '명' | '원' | '元' | '円' | '¢' | '％' | '￥'
+        '%' | '/'
+            | '@'
+            | '_'
+            | '='
+            | '€'
+            | '$'
+            | '£'
+            | '¥'
+            | '₫'
+            | '₽'
+            | '₩'
+            | '°'
+            | '+'
+            | '年'
+            | '月'
+            | '日'
+            | '时'
+            | '時'
+            | '分'
+            | '秒'
+            | '号'
+            | '號'
+            | '번'
+            | '개'
+            | '명'
+            | '원'
+            | '元'
+            | '円'
+            | '¢'
+            | '％'
+            | '￥'
     )
 }
 
@@ -220,8 +334,34 @@ fn bad_suffix(c: char) -> bool {
 fn bad_prefix(c: char) -> bool {
     matches!(
         c,
-        '#' | '$' | '€' | '£' | '¥' | '₹' | '₽' | '₩' | '₺' | '₫' | '+' | '@' | '/' | '\\' | '*' | '•' | '●' | '·'
-            | '№' | '=' | '_' | '&' | '?' | '%' | '￥' | '＃' | '~' | '^' | '¢'
+        '#' | '$'
+            | '€'
+            | '£'
+            | '¥'
+            | '₹'
+            | '₽'
+            | '₩'
+            | '₺'
+            | '₫'
+            | '+'
+            | '@'
+            | '/'
+            | '\\'
+            | '*'
+            | '•'
+            | '●'
+            | '·'
+            | '№'
+            | '='
+            | '_'
+            | '&'
+            | '?'
+            | '%'
+            | '￥'
+            | '＃'
+            | '~'
+            | '^'
+            | '¢'
     )
 }
 
@@ -331,11 +471,7 @@ fn single(atom: &Atom) -> Option<(String, usize, usize, Shape)> {
         if atom.text.to_ascii_lowercase().contains("xxx") {
             return None;
         }
-        if atom.has_lower {
-            Shape::AlnumMixed
-        } else {
-            Shape::AlnumUpper
-        }
+        if atom.has_lower { Shape::AlnumMixed } else { Shape::AlnumUpper }
     } else if atom.has_upper && !atom.has_lower && (5..=8).contains(&len) {
         Shape::Letters
     } else {
@@ -365,7 +501,10 @@ fn checked(text: &str, block: usize, value: String, start: usize, end: usize, sh
         return None;
     }
     // Parts of URLs, e-mail addresses and file names.
-    if matches!(prev, Some('.' | '-' | ':')) && prev2.is_some_and(|c| c.is_ascii_alphanumeric()) && !matches!(shape, Shape::Digits(_)) {
+    if matches!(prev, Some('.' | '-' | ':'))
+        && prev2.is_some_and(|c| c.is_ascii_alphanumeric())
+        && !matches!(shape, Shape::Digits(_))
+    {
         return None;
     }
     if next == Some('.') && next2.is_some_and(|c| c.is_ascii_alphabetic()) {
@@ -373,7 +512,9 @@ fn checked(text: &str, block: usize, value: String, start: usize, end: usize, sh
     }
     // Masked card numbers and phone area codes: **** 4821, •••• 4821, (555) 1234.
     let back: String = before.chars().rev().take(4).collect();
-    if back.contains(['*', '•', '●', '·', ')', '）', 'x', 'X']) && back.trim_start().starts_with(['*', '•', '●', '·', ')', '）', 'x', 'X']) {
+    if back.contains(['*', '•', '●', '·', ')', '）', 'x', 'X'])
+        && back.trim_start().starts_with(['*', '•', '●', '·', ')', '）', 'x', 'X'])
+    {
         return None;
     }
     // A unit after a space: "15 minutes", "1299 USD".
@@ -388,17 +529,7 @@ fn checked(text: &str, block: usize, value: String, start: usize, end: usize, sh
         return None;
     }
     let year_like = matches!(shape, Shape::Digits(4)) && value.parse::<u32>().is_ok_and(|y| (1900..=2099).contains(&y));
-    Some(Candidate {
-        value,
-        block,
-        start,
-        end,
-        shape,
-        year_like,
-        alone: false,
-        emphasis: 0,
-        hidden: false,
-    })
+    Some(Candidate { value, block, start, end, shape, year_like, alone: false, emphasis: 0, hidden: false })
 }
 
 /// True when nothing readable but the token shares the text.
@@ -482,8 +613,20 @@ mod tests {
     #[test]
     fn look_alikes() {
         for text in [
-            "$1299", "1,299.00", "12.05.2024", "10:30", "#483920", "expires in 1440 minutes", "call 555-123-4567",
-            "+1 415 555 0199", "**** 4821", "2024-05-12", "50%", "1080p", "Meeting ID: 123 456 7890", "30px",
+            "$1299",
+            "1,299.00",
+            "12.05.2024",
+            "10:30",
+            "#483920",
+            "expires in 1440 minutes",
+            "call 555-123-4567",
+            "+1 415 555 0199",
+            "**** 4821",
+            "2024-05-12",
+            "50%",
+            "1080p",
+            "Meeting ID: 123 456 7890",
+            "30px",
         ] {
             assert!(values(text).is_empty(), "{text:?} has no code, got {:?}", values(text));
         }

@@ -151,7 +151,14 @@ impl Pass {
         Some(end)
     }
 
-    fn start_tag(&mut self, html: &str, name: &str, span: std::ops::Range<usize>, attrs: &[(&str, &str)], self_closing: bool) {
+    fn start_tag(
+        &mut self,
+        html: &str,
+        name: &str,
+        span: std::ops::Range<usize>,
+        attrs: &[(&str, &str)],
+        self_closing: bool,
+    ) {
         if is_block(name) {
             self.b.flush();
         }
@@ -207,23 +214,13 @@ impl Pass {
         if is_void(name) || (self_closing && name != "a") || self.stack.len() >= MAX_DEPTH {
             return;
         }
-        self.stack.push(Elem {
-            name: span,
-            hidden,
-            emphasis: style.emphasis,
-            background,
-            button: style.button,
-        });
+        self.stack.push(Elem { name: span, hidden, emphasis: style.emphasis, background, button: style.button });
     }
 
     fn end_tag(&mut self, html: &str, name: &str) {
         let depth = self.stack.len();
-        let found = self
-            .stack
-            .iter()
-            .rev()
-            .take(END_TAG_SEARCH)
-            .position(|e| html[e.name.clone()].eq_ignore_ascii_case(name));
+        let found =
+            self.stack.iter().rev().take(END_TAG_SEARCH).position(|e| html[e.name.clone()].eq_ignore_ascii_case(name));
         if let Some(up) = found {
             self.stack.truncate(depth - up - 1);
         }
@@ -261,7 +258,8 @@ impl Pass {
 
     fn open_link(&mut self, attrs: &[(&str, &str)], hidden: bool, button: bool) {
         self.close_link();
-        let Some(href) = attrs.iter().find(|(k, _)| *k == "href").map(|(_, v)| decode_entities(v).trim().to_string()) else {
+        let Some(href) = attrs.iter().find(|(k, _)| *k == "href").map(|(_, v)| decode_entities(v).trim().to_string())
+        else {
             return;
         };
         let in_button = button || self.stack.iter().rev().take(3).any(|e| e.background || e.button);
@@ -440,16 +438,13 @@ impl ClassRules {
 
 /// FNV-1a of `name` in ASCII lower case.
 fn name_hash(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3))
+    name.bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// `s` with ASCII letters in lower case, copied only when it has upper-case ones.
 fn lower_ascii(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.bytes().any(|b| b.is_ascii_uppercase()) {
-        s.to_ascii_lowercase().into()
-    } else {
-        s.into()
-    }
+    if s.bytes().any(|b| b.is_ascii_uppercase()) { s.to_ascii_lowercase().into() } else { s.into() }
 }
 
 /// The last `max` bytes of `s`, on a character boundary.
@@ -586,11 +581,7 @@ fn trim(s: &str) -> &str {
     let t = s.trim_ascii();
     // Vertical tab and non-ASCII spaces are Unicode whitespace too.
     let odd = |b: Option<&u8>| b.is_some_and(|&b| b == 0x0B || b >= 0x80);
-    if odd(t.as_bytes().first()) || odd(t.as_bytes().last()) {
-        s.trim()
-    } else {
-        t
-    }
+    if odd(t.as_bytes().first()) || odd(t.as_bytes().last()) { s.trim() } else { t }
 }
 
 /// The first `;` in `bytes`, eight bytes at a time: declarations are a few dozen bytes, too
@@ -649,7 +640,10 @@ impl Prop {
             ("border-radius", Prop::BorderRadius),
         ];
         // Colours, paddings, margins and text alignment start with other letters.
-        if !matches!(name.as_bytes().first().map(u8::to_ascii_lowercase), Some(b'b' | b'd' | b'f' | b'h' | b'l' | b'm' | b'o' | b'v' | b'w')) {
+        if !matches!(
+            name.as_bytes().first().map(u8::to_ascii_lowercase),
+            Some(b'b' | b'd' | b'f' | b'h' | b'l' | b'm' | b'o' | b'v' | b'w')
+        ) {
             return None;
         }
         NAMES.iter().find(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name)).map(|(_, p)| *p)
@@ -713,7 +707,20 @@ fn tag_style(name: &str, attrs: &[(&str, &str)]) -> Style {
 fn is_void(name: &str) -> bool {
     matches!(
         name,
-        "area" | "base" | "br" | "col" | "embed" | "hr" | "img" | "input" | "link" | "meta" | "param" | "source" | "track" | "wbr"
+        "area"
+            | "base"
+            | "br"
+            | "col"
+            | "embed"
+            | "hr"
+            | "img"
+            | "input"
+            | "link"
+            | "meta"
+            | "param"
+            | "source"
+            | "track"
+            | "wbr"
     )
 }
 
@@ -724,10 +731,46 @@ fn is_raw_text(name: &str) -> bool {
 fn is_block(name: &str) -> bool {
     matches!(
         name,
-        "p" | "div" | "td" | "th" | "tr" | "table" | "tbody" | "thead" | "tfoot" | "li" | "ul" | "ol" | "h1" | "h2" | "h3"
-            | "h4" | "h5" | "h6" | "hr" | "br" | "center" | "section" | "article" | "header" | "footer" | "blockquote"
-            | "pre" | "dt" | "dd" | "dl" | "form" | "nav" | "main" | "aside" | "address" | "body" | "html" | "button"
-            | "caption" | "figure" | "figcaption"
+        "p" | "div"
+            | "td"
+            | "th"
+            | "tr"
+            | "table"
+            | "tbody"
+            | "thead"
+            | "tfoot"
+            | "li"
+            | "ul"
+            | "ol"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "hr"
+            | "br"
+            | "center"
+            | "section"
+            | "article"
+            | "header"
+            | "footer"
+            | "blockquote"
+            | "pre"
+            | "dt"
+            | "dd"
+            | "dl"
+            | "form"
+            | "nav"
+            | "main"
+            | "aside"
+            | "address"
+            | "body"
+            | "html"
+            | "button"
+            | "caption"
+            | "figure"
+            | "figcaption"
     )
 }
 
@@ -922,7 +965,9 @@ mod tests {
 
     #[test]
     fn class_rules_apply_from_their_sheet_on_and_up_to_the_limit_in_order() {
-        let doc = to_document(r#"<p class="x">before</p><style>.X{display:none}</style><p class="x">after</p><p class="y">other</p>"#);
+        let doc = to_document(
+            r#"<p class="x">before</p><style>.X{display:none}</style><p class="x">after</p><p class="y">other</p>"#,
+        );
         let hidden: Vec<_> = doc.blocks.iter().map(|b| (b.text.as_str(), b.hidden)).collect();
         assert_eq!(hidden, [("before", false), ("after", true), ("other", false)], "a sheet acts on what follows it");
 
@@ -930,10 +975,17 @@ mod tests {
         for i in 0..MAX_CLASSES + 10 {
             css.push_str(&format!(".k{i}{{display:none}}"));
         }
-        let html = format!(r#"{css}</style><p class="k0">first</p><p class="k{}">late</p><p class="big">42</p>"#, MAX_CLASSES + 5);
+        let html = format!(
+            r#"{css}</style><p class="k0">first</p><p class="k{}">late</p><p class="big">42</p>"#,
+            MAX_CLASSES + 5
+        );
         let doc = to_document(&html);
         let hidden: Vec<_> = doc.blocks.iter().map(|b| (b.text.as_str(), b.hidden)).collect();
-        assert_eq!(hidden, [("first", true), ("late", false), ("42", false)], "only the first {MAX_CLASSES} classes are kept");
+        assert_eq!(
+            hidden,
+            [("first", true), ("late", false), ("42", false)],
+            "only the first {MAX_CLASSES} classes are kept"
+        );
         assert_eq!(doc.blocks[2].emphasis_at(0, 2), 2, "a class within the limit still counts");
     }
 
@@ -954,7 +1006,9 @@ mod tests {
 
     #[test]
     fn semicolon_is_the_first_one() {
-        for text in ["", ";", "a;b;c", "color:#fff", "font-family:\"Ünïcödé\";x", "0123456789abcdef;;", "ÿÿÿÿÿÿÿÿ;", "abcdefgh"] {
+        for text in
+            ["", ";", "a;b;c", "color:#fff", "font-family:\"Ünïcödé\";x", "0123456789abcdef;;", "ÿÿÿÿÿÿÿÿ;", "abcdefgh"]
+        {
             assert_eq!(semicolon(text.as_bytes()), text.bytes().position(|b| b == b';'), "{text:?}");
         }
     }

@@ -73,10 +73,7 @@ pub fn extract(raw: &[u8]) -> Extraction {
 
     let code = score::find_code(&subject, &doc);
     let link = links::find_link(&subject, &doc);
-    let service = service::recognise(
-        message.from_address.as_deref(),
-        message.from_name.as_deref(),
-    );
+    let service = service::recognise(message.from_address.as_deref(), message.from_name.as_deref());
 
     let confidence = match (&code, &link) {
         (Some(c), _) => c.confidence,

@@ -191,7 +191,8 @@ pub fn bodies(raw: &[u8]) -> Option<Bodies> {
             text_body.push(parts.len());
         }
         let part = if is_text {
-            let decoder = content_type.and_then(|ct| ct.attribute("charset").and_then(|c| charset_decoder(c.as_bytes())));
+            let decoder =
+                content_type.and_then(|ct| ct.attribute("charset").and_then(|c| charset_decoder(c.as_bytes())));
             let text = match (bytes, decoder) {
                 (bytes, Some(decode)) => decode(&bytes),
                 (Cow::Owned(vec), None) => {
@@ -202,11 +203,7 @@ pub fn bodies(raw: &[u8]) -> Option<Bodies> {
                     Err(_) => String::from_utf8_lossy(bytes).into_owned(),
                 },
             };
-            if mime == MimeType::TextHtml {
-                Part::Html(text)
-            } else {
-                Part::Text(text)
-            }
+            if mime == MimeType::TextHtml { Part::Html(text) } else { Part::Text(text) }
         } else {
             Part::Other
         };
@@ -322,11 +319,7 @@ fn body_end(data: &[u8], start: usize, at: usize) -> usize {
         return start;
     }
     let newline = at - 1;
-    if newline > start && data[newline - 1] == b'\r' {
-        newline - 1
-    } else {
-        newline
-    }
+    if newline > start && data[newline - 1] == b'\r' { newline - 1 } else { newline }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -464,7 +457,11 @@ mod tests {
     fn messages(dir: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
         let mut out: Vec<_> = std::fs::read_dir(&dir)
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file() && p.extension().is_none_or(|e| e != "json")).collect::<Vec<_>>())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.is_file() && p.extension().is_none_or(|e| e != "json"))
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default()
             .into_iter()
             .filter_map(|p| std::fs::read(&p).ok().map(|raw| (p, raw)))
@@ -481,7 +478,12 @@ mod tests {
                 checked += 1;
                 if let Some(fast) = bodies(&raw) {
                     covered += 1;
-                    assert_eq!(fast, full_parse_bodies(&raw), "{} must decode as mail-parser decodes it", path.display());
+                    assert_eq!(
+                        fast,
+                        full_parse_bodies(&raw),
+                        "{} must decode as mail-parser decodes it",
+                        path.display()
+                    );
                 }
             }
             eprintln!("{dir}: {covered} of {checked} messages on the fast path, all as mail-parser reads them");
@@ -491,14 +493,7 @@ mod tests {
 
     #[test]
     fn quoted_printable_quirks() {
-        for body in [
-            "a=3Db=\r\nc  \r\nd=\r\n",
-            "soft=\n\nhard \t\nend=",
-            "bad=ZZ=4x=\t\r\nx",
-            "=\r\n",
-            "",
-            "tail  ",
-        ] {
+        for body in ["a=3Db=\r\nc  \r\nd=\r\n", "soft=\n\nhard \t\nend=", "bad=ZZ=4x=\t\r\nx", "=\r\n", "", "tail  "] {
             for boundary in ["", "b"] {
                 let raw = if boundary.is_empty() {
                     format!("Content-Transfer-Encoding: quoted-printable\r\n\r\n{body}")

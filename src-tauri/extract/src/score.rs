@@ -9,7 +9,7 @@
 //! separate cells.
 
 use crate::blocks::Document;
-use crate::candidates::{self, Candidate, Shape, SUBJECT};
+use crate::candidates::{self, Candidate, SUBJECT, Shape};
 use crate::keywords::{self, Hit, Kind};
 
 /// Score a value needs to be returned.
@@ -62,12 +62,8 @@ fn weight(kind: Kind) -> f32 {
 /// Finds the code in a message, or `None` when no value is clearly one.
 pub fn find_code(subject: &str, doc: &Document) -> Option<Code> {
     let subject_hits = keywords::scan(subject);
-    let block_hits: Vec<Vec<Hit>> = doc
-        .blocks
-        .iter()
-        .take(MAX_BLOCKS_LABELLED)
-        .map(|b| keywords::scan(&b.text))
-        .collect();
+    let block_hits: Vec<Vec<Hit>> =
+        doc.blocks.iter().take(MAX_BLOCKS_LABELLED).map(|b| keywords::scan(&b.text)).collect();
 
     let all = || subject_hits.iter().chain(block_hits.iter().flatten());
     let ctx = Context {
@@ -120,10 +116,8 @@ pub fn find_code(subject: &str, doc: &Document) -> Option<Code> {
             *count += 1;
         }
     }
-    let mut totals: Vec<(String, f32)> = values
-        .into_iter()
-        .map(|(v, s, count)| (v, s + 0.4 * (count.saturating_sub(1).min(2)) as f32))
-        .collect();
+    let mut totals: Vec<(String, f32)> =
+        values.into_iter().map(|(v, s, count)| (v, s + 0.4 * (count.saturating_sub(1).min(2)) as f32)).collect();
     totals.sort_by(|a, b| b.1.total_cmp(&a.1));
     let (value, best) = totals.first().cloned()?;
     if best < THRESHOLD {
@@ -146,7 +140,8 @@ fn chars_between(text: &str, from: usize, to: usize) -> usize {
 /// True when the text between a label and a number is only glue ("#", ":", "no.", "is").
 fn adjacent(gap: &str) -> bool {
     let gap = gap.trim();
-    if gap.chars().count() > 16 || gap.contains(['!', '?', '。', '！', '？']) || gap.bytes().any(|b| b.is_ascii_digit()) {
+    if gap.chars().count() > 16 || gap.contains(['!', '?', '。', '！', '？']) || gap.bytes().any(|b| b.is_ascii_digit())
+    {
         return false;
     }
     gap.split_whitespace().count() <= 2
@@ -163,19 +158,18 @@ fn label_gain(
 ) -> Option<f32> {
     let mut gain: f32 = 0.0;
     // Labels before it in its own block.
-    let before: Vec<(Hit, Kind)> = hits
-        .iter()
-        .filter(|h| h.end <= c.start)
-        .map(|h| (*h, ctx.effective(h.kind)))
-        .collect();
+    let before: Vec<(Hit, Kind)> =
+        hits.iter().filter(|h| h.end <= c.start).map(|h| (*h, ctx.effective(h.kind))).collect();
     if let Some((nearest, kind)) = before.last()
         && *kind == Kind::Negative
         && adjacent(text.get(nearest.end..c.start).unwrap_or(""))
     {
         // "Use this code to verify your account: 123456" still labels a code.
-        let rescued = before.iter().rev().skip(1).any(|(h, k)| {
-            matches!(k, Kind::Strong | Kind::Weak) && nearest.start.saturating_sub(h.end) <= 60
-        });
+        let rescued = before
+            .iter()
+            .rev()
+            .skip(1)
+            .any(|(h, k)| matches!(k, Kind::Strong | Kind::Weak) && nearest.start.saturating_sub(h.end) <= 60);
         if !rescued {
             return None;
         }
@@ -238,8 +232,8 @@ fn label_gain(
     }
     // A label in the block after a code that stands alone: "483920" / "Enter this code...".
     if gain <= 0.0 && c.alone {
-        let next = (c.block + 1..doc.blocks.len().min(c.block + 3))
-            .find(|&i| doc.blocks.get(i).is_some_and(|b| !b.hidden));
+        let next =
+            (c.block + 1..doc.blocks.len().min(c.block + 3)).find(|&i| doc.blocks.get(i).is_some_and(|b| !b.hidden));
         if let Some(h) = next.and_then(|i| block_hits.get(i)).and_then(|hits| hits.first()) {
             let kind = ctx.effective(h.kind);
             if kind.is_code_label() {

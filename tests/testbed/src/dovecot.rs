@@ -113,25 +113,13 @@ impl MailOwner {
         if euid == 0 {
             let (uid, gid) = lookup_user("nobody").expect("no `nobody` user on this machine");
             let group = lookup_group_name(gid).unwrap_or_else(|| "nogroup".to_string());
-            MailOwner {
-                uid,
-                gid,
-                user: "nobody".into(),
-                group,
-                root: true,
-            }
+            MailOwner { uid, gid, user: "nobody".into(), group, root: true }
         } else {
             // SAFETY: getegid has no preconditions.
             let gid = unsafe { libc::getegid() };
             let user = lookup_user_name(euid).expect("current user has no passwd entry");
             let group = lookup_group_name(gid).unwrap_or_else(|| user.clone());
-            MailOwner {
-                uid: euid,
-                gid,
-                user,
-                group,
-                root: false,
-            }
+            MailOwner { uid: euid, gid, user, group, root: false }
         }
     }
 }
@@ -162,8 +150,7 @@ impl Dovecot {
         util::set_mode(&passwd_path, 0o644);
         let mail = root.join("mail");
         fs::create_dir_all(&mail).expect("create mail dir");
-        std::os::unix::fs::chown(&mail, Some(owner.uid), Some(owner.gid))
-            .expect("chown mail dir to the mail user");
+        std::os::unix::fs::chown(&mail, Some(owner.uid), Some(owner.gid)).expect("chown mail dir to the mail user");
         util::set_mode(&mail, 0o755);
         if let Some(url) = &opts.introspection_url {
             fs::write(
@@ -190,10 +177,7 @@ impl Dovecot {
             client_config,
             imaps_port: 0,
             imap_port: 0,
-            state: Mutex::new(State {
-                special_use: opts.special_use.clone(),
-                ..State::default()
-            }),
+            state: Mutex::new(State { special_use: opts.special_use.clone(), ..State::default() }),
             opts,
             child: Mutex::new(None),
             dir,
@@ -220,10 +204,7 @@ impl Dovecot {
             }
         }
         dovecot.dir.keep();
-        panic!(
-            "cannot start Dovecot after 3 attempts: {last_error}\n{}",
-            dovecot.diagnostics()
-        );
+        panic!("cannot start Dovecot after 3 attempts: {last_error}\n{}", dovecot.diagnostics());
     }
 
     /// Port of the implicit-TLS listener (imaps).
@@ -308,14 +289,10 @@ impl Dovecot {
         self.ensure_folder(user, folder, None);
         let args = self.doveadm_args(&["save", "-u", user, "-m", folder]);
         let raw = raw.to_vec();
-        let out = tokio::task::spawn_blocking(move || run_with_stdin(&args, &raw))
-            .await
-            .expect("doveadm save task panicked");
+        let out =
+            tokio::task::spawn_blocking(move || run_with_stdin(&args, &raw)).await.expect("doveadm save task panicked");
         if let Err(e) = out {
-            panic!(
-                "cannot append to {folder} of {user}: {e}\n{}",
-                self.diagnostics()
-            );
+            panic!("cannot append to {folder} of {user}: {e}\n{}", self.diagnostics());
         }
     }
 
@@ -358,10 +335,7 @@ impl Dovecot {
         match run_with_stdin(&args, b"") {
             Ok(_) => {}
             Err(e) if e.contains("already exists") => {}
-            Err(e) => panic!(
-                "cannot create {folder} for {user}: {e}\n{}",
-                self.diagnostics()
-            ),
+            Err(e) => panic!("cannot create {folder} for {user}: {e}\n{}", self.diagnostics()),
         }
         self.state.lock().unwrap().folders.insert(key);
     }
@@ -370,11 +344,9 @@ impl Dovecot {
     /// backed by the anvil process that also enforces `mail_max_userip_connections`).
     pub fn sessions_for(&self, user: &str) -> usize {
         let args = self.doveadm_args(&["who", "-1", user]);
-        let out = run_with_stdin(&args, b"")
-            .unwrap_or_else(|e| panic!("doveadm who failed: {e}\n{}", self.diagnostics()));
-        out.lines()
-            .filter(|l| l.split_whitespace().next() == Some(user))
-            .count()
+        let out =
+            run_with_stdin(&args, b"").unwrap_or_else(|e| panic!("doveadm who failed: {e}\n{}", self.diagnostics()));
+        out.lines().filter(|l| l.split_whitespace().next() == Some(user)).count()
     }
 
     /// Successful IMAP logins of `user` since this Dovecot was created (over restarts),
@@ -382,10 +354,7 @@ impl Dovecot {
     /// the client saw `OK`, so this first waits until the log has been quiet for 100 ms.
     pub fn logins_for(&self, user: &str) -> usize {
         let needle = format!(": Login: user=<{user}>,");
-        self.read_settled_log()
-            .lines()
-            .filter(|l| l.contains("imap-login: ") && l.contains(&needle))
-            .count()
+        self.read_settled_log().lines().filter(|l| l.contains("imap-login: ") && l.contains(&needle)).count()
     }
 
     /// Failed authentications of `user` (password or token), counted from the auth process's
@@ -397,9 +366,7 @@ impl Dovecot {
             .filter(|l| {
                 l.contains("auth: ")
                     && l.contains(&prefix)
-                    && (l.contains("Password mismatch")
-                        || l.contains("unknown user")
-                        || l.contains("oauth2 failed"))
+                    && (l.contains("Password mismatch") || l.contains("unknown user") || l.contains("oauth2 failed"))
             })
             .count()
     }
@@ -513,17 +480,11 @@ impl Dovecot {
     }
 
     fn read_log(&self) -> String {
-        fs::read(&self.log_path)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+        fs::read(&self.log_path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
     }
 
     fn doveadm_args(&self, args: &[&str]) -> Vec<String> {
-        let mut v = vec![
-            doveadm_binary(),
-            "-c".to_string(),
-            self.conf_path.display().to_string(),
-        ];
+        let mut v = vec![doveadm_binary(), "-c".to_string(), self.conf_path.display().to_string()];
         v.extend(args.iter().map(|s| s.to_string()));
         v
     }
@@ -549,9 +510,7 @@ impl Dovecot {
         }
         c.push_str("log_timestamp = \"%Y-%m-%d %H:%M:%S \"\n");
         c.push_str("protocols = imap\nlisten = 127.0.0.1\n");
-        c.push_str(&format!(
-            "ssl = yes\nssl_cert = <{root}/server.pem\nssl_key = <{root}/server.key\n"
-        ));
+        c.push_str(&format!("ssl = yes\nssl_cert = <{root}/server.pem\nssl_key = <{root}/server.key\n"));
         if Path::new("/usr/share/dovecot/dh.pem").exists() {
             c.push_str("ssl_dh = </usr/share/dovecot/dh.pem\n");
         }
@@ -570,9 +529,7 @@ impl Dovecot {
         }
         c.push_str("namespace inbox {\n  inbox = yes\n  separator = /\n");
         for (folder, flag) in &special_use {
-            c.push_str(&format!(
-                "  mailbox \"{folder}\" {{\n    special_use = {flag}\n  }}\n"
-            ));
+            c.push_str(&format!("  mailbox \"{folder}\" {{\n    special_use = {flag}\n  }}\n"));
         }
         c.push_str("}\n");
         if self.opts.introspection_url.is_some() {
@@ -649,9 +606,7 @@ impl Dovecot {
             panic!("doveadm reload failed: {e}\n{}", self.diagnostics());
         }
         let deadline = Instant::now() + Duration::from_secs(5);
-        while self.read_log().matches("SIGHUP received").count() == before
-            && Instant::now() < deadline
-        {
+        while self.read_log().matches("SIGHUP received").count() == before && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
         // Let the master replace its login and config processes.
@@ -711,10 +666,7 @@ async fn greets(port: u16) -> bool {
         let n = s.read(&mut buf).await.ok()?;
         Some(buf[..n].starts_with(b"* OK"))
     };
-    matches!(
-        tokio::time::timeout(Duration::from_secs(2), attempt).await,
-        Ok(Some(true))
-    )
+    matches!(tokio::time::timeout(Duration::from_secs(2), attempt).await, Ok(Some(true)))
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
@@ -732,11 +684,7 @@ fn doveadm_binary() -> String {
 }
 
 fn first_existing(paths: &[&str], fallback: &str) -> String {
-    paths
-        .iter()
-        .find(|p| Path::new(p).exists())
-        .map(|p| p.to_string())
-        .unwrap_or_else(|| fallback.to_string())
+    paths.iter().find(|p| Path::new(p).exists()).map(|p| p.to_string()).unwrap_or_else(|| fallback.to_string())
 }
 
 /// Runs a command with `input` on stdin; Ok(stdout) on success, Err(stderr + status) otherwise.

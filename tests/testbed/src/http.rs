@@ -20,10 +20,7 @@ pub(crate) struct Request {
 
 impl Request {
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -97,23 +94,15 @@ where
             }
         }
         let header = |name: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.to_ascii_lowercase())
+            headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.to_ascii_lowercase())
         };
         if header("expect").is_some_and(|v| v == "100-continue") {
-            reader
-                .get_mut()
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                .await?;
+            reader.get_mut().write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
         }
         let body = if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
             read_chunked(&mut reader).await?
         } else {
-            let len: usize = header("content-length")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
+            let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
             if len > MAX_BODY {
                 return Ok(());
             }
@@ -122,19 +111,12 @@ where
             body
         };
         let close = header("connection").is_some_and(|v| v.contains("close"))
-            || (version == "HTTP/1.0"
-                && !header("connection").is_some_and(|v| v.contains("keep-alive")));
+            || (version == "HTTP/1.0" && !header("connection").is_some_and(|v| v.contains("keep-alive")));
         let (path, query) = match target.split_once('?') {
             Some((p, q)) => (p.to_string(), q.to_string()),
             None => (target.clone(), String::new()),
         };
-        let request = Request {
-            method,
-            path,
-            query,
-            headers,
-            body,
-        };
+        let request = Request { method, path, query, headers, body };
         match handler(request).await {
             Reply::Hangup => return Ok(()),
             Reply::Json { status, body } => {
@@ -175,10 +157,7 @@ async fn read_chunked(reader: &mut BufReader<TcpStream>) -> std::io::Result<Vec<
             }
         }
         if body.len() + size > MAX_BODY {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "body too large",
-            ));
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "body too large"));
         }
         let start = body.len();
         body.resize(start + size, 0);

@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use rustls_pki_types::ServerName;
-use tokio::io::{
-    AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, BufReader,
-};
+use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::ClientConfig;
@@ -75,11 +73,7 @@ impl ImapClient {
     }
 
     async fn with_stream(stream: Box<dyn Io>) -> io::Result<ImapClient> {
-        let mut client = ImapClient {
-            stream: Some(BufReader::new(stream)),
-            next_tag: 1,
-            greeting: String::new(),
-        };
+        let mut client = ImapClient { stream: Some(BufReader::new(stream)), next_tag: 1, greeting: String::new() };
         client.greeting = client.read_line().await?;
         Ok(client)
     }
@@ -103,8 +97,7 @@ impl ImapClient {
     /// # Errors
     /// I/O failures; a `NO` is returned as a response.
     pub async fn login(&mut self, user: &str, password: &str) -> io::Result<Response> {
-        self.command(&format!("LOGIN {} {}", quote(user), quote(password)))
-            .await
+        self.command(&format!("LOGIN {} {}", quote(user), quote(password))).await
     }
 
     /// `AUTHENTICATE XOAUTH2` with an initial response; on failure answers Dovecot's JSON
@@ -112,11 +105,7 @@ impl ImapClient {
     ///
     /// # Errors
     /// I/O failures; a `NO` is returned as a response.
-    pub async fn authenticate_xoauth2(
-        &mut self,
-        user: &str,
-        access_token: &str,
-    ) -> io::Result<Response> {
+    pub async fn authenticate_xoauth2(&mut self, user: &str, access_token: &str) -> io::Result<Response> {
         let ir = format!("user={user}\x01auth=Bearer {access_token}\x01\x01");
         let b64 = base64::engine::general_purpose::STANDARD.encode(ir);
         self.sasl(&format!("AUTHENTICATE XOAUTH2 {b64}")).await
@@ -126,11 +115,7 @@ impl ImapClient {
     ///
     /// # Errors
     /// I/O failures; a `NO` is returned as a response.
-    pub async fn authenticate_oauthbearer(
-        &mut self,
-        user: &str,
-        access_token: &str,
-    ) -> io::Result<Response> {
+    pub async fn authenticate_oauthbearer(&mut self, user: &str, access_token: &str) -> io::Result<Response> {
         let ir = format!("n,a={user},\x01auth=Bearer {access_token}\x01\x01");
         let b64 = base64::engine::general_purpose::STANDARD.encode(ir);
         self.sasl(&format!("AUTHENTICATE OAUTHBEARER {b64}")).await
@@ -145,10 +130,7 @@ impl ImapClient {
                 lines.push(line);
                 self.write_raw(b"\r\n").await?;
             } else if let Some(status) = line.strip_prefix(&format!("{tag} ")) {
-                return Ok(Response {
-                    lines,
-                    status: status.to_string(),
-                });
+                return Ok(Response { lines, status: status.to_string() });
             } else {
                 lines.push(line);
             }
@@ -165,10 +147,7 @@ impl ImapClient {
         loop {
             let line = self.read_line().await?;
             if let Some(status) = line.strip_prefix(&format!("{tag} ")) {
-                return Ok(Response {
-                    lines,
-                    status: status.to_string(),
-                });
+                return Ok(Response { lines, status: status.to_string() });
             }
             lines.push(line);
         }
@@ -190,8 +169,7 @@ impl ImapClient {
     async fn send(&mut self, command: &str) -> io::Result<String> {
         let tag = format!("a{}", self.next_tag);
         self.next_tag += 1;
-        self.write_raw(format!("{tag} {command}\r\n").as_bytes())
-            .await?;
+        self.write_raw(format!("{tag} {command}\r\n").as_bytes()).await?;
         Ok(tag)
     }
 
@@ -212,14 +190,9 @@ impl ImapClient {
             loop {
                 let mut buf = Vec::new();
                 if stream.read_until(b'\n', &mut buf).await? == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "server closed the connection",
-                    ));
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed the connection"));
                 }
-                let line = String::from_utf8_lossy(&buf)
-                    .trim_end_matches(['\r', '\n'])
-                    .to_string();
+                let line = String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n']).to_string();
                 let literal = line
                     .strip_suffix('}')
                     .and_then(|l| l.rsplit_once('{'))

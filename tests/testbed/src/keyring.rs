@@ -25,18 +25,12 @@ pub fn secret_service_available() -> Result<(), String> {
         .output()
         .map_err(|e| format!("cannot run dbus-send ({e}); install dbus"))?;
     if !out.status.success() {
-        return Err(format!(
-            "cannot reach the session bus: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(format!("cannot reach the session bus: {}", String::from_utf8_lossy(&out.stderr).trim()));
     }
     if String::from_utf8_lossy(&out.stdout).contains("boolean true") {
         Ok(())
     } else {
-        Err(
-            "org.freedesktop.secrets has no owner: no Secret Service (gnome-keyring) is running"
-                .into(),
-        )
+        Err("org.freedesktop.secrets has no owner: no Secret Service (gnome-keyring) is running".into())
     }
 }
 

@@ -49,12 +49,7 @@ pub enum Failure {
     /// HTTP 400 `invalid_client` (AADSTS700016), as for an unknown application.
     InvalidClient,
     /// Any Microsoft-shaped error: status, `error`, AADSTS code, description text.
-    Error {
-        status: u16,
-        error: String,
-        code: u32,
-        description: String,
-    },
+    Error { status: u16, error: String, code: u32, description: String },
     /// Close the connection without any answer.
     Hangup,
 }
@@ -107,9 +102,7 @@ struct State {
 impl OAuthServer {
     /// Starts the server on a free loopback port.
     pub async fn start() -> OAuthServer {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("bind OAuth server");
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind OAuth server");
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State {
             clients: HashSet::from([DEFAULT_CLIENT_ID.to_string()]),
@@ -165,8 +158,7 @@ impl OAuthServer {
 
     /// Issues an access token for `user` directly (no HTTP), valid for the configured lifetime.
     pub fn issue_access_token(&self, user: &str) -> String {
-        self.lock()
-            .issue_access(user, DEFAULT_CLIENT_ID, DEFAULT_SCOPE)
+        self.lock().issue_access(user, DEFAULT_CLIENT_ID, DEFAULT_SCOPE)
     }
 
     /// Revokes one refresh token: using it then gives `invalid_grant` (AADSTS50173).
@@ -192,12 +184,7 @@ impl OAuthServer {
     /// Makes introspection answer `{"active": false}` for every access token of `user` issued
     /// so far, so Dovecot rejects XOAUTH2 with them; new ones from a refresh work again.
     pub fn revoke_access_tokens(&self, user: &str) {
-        for at in self
-            .lock()
-            .access_tokens
-            .values_mut()
-            .filter(|t| t.user == user)
-        {
+        for at in self.lock().access_tokens.values_mut().filter(|t| t.user == user) {
             at.revoked = true;
         }
     }
@@ -228,19 +215,12 @@ impl OAuthServer {
 
     /// Token endpoint requests that presented a refresh token of `user` (any outcome).
     pub fn refresh_count(&self, user: &str) -> usize {
-        self.lock()
-            .refreshes_by_user
-            .get(user)
-            .copied()
-            .unwrap_or(0)
+        self.lock().refreshes_by_user.get(user).copied().unwrap_or(0)
     }
 
     /// Token endpoint requests that presented exactly `refresh_token`.
     pub fn refresh_count_for_token(&self, refresh_token: &str) -> usize {
-        self.lock()
-            .refresh_tokens
-            .get(refresh_token)
-            .map_or(0, |t| t.uses)
+        self.lock().refresh_tokens.get(refresh_token).map_or(0, |t| t.uses)
     }
 
     /// All token endpoint requests, whatever they carried.
@@ -271,9 +251,7 @@ impl Drop for OAuthServer {
 
 impl std::fmt::Debug for OAuthServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OAuthServer")
-            .field("port", &self.port)
-            .finish()
+        f.debug_struct("OAuthServer").field("port", &self.port).finish()
     }
 }
 
@@ -282,10 +260,7 @@ impl State {
         let token = format!(
             "M.C5{}_BAY.0.U.-{}$$",
             random_token(2, b"0123456789"),
-            random_token(
-                420,
-                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*"
-            )
+            random_token(420, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*")
         );
         if let Some(old) = self.current.insert(user.to_string(), token.clone())
             && let Some(rt) = self.refresh_tokens.get_mut(&old)
@@ -308,13 +283,8 @@ impl State {
 
     fn issue_access(&mut self, user: &str, client_id: &str, scope: &str) -> String {
         // Microsoft's consumer access tokens are opaque, ~1.5 kB, base64 with + / =.
-        let token = format!(
-            "EwB{}=",
-            random_token(
-                1200,
-                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-            )
-        );
+        let token =
+            format!("EwB{}=", random_token(1200, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"));
         self.access_tokens.insert(
             token.clone(),
             AccessToken {
@@ -337,19 +307,12 @@ async fn handle(state: &Mutex<State>, req: Request) -> Reply {
         if req.method != "POST" {
             return Reply::Json {
                 status: 405,
-                body: ms_error(
-                    "invalid_request",
-                    900561,
-                    "The endpoint only accepts POST requests.",
-                ),
+                body: ms_error("invalid_request", 900561, "The endpoint only accepts POST requests."),
             };
         }
         return token(state, req).await;
     }
-    Reply::Json {
-        status: 404,
-        body: json!({"error": "not_found"}).to_string(),
-    }
+    Reply::Json { status: 404, body: json!({"error": "not_found"}).to_string() }
 }
 
 async fn token(state: &Mutex<State>, req: Request) -> Reply {
@@ -375,17 +338,12 @@ async fn token(state: &Mutex<State>, req: Request) -> Reply {
     if let Some(failure) = failure {
         return failure_reply(failure);
     }
-    let bad = |code: u32, error: &str, text: String| Reply::Json {
-        status: 400,
-        body: ms_error(error, code, &text),
-    };
+    let bad = |code: u32, error: &str, text: String| Reply::Json { status: 400, body: ms_error(error, code, &text) };
     let missing = |name: &str| {
         bad(
             900144,
             "invalid_request",
-            format!(
-                "AADSTS900144: The request body must contain the following parameter: '{name}'."
-            ),
+            format!("AADSTS900144: The request body must contain the following parameter: '{name}'."),
         )
     };
     let Some(grant_type) = param("grant_type") else {
@@ -446,15 +404,10 @@ async fn token(state: &Mutex<State>, req: Request) -> Reply {
         return invalid();
     }
     let user = rt.user.clone();
-    let scope = param("scope")
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| rt.scope.clone());
+    let scope = param("scope").filter(|s| !s.trim().is_empty()).unwrap_or_else(|| rt.scope.clone());
     let new_refresh = s.issue_refresh(&user, &client_id, &scope);
     let access = s.issue_access(&user, &client_id, &scope);
-    let granted: Vec<&str> = scope
-        .split_whitespace()
-        .filter(|s| *s != "offline_access")
-        .collect();
+    let granted: Vec<&str> = scope.split_whitespace().filter(|s| *s != "offline_access").collect();
     let body = json!({
         "token_type": "Bearer",
         "scope": granted.join(" "),
@@ -463,10 +416,7 @@ async fn token(state: &Mutex<State>, req: Request) -> Reply {
         "access_token": access,
         "refresh_token": new_refresh,
     });
-    Reply::Json {
-        status: 200,
-        body: body.to_string(),
-    }
+    Reply::Json { status: 200, body: body.to_string() }
 }
 
 async fn introspect(state: &Mutex<State>, req: Request) -> Reply {
@@ -475,11 +425,7 @@ async fn introspect(state: &Mutex<State>, req: Request) -> Reply {
         .chain(parse_form(&req.query))
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v)
-        .or_else(|| {
-            req.header("authorization")
-                .and_then(|h| h.strip_prefix("Bearer "))
-                .map(str::to_string)
-        });
+        .or_else(|| req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::to_string));
     let (latency, body) = {
         let mut s = state.lock().unwrap();
         s.introspections += 1;
@@ -500,10 +446,7 @@ async fn introspect(state: &Mutex<State>, req: Request) -> Reply {
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    Reply::Json {
-        status: 200,
-        body: body.to_string(),
-    }
+    Reply::Json { status: 200, body: body.to_string() }
 }
 
 fn failure_reply(failure: Failure) -> Reply {
@@ -523,10 +466,7 @@ fn failure_reply(failure: Failure) -> Reply {
                     "AADSTS90036: An unexpected, non-retryable error stemming from the directory service has occurred.",
                 )
             };
-            Reply::Json {
-                status,
-                body: ms_error(error, code, text),
-            }
+            Reply::Json { status, body: ms_error(error, code, text) }
         }
         Failure::InvalidGrant => Reply::Json {
             status: 400,
@@ -544,15 +484,9 @@ fn failure_reply(failure: Failure) -> Reply {
                 "AADSTS700016: Application with identifier was not found in the directory 'Microsoft Accounts'.",
             ),
         },
-        Failure::Error {
-            status,
-            error,
-            code,
-            description,
-        } => Reply::Json {
-            status,
-            body: ms_error(&error, code, &description),
-        },
+        Failure::Error { status, error, code, description } => {
+            Reply::Json { status, body: ms_error(&error, code, &description) }
+        }
     }
 }
 

@@ -79,20 +79,12 @@ impl FaultProxy {
     /// # Panics
     /// When no loopback port can be bound.
     pub async fn start(upstream: SocketAddr) -> FaultProxy {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("bind fault proxy");
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind fault proxy");
         let port = listener.local_addr().unwrap().port();
         let (control, rx) = watch::channel(Control::default());
         let counters = Arc::new(Counters::default());
         let task = tokio::spawn(accept_loop(listener, upstream, rx, counters.clone()));
-        FaultProxy {
-            port,
-            upstream,
-            control,
-            counters,
-            task,
-        }
+        FaultProxy { port, upstream, control, counters, task }
     }
 
     /// The port clients connect to.
@@ -151,10 +143,7 @@ impl FaultProxy {
 
     /// Bytes forwarded so far: (client to server, server to client).
     pub fn bytes_forwarded(&self) -> (u64, u64) {
-        (
-            self.counters.client_to_server.load(Ordering::SeqCst),
-            self.counters.server_to_client.load(Ordering::SeqCst),
-        )
+        (self.counters.client_to_server.load(Ordering::SeqCst), self.counters.server_to_client.load(Ordering::SeqCst))
     }
 }
 
@@ -221,10 +210,8 @@ async fn run_connection(
     let _ = server.set_nodelay(true);
     // Duplicates of the descriptors let us set SO_LINGER after the streams moved into the
     // pump tasks. The sockets close (FIN or RST) when the last descriptor goes.
-    let (Ok(client_fd), Ok(server_fd)) = (
-        client.as_fd().try_clone_to_owned(),
-        server.as_fd().try_clone_to_owned(),
-    ) else {
+    let (Ok(client_fd), Ok(server_fd)) = (client.as_fd().try_clone_to_owned(), server.as_fd().try_clone_to_owned())
+    else {
         reset(&client);
         return;
     };
@@ -234,22 +221,8 @@ async fn run_connection(
     let (server_r, server_w) = tokio::io::split(server);
     let forwarded = Arc::new(AtomicU64::new(0));
     let mut pumps = JoinSet::new();
-    pumps.spawn(pump(
-        client_r,
-        server_w,
-        Direction::ClientToServer,
-        rx.clone(),
-        forwarded.clone(),
-        counters.clone(),
-    ));
-    pumps.spawn(pump(
-        server_r,
-        client_w,
-        Direction::ServerToClient,
-        rx.clone(),
-        forwarded,
-        counters.clone(),
-    ));
+    pumps.spawn(pump(client_r, server_w, Direction::ClientToServer, rx.clone(), forwarded.clone(), counters.clone()));
+    pumps.spawn(pump(server_r, client_w, Direction::ServerToClient, rx.clone(), forwarded, counters.clone()));
     let mut finished = 0;
     loop {
         tokio::select! {
@@ -309,11 +282,7 @@ async fn pump(
                     return;
                 }
                 Ok(n) => {
-                    if tx
-                        .send(Some((Instant::now(), buf[..n].to_vec())))
-                        .await
-                        .is_err()
-                    {
+                    if tx.send(Some((Instant::now(), buf[..n].to_vec()))).await.is_err() {
                         return;
                     }
                 }
@@ -394,10 +363,7 @@ fn reset(stream: &TcpStream) {
 
 /// SO_LINGER with a zero timeout: the final close sends a RST instead of a FIN.
 fn set_linger_zero(fd: &OwnedFd) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
     // SAFETY: a valid socket descriptor and a correctly sized option value.
     unsafe {
         libc::setsockopt(

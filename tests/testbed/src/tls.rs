@@ -3,10 +3,7 @@
 
 use std::sync::Arc;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
 use rustls_pki_types::CertificateDer;
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
@@ -23,36 +20,22 @@ impl RunCa {
     pub(crate) fn generate() -> RunCa {
         let ca_key = KeyPair::generate().expect("cannot generate CA key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "Mailwatch test bed CA");
-        ca_params
-            .distinguished_name
-            .push(DnType::OrganizationName, "Mailwatch tests");
+        ca_params.distinguished_name.push(DnType::CommonName, "Mailwatch test bed CA");
+        ca_params.distinguished_name.push(DnType::OrganizationName, "Mailwatch tests");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
+        ca_params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let ca_cert = ca_params.self_signed(&ca_key).expect("cannot self-sign CA");
 
         let key = KeyPair::generate().expect("cannot generate server key");
-        let mut params = CertificateParams::new(vec![
-            "localhost".to_string(),
-            "127.0.0.1".to_string(),
-            "::1".to_string(),
-        ])
-        .expect("server params");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "localhost");
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()])
+                .expect("server params");
+        params.distinguished_name.push(DnType::CommonName, "localhost");
         params.is_ca = IsCa::NoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let cert = params
-            .signed_by(&key, &ca_cert, &ca_key)
-            .expect("cannot sign server cert");
+        let cert = params.signed_by(&key, &ca_cert, &ca_key).expect("cannot sign server cert");
 
         RunCa {
             ca_pem: ca_cert.pem(),
@@ -67,9 +50,7 @@ impl RunCa {
 /// explicitly (so it cannot trip over two compiled-in providers).
 pub(crate) fn client_config(ca_der: &[u8]) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
-    roots
-        .add(CertificateDer::from(ca_der.to_vec()))
-        .expect("run CA is not a valid trust anchor");
+    roots.add(CertificateDer::from(ca_der.to_vec())).expect("run CA is not a valid trust anchor");
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -20,19 +20,11 @@ impl TempDir {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         // Unix socket paths are limited to 108 bytes, so stay short.
-        let name = format!(
-            "mw-{prefix}-{}-{n}-{}",
-            std::process::id(),
-            &random_token(6, ALNUM)
-        );
+        let name = format!("mw-{prefix}-{}-{n}-{}", std::process::id(), &random_token(6, ALNUM));
         let path = std::env::temp_dir().join(name);
-        std::fs::create_dir_all(&path)
-            .unwrap_or_else(|e| panic!("cannot create temp dir {}: {e}", path.display()));
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create temp dir {}: {e}", path.display()));
         set_mode(&path, 0o755);
-        TempDir {
-            path,
-            keep: std::env::var_os("MAILWATCH_TESTBED_KEEP").is_some(),
-        }
+        TempDir { path, keep: std::env::var_os("MAILWATCH_TESTBED_KEEP").is_some() }
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -65,34 +57,19 @@ pub(crate) const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst
 pub(crate) fn random_token(len: usize, alphabet: &[u8]) -> String {
     let rng = SystemRandom::new();
     let mut bytes = vec![0u8; len];
-    rng.fill(&mut bytes)
-        .expect("system random generator failed");
-    bytes
-        .iter()
-        .map(|b| alphabet[*b as usize % alphabet.len()] as char)
-        .collect()
+    rng.fill(&mut bytes).expect("system random generator failed");
+    bytes.iter().map(|b| alphabet[*b as usize % alphabet.len()] as char).collect()
 }
 
 /// A random RFC 4122 version 4 GUID, as Microsoft prints trace and correlation ids.
 pub(crate) fn random_guid() -> String {
     let hex = random_token(32, b"0123456789abcdef");
     let variant = ["8", "9", "a", "b"][hex.as_bytes()[16] as usize % 4];
-    format!(
-        "{}-{}-4{}-{}{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        variant,
-        &hex[17..20],
-        &hex[20..32]
-    )
+    format!("{}-{}-4{}-{}{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], variant, &hex[17..20], &hex[20..32])
 }
 
 pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// `YYYY-MM-DD hh:mm:ssZ`, the shape of the `timestamp` field in Microsoft error replies.
@@ -109,12 +86,7 @@ pub(crate) fn utc_timestamp(secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z", rem / 3600, (rem / 60) % 60, rem % 60)
 }
 
 /// `n` distinct loopback ports that were free a moment ago (all are held until each is
@@ -127,10 +99,7 @@ pub(crate) fn free_ports(n: usize) -> Vec<u16> {
                 .expect("cannot bind an ephemeral loopback port")
         })
         .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("bound socket has an address").port())
-        .collect()
+    listeners.iter().map(|l| l.local_addr().expect("bound socket has an address").port()).collect()
 }
 
 /// Decodes `application/x-www-form-urlencoded` into (name, value) pairs.
@@ -174,9 +143,7 @@ pub fn form_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => out.push(b as char),
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }

@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 
 use mailwatch_testbed::imap::ImapClient;
 use mailwatch_testbed::{
-    DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Dovecot, DovecotOptions, Failure, FaultProxy, OAuthServer,
-    TestBed, form_encode,
+    DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Dovecot, DovecotOptions, Failure, FaultProxy, OAuthServer, TestBed, form_encode,
 };
 use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -19,14 +18,9 @@ const PASSWORD: &str = "correct horse";
 async fn post_form(url: &str, fields: &[(&str, &str)]) -> (u16, Value) {
     let rest = url.strip_prefix("http://").expect("http URL");
     let (host, path) = rest.split_once('/').expect("URL with path");
-    let body: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| format!("{k}={}", form_encode(v)))
-        .collect();
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", form_encode(v))).collect();
     let body = body.join("&");
-    let mut s = TcpStream::connect(host)
-        .await
-        .expect("connect OAuth server");
+    let mut s = TcpStream::connect(host).await.expect("connect OAuth server");
     let req = format!(
         "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -54,9 +48,7 @@ async fn refresh(oauth: &OAuthServer, refresh_token: &str) -> (u16, Value) {
 }
 
 async fn login_tls(dovecot: &Dovecot, port: u16) -> ImapClient {
-    let mut c = ImapClient::connect_tls(port, dovecot.tls_client_config())
-        .await
-        .expect("TLS connect");
+    let mut c = ImapClient::connect_tls(port, dovecot.tls_client_config()).await.expect("TLS connect");
     let r = c.login(USER, PASSWORD).await.unwrap();
     assert!(r.is_ok(), "password login must succeed: {r:?}\n{dovecot}");
     c
@@ -72,48 +64,23 @@ async fn password_login_over_implicit_tls_and_starttls() {
     assert!(dovecot.ca_pem_path().exists());
 
     let t = Instant::now();
-    let mut c = ImapClient::connect_tls(dovecot.imaps_port(), dovecot.tls_client_config())
-        .await
-        .unwrap();
+    let mut c = ImapClient::connect_tls(dovecot.imaps_port(), dovecot.tls_client_config()).await.unwrap();
     assert!(c.greeting.starts_with("* OK"), "greeting: {}", c.greeting);
     let r = c.login(USER, PASSWORD).await.unwrap();
     eprintln!("TLS connect + LOGIN: {:?}", t.elapsed());
     assert!(r.is_ok(), "{r:?}\n{dovecot}");
     c.logout().await;
 
-    let mut bad = ImapClient::connect_tls(dovecot.imaps_port(), dovecot.tls_client_config())
-        .await
-        .unwrap();
+    let mut bad = ImapClient::connect_tls(dovecot.imaps_port(), dovecot.tls_client_config()).await.unwrap();
     let r = bad.login(USER, "wrong").await.unwrap();
-    assert!(
-        r.status.starts_with("NO"),
-        "a wrong password is refused: {r:?}"
-    );
+    assert!(r.status.starts_with("NO"), "a wrong password is refused: {r:?}");
 
-    let mut plain = ImapClient::connect_plain(dovecot.imap_port())
-        .await
-        .unwrap();
+    let mut plain = ImapClient::connect_plain(dovecot.imap_port()).await.unwrap();
     let caps = plain.command("CAPABILITY").await.unwrap();
-    assert!(
-        caps.lines.iter().any(|l| l.contains("STARTTLS")),
-        "plain port offers STARTTLS: {caps:?}"
-    );
-    assert!(
-        plain
-            .starttls(dovecot.tls_client_config())
-            .await
-            .unwrap()
-            .is_ok()
-    );
-    assert!(
-        plain.login(USER, PASSWORD).await.unwrap().is_ok(),
-        "login after STARTTLS\n{dovecot}"
-    );
-    assert_eq!(
-        dovecot.logins_for(USER),
-        2,
-        "two successful logins are in the log\n{dovecot}"
-    );
+    assert!(caps.lines.iter().any(|l| l.contains("STARTTLS")), "plain port offers STARTTLS: {caps:?}");
+    assert!(plain.starttls(dovecot.tls_client_config()).await.unwrap().is_ok());
+    assert!(plain.login(USER, PASSWORD).await.unwrap().is_ok(), "login after STARTTLS\n{dovecot}");
+    assert_eq!(dovecot.logins_for(USER), 2, "two successful logins are in the log\n{dovecot}");
 }
 
 #[tokio::test]
@@ -125,109 +92,54 @@ async fn xoauth2_and_oauthbearer_are_checked_by_introspection() {
     let access = body["access_token"].as_str().unwrap().to_string();
 
     let t = Instant::now();
-    let mut c = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config())
-        .await
-        .unwrap();
+    let mut c = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config()).await.unwrap();
     let r = c.authenticate_xoauth2(USER, &access).await.unwrap();
     eprintln!("TLS connect + XOAUTH2: {:?}", t.elapsed());
-    assert!(
-        r.is_ok(),
-        "XOAUTH2 with a fresh token: {r:?}\n{}",
-        bed.dovecot
-    );
-    let mut c2 = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config())
-        .await
-        .unwrap();
+    assert!(r.is_ok(), "XOAUTH2 with a fresh token: {r:?}\n{}", bed.dovecot);
+    let mut c2 = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config()).await.unwrap();
     let r = c2.authenticate_oauthbearer(USER, &access).await.unwrap();
-    assert!(
-        r.is_ok(),
-        "OAUTHBEARER with a fresh token: {r:?}\n{}",
-        bed.dovecot
-    );
+    assert!(r.is_ok(), "OAUTHBEARER with a fresh token: {r:?}\n{}", bed.dovecot);
     assert_eq!(bed.oauth.introspection_count(), 2);
 
-    let mut other =
-        ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config())
-            .await
-            .unwrap();
-    let r = other
-        .authenticate_xoauth2("bob@example.com", &access)
-        .await
-        .unwrap();
-    assert!(
-        r.status.starts_with("NO"),
-        "a token of alice does not log in bob: {r:?}"
-    );
+    let mut other = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config()).await.unwrap();
+    let r = other.authenticate_xoauth2("bob@example.com", &access).await.unwrap();
+    assert!(r.status.starts_with("NO"), "a token of alice does not log in bob: {r:?}");
 
     bed.oauth.revoke_access_tokens(USER);
     let t = Instant::now();
-    let mut c3 = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config())
-        .await
-        .unwrap();
+    let mut c3 = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config()).await.unwrap();
     let r = c3.authenticate_xoauth2(USER, &access).await.unwrap();
     eprintln!("rejected XOAUTH2: {:?}", t.elapsed());
-    assert!(
-        r.status.starts_with("NO"),
-        "a revoked token is refused: {r:?}"
-    );
-    assert!(
-        r.lines.iter().any(|l| l.starts_with('+')),
-        "Dovecot sends a JSON challenge first: {r:?}"
-    );
+    assert!(r.status.starts_with("NO"), "a revoked token is refused: {r:?}");
+    assert!(r.lines.iter().any(|l| l.starts_with('+')), "Dovecot sends a JSON challenge first: {r:?}");
     assert_eq!(bed.dovecot.auth_failures_for(USER), 1, "{}", bed.dovecot);
 
-    let (_, body) = refresh(
-        &bed.oauth,
-        bed.oauth.current_refresh_token(USER).as_deref().unwrap(),
-    )
-    .await;
+    let (_, body) = refresh(&bed.oauth, bed.oauth.current_refresh_token(USER).as_deref().unwrap()).await;
     let fresh = body["access_token"].as_str().unwrap();
-    let mut c4 = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config())
-        .await
-        .unwrap();
-    assert!(
-        c4.authenticate_xoauth2(USER, fresh).await.unwrap().is_ok(),
-        "a token from a new refresh works"
-    );
+    let mut c4 = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config()).await.unwrap();
+    assert!(c4.authenticate_xoauth2(USER, fresh).await.unwrap().is_ok(), "a token from a new refresh works");
 }
 
 #[tokio::test]
 async fn token_endpoint_rotates_and_fails_like_microsoft() {
     let oauth = OAuthServer::start().await;
     let rt1 = oauth.issue_refresh_token(USER, DEFAULT_CLIENT_ID);
-    assert!(
-        rt1.starts_with("M.C5") && rt1.len() > 400,
-        "Microsoft-shaped: {rt1}"
-    );
+    assert!(rt1.starts_with("M.C5") && rt1.len() > 400, "Microsoft-shaped: {rt1}");
 
     let (status, ok) = refresh(&oauth, &rt1).await;
     assert_eq!(status, 200, "{ok}");
     assert_eq!(ok["token_type"], "Bearer");
     assert_eq!(ok["expires_in"], 3600);
-    assert_eq!(
-        ok["scope"],
-        "https://outlook.office.com/IMAP.AccessAsUser.All"
-    );
+    assert_eq!(ok["scope"], "https://outlook.office.com/IMAP.AccessAsUser.All");
     let rt2 = ok["refresh_token"].as_str().unwrap().to_string();
     assert_ne!(rt1, rt2, "refresh tokens rotate");
-    assert_eq!(
-        oauth.current_refresh_token(USER).as_deref(),
-        Some(rt2.as_str())
-    );
+    assert_eq!(oauth.current_refresh_token(USER).as_deref(), Some(rt2.as_str()));
 
     let (status, err) = refresh(&oauth, &rt1).await;
     assert_eq!(status, 400);
-    assert_eq!(
-        err["error"], "invalid_grant",
-        "the rotated-away token is dead: {err}"
-    );
+    assert_eq!(err["error"], "invalid_grant", "the rotated-away token is dead: {err}");
     assert_eq!(err["error_codes"][0], 70000);
-    assert!(
-        err["error_description"]
-            .as_str()
-            .unwrap()
-            .starts_with("AADSTS70000:")
-    );
+    assert!(err["error_description"].as_str().unwrap().starts_with("AADSTS70000:"));
     for key in ["timestamp", "trace_id", "correlation_id"] {
         assert!(err[key].is_string(), "{key} present: {err}");
     }
@@ -241,11 +153,7 @@ async fn token_endpoint_rotates_and_fails_like_microsoft() {
         ],
     )
     .await;
-    assert_eq!(
-        (status, err["error"].as_str()),
-        (400, Some("invalid_client")),
-        "{err}"
-    );
+    assert_eq!((status, err["error"].as_str()), (400, Some("invalid_client")), "{err}");
     assert_eq!(err["error_codes"][0], 700016);
 
     oauth.fail_next(2, Failure::Status(503));
@@ -255,20 +163,10 @@ async fn token_endpoint_rotates_and_fails_like_microsoft() {
     oauth.set_access_token_lifetime(120);
     let t = Instant::now();
     let (status, ok) = refresh(&oauth, &rt2).await;
-    assert!(
-        t.elapsed() >= Duration::from_millis(300),
-        "latency is added"
-    );
-    assert_eq!(
-        status, 200,
-        "failures stop after two and did not rotate the token: {ok}"
-    );
+    assert!(t.elapsed() >= Duration::from_millis(300), "latency is added");
+    assert_eq!(status, 200, "failures stop after two and did not rotate the token: {ok}");
     assert_eq!(ok["expires_in"], 120);
-    assert_eq!(
-        oauth.refresh_count(USER),
-        6,
-        "every request with alice's tokens is counted"
-    );
+    assert_eq!(oauth.refresh_count(USER), 6, "every request with alice's tokens is counted");
     assert_eq!(oauth.refresh_count_for_token(&rt2), 4);
     assert_eq!(oauth.total_refreshes(), 6);
 
@@ -276,10 +174,7 @@ async fn token_endpoint_rotates_and_fails_like_microsoft() {
     oauth.set_latency(Duration::ZERO);
     oauth.revoke(&rt3);
     let (status, err) = refresh(&oauth, &rt3).await;
-    assert_eq!(
-        (status, err["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    assert_eq!((status, err["error"].as_str()), (400, Some("invalid_grant")));
     assert_eq!(err["error_codes"][0], 50173);
 }
 
@@ -291,11 +186,7 @@ async fn concurrent_refreshes_are_counted_at_arrival() {
     let (a, b) = tokio::join!(refresh(&oauth, &rt), refresh(&oauth, &rt));
     let mut statuses = [a.0, b.0];
     statuses.sort();
-    assert_eq!(
-        statuses,
-        [200, 400],
-        "one wins, the other presents a rotated token"
-    );
+    assert_eq!(statuses, [200, 400], "one wins, the other presents a rotated token");
     assert_eq!(oauth.refresh_count(USER), 2);
 }
 
@@ -315,48 +206,28 @@ async fn append_folders_sessions_and_restart() {
     let r = c.select("Junk").await.unwrap();
     assert_eq!(r.exists(), Some(1), "{r:?}");
     let list = c.command("LIST \"\" \"*\"").await.unwrap();
-    assert!(
-        list.lines
-            .iter()
-            .any(|l| l.contains("\\Junk") && l.ends_with(" Junk")),
-        "Junk carries \\Junk: {list:?}"
-    );
+    assert!(list.lines.iter().any(|l| l.contains("\\Junk") && l.ends_with(" Junk")), "Junk carries \\Junk: {list:?}");
     assert!(
         list.lines.iter().filter(|l| l.contains("\\Junk")).count() == 2,
         "the folder declared at run time carries \\Junk too: {list:?}"
     );
 
-    assert_eq!(
-        dovecot.sessions_for(USER),
-        1,
-        "doveadm who sees the open session\n{dovecot}"
-    );
+    assert_eq!(dovecot.sessions_for(USER), 1, "doveadm who sees the open session\n{dovecot}");
     let c2 = login_tls(&dovecot, dovecot.imaps_port()).await;
     assert_eq!(dovecot.sessions_for(USER), 2);
     c2.logout().await;
     c.logout().await;
     let c3 = login_tls(&dovecot, dovecot.imaps_port()).await;
-    assert_eq!(
-        dovecot.max_sessions_seen(USER),
-        2,
-        "at most two at once over the test\n{dovecot}"
-    );
+    assert_eq!(dovecot.max_sessions_seen(USER), 2, "at most two at once over the test\n{dovecot}");
     assert_eq!(dovecot.logins_for(USER), 3);
 
     let t = Instant::now();
     dovecot.restart().await;
     eprintln!("dovecot restart: {:?}", t.elapsed());
     let mut c3 = c3;
-    assert!(
-        c3.command("NOOP").await.is_err(),
-        "a restart cuts open sessions"
-    );
+    assert!(c3.command("NOOP").await.is_err(), "a restart cuts open sessions");
     let mut c4 = login_tls(&dovecot, dovecot.imaps_port()).await;
-    assert_eq!(
-        c4.select("INBOX").await.unwrap().exists(),
-        Some(2),
-        "mail survives a restart"
-    );
+    assert_eq!(c4.select("INBOX").await.unwrap().exists(), Some(2), "mail survives a restart");
     assert_eq!(dovecot.logins_for(USER), 4);
 }
 
@@ -378,10 +249,7 @@ async fn echo_server() -> std::net::SocketAddr {
 async fn echo_round_trip(s: &mut TcpStream, msg: &[u8]) -> Vec<u8> {
     s.write_all(msg).await.unwrap();
     let mut buf = vec![0; msg.len()];
-    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut buf)).await.unwrap().unwrap();
     buf
 }
 
@@ -399,10 +267,7 @@ async fn proxy_forwards_imap_and_adds_latency() {
     assert!(c.command("NOOP").await.unwrap().is_ok());
     let took = t.elapsed();
     eprintln!("NOOP through a 100 ms round trip: {took:?}");
-    assert!(
-        took >= Duration::from_millis(100),
-        "both directions are delayed: {took:?}"
-    );
+    assert!(took >= Duration::from_millis(100), "both directions are delayed: {took:?}");
     let (up, down) = proxy.bytes_forwarded();
     assert!(up > 0 && down > 0);
     c.logout().await;
@@ -424,10 +289,7 @@ async fn proxy_latency_does_not_queue_chunks() {
     assert_eq!(buf, [0, 1, 2, 3, 4]);
     // Lower bound only: tests do not assert upper wall-clock limits.
     assert!(t.elapsed() >= Duration::from_millis(100));
-    eprintln!(
-        "5 chunks 10 ms apart with 100 ms latency: {:?}",
-        t.elapsed()
-    );
+    eprintln!("5 chunks 10 ms apart with 100 ms latency: {:?}", t.elapsed());
 }
 
 #[tokio::test]
@@ -438,20 +300,14 @@ async fn proxy_resets_stalls_drops_and_refuses() {
     assert_eq!(echo_round_trip(&mut s, b"hello").await, b"hello");
     proxy.reset_all();
     let mut buf = [0u8; 16];
-    let got = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
-        .await
-        .expect("reset arrives");
+    let got = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.expect("reset arrives");
     assert_eq!(
         got.map_err(|e| e.kind()).err(),
         Some(std::io::ErrorKind::ConnectionReset),
         "the client sees a RST, not a clean close"
     );
     let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
-    assert_eq!(
-        echo_round_trip(&mut s, b"after").await,
-        b"after",
-        "new connections work after a reset"
-    );
+    assert_eq!(echo_round_trip(&mut s, b"after").await, b"after", "new connections work after a reset");
 
     proxy.set_stall(true);
     s.write_all(b"held").await.unwrap();
@@ -459,34 +315,21 @@ async fn proxy_resets_stalls_drops_and_refuses() {
     assert!(stalled.is_err(), "nothing is forwarded while stalled");
     proxy.set_stall(false);
     let mut held = [0u8; 4];
-    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut held))
-        .await
-        .unwrap()
-        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut held)).await.unwrap().unwrap();
     assert_eq!(&held, b"held", "held data is delivered after the stall");
 
     proxy.drop_after(Some(6));
     let mut d = TcpStream::connect(proxy.addr()).await.unwrap();
     d.write_all(b"abcdef").await.unwrap(); // 6 bytes up use the whole budget
     let mut rest = Vec::new();
-    let n = tokio::time::timeout(Duration::from_secs(5), d.read_to_end(&mut rest))
-        .await
-        .unwrap();
-    assert!(
-        matches!(n, Ok(0)),
-        "closed after 6 bytes, before any echo: {n:?} {rest:?}"
-    );
+    let n = tokio::time::timeout(Duration::from_secs(5), d.read_to_end(&mut rest)).await.unwrap();
+    assert!(matches!(n, Ok(0)), "closed after 6 bytes, before any echo: {n:?} {rest:?}");
     proxy.drop_after(None);
 
     proxy.set_refuse(true);
     let mut r = TcpStream::connect(proxy.addr()).await.unwrap();
-    let got = tokio::time::timeout(Duration::from_secs(5), r.read(&mut buf))
-        .await
-        .unwrap();
-    assert!(
-        got.is_err() || matches!(got, Ok(0)),
-        "refused connections are cut: {got:?}"
-    );
+    let got = tokio::time::timeout(Duration::from_secs(5), r.read(&mut buf)).await.unwrap();
+    assert!(got.is_err() || matches!(got, Ok(0)), "refused connections are cut: {got:?}");
     proxy.set_refuse(false);
     assert_eq!(proxy.connections(), 4);
 }
@@ -504,16 +347,8 @@ fn with_session_script_gives_an_unlocked_keyring_and_passes_the_exit_code() {
         .output()
         .expect("run with-session.sh");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(7),
-        "the command's exit code comes back; stderr: {stderr}"
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "s3cret",
-        "a secret round-trips; stderr: {stderr}"
-    );
+    assert_eq!(out.status.code(), Some(7), "the command's exit code comes back; stderr: {stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "s3cret", "a secret round-trips; stderr: {stderr}");
 }
 
 #[test]
@@ -522,31 +357,22 @@ fn require_secret_service_explains_how_to_run() {
     match mailwatch_testbed::keyring::secret_service_available() {
         Ok(()) => mailwatch_testbed::keyring::require_secret_service(),
         Err(_) => {
-            let panic =
-                std::panic::catch_unwind(mailwatch_testbed::keyring::require_secret_service)
-                    .expect_err("no Secret Service, so it panics");
+            let panic = std::panic::catch_unwind(mailwatch_testbed::keyring::require_secret_service)
+                .expect_err("no Secret Service, so it panics");
             let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
-            assert!(
-                msg.contains("with-session.sh"),
-                "the message says how to run: {msg}"
-            );
+            assert!(msg.contains("with-session.sh"), "the message says how to run: {msg}");
         }
     }
 }
 
 #[tokio::test]
 async fn userip_limit_refuses_extra_sessions_and_the_log_stays_countable() {
-    let opts = DovecotOptions {
-        max_userip_connections: 2,
-        ..DovecotOptions::default()
-    };
+    let opts = DovecotOptions { max_userip_connections: 2, ..DovecotOptions::default() };
     let dovecot = Dovecot::start(opts).await;
     dovecot.add_user(USER, PASSWORD);
     let a = login_tls(&dovecot, dovecot.imaps_port()).await;
     let b = login_tls(&dovecot, dovecot.imaps_port()).await;
-    let mut c = ImapClient::connect_tls(dovecot.imaps_port(), dovecot.tls_client_config())
-        .await
-        .unwrap();
+    let mut c = ImapClient::connect_tls(dovecot.imaps_port(), dovecot.tls_client_config()).await.unwrap();
     let r = c.login(USER, PASSWORD).await;
     eprintln!("third login: {r:?}");
     let refused = match &r {
@@ -556,10 +382,6 @@ async fn userip_limit_refuses_extra_sessions_and_the_log_stays_countable() {
     assert!(refused, "the third session is over the limit: {r:?}");
     a.logout().await;
     b.logout().await;
-    assert_eq!(
-        dovecot.max_sessions_seen(USER),
-        2,
-        "refused sessions do not count\n{dovecot}"
-    );
+    assert_eq!(dovecot.max_sessions_seen(USER), 2, "refused sessions do not count\n{dovecot}");
     assert_eq!(dovecot.limit_refusals_for(USER), 1, "{dovecot}");
 }

@@ -46,7 +46,9 @@ fn message(code: &str, n: usize) -> Vec<u8> {
 async fn until_idle(engine: &Engine, email: &str) -> bool {
     let give_up = Instant::now() + PER_MESSAGE;
     while Instant::now() < give_up {
-        if engine.watch_statuses().iter().any(|s| s.email == email && s.mode == WatchMode::Idle) && engine.stats().pool.total.idling > 0 {
+        if engine.watch_statuses().iter().any(|s| s.email == email && s.mode == WatchMode::Idle)
+            && engine.stats().pool.total.idling > 0
+        {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -65,7 +67,12 @@ pub async fn run(engine: &Engine, a: &BenchArgs) -> Result<(), EngineError> {
     let dir = engine.data_dir().to_path_buf();
     let db = a.database_path.clone().unwrap_or_else(|| dir.join("bench.db"));
     let open = async |path: PathBuf, sink: Arc<dyn EventSink>| -> Result<Engine, EngineError> {
-        let options = EngineOptions { data_dir: Some(dir.clone()), database_path: Some(path), config: Some(engine.config().clone()), ..engine.options().clone() };
+        let options = EngineOptions {
+            data_dir: Some(dir.clone()),
+            database_path: Some(path),
+            config: Some(engine.config().clone()),
+            ..engine.options().clone()
+        };
         let e = Engine::open(options, sink).await?;
         let acc = account.clone();
         e.store().call(move |s| s.upsert_account(&acc)).await?;

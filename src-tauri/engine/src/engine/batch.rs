@@ -212,9 +212,19 @@ impl Engine {
     /// # Errors
     /// Only for failures that would fail every account: the keyring is unreachable or
     /// locked, or the cache cannot be written. Accounts stored before that stay stored.
-    pub async fn import(&self, bytes: &[u8], options: &ImportOptions, control: &BatchControl) -> Result<ImportReport, EngineError> {
+    pub async fn import(
+        &self,
+        bytes: &[u8],
+        options: &ImportOptions,
+        control: &BatchControl,
+    ) -> Result<ImportReport, EngineError> {
         let parsed = import::parse(bytes, options.format);
-        let mut report = ImportReport { format: parsed.format, dry_run: options.dry_run, errors: parsed.errors, ..Default::default() };
+        let mut report = ImportReport {
+            format: parsed.format,
+            dry_run: options.dry_run,
+            errors: parsed.errors,
+            ..Default::default()
+        };
 
         // Check every record and drop duplicates (the first occurrence wins).
         let mut seen: HashMap<String, usize> = HashMap::new();
@@ -222,7 +232,9 @@ impl Engine {
         for record in &parsed.records {
             match record.plan(&options.defaults) {
                 Ok(p) => match seen.get(&p.account.email) {
-                    Some(first) => report.errors.push(LineError { line: p.line, reason: format!("duplicate of line {first}") }),
+                    Some(first) => {
+                        report.errors.push(LineError { line: p.line, reason: format!("duplicate of line {first}") })
+                    }
                     None => {
                         seen.insert(p.account.email.clone(), p.line);
                         planned.push(p);
@@ -233,7 +245,8 @@ impl Engine {
         }
         report.errors.sort_by_key(|e| e.line);
 
-        let existing: HashMap<String, Account> = self.accounts().await?.into_iter().map(|a| (a.email.clone(), a)).collect();
+        let existing: HashMap<String, Account> =
+            self.accounts().await?.into_iter().map(|a| (a.email.clone(), a)).collect();
         let (mut to_store, mut new_emails) = (Vec::new(), HashSet::new());
         for p in planned {
             match existing.get(&p.account.email) {
@@ -245,8 +258,11 @@ impl Engine {
                 }
             }
         }
-        let absent: Vec<String> =
-            if options.merge == MergeMode::Replace { existing.keys().filter(|e| !seen.contains_key(*e)).cloned().collect() } else { Vec::new() };
+        let absent: Vec<String> = if options.merge == MergeMode::Replace {
+            existing.keys().filter(|e| !seen.contains_key(*e)).cloned().collect()
+        } else {
+            Vec::new()
+        };
         report.absent = absent.len();
 
         if options.dry_run {
@@ -290,7 +306,10 @@ impl Engine {
             let withheld = if report.cancelled {
                 Some("the import was cancelled".to_string())
             } else if !report.errors.is_empty() {
-                Some(format!("{} line(s) of the file could not be imported; fix them and import again", report.errors.len()))
+                Some(format!(
+                    "{} line(s) of the file could not be imported; fix them and import again",
+                    report.errors.len()
+                ))
             } else if !options.confirm_removal {
                 Some("removal was not confirmed".to_string())
             } else {
@@ -318,7 +337,8 @@ impl Engine {
         existing: &HashMap<String, Account>,
     ) -> Result<(Vec<Account>, Vec<String>, Vec<LineError>), EngineError> {
         let secrets = self.connector.secrets.clone();
-        let work: Vec<(PlannedAccount, Option<Account>)> = chunk.iter().map(|p| (p.clone(), existing.get(&p.account.email).cloned())).collect();
+        let work: Vec<(PlannedAccount, Option<Account>)> =
+            chunk.iter().map(|p| (p.clone(), existing.get(&p.account.email).cloned())).collect();
         let joined = tokio::task::spawn_blocking(move || {
             let (mut ok, mut changed, mut failed) = (Vec::new(), Vec::new(), Vec::new());
             for (p, before) in work {
@@ -363,7 +383,9 @@ impl Engine {
         let secrets = self.connector.secrets.clone();
         let list = emails.to_vec();
         // The rows are gone, so a leftover entry is only an orphan; report, do not fail.
-        let failures = tokio::task::spawn_blocking(move || list.iter().filter(|e| secrets.delete(e).is_err()).count()).await.unwrap_or(0);
+        let failures = tokio::task::spawn_blocking(move || list.iter().filter(|e| secrets.delete(e).is_err()).count())
+            .await
+            .unwrap_or(0);
         if failures > 0 {
             tracing::warn!(failures, "some keyring entries of removed accounts could not be deleted");
         }
@@ -401,10 +423,17 @@ impl Engine {
     /// Refreshes the refresh tokens of the given accounts, or of every OAuth2 account when
     /// `emails` is `None`, at most `concurrency` at once. A rotated token is stored before it
     /// is used. Password accounts are reported as skipped.
-    pub async fn refresh_tokens(&self, emails: Option<&[String]>, concurrency: usize, control: &BatchControl) -> Result<CheckReport, EngineError> {
+    pub async fn refresh_tokens(
+        &self,
+        emails: Option<&[String]>,
+        concurrency: usize,
+        control: &BatchControl,
+    ) -> Result<CheckReport, EngineError> {
         let emails: Vec<String> = match emails {
             Some(list) => list.to_vec(),
-            None => self.accounts().await?.into_iter().filter(|a| a.auth == AuthMethod::OAuth2).map(|a| a.email).collect(),
+            None => {
+                self.accounts().await?.into_iter().filter(|a| a.auth == AuthMethod::OAuth2).map(|a| a.email).collect()
+            }
         };
         Ok(self.run_checks("refresh", &emails, concurrency, control, |email| self.refresh_token(email)).await)
     }
@@ -443,7 +472,14 @@ impl Engine {
     }
 
     /// Runs `check` over the accounts with bounded concurrency, progress and cancellation.
-    async fn run_checks<'a, F, Fut>(&'a self, job: &'static str, emails: &'a [String], concurrency: usize, control: &BatchControl, check: F) -> CheckReport
+    async fn run_checks<'a, F, Fut>(
+        &'a self,
+        job: &'static str,
+        emails: &'a [String],
+        concurrency: usize,
+        control: &BatchControl,
+        check: F,
+    ) -> CheckReport
     where
         F: Fn(&'a str) -> Fut,
         Fut: Future<Output = Result<(), EngineError>> + 'a,
@@ -496,7 +532,12 @@ impl Engine {
     ///
     /// # Errors
     /// A named account is unknown; the cache or the keyring failed.
-    pub async fn export(&self, emails: Option<&[String]>, format: ImportFormat, with_secrets: bool) -> Result<String, EngineError> {
+    pub async fn export(
+        &self,
+        emails: Option<&[String]>,
+        format: ImportFormat,
+        with_secrets: bool,
+    ) -> Result<String, EngineError> {
         let all = self.accounts().await?;
         let accounts: Vec<Account> = match emails {
             None => all,

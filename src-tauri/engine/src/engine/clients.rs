@@ -63,8 +63,25 @@ pub struct Connector {
 }
 
 impl Connector {
-    pub(crate) fn new(store: Store, secrets: Arc<dyn SecretStore>, oauth: OAuth, tls: TlsSetup, config: Config, sink: Arc<dyn EventSink>) -> Self {
-        Self { store, secrets, oauth, tls, config, sink, clients: Mutex::new(HashMap::new()), creates: AtomicU64::new(0), reuses: AtomicU64::new(0) }
+    pub(crate) fn new(
+        store: Store,
+        secrets: Arc<dyn SecretStore>,
+        oauth: OAuth,
+        tls: TlsSetup,
+        config: Config,
+        sink: Arc<dyn EventSink>,
+    ) -> Self {
+        Self {
+            store,
+            secrets,
+            oauth,
+            tls,
+            config,
+            sink,
+            clients: Mutex::new(HashMap::new()),
+            creates: AtomicU64::new(0),
+            reuses: AtomicU64::new(0),
+        }
     }
 
     fn clients(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Client>>> {
@@ -86,16 +103,17 @@ impl Connector {
             return Ok(c);
         }
         let e = email.to_string();
-        let account = self.store.call(move |s| s.account(&e)).await?.ok_or_else(|| EngineError::UnknownAccount { email: email.to_string() })?;
+        let account = self
+            .store
+            .call(move |s| s.account(&e))
+            .await?
+            .ok_or_else(|| EngineError::UnknownAccount { email: email.to_string() })?;
         let secret = self.read_secret(email).await?.ok_or(EngineError::MissingSecret {
             email: email.to_string(),
             what: if account.auth == AuthMethod::OAuth2 { "refresh token" } else { "password" },
         })?;
-        let client = Arc::new(Client {
-            secret: tokio::sync::Mutex::new(secret),
-            token: tokio::sync::Mutex::new(None),
-            account,
-        });
+        let client =
+            Arc::new(Client { secret: tokio::sync::Mutex::new(secret), token: tokio::sync::Mutex::new(None), account });
         let mut clients = self.clients();
         // Another caller may have built one meanwhile; keep the first.
         let kept = clients.entry(email.to_string()).or_insert_with(|| {
@@ -113,7 +131,9 @@ impl Connector {
     pub(crate) async fn read_secret(&self, email: &str) -> Result<Option<Secret>, EngineError> {
         let secrets = self.secrets.clone();
         let e = email.to_string();
-        Ok(tokio::task::spawn_blocking(move || secrets.get(&e)).await.map_err(|e| EngineError::Internal(e.to_string()))??)
+        Ok(tokio::task::spawn_blocking(move || secrets.get(&e))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??)
     }
 
     pub(crate) async fn write_secret(&self, email: &str, secret: &Secret) -> Result<(), crate::secrets::SecretsError> {
@@ -121,7 +141,11 @@ impl Connector {
         let (e, s) = (email.to_string(), secret.clone());
         match tokio::task::spawn_blocking(move || secrets.set(&e, &s)).await {
             Ok(r) => r,
-            Err(j) => Err(crate::secrets::SecretsError::Platform { action: "write", email: email.to_string(), reason: j.to_string() }),
+            Err(j) => Err(crate::secrets::SecretsError::Platform {
+                action: "write",
+                email: email.to_string(),
+                reason: j.to_string(),
+            }),
         }
     }
 
@@ -212,7 +236,8 @@ impl Connector {
                 Err(e) => return Err(e.into()),
             }
         }
-        let err: EngineError = last_err.map(Into::into).unwrap_or(EngineError::Internal("the account has no IMAP server".into()));
+        let err: EngineError =
+            last_err.map(Into::into).unwrap_or(EngineError::Internal("the account has no IMAP server".into()));
         self.set_status(email, AccountStatus::Error, Some(err.to_string())).await;
         Err(err)
     }

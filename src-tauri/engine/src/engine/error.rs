@@ -34,7 +34,9 @@ pub enum EngineError {
         what: &'static str,
     },
     /// The provider rotated the refresh token and the keyring would not take the new one.
-    #[error("cannot save the new refresh token for {email} to the keyring ({source}); the old token is kept and the account is marked")]
+    #[error(
+        "cannot save the new refresh token for {email} to the keyring ({source}); the old token is kept and the account is marked"
+    )]
     RotationNotSaved {
         /// The account.
         email: String,

@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use batch::{AccountCheck, BatchControl, CancellationToken, CheckReport, ImportOptions, ImportReport, Progress, ProgressFn};
+pub use batch::{
+    AccountCheck, BatchControl, CancellationToken, CheckReport, ImportOptions, ImportReport, Progress, ProgressFn,
+};
 pub use clients::ClientCacheStats;
 pub use error::EngineError;
 pub use sync::WaitOptions;
@@ -47,7 +49,11 @@ pub struct EngineOptions {
 
 impl std::fmt::Debug for EngineOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EngineOptions").field("data_dir", &self.data_dir).field("database_path", &self.database_path).field("extra_ca", &self.extra_ca).finish()
+        f.debug_struct("EngineOptions")
+            .field("data_dir", &self.data_dir)
+            .field("database_path", &self.database_path)
+            .field("extra_ca", &self.extra_ca)
+            .finish()
     }
 }
 
@@ -97,14 +103,20 @@ impl Engine {
             path: "(none)".into(),
             reason: "no home directory is known; pass --data-dir or set MAILWATCH_DATA_DIR".into(),
         })?;
-        std::fs::create_dir_all(&data_dir).map_err(|e| EngineError::DataDir { path: data_dir.display().to_string(), reason: e.to_string() })?;
+        std::fs::create_dir_all(&data_dir)
+            .map_err(|e| EngineError::DataDir { path: data_dir.display().to_string(), reason: e.to_string() })?;
         let db = options.database_path.clone().unwrap_or_else(|| data_dir.join("mailwatch.db"));
-        let store = tokio::task::spawn_blocking(move || Store::open(&db)).await.map_err(|e| EngineError::Internal(e.to_string()))??;
+        let store = tokio::task::spawn_blocking(move || Store::open(&db))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
         let config = match options.config.clone() {
             Some(c) => c,
             None => store.call(|s| s.config()).await?,
         };
-        let extra_ca = options.extra_ca.clone().or_else(|| std::env::var_os("MAILWATCH_EXTRA_CA").filter(|v| !v.is_empty()).map(PathBuf::from));
+        let extra_ca = options
+            .extra_ca
+            .clone()
+            .or_else(|| std::env::var_os("MAILWATCH_EXTRA_CA").filter(|v| !v.is_empty()).map(PathBuf::from));
         let tls = TlsSetup::new(extra_ca.as_deref())?;
         let oauth = OAuth::new(&config.http)?;
         let secrets = options.secrets.clone().unwrap_or_else(|| Arc::new(KeyringSecrets::default()));
@@ -170,7 +182,10 @@ impl Engine {
         }
         let account = Account::from_spec(&spec, is_token)?;
         if secret.is_empty() {
-            return Err(EngineError::MissingSecret { email: account.email.clone(), what: if is_token { "refresh token" } else { "password" } });
+            return Err(EngineError::MissingSecret {
+                email: account.email.clone(),
+                what: if is_token { "refresh token" } else { "password" },
+            });
         }
         self.connector.write_secret(&account.email, &secret).await?;
         let a = account.clone();
@@ -195,7 +210,9 @@ impl Engine {
         let existed = self.connector.store.call(move |s| s.remove_account(&e)).await?;
         let secrets = self.connector.secrets.clone();
         let e = email.clone();
-        tokio::task::spawn_blocking(move || secrets.delete(&e)).await.map_err(|e| EngineError::Internal(e.to_string()))??;
+        tokio::task::spawn_blocking(move || secrets.delete(&e))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
         if existed { Ok(()) } else { Err(EngineError::UnknownAccount { email }) }
     }
 

@@ -4,8 +4,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::future::BoxFuture;
 
-use super::{Engine, EngineError};
 use super::clients::Connector;
+use super::{Engine, EngineError};
 use crate::events::Event;
 use crate::extract;
 use crate::imap::{FolderSpec, ImapSession, RawMessage, Selected};
@@ -49,7 +49,13 @@ fn to_cached(folder: &str, raw: &RawMessage) -> CachedMessage {
 
 /// Extracts, stores and announces what a fetch brought: the messages as cached, and the
 /// codes that are new to the history (each announced with [`Event::CodeFound`]).
-pub(crate) async fn save(connector: &Connector, email: &str, folder_key: &str, sel: &Selected, raws: Vec<RawMessage>) -> Result<(Vec<CachedMessage>, Vec<CodeRecord>), EngineError> {
+pub(crate) async fn save(
+    connector: &Connector,
+    email: &str,
+    folder_key: &str,
+    sel: &Selected,
+    raws: Vec<RawMessage>,
+) -> Result<(Vec<CachedMessage>, Vec<CodeRecord>), EngineError> {
     let key = folder_key.to_string();
     let messages = tokio::task::spawn_blocking(move || raws.iter().map(|r| to_cached(&key, r)).collect::<Vec<_>>())
         .await
@@ -125,7 +131,13 @@ impl Engine {
     }
 
     /// Extracts, stores and announces what a fetch brought.
-    async fn save(&self, email: &str, folder_key: &str, sel: &Selected, raws: Vec<RawMessage>) -> Result<(Vec<CachedMessage>, Vec<CodeRecord>), EngineError> {
+    async fn save(
+        &self,
+        email: &str,
+        folder_key: &str,
+        sel: &Selected,
+        raws: Vec<RawMessage>,
+    ) -> Result<(Vec<CachedMessage>, Vec<CodeRecord>), EngineError> {
         save(&self.connector, email, folder_key, sel, raws).await
     }
 
@@ -135,7 +147,13 @@ impl Engine {
     ///
     /// # Errors
     /// Unknown account or folder; sign-in, network, pool or cache failures.
-    pub async fn fetch(&self, email: &str, folder: &FolderSpec, top: usize, use_cache: bool) -> Result<Vec<CachedMessage>, EngineError> {
+    pub async fn fetch(
+        &self,
+        email: &str,
+        folder: &FolderSpec,
+        top: usize,
+        use_cache: bool,
+    ) -> Result<Vec<CachedMessage>, EngineError> {
         let email = self.account(email).await?.email;
         let top = top.min(self.connector.config.cache.max_top);
         let key = folder.to_string();
@@ -205,20 +223,23 @@ impl Engine {
             .with_session(&email, |s| {
                 let folder = folder.clone();
                 Box::pin(async move {
-                let name = s.resolve(&folder).await?;
-                match known {
-                    Some(st) if s.selected().is_some_and(|x| x.name == name && x.uid_validity == st.uid_validity) => {
-                        let (sel, raws) = s.fetch_after(&name, st.last_uid).await?;
-                        Ok((sel, raws, st.last_uid))
+                    let name = s.resolve(&folder).await?;
+                    match known {
+                        Some(st)
+                            if s.selected().is_some_and(|x| x.name == name && x.uid_validity == st.uid_validity) =>
+                        {
+                            let (sel, raws) = s.fetch_after(&name, st.last_uid).await?;
+                            Ok((sel, raws, st.last_uid))
+                        }
+                        _ => {
+                            let sel = s.reselect(&name).await?;
+                            let last = sel.uid_next.map(|n| n.saturating_sub(1)).unwrap_or(0);
+                            let after =
+                                known.filter(|st| st.uid_validity == sel.uid_validity).map_or(last, |st| st.last_uid);
+                            let (sel, raws) = s.fetch_after(&name, after).await?;
+                            Ok((sel, raws, after))
+                        }
                     }
-                    _ => {
-                        let sel = s.reselect(&name).await?;
-                        let last = sel.uid_next.map(|n| n.saturating_sub(1)).unwrap_or(0);
-                        let after = known.filter(|st| st.uid_validity == sel.uid_validity).map_or(last, |st| st.last_uid);
-                        let (sel, raws) = s.fetch_after(&name, after).await?;
-                        Ok((sel, raws, after))
-                    }
-                }
                 })
             })
             .await?;

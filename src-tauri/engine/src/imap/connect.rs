@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
+use rustls_pki_types::ServerName;
+use rustls_pki_types::pem::PemObject;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
-use rustls_pki_types::ServerName;
-use rustls_pki_types::pem::PemObject;
 
 use super::{ImapError, ImapSession, ImapStream};
 use crate::account::{ImapEndpoint, Tls};
@@ -88,7 +88,9 @@ impl TlsSetup {
 fn describe_tls_error(e: &std::io::Error, mode: Tls) -> String {
     let text = e.to_string();
     let hint = match mode {
-        Tls::Implicit if text.contains("InvalidContentType") || text.contains("corrupt message") || text.contains("eof") => {
+        Tls::Implicit
+            if text.contains("InvalidContentType") || text.contains("corrupt message") || text.contains("eof") =>
+        {
             " (the port may expect STARTTLS or plain IMAP; check the port and TLS mode)"
         }
         _ if text.contains("UnknownIssuer") || text.contains("invalid peer certificate") => {
@@ -157,11 +159,18 @@ pub async fn connect(
     let ep = endpoint.to_string();
     match timeout(connect_timeout, connect_inner(endpoint, tls, credential, command_timeout)).await {
         Ok(r) => r,
-        Err(_) => Err(ImapError::Timeout { endpoint: ep, phase: "connecting and signing in".into(), after: connect_timeout }),
+        Err(_) => {
+            Err(ImapError::Timeout { endpoint: ep, phase: "connecting and signing in".into(), after: connect_timeout })
+        }
     }
 }
 
-async fn connect_inner(endpoint: &ImapEndpoint, tls: &TlsSetup, credential: Credential<'_>, command_timeout: Duration) -> Result<ImapSession, ImapError> {
+async fn connect_inner(
+    endpoint: &ImapEndpoint,
+    tls: &TlsSetup,
+    credential: Credential<'_>,
+    command_timeout: Duration,
+) -> Result<ImapSession, ImapError> {
     let ep = endpoint.to_string();
     let lost = |reason: String| ImapError::ConnectionLost { endpoint: ep.clone(), reason };
     let tcp = TcpStream::connect((endpoint.host.as_str(), endpoint.port))
@@ -235,7 +244,9 @@ fn map_auth_error(endpoint: &str, user: &str, e: async_imap::error::Error) -> Im
             }
         }
         E::Io(io) => ImapError::ConnectionLost { endpoint, reason: io.to_string() },
-        E::ConnectionLost => ImapError::ConnectionLost { endpoint, reason: "the server closed the connection during sign-in".into() },
+        E::ConnectionLost => {
+            ImapError::ConnectionLost { endpoint, reason: "the server closed the connection during sign-in".into() }
+        }
         other => ImapError::ConnectionLost { endpoint, reason: format!("unreadable answer during sign-in: {other}") },
     }
 }

@@ -40,7 +40,18 @@ impl fmt::Display for FolderSpec {
 }
 
 /// Known junk folder names, in order of preference, for servers without SPECIAL-USE.
-const JUNK_NAMES: &[&str] = &["Junk", "Junk Email", "Junk E-mail", "Spam", "[Gmail]/Spam", "[Google Mail]/Spam", "Bulk Mail", "INBOX.Junk", "INBOX.Spam", "垃圾邮件"];
+const JUNK_NAMES: &[&str] = &[
+    "Junk",
+    "Junk Email",
+    "Junk E-mail",
+    "Spam",
+    "[Gmail]/Spam",
+    "[Google Mail]/Spam",
+    "Bulk Mail",
+    "INBOX.Junk",
+    "INBOX.Spam",
+    "垃圾邮件",
+];
 
 /// The junk folder among a LIST result.
 pub(crate) fn find_junk(names: &[Name]) -> Option<String> {

@@ -51,7 +51,11 @@ impl ImapSession {
     /// [`ImapError::ConnectionLost`] when the server closed the connection during IDLE (an
     /// EOF), or any error of IDLE or DONE. After an error the session is unusable: every
     /// later command fails with `ConnectionLost`, so the caller should mark it broken.
-    pub async fn idle(&mut self, renew_after: Duration, interrupt: impl Future<Output = ()>) -> Result<IdleEnd, ImapError> {
+    pub async fn idle(
+        &mut self,
+        renew_after: Duration,
+        interrupt: impl Future<Output = ()>,
+    ) -> Result<IdleEnd, ImapError> {
         super::conn(&mut self.inner, &self.endpoint)?;
         let session = self.inner.take().expect("checked just above");
         let endpoint = self.endpoint.clone();

@@ -161,7 +161,12 @@ macro_rules! timed {
 
 mod idle;
 
-async fn run_timed<T>(endpoint: &str, after: Duration, phase: &str, fut: impl Future<Output = async_imap::error::Result<T>>) -> Result<T, ImapError> {
+async fn run_timed<T>(
+    endpoint: &str,
+    after: Duration,
+    phase: &str,
+    fut: impl Future<Output = async_imap::error::Result<T>>,
+) -> Result<T, ImapError> {
     match timeout(after, fut).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(map_command_error(endpoint, phase, e)),
@@ -171,7 +176,15 @@ async fn run_timed<T>(endpoint: &str, after: Duration, phase: &str, fut: impl Fu
 
 impl ImapSession {
     pub(crate) fn new(inner: async_imap::Session<ImapStream>, endpoint: String, command_timeout: Duration) -> Self {
-        Self { inner: Some(inner), endpoint, command_timeout, selected: None, junk: None, idle: None, created: Instant::now() }
+        Self {
+            inner: Some(inner),
+            endpoint,
+            command_timeout,
+            selected: None,
+            junk: None,
+            idle: None,
+            created: Instant::now(),
+        }
     }
 
     /// host:port of the server.
@@ -215,7 +228,6 @@ impl ImapSession {
         timed!(self, "running NOOP", inner.noop())
     }
 
-
     /// Selects `folder` unless it is already selected.
     ///
     /// # Errors
@@ -243,7 +255,12 @@ impl ImapSession {
             }
             Err(e) => return Err(e),
         };
-        let sel = Selected { name: folder.to_string(), uid_validity: mb.uid_validity.unwrap_or(0), uid_next: mb.uid_next, exists: mb.exists };
+        let sel = Selected {
+            name: folder.to_string(),
+            uid_validity: mb.uid_validity.unwrap_or(0),
+            uid_next: mb.uid_next,
+            exists: mb.exists,
+        };
         self.selected = Some(sel.clone());
         Ok(sel)
     }
@@ -262,8 +279,9 @@ impl ImapSession {
                 // the first message filed there), and a watch must then see it.
                 if self.junk.as_ref().is_none_or(Option::is_none) {
                     let inner = conn(&mut self.inner, &self.endpoint)?;
-                    let names: Vec<async_imap::types::Name> =
-                        timed!(self, "running LIST", async { inner.list(Some(""), Some("*")).await?.try_collect().await })?;
+                    let names: Vec<async_imap::types::Name> = timed!(self, "running LIST", async {
+                        inner.list(Some(""), Some("*")).await?.try_collect().await
+                    })?;
                     self.junk = Some(folders::find_junk(&names));
                 }
                 self.junk.clone().flatten().ok_or(ImapError::NoSuchFolder { folder: "junk".into() })
@@ -303,7 +321,11 @@ impl ImapSession {
     ///
     /// # Errors
     /// Missing folder, connection errors.
-    pub async fn fetch_after(&mut self, folder: &str, after_uid: u32) -> Result<(Selected, Vec<RawMessage>), ImapError> {
+    pub async fn fetch_after(
+        &mut self,
+        folder: &str,
+        after_uid: u32,
+    ) -> Result<(Selected, Vec<RawMessage>), ImapError> {
         let sel = self.select(folder).await?;
         let range = format!("{}:*", after_uid.saturating_add(1));
         let mut msgs = self.fetch_range(true, &range).await?;
@@ -327,7 +349,11 @@ impl ImapSession {
             .into_iter()
             .filter_map(|f| {
                 let uid = f.uid?;
-                Some(RawMessage { uid, internal_date: f.internal_date().map(|d| d.timestamp()), raw: f.body().unwrap_or_default().to_vec() })
+                Some(RawMessage {
+                    uid,
+                    internal_date: f.internal_date().map(|d| d.timestamp()),
+                    raw: f.body().unwrap_or_default().to_vec(),
+                })
             })
             .collect())
     }
@@ -351,7 +377,9 @@ impl ImapSession {
         let inner = conn(&mut self.inner, &self.endpoint)?;
         match timed!(self, "running STATUS", inner.status(folder, "(UIDNEXT UIDVALIDITY)")) {
             Ok(mb) => Ok((mb.uid_next, mb.uid_validity.unwrap_or(0))),
-            Err(ImapError::Refused { reason, .. }) if looks_like_missing_folder(&reason) => Err(ImapError::NoSuchFolder { folder: folder.to_string() }),
+            Err(ImapError::Refused { reason, .. }) if looks_like_missing_folder(&reason) => {
+                Err(ImapError::NoSuchFolder { folder: folder.to_string() })
+            }
             Err(e) => Err(e),
         }
     }
@@ -368,22 +396,29 @@ impl ImapSession {
             return;
         }
         let Some(inner) = self.inner.as_mut() else { return };
-        let _ = timeout(Duration::from_secs(1), async {
-            while let Ok(Some(_)) = inner.read_response().await {}
-        })
-        .await;
+        let _ = timeout(Duration::from_secs(1), async { while let Ok(Some(_)) = inner.read_response().await {} }).await;
     }
 }
 
 /// The connection, or the error a command gets on a connection lost during IDLE. A free
 /// function so it borrows only the connection field.
-fn conn<'a>(inner: &'a mut Option<async_imap::Session<ImapStream>>, endpoint: &str) -> Result<&'a mut async_imap::Session<ImapStream>, ImapError> {
-    inner.as_mut().ok_or_else(|| ImapError::ConnectionLost { endpoint: endpoint.to_string(), reason: "the connection was lost during IDLE".into() })
+fn conn<'a>(
+    inner: &'a mut Option<async_imap::Session<ImapStream>>,
+    endpoint: &str,
+) -> Result<&'a mut async_imap::Session<ImapStream>, ImapError> {
+    inner.as_mut().ok_or_else(|| ImapError::ConnectionLost {
+        endpoint: endpoint.to_string(),
+        reason: "the connection was lost during IDLE".into(),
+    })
 }
 
 fn looks_like_missing_folder(reason: &str) -> bool {
     let r = reason.to_ascii_lowercase();
-    r.contains("nonexistent") || r.contains("doesn't exist") || r.contains("does not exist") || r.contains("not found") || r.contains("unknown mailbox")
+    r.contains("nonexistent")
+        || r.contains("doesn't exist")
+        || r.contains("does not exist")
+        || r.contains("not found")
+        || r.contains("unknown mailbox")
 }
 
 /// async-imap puts the server's whole response, debug-formatted, into `No`/`Bad`; keep the

@@ -74,7 +74,10 @@ fn parse_line(line: &str) -> Result<ImportRecord, String> {
     }
     if !unknown.is_empty() {
         let which: Vec<String> = unknown.iter().map(ToString::to_string).collect();
-        return Err(format!("cannot tell what field {} is: expected a password, a refresh token, a client id (GUID) or ----host----port", which.join(", ")));
+        return Err(format!(
+            "cannot tell what field {} is: expected a password, a refresh token, a client id (GUID) or ----host----port",
+            which.join(", ")
+        ));
     }
     if record.client_id.is_some() && record.refresh_token.is_none() {
         return Err("no refresh token".into());
@@ -84,5 +87,9 @@ fn parse_line(line: &str) -> Result<ImportRecord, String> {
 
 /// A host name or an IP address: dots or colons, no spaces, not an address.
 fn looks_like_host(s: &str) -> bool {
-    (s.contains('.') || s.contains(':') || s == "localhost") && !s.contains('@') && !s.contains(char::is_whitespace) && s.len() < 254 && !super::is_refresh_token(s)
+    (s.contains('.') || s.contains(':') || s == "localhost")
+        && !s.contains('@')
+        && !s.contains(char::is_whitespace)
+        && s.len() < 254
+        && !super::is_refresh_token(s)
 }

@@ -49,7 +49,9 @@ impl ExportRecord {
         // The server is left out when the preset gives it anyway, so that re-importing keeps
         // the preset's fallback server.
         let domain = account.email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-        let preset = crate::account::preset_for(domain).filter(|p| p.provider == account.provider).or_else(|| presets::provider_default(account.provider));
+        let preset = crate::account::preset_for(domain)
+            .filter(|p| p.provider == account.provider)
+            .or_else(|| presets::provider_default(account.provider));
         let is_preset = preset.is_some_and(|p| p.imap_host == account.imap.host && p.imap_port == account.imap.port);
         ExportRecord {
             email: account.email.clone(),
@@ -91,7 +93,15 @@ pub fn write_export(records: &[ExportRecord], format: ImportFormat) -> String {
         }
         ImportFormat::Csv | ImportFormat::Auto => {
             let mut w = csv::Writer::from_writer(Vec::new());
-            let _ = w.write_record(["email", "password", "refresh_token", "client_id", "provider", "imap_host", "imap_port"]);
+            let _ = w.write_record([
+                "email",
+                "password",
+                "refresh_token",
+                "client_id",
+                "provider",
+                "imap_host",
+                "imap_port",
+            ]);
             for r in records {
                 let port = r.imap_port.map(|p| p.to_string()).unwrap_or_default();
                 let _ = w.write_record([

@@ -10,8 +10,18 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
     let text = text.trim_start_matches('\u{feff}');
     let values: Vec<Value> = match serde_json::from_str::<Value>(text) {
         Ok(Value::Array(items)) => items,
-        Ok(_) => return (Vec::new(), vec![LineError { line: 1, reason: "the JSON is not an array of accounts".into() }]),
-        Err(e) => return (Vec::new(), vec![LineError { line: e.line().max(1), reason: format!("the file is not valid JSON (column {})", e.column()) }]),
+        Ok(_) => {
+            return (Vec::new(), vec![LineError { line: 1, reason: "the JSON is not an array of accounts".into() }]);
+        }
+        Err(e) => {
+            return (
+                Vec::new(),
+                vec![LineError {
+                    line: e.line().max(1),
+                    reason: format!("the file is not valid JSON (column {})", e.column()),
+                }],
+            );
+        }
     };
     let lines = element_lines(text);
     let mut records = Vec::new();

@@ -198,7 +198,11 @@ pub fn detect(text: &str) -> ImportFormat {
         return ImportFormat::Dash;
     }
     let header = first.to_ascii_lowercase();
-    if delimited::COLUMNS.iter().flat_map(|(_, names)| names.iter()).any(|n| header.split([',', '\t', ';']).any(|c| c.trim().trim_matches(['"', '\'']) == *n)) {
+    if delimited::COLUMNS
+        .iter()
+        .flat_map(|(_, names)| names.iter())
+        .any(|n| header.split([',', '\t', ';']).any(|c| c.trim().trim_matches(['"', '\'']) == *n))
+    {
         ImportFormat::Csv
     } else {
         ImportFormat::Dash
@@ -223,7 +227,10 @@ pub(crate) fn is_guid(s: &str) -> bool {
 /// Whether a field looks like a refresh token: Microsoft's start `M.C` (or `0.A` for work
 /// accounts), Google's `1//`; any other token is long and has no spaces.
 pub(crate) fn is_refresh_token(s: &str) -> bool {
-    s.starts_with("M.C") || s.starts_with("0.A") || s.starts_with("1//") || (s.len() >= 80 && !s.contains(char::is_whitespace))
+    s.starts_with("M.C")
+        || s.starts_with("0.A")
+        || s.starts_with("1//")
+        || (s.len() >= 80 && !s.contains(char::is_whitespace))
 }
 
 /// What the engine needs to store one record, once it passed every check.
@@ -268,7 +275,9 @@ impl ImportRecord {
             None => defaults.provider,
         };
         let imap_port = match &self.imap_port {
-            Some(p) => Some(p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| format!("{p:?} is not a port number"))?),
+            Some(p) => {
+                Some(p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| format!("{p:?} is not a port number"))?)
+            }
             None => defaults.imap_port,
         };
         let (secret, auth) = match (&self.refresh_token, &self.password) {
@@ -298,7 +307,9 @@ impl ImportRecord {
             scope: None,
         };
         let account = Account::from_spec(&spec, auth == AuthMethod::OAuth2).map_err(|e| match e {
-            crate::account::AccountError::NoImapHost { domain } => format!("no IMAP server is known for {domain}: add ----host----port to the line"),
+            crate::account::AccountError::NoImapHost { domain } => {
+                format!("no IMAP server is known for {domain}: add ----host----port to the line")
+            }
             other => other.to_string(),
         })?;
         Ok(PlannedAccount { line: self.line, account, secret })

@@ -29,9 +29,21 @@ fn dash_lines_are_told_apart_by_shape() {
     assert_eq!(p.format, ImportFormat::Dash);
     let r = &p.records;
     assert_eq!(r.len(), 7, "{r:?}");
-    assert_eq!((r[0].password.as_ref().map(Secret::expose), r[0].refresh_token.as_ref().map(Secret::expose), r[0].client_id.as_deref()), (Some("pw1"), Some(t.as_str()), Some(GUID)));
+    assert_eq!(
+        (
+            r[0].password.as_ref().map(Secret::expose),
+            r[0].refresh_token.as_ref().map(Secret::expose),
+            r[0].client_id.as_deref()
+        ),
+        (Some("pw1"), Some(t.as_str()), Some(GUID))
+    );
     for x in &r[1..3] {
-        assert_eq!((x.refresh_token.as_ref().map(Secret::expose), x.client_id.as_deref()), (Some(t.as_str()), Some(GUID)), "line {}: swapped order still works", x.line);
+        assert_eq!(
+            (x.refresh_token.as_ref().map(Secret::expose), x.client_id.as_deref()),
+            (Some(t.as_str()), Some(GUID)),
+            "line {}: swapped order still works",
+            x.line
+        );
         assert!(x.password.is_none());
     }
     assert!(r[3].client_id.is_none() && r[3].refresh_token.is_some());
@@ -52,7 +64,12 @@ fn dash_lines_are_told_apart_by_shape() {
 fn a_malformed_line_never_echoes_its_fields() {
     let text = "user:hunter2secret\nM.C5_token_in_the_first_field----x\n";
     let p = parse(text.as_bytes(), ImportFormat::Dash);
-    let reasons: Vec<String> = p.errors.iter().map(|e| e.reason.clone()).chain(p.records.iter().map(|r| r.plan(&ImportDefaults::default()).unwrap_err())).collect();
+    let reasons: Vec<String> = p
+        .errors
+        .iter()
+        .map(|e| e.reason.clone())
+        .chain(p.records.iter().map(|r| r.plan(&ImportDefaults::default()).unwrap_err()))
+        .collect();
     assert_eq!(reasons.len(), 2, "{reasons:?}");
     for r in &reasons {
         assert!(!r.contains("hunter2") && !r.contains("M.C5"), "a reason printed a field: {r}");
@@ -63,16 +80,26 @@ fn a_malformed_line_never_echoes_its_fields() {
 fn a_refresh_token_on_an_unknown_domain_is_an_outlook_account() {
     let p = ok(&format!("x@supplier-domain.com----{}----{GUID}\n", token(2)), ImportFormat::Dash);
     let plan = p.records[0].plan(&ImportDefaults::default()).unwrap();
-    assert_eq!((plan.account.provider, plan.account.imap.host.as_str()), (crate::account::Provider::Outlook, "outlook.office365.com"));
+    assert_eq!(
+        (plan.account.provider, plan.account.imap.host.as_str()),
+        (crate::account::Provider::Outlook, "outlook.office365.com")
+    );
 }
 
 #[test]
 fn line_numbers_count_comments_and_blank_lines_and_errors_say_why() {
-    let text = format!("# supplier batch 7\r\n\r\nok@outlook.com----{}\r\n   \r\nnot-an-address----pw\r\nnoToken@outlook.com----{GUID}\r\nlonely@example.org\r\nz@example.org----pw\r\n", token(3));
+    let text = format!(
+        "# supplier batch 7\r\n\r\nok@outlook.com----{}\r\n   \r\nnot-an-address----pw\r\nnoToken@outlook.com----{GUID}\r\nlonely@example.org\r\nz@example.org----pw\r\n",
+        token(3)
+    );
     let p = parse(text.as_bytes(), ImportFormat::Auto);
     assert_eq!(p.records.len(), 4, "{:?}", p.records);
     assert_eq!(p.records[0].line, 3);
-    assert_eq!(p.errors, vec![LineError { line: 6, reason: "no refresh token".into() }], "a client id alone is refused while parsing");
+    assert_eq!(
+        p.errors,
+        vec![LineError { line: 6, reason: "no refresh token".into() }],
+        "a client id alone is refused while parsing"
+    );
     let d = ImportDefaults::default();
     let reasons: Vec<(usize, String)> = p.records[1..].iter().map(|r| (r.line, r.plan(&d).unwrap_err())).collect();
     assert_eq!(reasons[0].0, 5);
@@ -84,7 +111,9 @@ fn line_numbers_count_comments_and_blank_lines_and_errors_say_why() {
 #[test]
 fn csv_and_tsv_columns_in_any_order_with_quotes_and_bom() {
     let t = token(4);
-    let csv = format!("\u{feff}Provider,\"Refresh_Token\",email,imap_port,imap_host,client_id,password\r\n# a comment\r\noutlook,\"{t}\", A@Outlook.com ,,,{GUID},\r\nimap,,b@example.org,10993,127.0.0.1,,\"p,w\"\r\n");
+    let csv = format!(
+        "\u{feff}Provider,\"Refresh_Token\",email,imap_port,imap_host,client_id,password\r\n# a comment\r\noutlook,\"{t}\", A@Outlook.com ,,,{GUID},\r\nimap,,b@example.org,10993,127.0.0.1,,\"p,w\"\r\n"
+    );
     let p = ok(&csv, ImportFormat::Auto);
     assert_eq!(p.format, ImportFormat::Csv);
     assert_eq!(p.records.len(), 2);
@@ -105,7 +134,9 @@ fn csv_and_tsv_columns_in_any_order_with_quotes_and_bom() {
 #[test]
 fn json_entries_carry_the_line_their_object_starts_on() {
     let t = token(5);
-    let text = format!("[\n  {{\"email\": \"a@outlook.com\", \"refresh_token\": \"{t}\"}},\n  {{\n    \"email\": \"b@example.org\",\n    \"password\": \"pw\", \"imap_host\": \"127.0.0.1\", \"imap_port\": 993\n  }},\n  {{\"password\": \"x\"}}\n]\n");
+    let text = format!(
+        "[\n  {{\"email\": \"a@outlook.com\", \"refresh_token\": \"{t}\"}},\n  {{\n    \"email\": \"b@example.org\",\n    \"password\": \"pw\", \"imap_host\": \"127.0.0.1\", \"imap_port\": 993\n  }},\n  {{\"password\": \"x\"}}\n]\n"
+    );
     let p = parse(text.as_bytes(), ImportFormat::Auto);
     assert_eq!(p.format, ImportFormat::Json);
     assert_eq!(p.records.iter().map(|r| r.line).collect::<Vec<_>>(), vec![2, 3]);
@@ -139,10 +170,12 @@ fn ok_bytes(b: &[u8]) -> ParsedFile {
 #[test]
 fn exports_read_back_as_the_same_accounts() {
     let t = token(6);
-    let text = format!("a@outlook.com----{t}----{GUID}\nb@example.org----pw----mail.example.org----143\nc@gmail.com----app\n");
+    let text =
+        format!("a@outlook.com----{t}----{GUID}\nb@example.org----pw----mail.example.org----143\nc@gmail.com----app\n");
     let d = ImportDefaults::default();
     let plans: Vec<_> = ok(&text, ImportFormat::Dash).records.iter().map(|r| r.plan(&d).unwrap()).collect();
-    let records: Vec<ExportRecord> = plans.iter().map(|p| ExportRecord::new(&p.account, Some(p.secret.clone()))).collect();
+    let records: Vec<ExportRecord> =
+        plans.iter().map(|p| ExportRecord::new(&p.account, Some(p.secret.clone()))).collect();
     for format in [ImportFormat::Dash, ImportFormat::Csv, ImportFormat::Json] {
         let out = write_export(&records, format);
         let back = ok(&out, ImportFormat::Auto);
@@ -156,7 +189,10 @@ fn exports_read_back_as_the_same_accounts() {
     let without: Vec<ExportRecord> = plans.iter().map(|p| ExportRecord::new(&p.account, None)).collect();
     for format in [ImportFormat::Dash, ImportFormat::Csv, ImportFormat::Json] {
         let out = write_export(&without, format);
-        assert!(!out.contains(&t) && !out.contains("----pw") && !out.contains("app"), "no secret without asking:\n{out}");
+        assert!(
+            !out.contains(&t) && !out.contains("----pw") && !out.contains("app"),
+            "no secret without asking:\n{out}"
+        );
     }
 }
 
@@ -168,7 +204,8 @@ fn sample_files_match_their_expectations() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/import");
     let mut ran = 0;
     let mut mismatches = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).expect("the fixtures folder exists").map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> =
+        std::fs::read_dir(&dir).expect("the fixtures folder exists").map(|e| e.unwrap().path()).collect();
     entries.sort();
     for path in entries.iter().filter(|p| !p.to_string_lossy().ends_with(".expected.json")) {
         let parsed = parse(&std::fs::read(path).unwrap(), ImportFormat::Auto);

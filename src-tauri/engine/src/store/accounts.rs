@@ -91,8 +91,8 @@ impl Store {
 /// batch write.
 pub(super) fn upsert(conn: &rusqlite::Connection, account: &Account) -> rusqlite::Result<()> {
     let fallback = account.imap_fallback.as_ref();
-        conn.prepare_cached(
-            "INSERT INTO accounts (email, provider, auth, imap_host, imap_port, imap_tls, fallback_host,
+    conn.prepare_cached(
+        "INSERT INTO accounts (email, provider, auth, imap_host, imap_port, imap_tls, fallback_host,
                                    fallback_port, fallback_tls, client_id, token_url, scope, status, status_detail)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
              ON CONFLICT (email) DO UPDATE SET
@@ -102,23 +102,23 @@ pub(super) fn upsert(conn: &rusqlite::Connection, account: &Account) -> rusqlite
                  fallback_tls = excluded.fallback_tls, client_id = excluded.client_id,
                  token_url = excluded.token_url, scope = excluded.scope,
                  status = excluded.status, status_detail = excluded.status_detail",
-        )?
-        .execute(rusqlite::params![
-            account.email,
-            account.provider.as_str(),
-            account.auth.as_str(),
-            account.imap.host,
-            account.imap.port,
-            account.imap.tls.as_str(),
-            fallback.map(|e| &e.host),
-            fallback.map(|e| e.port),
-            fallback.map(|e| e.tls.as_str()),
-            account.client_id,
-            account.token_url,
-            account.scope,
-            account.status.as_str(),
-            account.status_detail,
-        ])
+    )?
+    .execute(rusqlite::params![
+        account.email,
+        account.provider.as_str(),
+        account.auth.as_str(),
+        account.imap.host,
+        account.imap.port,
+        account.imap.tls.as_str(),
+        fallback.map(|e| &e.host),
+        fallback.map(|e| e.port),
+        fallback.map(|e| e.tls.as_str()),
+        account.client_id,
+        account.token_url,
+        account.scope,
+        account.status.as_str(),
+        account.status_detail,
+    ])
     .map(drop)
 }
 

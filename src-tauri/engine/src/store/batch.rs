@@ -88,7 +88,9 @@ impl Store {
                  FROM accounts a LEFT JOIN refreshes t ON t.email = a.email
                  WHERE a.auth = 'oauth2' ORDER BY a.id",
             )?
-            .query_map([], |row| Ok(TokenActivity { email: row.get(0)?, refreshed_at: row.get(1)?, synced_at: row.get(2)? }))?
+            .query_map([], |row| {
+                Ok(TokenActivity { email: row.get(0)?, refreshed_at: row.get(1)?, synced_at: row.get(2)? })
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(StoreError::query("read the token activity"))

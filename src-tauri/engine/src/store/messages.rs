@@ -142,7 +142,13 @@ impl Store {
                         ])
                         .map_err(StoreError::query("save codes"))?;
                     if inserted == 1 {
-                        new_codes.push(CodeRecord::from_message(tx.last_insert_rowid(), email, folder, m, codes_found_at));
+                        new_codes.push(CodeRecord::from_message(
+                            tx.last_insert_rowid(),
+                            email,
+                            folder,
+                            m,
+                            codes_found_at,
+                        ));
                     }
                 }
             }

@@ -250,7 +250,12 @@ impl Watcher {
             // The next poll to start is this subscriber's baseline; what later polls find is new.
             accept_from = w.polls_started.load(Ordering::Acquire) + 2;
         });
-        CodeSubscription { w, rx: rx.expect("set under the lock"), accept_from, started_unix: crate::engine::sync::unix_now() }
+        CodeSubscription {
+            w,
+            rx: rx.expect("set under the lock"),
+            accept_from,
+            started_unix: crate::engine::sync::unix_now(),
+        }
     }
 
     /// Every watch, by address.
@@ -264,7 +269,8 @@ impl Watcher {
     /// DONE and go back to the pool, which the caller then closes.
     pub(crate) async fn shutdown(&self, within: Duration) {
         self.shared.shutdown.send_replace(true);
-        let tasks: Vec<JoinHandle<()>> = lock(&self.shared.accounts).values().filter_map(|w| lock(&w.task).take()).collect();
+        let tasks: Vec<JoinHandle<()>> =
+            lock(&self.shared.accounts).values().filter_map(|w| lock(&w.task).take()).collect();
         let _ = tokio::time::timeout(within, futures::future::join_all(tasks)).await;
     }
 }

@@ -59,7 +59,11 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
                 }
                 w.polls_done.send_replace(poll);
                 // The first retry is immediate: a dead reused session is replaced invisibly.
-                let pause = if failures == 0 { Duration::ZERO } else { (Duration::from_secs(1) * 2u32.saturating_pow(failures - 1)).min(backoff_max) };
+                let pause = if failures == 0 {
+                    Duration::ZERO
+                } else {
+                    (Duration::from_secs(1) * 2u32.saturating_pow(failures - 1)).min(backoff_max)
+                };
                 failures = failures.saturating_add(1);
                 if !pause.is_zero() {
                     w.set_mode(WatchMode::Backoff);
@@ -128,10 +132,18 @@ async fn hot_round(shared: &Shared, w: &Watched, junk_due: &mut Instant) -> Resu
         }
         let mut stop = shared.shutdown.subscribe();
         loop {
-            if shared.stopping() || !w.hot() || shared.pool.waiting(&w.email) > 0 || s.created().elapsed() >= cfg.pool.max_age {
+            if shared.stopping()
+                || !w.hot()
+                || shared.pool.waiting(&w.email) > 0
+                || s.created().elapsed() >= cfg.pool.max_age
+            {
                 return Ok(true);
             }
-            let renew = cfg.watch.idle_renew.min(junk_due.saturating_duration_since(Instant::now())).max(Duration::from_millis(50));
+            let renew = cfg
+                .watch
+                .idle_renew
+                .min(junk_due.saturating_duration_since(Instant::now()))
+                .max(Duration::from_millis(50));
             w.set_mode(WatchMode::Idle);
             s.set_idling(true);
             emit_stats(shared);
@@ -209,7 +221,13 @@ fn set_mark(w: &Watched, key: &str, uid_validity: u32, last_uid: u32) {
     lock(&w.marks).insert(key.to_string(), Mark { uid_validity, last_uid, checked_unix: unix_now() });
 }
 
-async fn poll_folder(shared: &Shared, w: &Watched, s: &mut ImapSession, spec: &FolderSpec, seq: u64) -> Result<(), EngineError> {
+async fn poll_folder(
+    shared: &Shared,
+    w: &Watched,
+    s: &mut ImapSession,
+    spec: &FolderSpec,
+    seq: u64,
+) -> Result<(), EngineError> {
     let key = spec.to_string();
     let name = s.resolve(spec).await?;
     let selected = s.selected().is_some_and(|sel| sel.name == name);
@@ -243,9 +261,11 @@ async fn poll_folder(shared: &Shared, w: &Watched, s: &mut ImapSession, spec: &F
         // newest few for mail that came since the last look.
         let sel = s.reselect(&name).await?;
         let (_, newest) = s.fetch_newest(&name, REBASELINE_TOP).await?;
-        let last = sel.uid_next.map(|n| n.saturating_sub(1)).unwrap_or(0).max(newest.iter().map(|r| r.uid).max().unwrap_or(0));
+        let last =
+            sel.uid_next.map(|n| n.saturating_sub(1)).unwrap_or(0).max(newest.iter().map(|r| r.uid).max().unwrap_or(0));
         set_mark(w, &key, sel.uid_validity, last);
-        let recent: Vec<RawMessage> = newest.into_iter().filter(|r| r.internal_date.is_some_and(|d| d >= m.checked_unix - 1)).collect();
+        let recent: Vec<RawMessage> =
+            newest.into_iter().filter(|r| r.internal_date.is_some_and(|d| d >= m.checked_unix - 1)).collect();
         (sel, recent)
     } else {
         let last = raws.iter().map(|r| r.uid).max().unwrap_or(m.last_uid).max(m.last_uid);
@@ -259,7 +279,14 @@ async fn poll_folder(shared: &Shared, w: &Watched, s: &mut ImapSession, spec: &F
     deliver(shared, w, &key, &sel, raws, seq).await
 }
 
-async fn deliver(shared: &Shared, w: &Watched, key: &str, sel: &Selected, raws: Vec<RawMessage>, seq: u64) -> Result<(), EngineError> {
+async fn deliver(
+    shared: &Shared,
+    w: &Watched,
+    key: &str,
+    sel: &Selected,
+    raws: Vec<RawMessage>,
+    seq: u64,
+) -> Result<(), EngineError> {
     if raws.is_empty() {
         return Ok(());
     }
