@@ -81,12 +81,12 @@ fn max_sessions(log: &std::path::Path) -> usize {
                 open.insert(id.to_string());
                 max = max.max(open.len());
             }
-        } else if line.contains(": Disconnected") && line.contains("imap(") {
-            if let Some(id) =
+        } else if line.contains(": Disconnected")
+            && line.contains("imap(")
+            && let Some(id) =
                 line.split(")<").nth(1).and_then(|r| r.split('<').nth(1)).and_then(|r| r.split('>').next())
-            {
-                open.remove(id);
-            }
+        {
+            open.remove(id);
         }
     }
     max

@@ -272,10 +272,10 @@ impl<M: Manager> Inner<M> {
                 if k == except {
                     continue;
                 }
-                if let Some(t) = s.idle().iter().map(|e| e.last_used).min() {
-                    if best.as_ref().is_none_or(|(bt, _)| t < *bt) {
-                        best = Some((t, s.clone()));
-                    }
+                if let Some(t) = s.idle().iter().map(|e| e.last_used).min()
+                    && best.as_ref().is_none_or(|(bt, _)| t < *bt)
+                {
+                    best = Some((t, s.clone()));
                 }
             }
             best

@@ -161,10 +161,11 @@ impl Connector {
     /// forces a refresh unless another caller already replaced it.
     pub(crate) async fn access_token(&self, client: &Client, rejected: Option<&Secret>) -> Result<Secret, EngineError> {
         let mut cached = client.token.lock().await;
-        if let Some(t) = cached.as_ref() {
-            if Instant::now() < t.refresh_at && rejected != Some(&t.token) {
-                return Ok(t.token.clone());
-            }
+        if let Some(t) = cached.as_ref()
+            && Instant::now() < t.refresh_at
+            && rejected != Some(&t.token)
+        {
+            return Ok(t.token.clone());
         }
         let email = &client.account.email;
         let mut secret = client.secret.lock().await;

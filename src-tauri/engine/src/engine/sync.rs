@@ -185,7 +185,7 @@ impl Engine {
             .await?;
         let (mut messages, _) = self.save(&email, &key, &sel, raws).await?;
         self.emit_stats();
-        messages.sort_by(|a, b| b.uid.cmp(&a.uid));
+        messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
         Ok(messages)
     }
 

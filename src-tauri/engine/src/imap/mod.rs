@@ -233,10 +233,10 @@ impl ImapSession {
     /// # Errors
     /// [`ImapError::NoSuchFolder`] for a missing folder; connection errors.
     pub async fn select(&mut self, folder: &str) -> Result<Selected, ImapError> {
-        if let Some(sel) = &self.selected {
-            if sel.name == folder {
-                return Ok(sel.clone());
-            }
+        if let Some(sel) = &self.selected
+            && sel.name == folder
+        {
+            return Ok(sel.clone());
         }
         self.reselect(folder).await
     }
@@ -310,7 +310,7 @@ impl ImapSession {
             let next = sel.uid_next.unwrap_or(1).max(1);
             self.fetch_range(true, &format!("{next}:*")).await?.into_iter().filter(|m| m.uid >= next).collect()
         };
-        msgs.sort_by(|a, b| b.uid.cmp(&a.uid));
+        msgs.sort_by_key(|m| std::cmp::Reverse(m.uid));
         msgs.truncate(top);
         let sel = self.selected.clone().unwrap_or(sel);
         Ok((sel, msgs))
