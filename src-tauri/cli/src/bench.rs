@@ -221,7 +221,8 @@ fn report(
 }
 
 const CUMULATIVE_KEY: &str = "stats.cumulative";
-const COUNTERS: [&str; 9] = [
+/// The counters `stats` adds up over runs and prints, in order.
+pub const COUNTERS: [&str; 9] = [
     "total_created",
     "total_reused",
     "total_closed",

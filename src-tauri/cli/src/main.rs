@@ -386,17 +386,7 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
 }
 
 fn print_stats_text(stats: &Value) {
-    for key in [
-        "total_created",
-        "total_reused",
-        "total_closed",
-        "health_check_failures",
-        "connection_waits",
-        "wait_timeouts",
-        "client_creates",
-        "client_reuses",
-        "token_refreshes",
-    ] {
+    for key in bench::COUNTERS {
         println!("{key:<22} {}", stats.get(key).cloned().unwrap_or(Value::from(0)));
     }
 }
