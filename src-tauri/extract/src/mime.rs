@@ -472,7 +472,9 @@ mod tests {
 
     #[test]
     fn same_bodies_as_mail_parser() {
-        for dir in ["../../tests/corpus", "fuzz/corpus/extract"] {
+        // The golden corpus is in the repository; the fuzz corpus exists only where a fuzz run
+        // has left one, and is compared too when it is there.
+        for (dir, required) in [("../../tests/corpus", 200), ("fuzz/corpus/extract", 0)] {
             let (mut checked, mut covered) = (0, 0);
             for (path, raw) in messages(dir) {
                 checked += 1;
@@ -487,7 +489,7 @@ mod tests {
                 }
             }
             eprintln!("{dir}: {covered} of {checked} messages on the fast path, all as mail-parser reads them");
-            assert!(checked >= 200, "{dir} must be there to compare against (found {checked} messages)");
+            assert!(checked >= required, "{dir} must be there to compare against (found {checked} messages)");
         }
     }
 
