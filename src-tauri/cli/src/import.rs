@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::{Args, Subcommand};
-use mailwatch_engine::account::{Provider, Tls};
 use mailwatch_engine::engine::{BatchControl, CheckReport, ImportOptions, ImportReport, Progress};
 use mailwatch_engine::import::{ImportDefaults, ImportFormat, MergeMode};
 use mailwatch_engine::{Engine, EngineError};
@@ -43,21 +42,9 @@ pub struct ImportArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// Provider for lines that name none (default: from the domain; Outlook for tokens).
-    #[arg(long)]
-    provider: Option<Provider>,
-    /// IMAP host for lines that name none.
-    #[arg(long)]
-    imap_host: Option<String>,
-    /// IMAP port for lines that name none.
-    #[arg(long)]
-    imap_port: Option<u16>,
-    /// implicit or starttls, for every line.
-    #[arg(long)]
-    tls: Option<Tls>,
-    /// OAuth2 token endpoint for every OAuth2 line (default: the provider's).
-    #[arg(long)]
-    token_url: Option<String>,
+    /// Servers for lines that name none.
+    #[command(flatten)]
+    server: crate::ServerArgs,
 }
 
 impl ImportArgs {
@@ -162,11 +149,11 @@ pub async fn import(engine: &Engine, a: &ImportArgs) -> Result<(), EngineError> 
         dry_run: a.dry_run,
         confirm_removal: a.yes,
         defaults: ImportDefaults {
-            provider: a.provider,
-            imap_host: a.imap_host.clone(),
-            imap_port: a.imap_port,
-            tls: a.tls,
-            token_url: a.token_url.clone(),
+            provider: a.server.provider,
+            imap_host: a.server.imap_host.clone(),
+            imap_port: a.server.imap_port,
+            tls: a.server.tls,
+            token_url: a.server.token_url.clone(),
         },
         verify: a.verify,
         concurrency: a.concurrency,

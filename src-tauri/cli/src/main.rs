@@ -92,13 +92,31 @@ enum AccountsCmd {
     },
 }
 
+/// Where an account's servers are, when the domain's preset is not right; shared by
+/// `accounts add` and `import` (where it fills in lines that name no server).
+#[derive(Args, Debug, Clone)]
+pub(crate) struct ServerArgs {
+    /// outlook, gmail or imap (default: from the domain; Outlook for refresh tokens).
+    #[arg(long)]
+    pub provider: Option<Provider>,
+    /// IMAP server (default: the domain's preset).
+    #[arg(long)]
+    pub imap_host: Option<String>,
+    /// IMAP port (default: 993, or 143 with STARTTLS).
+    #[arg(long)]
+    pub imap_port: Option<u16>,
+    /// implicit or starttls.
+    #[arg(long)]
+    pub tls: Option<Tls>,
+    /// OAuth2 token endpoint (default: the provider's).
+    #[arg(long)]
+    pub token_url: Option<String>,
+}
+
 #[derive(Args, Debug)]
 struct AddArgs {
     /// The address.
     email: String,
-    /// outlook, gmail or imap (default: guessed from the domain).
-    #[arg(long)]
-    provider: Option<Provider>,
     /// OAuth2 client id (default: the provider's public client).
     #[arg(long)]
     client_id: Option<String>,
@@ -108,18 +126,8 @@ struct AddArgs {
     /// Read a password (or app password) from standard input.
     #[arg(long)]
     password_stdin: bool,
-    /// IMAP server (default: the domain's preset).
-    #[arg(long)]
-    imap_host: Option<String>,
-    /// IMAP port (default: 993, or 143 with STARTTLS).
-    #[arg(long)]
-    imap_port: Option<u16>,
-    /// implicit or starttls.
-    #[arg(long)]
-    tls: Option<Tls>,
-    /// OAuth2 token endpoint (default: the provider's).
-    #[arg(long)]
-    token_url: Option<String>,
+    #[command(flatten)]
+    server: ServerArgs,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -271,15 +279,16 @@ async fn run(cli: Cli) -> Result<(), EngineError> {
 async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
     match &cli.command {
         Command::Accounts(AccountsCmd::Add(a)) => {
+            let server = a.server.clone();
             let spec = AccountSpec {
                 email: a.email.clone(),
-                provider: a.provider,
+                provider: server.provider,
                 auth: None,
                 client_id: a.client_id.clone(),
-                imap_host: a.imap_host.clone(),
-                imap_port: a.imap_port,
-                tls: a.tls,
-                token_url: a.token_url.clone(),
+                imap_host: server.imap_host,
+                imap_port: server.imap_port,
+                tls: server.tls,
+                token_url: server.token_url,
                 scope: None,
             };
             let secret = if a.refresh_token_stdin {
