@@ -163,8 +163,18 @@ impl BlockBuilder {
         let bytes = text.as_bytes();
         let mut i = 0;
         while i < bytes.len() {
-            // Printable ASCII, the bulk of any text, goes in a run at a time.
-            let run = bytes[i..].iter().take_while(|b| b.is_ascii_graphic()).count();
+            // Printable ASCII, the bulk of any text, goes in a run at a time, words and the
+            // single spaces between them together: such a space is the one collapsing would leave.
+            let mut run = 0;
+            while let Some(&b) = bytes.get(i + run) {
+                if b.is_ascii_graphic() {
+                    run += 1;
+                } else if b == b' ' && run > 0 && bytes.get(i + run + 1).is_some_and(u8::is_ascii_graphic) {
+                    run += 2;
+                } else {
+                    break;
+                }
+            }
             if run > 0 {
                 if self.pending_space && !self.current.text.is_empty() {
                     self.current.text.push(' ');

@@ -89,6 +89,7 @@ impl Pass {
     fn run(&mut self, html: &str) {
         let bytes = html.as_bytes();
         let mut pos = 0;
+        let mut attrs = Attributes::with_capacity(MAX_ATTRIBUTES);
         while pos < bytes.len() && !self.b.is_full() {
             let Some(lt) = memchr::memchr(b'<', &bytes[pos..]).map(|i| pos + i) else {
                 self.text(&html[pos..]);
@@ -97,7 +98,7 @@ impl Pass {
             if lt > pos {
                 self.text(&html[pos..lt]);
             }
-            match self.tag(html, lt) {
+            match self.tag(html, lt, &mut attrs) {
                 Some(next) => pos = next,
                 None => break,
             }
@@ -106,7 +107,7 @@ impl Pass {
 
     /// Handles the markup starting at `lt` (a `<`); returns where text resumes, or `None`
     /// when the rest of the input is one unterminated construct.
-    fn tag(&mut self, html: &str, lt: usize) -> Option<usize> {
+    fn tag<'a>(&mut self, html: &'a str, lt: usize, attrs: &mut Attributes<'a>) -> Option<usize> {
         let bytes = html.as_bytes();
         let rest = &bytes[lt..];
         if rest.starts_with(b"<!--") {
@@ -131,7 +132,7 @@ impl Pass {
         }
         // Tags are nearly always written in lower case: lower-case a copy only when needed.
         let name = lower_ascii(&html[name_start..i]);
-        let (attrs, self_closing, end) = parse_attributes(html, i)?;
+        let (self_closing, end) = parse_attributes(html, i, attrs)?;
         if closing {
             self.end_tag(html, &name);
         } else {
@@ -146,7 +147,7 @@ impl Pass {
                 let gt = memchr::memchr(b'>', &bytes[close..]).map_or(bytes.len(), |g| close + g + 1);
                 return Some(gt);
             }
-            self.start_tag(html, &name, name_start..i, &attrs, self_closing);
+            self.start_tag(html, &name, name_start..i, attrs, self_closing);
         }
         Some(end)
     }
@@ -263,8 +264,13 @@ impl Pass {
             return;
         };
         let in_button = button || self.stack.iter().rev().take(3).any(|e| e.background || e.button);
-        let context = format!("{} {}", tail(self.b.last_text(), 160), tail(self.b.current_text(), 200));
-        let lead = tail(self.b.current_text(), 120).to_string();
+        // Built by hand: `format!` costs more than the copy for the forty links of a template.
+        let (last, current) = (tail(self.b.last_text(), 160), tail(self.b.current_text(), 200));
+        let mut context = String::with_capacity(last.len() + 1 + current.len());
+        context.push_str(last);
+        context.push(' ');
+        context.push_str(current);
+        let lead = tail(current, 120).to_string();
         let index = self.b.link_count();
         self.b.push_link(Link {
             href,
@@ -473,8 +479,9 @@ fn css_rules(css: &str) -> Vec<(&str, &str)> {
         match bytes[i] {
             b'{' => {
                 if depth == 0 {
-                    selector = css[sel_start..i].trim();
-                    in_at_rule = selector.starts_with('@') || selector.contains("<!--");
+                    selector = trim(&css[sel_start..i]);
+                    in_at_rule = selector.starts_with('@')
+                        || memchr::memchr(b'<', selector.as_bytes()).is_some() && selector.contains("<!--");
                     body_start = i + 1;
                 }
                 depth += 1;
@@ -774,18 +781,22 @@ fn is_block(name: &str) -> bool {
     )
 }
 
-/// A tag's known attributes: lower-case name, raw value.
+/// Most attributes kept per tag.
+const MAX_ATTRIBUTES: usize = 16;
+
+/// A tag's known attributes: lower-case name, raw value. One vector serves every tag of a
+/// body: nearly every tag has some, and a vector of its own would be an allocation per tag.
 type Attributes<'a> = Vec<(&'static str, &'a str)>;
 
 /// Attributes the pass reads; the others are skipped without a copy.
 const KNOWN_ATTRIBUTES: &[&str] = &["style", "class", "href", "hidden", "alt", "bgcolor", "size", "width", "height"];
 
-/// Reads a tag's attributes from `pos` (just after its name). Returns the known ones (names
-/// lowercased, values raw), whether the tag ends in `/>`, and the index after `>`; `None` when
-/// no `>` follows.
-fn parse_attributes(html: &str, mut pos: usize) -> Option<(Attributes<'_>, bool, usize)> {
+/// Reads a tag's attributes from `pos` (just after its name) into `attrs`: the known ones
+/// (names lowercased, values raw). Returns whether the tag ends in `/>` and the index after
+/// `>`; `None` when no `>` follows.
+fn parse_attributes<'a>(html: &'a str, mut pos: usize, attrs: &mut Attributes<'a>) -> Option<(bool, usize)> {
     let bytes = html.as_bytes();
-    let mut attrs = Vec::new();
+    attrs.clear();
     let mut self_closing = false;
     loop {
         while pos < bytes.len() && (bytes[pos].is_ascii_whitespace() || bytes[pos] == b'/') {
@@ -794,7 +805,7 @@ fn parse_attributes(html: &str, mut pos: usize) -> Option<(Attributes<'_>, bool,
         }
         let &c = bytes.get(pos)?;
         if c == b'>' {
-            return Some((attrs, self_closing, pos + 1));
+            return Some((self_closing, pos + 1));
         }
         self_closing = false;
         let name_start = pos;
@@ -827,7 +838,7 @@ fn parse_attributes(html: &str, mut pos: usize) -> Option<(Attributes<'_>, bool,
                 None => return None,
             }
         }
-        if attrs.len() < 16
+        if attrs.len() < MAX_ATTRIBUTES
             && let Some(known) = KNOWN_ATTRIBUTES.iter().find(|k| k.eq_ignore_ascii_case(name))
         {
             attrs.push((*known, value));
