@@ -400,7 +400,7 @@ impl Engine {
     /// logs in over IMAP through the session pool. At most `concurrency` accounts at once;
     /// the pool's limits apply on top. Never fails as a whole: each account gets a result.
     pub async fn verify(&self, emails: &[String], concurrency: usize, control: &BatchControl) -> CheckReport {
-        self.run_checks("verify", emails, concurrency, control, |email| self.verify_account(email)).await
+        self.run_checks("verify", emails, concurrency, control, |email| Box::pin(self.verify_account(email))).await
     }
 
     /// Verifies one account: a new client (so the token is refreshed), a new session (so it
@@ -435,7 +435,7 @@ impl Engine {
                 self.accounts().await?.into_iter().filter(|a| a.auth == AuthMethod::OAuth2).map(|a| a.email).collect()
             }
         };
-        Ok(self.run_checks("refresh", &emails, concurrency, control, |email| self.refresh_token(email)).await)
+        Ok(self.run_checks("refresh", &emails, concurrency, control, |email| Box::pin(self.refresh_token(email))).await)
     }
 
     /// Exchanges one account's refresh token now, whatever the cached access token.
@@ -472,7 +472,7 @@ impl Engine {
     }
 
     /// Runs `check` over the accounts with bounded concurrency, progress and cancellation.
-    async fn run_checks<'a, F, Fut>(
+    async fn run_checks<'a, F>(
         &'a self,
         job: &'static str,
         emails: &'a [String],
@@ -481,15 +481,19 @@ impl Engine {
         check: F,
     ) -> CheckReport
     where
-        F: Fn(&'a str) -> Fut,
-        Fut: Future<Output = Result<(), EngineError>> + 'a,
+        // A boxed future keeps the job's own future `Send` (the shell runs it on a
+        // multi-threaded runtime); a generic one trips over the higher-ranked closure.
+        F: Fn(&'a str) -> futures::future::BoxFuture<'a, Result<(), EngineError>> + Sync,
     {
         let mut tracker = Tracker::new(self, control, job, emails.len());
         let cancel = control.cancel.clone();
         let check = &check;
         let mut results: Vec<Option<AccountCheck>> = vec![None; emails.len()];
-        let mut stream = futures::stream::iter(emails.iter().map(String::as_str).enumerate())
-            .map(|(i, email)| {
+        // The stream's items are indexes, not borrowed addresses: a closure taking a borrowed
+        // item makes the future not provably `Send`.
+        let mut stream = futures::stream::iter(0..emails.len())
+            .map(|i| {
+                let email: &'a str = &emails[i];
                 let cancel = cancel.clone();
                 async move {
                     let started = Instant::now();

@@ -22,6 +22,16 @@ pub enum EngineError {
         /// The address asked for.
         email: String,
     },
+    /// The message was deleted or moved since it was listed.
+    #[error("cannot show message {uid} of {folder} in {email}: it is no longer there (deleted or moved)")]
+    MessageGone {
+        /// The account.
+        email: String,
+        /// The folder it was in.
+        folder: String,
+        /// Its UID there.
+        uid: u32,
+    },
     /// The keyring failed.
     #[error(transparent)]
     Secrets(#[from] SecretsError),
@@ -116,6 +126,7 @@ impl EngineError {
         match self {
             EngineError::Account(_) => "invalid_account",
             EngineError::UnknownAccount { .. } => "unknown_account",
+            EngineError::MessageGone { .. } => "message_gone",
             EngineError::Secrets(SecretsError::Unavailable { .. }) => "keyring_unavailable",
             EngineError::Secrets(SecretsError::Locked { .. }) => "keyring_locked",
             EngineError::Secrets(_) => "keyring_error",

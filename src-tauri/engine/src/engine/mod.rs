@@ -197,6 +197,34 @@ impl Engine {
         Ok(account)
     }
 
+    /// Changes a known account's details (servers, client id, ...) and keeps its stored
+    /// secret. Switching between password and OAuth2 needs the new secret, so it goes
+    /// through [`Engine::add_account`] instead. The old client and its sessions close.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownAccount`]; [`EngineError::MissingSecret`] when the sign-in method
+    /// changes; invalid details; the cache failed.
+    pub async fn update_account(&self, spec: &AccountSpec) -> Result<Account, EngineError> {
+        let known = self.account(&spec.email).await?;
+        let mut spec = spec.clone();
+        let auth = *spec.auth.get_or_insert(known.auth);
+        let is_token = auth == AuthMethod::OAuth2;
+        if auth != known.auth {
+            return Err(EngineError::MissingSecret {
+                email: known.email,
+                what: if is_token { "refresh token" } else { "password" },
+            });
+        }
+        let mut account = Account::from_spec(&spec, is_token)?;
+        account.status = known.status;
+        account.status_detail = known.status_detail;
+        let a = account.clone();
+        self.connector.store.call(move |s| s.upsert_account(&a)).await?;
+        self.connector.forget(&account.email);
+        self.pool.invalidate(&account.email).await;
+        Ok(account)
+    }
+
     /// Removes an account: its sessions, its cached client, its cache rows and its keyring
     /// entry.
     ///

@@ -208,6 +208,25 @@ impl Engine {
         }
     }
 
+    /// One message, whole, as the server has it (for showing it), found by folder and UID.
+    ///
+    /// # Errors
+    /// [`EngineError::MessageGone`] if the folder no longer has it; unknown account or
+    /// folder; sign-in, network or pool failures.
+    pub async fn message(&self, email: &str, folder: &FolderSpec, uid: u32) -> Result<Vec<u8>, EngineError> {
+        let email = self.account(email).await?.email;
+        let found = self
+            .with_session(&email, |s| {
+                let folder = folder.clone();
+                Box::pin(async move {
+                    let name = s.resolve(&folder).await?;
+                    Ok(s.fetch_uid(&name, uid).await?)
+                })
+            })
+            .await?;
+        found.map(|m| m.raw).ok_or_else(|| EngineError::MessageGone { email, folder: folder.to_string(), uid })
+    }
+
     /// One look for new mail in a folder on the account's reused session: a single
     /// `UID FETCH last+1:*` when the folder is already selected and the cache knows the last
     /// UID (one round trip when nothing is new). New messages are extracted and cached.
@@ -262,6 +281,11 @@ impl Engine {
 #[allow(dead_code)]
 fn engine_futures_are_send(engine: &Engine, options: &WaitOptions) {
     fn is_send<T: Send>(_: T) {}
+    let control = crate::engine::BatchControl::default();
+    is_send(engine.import(b"", &crate::engine::ImportOptions::default(), &control));
+    is_send(engine.verify(&[], 1, &control));
+    is_send(engine.message("a@b.c", &FolderSpec::Inbox, 1));
+    is_send(engine.update_account(&crate::account::AccountSpec::default()));
     is_send(engine.fetch("a@b.c", &FolderSpec::Inbox, 1, true));
     is_send(engine.wait_code("a@b.c", options));
     is_send(engine.accounts());

@@ -316,6 +316,15 @@ impl ImapSession {
         Ok((sel, msgs))
     }
 
+    /// One message of `folder` by UID, whole; `None` if the folder has no such message.
+    ///
+    /// # Errors
+    /// Missing folder, connection errors.
+    pub async fn fetch_uid(&mut self, folder: &str, uid: u32) -> Result<Option<RawMessage>, ImapError> {
+        self.select(folder).await?;
+        Ok(self.fetch_range(true, &uid.to_string()).await?.into_iter().find(|m| m.uid == uid))
+    }
+
     /// Messages of `folder` with a UID above `after_uid`, oldest first. Costs one UID FETCH
     /// when the folder is already selected.
     ///

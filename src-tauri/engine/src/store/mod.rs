@@ -24,6 +24,8 @@
 mod accounts;
 mod batch;
 mod messages;
+
+pub use messages::AccountOverview;
 mod schema;
 #[cfg(test)]
 mod tests;
