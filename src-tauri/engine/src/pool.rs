@@ -482,40 +482,10 @@ impl<M: Manager> SessionPool<M> {
             }
         };
 
-        // Reuse an idle session if one is fresh and healthy.
-        loop {
-            let generation = slot.generation.load(Ordering::Acquire);
-            let now = Instant::now();
-            let candidate = slot.idle().pop();
-            let Some(mut entry) = candidate else { break };
-            if inner.expired(&entry, now, generation) {
-                inner.retire(&slot, entry.session, Some(entry.global));
-                continue;
-            }
-            if now.duration_since(entry.last_used) >= inner.cfg.health_check_after {
-                let mut check =
-                    CloseOnDrop { session: Some(entry.session), global: Some(entry.global), slot: &slot, inner };
-                let ok = inner.manager.recycle(check.session.as_mut().expect("present")).await.is_ok();
-                if !ok {
-                    inner.bump(&slot, |c| &c.health_check_failures);
-                    drop(check);
-                    continue;
-                }
-                let (s, g) = check.defuse();
-                entry.session = s;
-                entry.global = g;
-            }
-            inner.bump(&slot, |c| &c.reused);
-            return Ok(self.checkout(
-                slot.clone(),
-                account,
-                entry.session,
-                entry.global,
-                entry.created,
-                entry.generation,
-                true,
-            ));
-        }
+        let account = match self.reuse(&slot, account).await {
+            Ok(pooled) => return Ok(pooled),
+            Err(account) => account,
+        };
 
         // Open a new one within the global limit.
         let global = match inner.global.clone().try_acquire_owned() {
@@ -539,6 +509,60 @@ impl<M: Manager> SessionPool<M> {
         let session = inner.manager.connect(key).await.map_err(PoolError::Connect)?;
         inner.bump(&slot, |c| &c.created);
         Ok(self.checkout(slot, account, session, global, Instant::now(), generation, false))
+    }
+
+    /// Takes `key`'s idle session if it has a fresh, healthy one and nobody holds its
+    /// account's limit; never connects and never waits. A caller that must pace its logins
+    /// (the round robin) tries this first and spends a login only when it gets `None`.
+    pub async fn get_reused(&self, key: &str) -> Option<Pooled<M>> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return None;
+        }
+        let slot = self.inner.slot(key);
+        let account = slot.permits.clone().try_acquire_owned().ok()?;
+        self.reuse(&slot, account).await.ok()
+    }
+
+    /// Checks out an idle session of `slot` if one is fresh and healthy (with NOOP once it
+    /// has idled past `health_check_after`); gives the account permit back when none is.
+    async fn reuse(
+        &self,
+        slot: &Arc<Slot<M::Session>>,
+        account: OwnedSemaphorePermit,
+    ) -> Result<Pooled<M>, OwnedSemaphorePermit> {
+        let inner = &self.inner;
+        loop {
+            let generation = slot.generation.load(Ordering::Acquire);
+            let now = Instant::now();
+            let candidate = slot.idle().pop();
+            let Some(mut entry) = candidate else { return Err(account) };
+            if inner.expired(&entry, now, generation) {
+                inner.retire(slot, entry.session, Some(entry.global));
+                continue;
+            }
+            if now.duration_since(entry.last_used) >= inner.cfg.health_check_after {
+                let mut check = CloseOnDrop { session: Some(entry.session), global: Some(entry.global), slot, inner };
+                let ok = inner.manager.recycle(check.session.as_mut().expect("present")).await.is_ok();
+                if !ok {
+                    inner.bump(slot, |c| &c.health_check_failures);
+                    drop(check);
+                    continue;
+                }
+                let (s, g) = check.defuse();
+                entry.session = s;
+                entry.global = g;
+            }
+            inner.bump(slot, |c| &c.reused);
+            return Ok(self.checkout(
+                slot.clone(),
+                account,
+                entry.session,
+                entry.global,
+                entry.created,
+                entry.generation,
+                true,
+            ));
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -795,6 +819,20 @@ mod tests {
         }
         let s = p.stats().total;
         assert_eq!(s.total_created, 2, "one replacement after 100 s of constant use: {s:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reuse_only_checkout_never_connects_and_never_waits() {
+        let (p, fake) = pool(cfg());
+        assert!(p.get_reused("a").await.is_none(), "nothing idle yet");
+        assert_eq!(fake.connects.load(Ordering::SeqCst), 0, "and no login was spent on finding out");
+        drop(p.get("a").await.unwrap());
+        let s = p.get_reused("a").await.expect("the idle session is handed out");
+        assert!(s.is_reused());
+        assert!(p.get_reused("a").await.is_none(), "the account's one session is busy: no wait, no login");
+        drop(s);
+        let st = p.stats().total;
+        assert_eq!((st.total_created, st.total_reused, st.connection_waits, st.idle), (1, 1, 0, 1), "{st:?}");
     }
 
     #[tokio::test(start_paused = true)]
