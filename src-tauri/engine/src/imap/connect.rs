@@ -3,25 +3,51 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
 use rustls_pki_types::ServerName;
 use rustls_pki_types::pem::PemObject;
+use serde::{Deserialize, Serialize};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+use tokio_rustls::rustls::client::{ClientSessionMemoryCache, Resumption};
+use tokio_rustls::rustls::{self, ClientConfig, HandshakeKind, RootCertStore};
 
 use super::{ImapError, ImapSession, ImapStream};
 use crate::account::{ImapEndpoint, Tls};
 use crate::secrets::Secret;
 
 /// Trust anchors for IMAP: the system's roots plus an optional extra CA (a company proxy, or
-/// the test bed's CA). Built once and shared by every connection.
+/// the test bed's CA). Built once and shared by every connection, and with it the cache of
+/// TLS sessions: a reconnection to a server seen before resumes with a session ticket,
+/// which skips the certificate check and the server's signature. Tickets prove the
+/// server's identity only, so accounts on one server share them; the login is per account.
 #[derive(Clone)]
 pub struct TlsSetup {
     config: Arc<ClientConfig>,
+    handshakes: Arc<Handshakes>,
+}
+
+/// Servers whose session tickets are remembered (8 tickets each, the oldest server
+/// forgotten first). One per IMAP host, not per account: 1,000 Outlook accounts are one.
+const TLS_SERVERS_REMEMBERED: usize = 256;
+
+#[derive(Default)]
+struct Handshakes {
+    full: AtomicU64,
+    resumed: AtomicU64,
+}
+
+/// How TLS handshakes went, for the stats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsStats {
+    /// Handshakes with a certificate check (no ticket, or the server refused it).
+    pub tls_full_handshakes: u64,
+    /// Handshakes resumed with a session ticket.
+    pub tls_resumed_handshakes: u64,
 }
 
 impl std::fmt::Debug for TlsSetup {
@@ -65,12 +91,21 @@ impl TlsSetup {
             }
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
+        let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("ring supports the default TLS versions")
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Ok(TlsSetup { config: Arc::new(config) })
+        config.resumption = Resumption::store(Arc::new(ClientSessionMemoryCache::new(8 * TLS_SERVERS_REMEMBERED)));
+        Ok(TlsSetup { config: Arc::new(config), handshakes: Arc::default() })
+    }
+
+    /// Full and resumed handshakes so far.
+    pub fn stats(&self) -> TlsStats {
+        TlsStats {
+            tls_full_handshakes: self.handshakes.full.load(Ordering::Relaxed),
+            tls_resumed_handshakes: self.handshakes.resumed.load(Ordering::Relaxed),
+        }
     }
 
     async fn wrap(&self, endpoint: &ImapEndpoint, tcp: TcpStream) -> Result<ImapStream, ImapError> {
@@ -78,10 +113,16 @@ impl TlsSetup {
             endpoint: endpoint.to_string(),
             reason: format!("{:?} is not a valid server name", endpoint.host),
         })?;
-        TlsConnector::from(self.config.clone()).connect(name, tcp).await.map_err(|e| ImapError::Tls {
+        let stream = TlsConnector::from(self.config.clone()).connect(name, tcp).await.map_err(|e| ImapError::Tls {
             endpoint: endpoint.to_string(),
             reason: describe_tls_error(&e, endpoint.tls),
-        })
+        })?;
+        let counter = match stream.get_ref().1.handshake_kind() {
+            Some(HandshakeKind::Resumed) => &self.handshakes.resumed,
+            _ => &self.handshakes.full,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(stream)
     }
 }
 

@@ -14,7 +14,7 @@ use futures::TryStreamExt;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
-pub use connect::{Credential, TlsSetup, TlsSetupError, connect};
+pub use connect::{Credential, TlsSetup, TlsSetupError, TlsStats, connect};
 pub use folders::FolderSpec;
 pub use idle::IdleEnd;
 
