@@ -1,6 +1,7 @@
 //! Watching accounts against the real Dovecot: IDLE for the accounts being waited on, shared
 //! by every waiter, giving way to other callers at a per-account limit of 1, surviving a lost
-//! connection, and round-robin polling for the rest within the global limit.
+//! connection, and round-robin polling for the rest within the global limit and the login
+//! budget.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -200,7 +201,13 @@ async fn without_waiters_watched_accounts_are_polled_in_turn_within_the_global_l
     for e in &emails {
         h.engine.watch(e).await.unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Every account's baseline first (12 logins at `watch.pollLoginRate`).
+    for _ in 0..300 {
+        if h.engine.watch_statuses().iter().filter(|s| s.polls > 0).count() == emails.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     for (i, e) in emails.iter().enumerate() {
         let (s, b) = code_mail(&format!("7000{i:02}"));
         h.deliver(e, "INBOX", &s, &b).await;
@@ -279,4 +286,65 @@ async fn a_folder_recreated_with_a_new_uidvalidity_is_followed_and_its_new_code_
         .expect("the recreated folder's code arrives")
         .unwrap();
     assert_eq!((got.code.as_deref(), got.folder.as_str(), got.uid), (Some("424242"), "junk", 1), "{got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_robin_logins_wait_for_the_budget_but_reused_sessions_and_waited_accounts_do_not() {
+    let mut cfg = test_config();
+    cfg.pool.max_total = 3;
+    cfg.watch.poll_interval = Duration::from_millis(200);
+    cfg.watch.poll_concurrency = 1;
+    // One login slot now, the next in 50 s: longer than this test runs.
+    cfg.watch.poll_login_rate = 0.02;
+    let h = Harness::with_config(cfg).await;
+    let mut emails = Vec::new();
+    for i in 0..4 {
+        emails.push(h.password_account(&format!("paced{i}@example.com"), "pw", None).await);
+    }
+    for e in &emails {
+        h.engine.watch(e).await.unwrap();
+    }
+    // The account that got the one slot keeps its session and is polled every 200 ms on it.
+    let mut first = None;
+    for _ in 0..200 {
+        first = h.engine.watch_statuses().into_iter().find(|s| s.polls >= 5);
+        if first.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let first = first.unwrap_or_else(|| panic!("no account was polled again: {:?}", h.engine.watch_statuses()));
+    let logins: usize = emails.iter().map(|e| h.bed.dovecot.logins_for(e)).sum();
+    let w = h.engine.stats().watch;
+    let statuses = h.engine.watch_statuses();
+    println!("paced round robin: {w:?}\n{statuses:?}");
+    assert_eq!(logins, 1, "one login in the budget so far, whatever the poll interval says: {statuses:?}");
+    assert_eq!(w.poll_logins, 1, "the watcher spent one login slot: {w:?}");
+    assert!(w.polls_reused >= 4, "polls on the open session spend no login: {w:?}");
+    assert!(
+        statuses.iter().filter(|s| s.email != first.email).all(|s| s.polls == 0),
+        "the other accounts wait for a login slot: {statuses:?}"
+    );
+    assert_eq!(w.expected_poll_interval, 200.0, "4 accounts at 0.02 logins/s, more than 3 sessions hold: {w:?}");
+
+    // Someone waits on a queued account: it leaves the queue and logs in at once.
+    let waited = statuses.iter().find(|s| s.email != first.email).map(|s| s.email.clone()).unwrap();
+    let mut sub = h.engine.subscribe_codes(&waited).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), sub.ready())
+        .await
+        .expect("a waited-on account does not queue for the round robin's logins");
+    let (s, b) = code_mail("246801");
+    h.deliver(&waited, "INBOX", &s, &b).await;
+    let got = tokio::time::timeout(Duration::from_secs(20), sub.next(&[]))
+        .await
+        .expect("the code arrives without waiting for a login slot")
+        .unwrap();
+    assert_eq!(got.code.as_deref(), Some("246801"));
+    assert_eq!(h.bed.dovecot.logins_for(&waited), 1, "the waited-on account logged in once, outside the budget");
+    let w = h.engine.stats().watch;
+    assert_eq!((w.poll_logins, w.waited), (1, 1), "the wait's login is not the round robin's: {w:?}");
+    let logins: usize = emails.iter().filter(|e| **e != waited).map(|e| h.bed.dovecot.logins_for(e)).sum();
+    assert_eq!(logins, 1, "the round robin still made one login\n{}", h.bed.dovecot.diagnostics());
+    drop(sub);
+    h.engine.shutdown().await;
 }

@@ -138,6 +138,12 @@ pub struct WatchConfig {
     pub poll_interval: Duration,
     /// Accounts polled at the same time by the round robin.
     pub poll_concurrency: usize,
+    /// Most new sessions (TLS handshake and login) the round robin opens per second, over
+    /// all accounts. With more watched accounts than sessions every poll is a login, so the
+    /// round then takes `accounts / pollLoginRate` seconds when that is longer than
+    /// `pollInterval`. Polls on a session still open and accounts someone waits on are not
+    /// paced. 0 turns pacing off.
+    pub poll_login_rate: f64,
     /// Longest pause between reconnection attempts after a lost connection; the pause
     /// starts at zero and doubles from one second.
     #[serde(with = "secs")]
@@ -152,6 +158,7 @@ impl Default for WatchConfig {
             idle_renew: Duration::from_secs(25 * 60),
             poll_interval: Duration::from_secs(60),
             poll_concurrency: 4,
+            poll_login_rate: 4.0,
             backoff_max: Duration::from_secs(60),
         }
     }

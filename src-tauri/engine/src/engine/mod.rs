@@ -24,12 +24,12 @@ pub use sync::WaitOptions;
 use crate::account::{Account, AccountSpec, AuthMethod};
 use crate::config::Config;
 use crate::events::EventSink;
-use crate::imap::TlsSetup;
+use crate::imap::{TlsSetup, TlsStats};
 use crate::oauth::OAuth;
 use crate::pool::{PoolStats, SessionPool};
 use crate::secrets::{KeyringSecrets, Secret, SecretStore};
 use crate::store::Store;
-use crate::watch::{CodeSubscription, WatchStatus, Watcher};
+use crate::watch::{CodeSubscription, WatchStats, WatchStatus, Watcher};
 use clients::{Connector, ImapManager};
 
 /// Where the engine keeps its files, which extra CA it trusts, and which limits apply.
@@ -65,8 +65,9 @@ pub fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("app", "Mailwatch", "mailwatch").map(|p| p.data_dir().to_path_buf())
 }
 
-/// The pool's and the client cache's counters together, as `stats` prints them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The pool's and the client cache's counters together, as `stats` prints them, with the
+/// TLS handshakes and the watcher's figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EngineStats {
     /// Session counters.
     #[serde(flatten)]
@@ -74,6 +75,12 @@ pub struct EngineStats {
     /// Client cache counters.
     #[serde(flatten)]
     pub clients: ClientCacheStats,
+    /// Full and resumed TLS handshakes.
+    #[serde(flatten)]
+    pub tls: TlsStats,
+    /// Watched accounts, the round robin's login budget and the poll interval it reaches.
+    #[serde(default)]
+    pub watch: WatchStats,
 }
 
 /// What the user gives as an account's secret.
@@ -254,7 +261,12 @@ impl Engine {
 
     /// The counters.
     pub fn stats(&self) -> EngineStats {
-        EngineStats { pool: self.pool.stats(), clients: self.connector.stats() }
+        EngineStats {
+            pool: self.pool.stats(),
+            clients: self.connector.stats(),
+            tls: self.connector.tls.stats(),
+            watch: self.watcher.stats(),
+        }
     }
 
     /// Watches an account for new mail until [`Engine::unwatch`]: it is polled in turn

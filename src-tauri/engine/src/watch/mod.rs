@@ -15,7 +15,10 @@
 //! - **cold**, while the account is only watched ([`crate::Engine::watch`]): it is polled
 //!   once per `watch.pollInterval`, at most `watch.pollConcurrency` accounts at a time, in
 //!   turn (first come, first served), each poll taking a session from the pool and giving it
-//!   back, so 1,000 cold accounts never hold more sessions than the pool allows.
+//!   back, so 1,000 cold accounts never hold more sessions than the pool allows. A poll that
+//!   finds no open session for its account waits for a login slot first (`pace`): at most
+//!   `watch.pollLoginRate` logins a second, so with many accounts the round stretches rather
+//!   than the server being hammered. [`Watcher::stats`] says how long the round takes.
 //!
 //! A poll on a selected, reused session is one `UID FETCH last+1:*` (plus one STATUS for the
 //! junk folder); a changed UIDVALIDITY resets the folder's baseline. A lost connection (an
@@ -24,6 +27,7 @@
 //! would, and codes found are sent to the account's subscribers. Tasks stop on
 //! [`Watcher::shutdown`] or when the watcher is dropped.
 
+mod pace;
 mod task;
 
 use std::collections::HashMap;
@@ -34,6 +38,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio::task::JoinHandle;
+
+use self::pace::LoginPace;
 
 use crate::engine::EngineError;
 use crate::engine::clients::{Connector, ImapManager};
@@ -55,7 +61,7 @@ pub enum WatchMode {
 }
 
 /// One account's watch, for display.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WatchStatus {
     /// The account.
@@ -68,6 +74,11 @@ pub struct WatchStatus {
     pub watched: bool,
     /// Polls run so far (each IDLE wake-up is one).
     pub polls: u64,
+    /// Seconds between the starts of its last two round-robin polls: the interval it is
+    /// really polled at, `watch.pollInterval` or longer when logins are paced. `None` until
+    /// it has been polled twice in a row by the round robin.
+    #[serde(default)]
+    pub poll_interval: Option<f64>,
     /// The last failure, in words, until a poll succeeds.
     pub last_error: Option<String>,
 }
@@ -101,6 +112,8 @@ struct Watched {
     wake: Notify,
     polls_started: AtomicU64,
     polls_done: tokio::sync::watch::Sender<u64>,
+    /// Milliseconds between the starts of the last two round-robin polls; 0 until known.
+    cold_gap_ms: AtomicU64,
     mode: Mutex<(WatchMode, Option<String>)>,
     marks: Mutex<HashMap<String, Mark>>,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -131,9 +144,38 @@ impl Watched {
             waiters: self.waiters.load(Ordering::Relaxed),
             watched: self.watched.load(Ordering::Relaxed),
             polls: *self.polls_done.borrow(),
+            poll_interval: self.cold_gap(),
             last_error,
         }
     }
+
+    fn cold_gap(&self) -> Option<f64> {
+        let ms = self.cold_gap_ms.load(Ordering::Relaxed);
+        (ms > 0).then(|| ms as f64 / 1000.0)
+    }
+}
+
+/// The watcher's figures, over all watched accounts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WatchStats {
+    /// Accounts with a watch (watched, waited on, or both).
+    pub accounts: usize,
+    /// Accounts someone waits on now (IDLE, or quick polls).
+    pub waited: usize,
+    /// The round robin's login budget, per second (`watch.pollLoginRate`; 0: not paced).
+    pub poll_login_rate: f64,
+    /// Logins the round robin has spent so far.
+    pub poll_logins: u64,
+    /// Round-robin polls served by a session still open (no login).
+    pub polls_reused: u64,
+    /// Seconds between two polls of one account that the round robin should reach with
+    /// this many accounts: `watch.pollInterval` while their sessions stay open, otherwise
+    /// the longer of that and `accounts / pollLoginRate`.
+    pub expected_poll_interval: f64,
+    /// The median over round-robin accounts of the seconds between their last two polls,
+    /// once known: the interval really reached.
+    pub measured_poll_interval: Option<f64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -147,6 +189,8 @@ pub(crate) struct Shared {
     next_index: AtomicUsize,
     idle_slots: Arc<Semaphore>,
     poll_turns: Arc<Semaphore>,
+    logins: LoginPace,
+    polls_reused: AtomicU64,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
 
@@ -167,6 +211,7 @@ impl Shared {
                     wake: Notify::new(),
                     polls_started: AtomicU64::new(0),
                     polls_done: tokio::sync::watch::channel(0).0,
+                    cold_gap_ms: AtomicU64::new(0),
                     mode: Mutex::new((WatchMode::Starting, None)),
                     marks: Mutex::new(HashMap::new()),
                     task: Mutex::new(None),
@@ -216,6 +261,8 @@ impl Watcher {
         let shared = Arc::new(Shared {
             idle_slots: Arc::new(Semaphore::new(if w.idle { idle_cap } else { 0 })),
             poll_turns: Arc::new(Semaphore::new(w.poll_concurrency.max(1))),
+            logins: LoginPace::new(w.poll_login_rate),
+            polls_reused: AtomicU64::new(0),
             pool,
             connector,
             accounts: Mutex::new(HashMap::new()),
@@ -263,6 +310,42 @@ impl Watcher {
         let mut v: Vec<WatchStatus> = lock(&self.shared.accounts).values().map(|w| w.status()).collect();
         v.sort_by(|a, b| a.email.cmp(&b.email));
         v
+    }
+
+    /// How the round robin keeps up: its login budget and spending, and the interval it
+    /// expects and reaches per account.
+    pub(crate) fn stats(&self) -> WatchStats {
+        let cfg = &self.shared.connector.config;
+        let (mut accounts, mut waited, mut gaps) = (0, 0, Vec::new());
+        for w in lock(&self.shared.accounts).values() {
+            accounts += 1;
+            if w.hot() {
+                waited += 1;
+            } else if let Some(g) = w.cold_gap() {
+                gaps.push(g);
+            }
+        }
+        let measured = (!gaps.is_empty()).then(|| {
+            let mid = gaps.len() / 2;
+            *gaps.select_nth_unstable_by(mid, f64::total_cmp).1
+        });
+        let cold = accounts - waited;
+        let interval = cfg.watch.poll_interval.as_secs_f64();
+        // Sessions the round robin can keep open between polls: the rest are held by waits.
+        let room = cfg.pool.max_total.saturating_sub(waited);
+        let kept = cold <= room && cfg.watch.poll_interval < cfg.pool.idle_ttl;
+        let rate = cfg.watch.poll_login_rate;
+        let expected =
+            if kept || !(rate.is_finite() && rate > 0.0) { interval } else { interval.max(cold as f64 / rate) };
+        WatchStats {
+            accounts,
+            waited,
+            poll_login_rate: if rate.is_finite() && rate > 0.0 { rate } else { 0.0 },
+            poll_logins: self.shared.logins.spent(),
+            polls_reused: self.shared.polls_reused.load(Ordering::Relaxed),
+            expected_poll_interval: expected,
+            measured_poll_interval: measured,
+        }
     }
 
     /// Signals every task to stop and waits for them up to `within`; sessions in IDLE get

@@ -1,5 +1,6 @@
 //! One watched account's task: hot rounds (IDLE, or quick polls) while someone waits on it,
-//! cold rounds (a poll now and then, in turn with the other accounts) otherwise.
+//! cold rounds (a poll now and then, in turn with the other accounts, within the login
+//! budget) otherwise.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -24,6 +25,8 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
     let backoff_max = shared.connector.config.watch.backoff_max;
     let mut failures: u32 = 0;
     let mut next_cold = first_cold_poll(&shared, &w);
+    // When the last round-robin poll started, for the interval the account really gets.
+    let mut last_cold: Option<Instant> = None;
     let mut junk_due = Instant::now();
     loop {
         if shared.stopping() {
@@ -36,14 +39,22 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
             continue;
         }
         let result = if w.hot() {
+            last_cold = None;
             hot_round(&shared, &w, &mut junk_due).await
         } else {
-            match cold_wait(&shared, &w, next_cold).await {
-                ColdTurn::Due => {
-                    next_cold = Instant::now() + shared.connector.config.watch.poll_interval;
-                    cold_round(&shared, &w).await
+            if let ColdTurn::Changed = cold_wait(&shared, &w, next_cold).await {
+                continue;
+            }
+            match cold_round(&shared, &w).await {
+                ColdPoll::Ran { started, result } => {
+                    if let Some(prev) = last_cold.replace(started) {
+                        let gap = u64::try_from(started.duration_since(prev).as_millis()).unwrap_or(u64::MAX).max(1);
+                        w.cold_gap_ms.store(gap, Ordering::Relaxed);
+                    }
+                    next_cold = started + shared.connector.config.watch.poll_interval;
+                    result
                 }
-                ColdTurn::Changed => continue,
+                ColdPoll::Changed => continue,
             }
         };
         match result {
@@ -102,15 +113,44 @@ async fn cold_wait(shared: &Shared, w: &Watched, due: Instant) -> ColdTurn {
     }
 }
 
-/// One poll of an account nobody waits on, in turn with the others.
-async fn cold_round(shared: &Shared, w: &Watched) -> Result<(), EngineError> {
-    let _turn = shared.poll_turns.acquire().await.map_err(|_| EngineError::Closed)?;
-    let mut s = shared.pool.get(&w.email).await?;
-    let r = poll(shared, w, &mut s, true).await;
-    if r.as_ref().is_err_and(EngineError::is_connection_error) {
-        s.mark_broken();
+enum ColdPoll {
+    /// The poll ran, starting at `started`.
+    Ran { started: Instant, result: Result<(), EngineError> },
+    /// The account's state changed while it waited for a login slot (a wait began, the
+    /// watch ended, shutdown); nothing was polled.
+    Changed,
+}
+
+/// One poll of an account nobody waits on, in turn with the others. A session still open
+/// is used at once; otherwise the poll waits for a login slot, and gives it up if someone
+/// starts waiting on the account meanwhile (the hot round does not queue for logins).
+async fn cold_round(shared: &Shared, w: &Watched) -> ColdPoll {
+    let kept = shared.pool.get_reused(&w.email).await;
+    if kept.is_some() {
+        shared.polls_reused.fetch_add(1, Ordering::Relaxed);
+    } else {
+        let mut stop = shared.shutdown.subscribe();
+        tokio::select! {
+            _ = shared.logins.wait() => {}
+            _ = w.wake.notified() => return ColdPoll::Changed,
+            _ = stop.wait_for(|s| *s) => return ColdPoll::Changed,
+        }
     }
-    r
+    let started = Instant::now();
+    let result = async {
+        let _turn = shared.poll_turns.acquire().await.map_err(|_| EngineError::Closed)?;
+        let mut s = match kept {
+            Some(s) => s,
+            None => shared.pool.get(&w.email).await?,
+        };
+        let r = poll(shared, w, &mut s, true).await;
+        if r.as_ref().is_err_and(EngineError::is_connection_error) {
+            s.mark_broken();
+        }
+        r
+    }
+    .await;
+    ColdPoll::Ran { started, result }
 }
 
 /// Holds the account's session while someone waits on it: IDLE when allowed, otherwise one
@@ -131,6 +171,7 @@ async fn hot_round(shared: &Shared, w: &Watched, junk_due: &mut Instant) -> Resu
             return Ok(false);
         }
         let mut stop = shared.shutdown.subscribe();
+        let mut announced = false;
         loop {
             if shared.stopping()
                 || !w.hot()
@@ -146,7 +187,12 @@ async fn hot_round(shared: &Shared, w: &Watched, junk_due: &mut Instant) -> Resu
                 .max(Duration::from_millis(50));
             w.set_mode(WatchMode::Idle);
             s.set_idling(true);
-            emit_stats(shared);
+            // The counters change when the session starts idling, not at each renewal or
+            // junk check; a snapshot costs a walk over every account.
+            if !announced {
+                emit_stats(shared);
+                announced = true;
+            }
             let interrupt = async {
                 tokio::select! {
                     _ = shared.pool.contended(&w.email) => {}
@@ -247,8 +293,9 @@ async fn poll_folder(
         set_mark(w, &key, uid_validity, last);
         return Ok(());
     };
-    if !selected && *spec != FolderSpec::Inbox {
-        // Not the selected folder: ask STATUS, and select it only when something is new.
+    if !selected && (*spec != FolderSpec::Inbox || !w.hot()) {
+        // Not the selected folder: ask STATUS, and select it only when something is new. A
+        // round-robin poll on a new session does the same for INBOX: nothing idles on it.
         let (uid_next, uid_validity) = s.status(&name).await?;
         if uid_validity == m.uid_validity && uid_next.is_some_and(|n| n <= m.last_uid.saturating_add(1)) {
             lock(&w.marks).entry(key).and_modify(|m| m.checked_unix = unix_now());
