@@ -138,11 +138,9 @@ fn atoms(text: &str) -> Vec<Atom> {
         let b = bytes[i];
         if current.is_none() && b.is_ascii_alphabetic() {
             // The common case, a plain word: ASCII letters ended by ASCII punctuation or space.
-            let run = bytes[i..].iter().take_while(|b| b.is_ascii_alphabetic()).count();
-            let next = bytes.get(i + run);
-            if next.is_none_or(|n| n.is_ascii() && !n.is_ascii_digit())
-                && bytes[i..i + run].iter().any(u8::is_ascii_lowercase)
-            {
+            let (end, lower) = letters_end(bytes, i);
+            let next = bytes.get(end);
+            if lower && next.is_none_or(|n| n.is_ascii() && !n.is_ascii_digit()) {
                 // Left out, but counted when something ends it, as the loop below would.
                 if next.is_some() {
                     count += 1;
@@ -150,9 +148,13 @@ fn atoms(text: &str) -> Vec<Atom> {
                         return out;
                     }
                 }
-                i += run;
+                i = end;
                 continue;
             }
+        } else if current.is_none() && b.is_ascii() && !b.is_ascii_digit() {
+            // Space or punctuation with no atom open: nothing to end.
+            i += 1;
+            continue;
         }
         let (ascii, width) = if b.is_ascii() {
             (b.is_ascii_alphanumeric().then_some(b), 1)
@@ -194,6 +196,34 @@ fn atoms(text: &str) -> Vec<Atom> {
     }
     out.extend(current.filter(keep));
     out
+}
+
+/// Where the run of ASCII letters starting at `from` ends, and whether it has a lower-case one.
+/// Eight bytes at a time: words are most of any text, and most are shorter than eight letters.
+fn letters_end(bytes: &[u8], from: usize) -> (usize, bool) {
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut end = from;
+    let mut lower = false;
+    while let Some(chunk) = bytes.get(end..end + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        // Each byte in lower case and without its high bit, so that adding to it never carries
+        // into the next: the high bit of the sums says "at least `a`" and "past `z`".
+        let folded = (word | 0x2020_2020_2020_2020) & 0x7f7f_7f7f_7f7f_7f7f;
+        let letters = (folded + 0x1f1f_1f1f_1f1f_1f1f) & !(folded + 0x0505_0505_0505_0505) & !word & HIGHS;
+        let run = (!letters & HIGHS).trailing_zeros() as usize / 8;
+        let before_end = if run == 8 { u64::MAX } else { (1 << (run * 8)) - 1 };
+        // A letter is lower case when its 0x20 bit is set; shifted up two, it meets the flag.
+        lower |= letters & (word << 2) & before_end != 0;
+        end += run;
+        if run < 8 {
+            return (end, lower);
+        }
+    }
+    while let Some(&c) = bytes.get(end).filter(|c| c.is_ascii_alphabetic()) {
+        lower |= c.is_ascii_lowercase();
+        end += 1;
+    }
+    (end, lower)
 }
 
 /// Words after a number that make it a quantity, not a code.
@@ -608,6 +638,25 @@ mod tests {
         assert_eq!(values("G-123456 is your code"), vec!["123456"]);
         assert_eq!(values("验证码：１２３４５６"), vec!["123456"]);
         assert_eq!(values("W7K3D"), vec!["W7K3D"]);
+    }
+
+    #[test]
+    fn letter_runs_eight_bytes_at_a_time() {
+        let texts =
+            ["", "a", "Hello, world", "abcdefghijklmnopqrstuvwxyz0", "ABCDEFGHIJ", "@[`{_", "ÄbcdefghÖ", "abcdefgh"];
+        for text in texts {
+            let bytes = text.as_bytes();
+            for from in 0..bytes.len() {
+                let end = from + bytes[from..].iter().take_while(|b| b.is_ascii_alphabetic()).count();
+                let lower = bytes[from..end].iter().any(u8::is_ascii_lowercase);
+                assert_eq!(letters_end(bytes, from), (end, lower), "{text:?} from {from}");
+            }
+        }
+        for b in 0..=255u8 {
+            let bytes = [b; 9];
+            let end = if b.is_ascii_alphabetic() { 9 } else { 0 };
+            assert_eq!(letters_end(&bytes, 0), (end, b.is_ascii_lowercase()), "byte {b:#x}");
+        }
     }
 
     #[test]
