@@ -9,7 +9,9 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::MatchKind;
+
+use crate::dfa::Words;
 
 /// What a matched label says about the number next to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1052,7 +1054,7 @@ const TRAVEL: &[&str] = &[
 ];
 
 struct Table {
-    automaton: AhoCorasick,
+    automaton: Words,
     kinds: Vec<Kind>,
     /// Pattern may be followed by a letter (a stem).
     stem: Vec<bool>,
@@ -1089,12 +1091,7 @@ fn build() -> Option<Table> {
             }
         }
     }
-    let automaton = AhoCorasickBuilder::new()
-        .match_kind(MatchKind::LeftmostLongest)
-        .ascii_case_insensitive(true)
-        .kind(Some(AhoCorasickKind::DFA))
-        .build(&patterns)
-        .ok()?;
+    let automaton = Words::new(&patterns, MatchKind::LeftmostLongest, true)?;
     Some(Table { automaton, kinds, stem })
 }
 
@@ -1130,9 +1127,8 @@ pub fn scan(text: &str) -> Vec<Hit> {
         return Vec::new();
     };
     let mut hits = Vec::new();
-    for m in table.automaton.find_iter(text) {
-        let (start, end) = (m.start(), m.end());
-        let index = m.pattern().as_usize();
+    for m in table.automaton.find_iter(text.as_bytes()) {
+        let (start, end, index) = (m.start, m.end, m.pattern);
         let pattern_first = text[start..end].chars().next();
         let pattern_last = text[start..end].chars().next_back();
         if pattern_first.is_some_and(is_spaced_script)

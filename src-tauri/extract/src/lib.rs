@@ -17,11 +17,14 @@
 //! | [`links`]      | picks the verification or magic sign-in link                          |
 //! | [`service`]    | names the sending service from the sender                             |
 //!
+//! [`dfa`] holds the search loops the keyword and link word lists share.
+//!
 //! Every step is bounded: the text scanned, the number of blocks, tokens and links all have caps,
 //! so hostile input costs at most a few milliseconds and never panics.
 
 pub mod blocks;
 pub mod candidates;
+pub mod dfa;
 pub mod html;
 pub mod keywords;
 pub mod links;

@@ -9,9 +9,10 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind};
+use aho_corasick::MatchKind;
 
 use crate::blocks::{Document, Link};
+use crate::dfa;
 
 /// Score a link needs to be returned.
 const THRESHOLD: f32 = 6.0;
@@ -447,19 +448,19 @@ const URL_NEGATIVE: &[&str] = &[
 /// One automaton per word list: a link is checked against hundreds of words, for every link of
 /// every message.
 struct Words {
-    strong: Option<AhoCorasick>,
+    strong: Option<dfa::Words>,
     /// A link's text against [`STRONG`], [`WEAK`] and [`NEGATIVE`] at once.
     text: Lists,
-    lead_negative: Option<AhoCorasick>,
+    lead_negative: Option<dfa::Words>,
     /// A target's path against [`URL_NEGATIVE`] and [`URL_POSITIVE`] at once.
     path: Lists,
-    social: Option<AhoCorasick>,
-    subject: Option<AhoCorasick>,
+    social: Option<dfa::Words>,
+    subject: Option<dfa::Words>,
 }
 
 /// Several word lists in one automaton: which of them occur in a haystack, in one pass.
 struct Lists {
-    automaton: Option<AhoCorasick>,
+    automaton: Option<dfa::Words>,
     /// Where each list's patterns end, in pattern order.
     ends: Vec<usize>,
 }
@@ -475,17 +476,15 @@ impl Lists {
 
     /// Bit `i` set when a word of list `i` occurs in `haystack`.
     fn found(&self, haystack: &str) -> u32 {
-        let Some(ac) = &self.automaton else { return 0 };
+        let Some(words) = &self.automaton else { return 0 };
         let all = (1u32 << self.ends.len()) - 1;
         let mut found = 0;
         // Overlapping: every occurrence of every word, so no list hides another.
-        for m in ac.find_overlapping_iter(haystack) {
-            let list = self.ends.iter().position(|&end| m.pattern().as_usize() < end).unwrap_or(0);
+        words.each_overlapping(haystack.as_bytes(), |pattern| {
+            let list = self.ends.iter().position(|&end| pattern < end).unwrap_or(0);
             found |= 1 << list;
-            if found == all {
-                break;
-            }
-        }
+            found != all
+        });
         found
     }
 }
@@ -499,10 +498,9 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| Words {
     subject: automaton(STRONG.iter().chain(SUBJECT_INTENT)),
 });
 
-/// A DFA without prefilter: the haystacks are a few dozen bytes, where setting up a prefilter
-/// costs more than it saves.
-fn automaton<'a>(words: impl Iterator<Item = &'a &'a str>) -> Option<AhoCorasick> {
-    AhoCorasickBuilder::new().kind(Some(AhoCorasickKind::DFA)).prefilter(false).build(words).ok()
+/// A DFA with standard match semantics, so that overlapping searches can run on it.
+fn automaton<'a>(words: impl Iterator<Item = &'a &'a str>) -> Option<dfa::Words> {
+    dfa::Words::new(words, MatchKind::Standard, false)
 }
 
 /// Hosts of social networks: their links are follow-us icons.
@@ -511,8 +509,8 @@ const SOCIAL: &[&str] = &["facebook.com", "twitter.com", "linkedin.com", "instag
 const SUBJECT_INTENT: &[&str] = &["sign in", "sign-in", "log in", "login", "code", "magic", "password"];
 
 /// True when `haystack` (lower case) holds any word of the list.
-fn has(list: &Option<AhoCorasick>, haystack: &str) -> bool {
-    list.as_ref().is_some_and(|ac| ac.is_match(haystack))
+fn has(list: &Option<dfa::Words>, haystack: &str) -> bool {
+    list.as_ref().is_some_and(|words| words.is_match(haystack.as_bytes()))
 }
 
 /// The last `max` characters of `s`.
@@ -558,22 +556,36 @@ pub fn find_link(subject: &str, doc: &Document) -> Option<FoundLink> {
     let subject_l = subject.to_lowercase();
     let subject_intent = has(&WORDS.subject, &subject_l);
 
-    let mut best: Option<(f32, usize)> = None;
-    let mut scores: Vec<Option<f32>> = Vec::new();
     let mut lowered = Lowered::default();
-    for (i, link) in doc.links.iter().take(MAX_LINKS_SCORED).enumerate() {
-        let s = score(link, subject_intent, &mut lowered);
-        scores.push(s);
-        if let Some(s) = s
-            && best.is_none_or(|(b, _)| s > b)
-        {
-            best = Some((s, i));
+    let mut scores: Vec<Option<f32>> =
+        doc.links.iter().take(MAX_LINKS_SCORED).map(|link| score(link, subject_intent, &mut lowered)).collect();
+    // The words before a link can still rule it out. Reading them is the costly part, so they
+    // are read only for the link that would win, and again for the next one if it is ruled out.
+    let mut is_escape = |i: usize| escape_hatch(&doc.links[i], &mut lowered);
+    let (mut score, index) = loop {
+        let mut best: Option<(f32, usize)> = None;
+        for (i, s) in scores.iter().enumerate() {
+            if let Some(s) = *s
+                && best.is_none_or(|(b, _)| s > b)
+            {
+                best = Some((s, i));
+            }
         }
-    }
-    let (mut score, index) = best?;
+        let (s, i) = best?;
+        if !is_escape(i) {
+            break (s, i);
+        }
+        scores[i] = None;
+    };
     let link = doc.links.get(index)?;
     // The same target again (a button and its copy-paste fallback) adds weight.
-    let repeats = doc.links.iter().zip(&scores).filter(|(l, s)| l.href == link.href && s.is_some()).count();
+    let repeats = doc
+        .links
+        .iter()
+        .zip(&scores)
+        .enumerate()
+        .filter(|(i, (l, s))| l.href == link.href && s.is_some() && (*i == index || !is_escape(*i)))
+        .count();
     score += (repeats.saturating_sub(1).min(2)) as f32;
     if score < THRESHOLD {
         return None;
@@ -582,7 +594,13 @@ pub fn find_link(subject: &str, doc: &Document) -> Option<FoundLink> {
     Some(FoundLink { href: link.href.clone(), confidence })
 }
 
-/// The score of one link, or `None` when it cannot be the action.
+/// "If this wasn't you, <reset your password>": the words just before the link make it an
+/// escape hatch, not the action.
+fn escape_hatch(link: &Link, lowered: &mut Lowered) -> bool {
+    has(&WORDS.lead_negative, lower_into(tail_chars(&link.lead, 100), &mut lowered.lead))
+}
+
+/// The score of one link, or `None` when it cannot be the action, [`escape_hatch`] aside.
 fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<f32> {
     let href_l = lower_into(&link.href, &mut lowered.href);
     if !(href_l.starts_with("https://") || href_l.starts_with("http://")) || link.hidden {
@@ -606,11 +624,6 @@ fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<f32
     let host = slash.map_or(rest, |i| &rest[..i]);
     let path_words = WORDS.path.found(path);
     if (path_words & 0b01 != 0 || has(&WORDS.social, host)) && !text_strong {
-        return None;
-    }
-    // "If this wasn't you, <reset your password>": an escape hatch, not the action.
-    let lead_l = lower_into(tail_chars(&link.lead, 100), &mut lowered.lead);
-    if has(&WORDS.lead_negative, lead_l) {
         return None;
     }
     if link.image_only && !text_strong {
