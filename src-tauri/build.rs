@@ -4,7 +4,30 @@
 //! every window by default.
 
 fn main() {
-    let manifest = tauri_build::AppManifest::new().commands(&["list_accounts"]);
+    let manifest = tauri_build::AppManifest::new().commands(&[
+        "list_accounts",
+        "account_preset",
+        "save_account",
+        "remove_account",
+        "wait_for_code",
+        "cancel_wait",
+        "recent_codes",
+        "set_watching",
+        "set_paused",
+        "list_messages",
+        "open_message",
+        "pool_stats",
+        "get_settings",
+        "save_settings",
+        "restart",
+        "pick_import_file",
+        "import_accounts",
+        "cancel_batch",
+        "save_report",
+        "copy_text",
+        "open_link",
+        "app_info",
+    ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("cannot generate the Tauri context from tauri.conf.json");
 }

@@ -41,22 +41,53 @@ function listen(name, handler) {
   return tauri.event.listen(name, (event) => handler(event.payload));
 }
 
-/** Every account, in the order they were added. */
-export function listAccounts() {
-  return call("list_accounts");
-}
+// Accounts
+export const listAccounts = () => call("list_accounts");
+export const accountPreset = (email) => call("account_preset", { email });
+/** `input`: `{spec, secret, secretIsToken}`; the secret goes straight to the keyring. */
+export const saveAccount = (input) => call("save_account", { input });
+export const removeAccount = (email) => call("remove_account", { email });
 
-/** Calls `handler({email, status, detail})` when an account's status changes. */
-export function onAccountStatus(handler) {
-  return listen("mailwatch://account-status", handler);
-}
+// Codes
+export const waitForCode = (email, timeoutSecs) => call("wait_for_code", { email, timeoutSecs });
+export const cancelWait = (email) => call("cancel_wait", { email });
+export const recentCodes = (limit) => call("recent_codes", { limit });
+export const setWatching = (emails, watch) => call("set_watching", { emails, watch });
+export const setPaused = (paused) => call("set_paused", { paused });
 
-/** Calls `handler({email, code, link, service, from, subject, received})` for each new code. */
-export function onCodeFound(handler) {
-  return listen("mailwatch://code-found", handler);
-}
+// Messages
+export const listMessages = (email, folder, top) => call("list_messages", { email, folder, top });
+export const openMessage = (email, folder, uid) => call("open_message", { email, folder, uid });
 
-/** Calls `handler(stats)` when the session pool's counters change. */
-export function onPoolStats(handler) {
-  return listen("mailwatch://pool-stats", handler);
-}
+// Pool stats and settings
+export const poolStats = () => call("pool_stats");
+export const getSettings = () => call("get_settings");
+export const saveSettings = (settings) => call("save_settings", { settings });
+export const restart = () => call("restart");
+
+// Import
+export const pickImportFile = () => call("pick_import_file");
+export const importAccounts = (request) => call("import_accounts", { request });
+export const cancelBatch = () => call("cancel_batch");
+export const saveReport = (name, text) => call("save_report", { name, text });
+
+// System
+export const copyText = (text) => call("copy_text", { text });
+export const openLink = (url) => call("open_link", { url });
+export const appInfo = () => call("app_info");
+
+// Events pushed by the engine and the shell; nothing here polls.
+/** `handler({email, status, detail})` when an account's status changes. */
+export const onAccountStatus = (handler) => listen("mailwatch://account-status", handler);
+/** `handler({email, code, link, service, from, subject, received})` for each new code. */
+export const onCodeFound = (handler) => listen("mailwatch://code-found", handler);
+/** `handler(stats)` when the session pool's counters change. */
+export const onPoolStats = (handler) => listen("mailwatch://pool-stats", handler);
+/** `handler({job, done, total, ok, failed, rate, etaSecs})` as a batch job moves on. */
+export const onBatchProgress = (handler) => listen("mailwatch://batch-progress", handler);
+/** `handler({watched, paused})` when watching is paused or resumed (from the tray, say). */
+export const onPaused = (handler) => listen("mailwatch://paused", handler);
+/** `handler(message)` once, if desktop notifications cannot be shown. */
+export const onNotificationsUnavailable = (handler) => listen("mailwatch://notifications-unavailable", handler);
+/** `handler(paths)` when files are dropped on the window. */
+export const onFileDrop = (handler) => listen("tauri://drag-drop", (payload) => handler(payload?.paths ?? []));

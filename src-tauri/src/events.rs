@@ -4,10 +4,17 @@
 //! (`code-found`, `account-status`, `pool-stats`, `batch-progress`, ...), with the engine's
 //! [`Event`] as the JSON payload (camelCase fields plus `kind`). Deriving the name from the
 //! tag means a kind the engine adds reaches the UI without a change here.
+//!
+//! A found code also goes to the tray's latest codes, to the clipboard when auto-copy is on,
+//! and to a desktop notification when notifications are on, whether or not the window shows.
 
 use mailwatch_engine::events::{Event, EventSink};
 use serde_json::Value;
-use tauri::{AppHandle, Emitter};
+use tauri::{AppHandle, Emitter, Manager};
+
+use crate::notify::{CodeNotice, NOTIFIER};
+use crate::state::{Shell, lock};
+use crate::tray::{RECENT_CODES, RecentCode};
 
 /// What every Mailwatch event name starts with.
 pub const PREFIX: &str = "mailwatch://";
@@ -42,6 +49,12 @@ impl WebviewSink {
 
 impl EventSink for WebviewSink {
     fn emit(&self, event: Event) {
+        if let Event::CodeFound { email, code, link, service, .. } = &event {
+            code_found(
+                &self.app,
+                CodeNotice { email: email.clone(), code: code.clone(), service: service.clone(), link: link.clone() },
+            );
+        }
         // `emit` queues a script for the webview and returns; it never waits for the page.
         let (name, payload) = match to_tauri_event(&event) {
             Ok(converted) => converted,
@@ -53,6 +66,28 @@ impl EventSink for WebviewSink {
         if let Err(err) = self.app.emit(&name, payload) {
             tracing::warn!(event = %name, error = %err, "cannot forward an engine event to the window");
         }
+    }
+}
+
+/// What the shell does with a new code besides showing it in the window.
+fn code_found(app: &AppHandle, notice: CodeNotice) {
+    let Some(shell) = app.try_state::<Shell>() else { return };
+    let prefs = shell.prefs.get();
+    if let Some(code) = &notice.code {
+        let entry = RecentCode { code: code.clone(), service: notice.service.clone(), email: notice.email.clone() };
+        let mut recent = lock(&shell.recent);
+        recent.retain(|c| *c != entry);
+        recent.push_front(entry);
+        recent.truncate(RECENT_CODES);
+        drop(recent);
+        crate::tray::refresh(app);
+        if prefs.auto_copy {
+            crate::commands::system::copy(app, code);
+        }
+    }
+    if prefs.notifications && !prefs.do_not_disturb {
+        let copier = app.clone();
+        NOTIFIER.code(app, notice, move |code| crate::commands::system::copy(&copier, &code));
     }
 }
 

@@ -8,6 +8,8 @@
 pub mod commands;
 pub mod error;
 pub mod events;
+pub mod notify;
+pub mod prefs;
 pub mod state;
 pub mod tray;
 
@@ -15,10 +17,16 @@ use std::fmt;
 use std::sync::Arc;
 
 use mailwatch_engine::engine::EngineOptions;
-use tauri::{AppHandle, Manager, RunEvent};
+use std::sync::atomic::Ordering;
+
+use tauri::{AppHandle, Manager, RunEvent, WindowEvent};
+use tauri_plugin_window_state::StateFlags;
 
 use crate::events::WebviewSink;
-use crate::state::EngineSlot;
+use crate::state::{EngineSlot, Shell};
+
+/// The argument the desktop's autostart entry passes, so a login start stays in the tray.
+pub const MINIMISED_ARG: &str = "--minimised";
 
 /// The app cannot start because there is no graphical session to show a window in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,12 +69,49 @@ pub fn check_display() -> Result<(), NoDisplay> {
 pub fn run() {
     init_logging();
     let app = tauri::Builder::default()
-        .invoke_handler(tauri::generate_handler![commands::accounts::list_accounts])
+        // First, so a second launch hands over before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| tray::show_main_window(app)))
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                // Whether the window shows is the start-minimised setting's business.
+                .with_state_flags(StateFlags::all() - StateFlags::VISIBLE)
+                .build(),
+        )
+        .plugin(tauri_plugin_autostart::Builder::new().args([MINIMISED_ARG]).build())
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
+        .manage(Shell::default())
+        .invoke_handler(tauri::generate_handler![
+            commands::accounts::list_accounts,
+            commands::accounts::account_preset,
+            commands::accounts::save_account,
+            commands::accounts::remove_account,
+            commands::codes::wait_for_code,
+            commands::codes::cancel_wait,
+            commands::codes::recent_codes,
+            commands::watch::set_watching,
+            commands::watch::set_paused,
+            commands::messages::list_messages,
+            commands::messages::open_message,
+            commands::stats::pool_stats,
+            commands::settings::get_settings,
+            commands::settings::save_settings,
+            commands::settings::restart,
+            commands::import::pick_import_file,
+            commands::import::import_accounts,
+            commands::import::cancel_batch,
+            commands::import::save_report,
+            commands::system::copy_text,
+            commands::system::open_link,
+            commands::system::app_info,
+        ])
+        .on_window_event(on_window_event)
         .setup(|app| {
             let sink = Arc::new(WebviewSink::new(app.handle().clone()));
             app.manage(EngineSlot::new(EngineOptions::default(), sink));
-            open_engine_in_background(app.handle().clone());
             install_tray(app.handle());
+            open_engine_in_background(app.handle().clone());
             Ok(())
         })
         .build(tauri::generate_context!());
@@ -84,6 +129,35 @@ pub fn run() {
     });
 }
 
+/// Closing the window hides it to the tray, when there is one; the first time, a
+/// notification says so. Without a tray, closing quits as usual.
+fn on_window_event(window: &tauri::Window, event: &WindowEvent) {
+    let WindowEvent::CloseRequested { api, .. } = event else { return };
+    let app = window.app_handle();
+    let shell = app.state::<Shell>();
+    if !shell.tray.load(Ordering::Relaxed) {
+        return;
+    }
+    api.prevent_close();
+    if let Err(err) = window.hide() {
+        tracing::warn!(error = %err, "cannot hide the window");
+    }
+    if !shell.prefs.get().close_hint_shown {
+        let prefs = shell.prefs.update(|p| p.close_hint_shown = true);
+        notify::NOTIFIER.notice(
+            app,
+            "Mailwatch is still running".into(),
+            "It keeps watching in the tray. Choose Quit in the tray menu to stop it.".into(),
+        );
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            if let Some(engine) = app.state::<EngineSlot>().opened() {
+                let _ = prefs::save(&engine, &prefs).await;
+            }
+        });
+    }
+}
+
 /// Logs out of idle IMAP sessions before the process ends. The engine bounds this by its
 /// command timeout, so quitting never hangs on a dead server.
 fn close_engine(app: &AppHandle) {
@@ -93,12 +167,29 @@ fn close_engine(app: &AppHandle) {
 }
 
 /// Starts opening the engine while the window loads; the UI's first command then waits for it
-/// instead of starting the work. Failures are logged here and shown by the UI.
+/// instead of starting the work. Once open, the preferences load, the window shows (unless
+/// the user starts minimised) and watching resumes. Failures are logged here and shown by
+/// the UI, so the window shows whatever happens.
 fn open_engine_in_background(app: AppHandle) {
+    let minimised_arg = std::env::args().any(|a| a == MINIMISED_ARG);
     tauri::async_runtime::spawn(async move {
-        if let Err(err) = app.state::<EngineSlot>().get().await {
-            tracing::error!(code = err.code, "{}", err.message);
+        let engine = match app.state::<EngineSlot>().get().await {
+            Ok(engine) => engine,
+            Err(err) => {
+                tracing::error!(code = err.code, "{}", err.message);
+                tray::show_main_window(&app);
+                return;
+            }
+        };
+        let prefs = prefs::load(&engine).await;
+        app.state::<Shell>().prefs.set(prefs.clone());
+        let tray_ready = app.state::<Shell>().tray.load(Ordering::Relaxed);
+        if !(tray_ready && (prefs.start_minimised || minimised_arg)) {
+            tray::show_main_window(&app);
         }
+        tray::refresh(&app);
+        let watched = prefs::load_watched(&engine).await;
+        commands::watch::apply(&engine, &watched, prefs.paused).await;
     });
 }
 
@@ -107,7 +198,7 @@ fn open_engine_in_background(app: AppHandle) {
 /// that case is caught here too.
 fn install_tray(app: &AppHandle) {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tray::install(app))) {
-        Ok(Ok(())) => {}
+        Ok(Ok(())) => app.state::<Shell>().tray.store(true, Ordering::Relaxed),
         Ok(Err(err)) => tracing::warn!(error = %err, "cannot add the tray icon; the window works without it"),
         Err(_) => tracing::warn!(
             "cannot add the tray icon (is libayatana-appindicator3 installed?); the window works without it"

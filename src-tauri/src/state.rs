@@ -72,3 +72,24 @@ where
         }
     }
 }
+
+/// What the shell keeps besides the engine: preferences, running waits, the batch job, and
+/// the latest codes for the tray.
+#[derive(Default)]
+pub struct Shell {
+    /// The preferences in force.
+    pub prefs: crate::prefs::Prefs,
+    /// Running waits for a code, by account, so the UI can cancel them.
+    pub waits: std::sync::Mutex<std::collections::HashMap<String, (u64, mailwatch_engine::engine::CancellationToken)>>,
+    /// The running import or batch job, so the UI can cancel it.
+    pub batch: std::sync::Mutex<Option<mailwatch_engine::engine::CancellationToken>>,
+    /// The newest codes, newest first, for the tray menu.
+    pub recent: std::sync::Mutex<std::collections::VecDeque<crate::tray::RecentCode>>,
+    /// Whether the tray icon exists; without it, closing the window quits.
+    pub tray: std::sync::atomic::AtomicBool,
+}
+
+/// Locks a mutex, taking the data of a poisoned one (a panic elsewhere must not stop the UI).
+pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,126 +1,271 @@
-// The accounts list: one focusable row per account, an empty state for a first run, and
-// live status updates. Rows are moved between with the arrow keys (one tab stop for the list).
+// The accounts view: a searchable, filterable list that renders only the rows in view, so
+// 10,000 accounts scroll smoothly. Rows are reused DOM nodes; nothing is rebuilt per scroll
+// except the few rows that come into view.
 
-const PROVIDERS = { outlook: "Outlook", gmail: "Gmail", imap: "IMAP" };
+import { displayStatus, statusLabel, statusTone, filterAccounts, countByStatus, FILTERS } from "../lib/accounts.js";
+import { age, providerName } from "../lib/format.js";
+import { visibleRange, scrollToReveal } from "../lib/virtual.js";
 
-const STATUSES = {
-  ok: { label: "OK", tone: "ok" },
-  "needs-reauth": { label: "Sign in again", tone: "warn" },
-  error: { label: "Error", tone: "bad" },
-};
-
-const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const ROW_HEIGHT = 40;
 
 export class AccountsView {
-  constructor(root, { count }) {
-    this.root = root;
-    this.count = count;
-    this.loading = root.querySelector("#accounts-loading");
-    this.empty = root.querySelector("#accounts-empty");
-    this.table = root.querySelector("#accounts-table");
-    this.rows = root.querySelector("#accounts-rows");
-    this.rows.addEventListener("keydown", (event) => this.onKey(event));
-    this.rows.addEventListener("focusin", (event) => this.onFocus(event));
+  /**
+   * @param {object} actions `{wait(row), watch(row, on), messages(row), edit(row), remove(row), status(row), copy(code)}`
+   */
+  constructor(actions) {
+    this.actions = actions;
+    this.rows = [];
+    this.shown = [];
+    this.selected = null; // email
+    this.query = "";
+    this.filter = "all";
+    this.el = {
+      view: document.getElementById("view-accounts"),
+      loading: document.getElementById("accounts-loading"),
+      empty: document.getElementById("accounts-empty"),
+      none: document.getElementById("accounts-none"),
+      list: document.getElementById("accounts-list"),
+      viewport: document.getElementById("accounts-viewport"),
+      spacer: document.getElementById("accounts-spacer"),
+      search: document.getElementById("account-search"),
+      filter: document.getElementById("account-filter"),
+      count: document.getElementById("account-count"),
+    };
+    this.el.search.addEventListener("input", () => {
+      this.query = this.el.search.value;
+      this.apply();
+    });
+    this.el.filter.addEventListener("change", () => {
+      this.filter = this.el.filter.value;
+      this.apply();
+    });
+    this.el.viewport.addEventListener("scroll", () => this.paint(), { passive: true });
+    new ResizeObserver(() => this.paint()).observe(this.el.viewport);
+    this.el.list.addEventListener("keydown", (event) => this.onKey(event));
+    this.el.spacer.addEventListener("click", (event) => this.onClick(event));
+    this.renderFilter();
   }
 
   setBusy(busy) {
-    this.root.setAttribute("aria-busy", String(busy));
+    this.el.view.setAttribute("aria-busy", String(busy));
   }
 
-  render(accounts) {
-    const focusedEmail = document.activeElement?.closest?.("tr")?.dataset.email;
-    this.loading.hidden = true;
-    this.empty.hidden = accounts.length > 0;
-    this.table.hidden = accounts.length === 0;
-    this.count.textContent = accounts.length === 0 ? "" : accounts.length === 1 ? "1 account" : `${accounts.length} accounts`;
-    this.rows.replaceChildren(...accounts.map((account) => renderRow(account)));
-
-    // Keep the keyboard where it was across a refresh, or make the first row the tab stop.
-    const rows = [...this.rows.rows];
-    const keep = rows.find((row) => row.dataset.email === focusedEmail) ?? rows[0];
-    if (keep) {
-      keep.tabIndex = 0;
-      if (focusedEmail && keep.dataset.email === focusedEmail) keep.focus();
-    }
+  /** Replaces every row (after a load). */
+  render(rows) {
+    this.rows = rows;
+    this.byEmail = new Map(rows.map((r) => [r.email, r]));
+    this.el.loading.hidden = true;
+    this.apply();
   }
 
-  // Shown when the list could not be read: neither a stale list nor a misleading empty state.
   renderUnavailable() {
-    this.loading.hidden = true;
-    this.empty.hidden = true;
-    this.table.hidden = true;
-    this.count.textContent = "";
+    this.el.loading.hidden = true;
+    this.el.count.textContent = "";
   }
 
+  /** Applies a pushed status change to one row. */
   updateStatus({ email, status, detail }) {
-    const row = [...this.rows.rows].find((r) => r.dataset.email === email);
+    const row = this.byEmail?.get(email);
     if (!row) return;
-    row.querySelector(".status").replaceWith(renderStatus(status, detail));
+    row.status = status;
+    row.statusDetail = detail ?? null;
+    this.repaint();
   }
 
-  onFocus(event) {
-    const row = event.target.closest("tr");
+  /** Records a new code on its account's row. */
+  codeFound(code) {
+    const row = this.byEmail?.get(code.email);
     if (!row) return;
-    for (const other of this.rows.rows) other.tabIndex = other === row ? 0 : -1;
+    row.lastCode = { ...code, foundAt: Math.floor(Date.now() / 1000) };
+    row.lastCheck = Math.floor(Date.now() / 1000);
+    this.repaint();
+  }
+
+  setWatching(emails, on) {
+    for (const email of emails) {
+      const row = this.byEmail?.get(email);
+      if (row) row.watching = on;
+    }
+    this.apply();
+  }
+
+  selectedRow() {
+    return this.selected ? this.byEmail?.get(this.selected) ?? null : null;
+  }
+
+  focusSearch() {
+    this.el.search.focus();
+    this.el.search.select();
+  }
+
+  renderFilter() {
+    const counts = countByStatus(this.rows);
+    const current = this.el.filter.value || this.filter;
+    this.el.filter.replaceChildren(
+      ...FILTERS.map(([value, label]) => {
+        const option = document.createElement("option");
+        option.value = value;
+        option.textContent = this.rows.length ? `${label} (${counts[value] ?? 0})` : label;
+        return option;
+      }),
+    );
+    this.el.filter.value = current;
+  }
+
+  apply() {
+    this.renderFilter();
+    this.shown = filterAccounts(this.rows, this.query, this.filter);
+    const total = this.rows.length;
+    this.el.empty.hidden = total !== 0;
+    this.el.list.hidden = total === 0 || this.shown.length === 0;
+    this.el.none.hidden = total === 0 || this.shown.length !== 0;
+    this.el.count.textContent =
+      total === 0 ? "" : this.shown.length === total ? `${total.toLocaleString("en-US")} accounts` : `${this.shown.length.toLocaleString("en-US")} of ${total.toLocaleString("en-US")}`;
+    this.el.list.setAttribute("aria-rowcount", String(this.shown.length));
+    this.el.spacer.style.height = `${this.shown.length * ROW_HEIGHT}px`;
+    if (this.selected && !this.shown.some((r) => r.email === this.selected)) this.selected = null;
+    this.repaint();
+  }
+
+  repaint() {
+    this.painted = null;
+    this.paint();
+  }
+
+  /** Draws the rows in view, reusing row elements. */
+  paint() {
+    const { viewport, spacer } = this.el;
+    const { start, end } = visibleRange(viewport.scrollTop, viewport.clientHeight || 600, ROW_HEIGHT, this.shown.length);
+    const key = `${start}:${end}`;
+    if (this.painted === key) return;
+    this.painted = key;
+    const now = Date.now();
+    const existing = Array.from(spacer.children);
+    const needed = end - start;
+    while (existing.length < needed) {
+      const row = document.createElement("div");
+      row.className = "vrow";
+      row.setAttribute("role", "row");
+      spacer.append(row);
+      existing.push(row);
+    }
+    existing.forEach((el, i) => {
+      if (i >= needed) {
+        el.hidden = true;
+        return;
+      }
+      const index = start + i;
+      const data = this.shown[index];
+      el.hidden = false;
+      el.style.top = `${index * ROW_HEIGHT}px`;
+      el.dataset.email = data.email;
+      el.setAttribute("aria-rowindex", String(index + 1));
+      el.setAttribute("aria-selected", String(data.email === this.selected));
+      fillRow(el, data, now);
+    });
+  }
+
+  select(email, reveal = true) {
+    this.selected = email;
+    const index = this.shown.findIndex((r) => r.email === email);
+    if (reveal && index >= 0) {
+      const { viewport } = this.el;
+      const top = scrollToReveal(index, viewport.scrollTop, viewport.clientHeight, ROW_HEIGHT);
+      if (top != null) viewport.scrollTop = top;
+    }
+    this.repaint();
+  }
+
+  onClick(event) {
+    const rowEl = event.target.closest(".vrow");
+    if (!rowEl) return;
+    const row = this.byEmail.get(rowEl.dataset.email);
+    if (!row) return;
+    this.select(row.email, false);
+    const action = event.target.closest("[data-action]")?.dataset.action;
+    if (action === "wait") this.actions.wait(row);
+    else if (action === "watch") this.actions.watch(row, !row.watching);
+    else if (action === "messages") this.actions.messages(row);
+    else if (action === "edit") this.actions.edit(row);
+    else if (action === "remove") this.actions.remove(row);
+    else if (action === "status") this.actions.status(row);
+    else if (action === "copy" && row.lastCode?.code) this.actions.copy(row.lastCode.code);
   }
 
   onKey(event) {
-    const rows = [...this.rows.rows];
-    const at = rows.indexOf(event.target.closest("tr"));
-    if (at < 0) return;
-    const next = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: rows.length - 1 }[event.key];
-    if (next === undefined) return;
+    if (event.target.closest("button") && (event.key === "Enter" || event.key === " ")) return;
+    const index = this.shown.findIndex((r) => r.email === this.selected);
+    const move = (to) => {
+      event.preventDefault();
+      const clamped = Math.max(0, Math.min(this.shown.length - 1, to));
+      if (this.shown[clamped]) this.select(this.shown[clamped].email);
+    };
+    const page = Math.max(1, Math.floor(this.el.viewport.clientHeight / ROW_HEIGHT) - 1);
+    const row = this.selectedRow();
+    switch (event.key) {
+      case "ArrowDown": return move(index + 1);
+      case "ArrowUp": return move(index < 0 ? 0 : index - 1);
+      case "PageDown": return move(index + page);
+      case "PageUp": return move(index - page);
+      case "Home": return move(0);
+      case "End": return move(this.shown.length - 1);
+    }
+    if (!row || event.ctrlKey || event.altKey || event.metaKey) return;
+    const key = event.key.toLowerCase();
+    if (event.key === "Enter") this.actions.wait(row);
+    else if (key === "w") this.actions.watch(row, !row.watching);
+    else if (key === "m") this.actions.messages(row);
+    else if (key === "e") this.actions.edit(row);
+    else if (event.key === "Delete") this.actions.remove(row);
+    else return;
     event.preventDefault();
-    rows[Math.max(0, Math.min(rows.length - 1, next))].focus();
   }
-}
-
-function renderRow(account) {
-  const row = document.createElement("tr");
-  row.dataset.email = account.email;
-  row.tabIndex = -1;
-
-  const address = cell("address", account.email);
-  const provider = cell("provider", PROVIDERS[account.provider] ?? account.provider);
-  const status = document.createElement("td");
-  status.append(renderStatus(account.status, account.statusDetail));
-  const lastCheck = cell("last-check", "—");
-  if (typeof account.lastCheck === "number") {
-    lastCheck.textContent = timeFormat.format(new Date(account.lastCheck * 1000));
-  } else {
-    lastCheck.classList.add("muted");
-    lastCheck.title = "Not checked yet";
-  }
-
-  row.append(address, provider, status, lastCheck);
-  row.setAttribute("aria-label", `${account.email}, ${PROVIDERS[account.provider] ?? account.provider}, ${statusLabel(account.status)}`);
-  return row;
-}
-
-function renderStatus(status, detail) {
-  const known = STATUSES[status] ?? { label: status, tone: "bad" };
-  const box = document.createElement("div");
-  box.className = "status";
-  const badge = document.createElement("span");
-  badge.className = `badge badge-${known.tone}`;
-  badge.textContent = known.label;
-  box.append(badge);
-  if (detail) {
-    const text = document.createElement("span");
-    text.className = "status-detail";
-    text.textContent = detail;
-    box.append(text);
-  }
-  return box;
-}
-
-function statusLabel(status) {
-  return (STATUSES[status] ?? { label: status }).label;
 }
 
 function cell(className, text) {
-  const td = document.createElement("td");
-  td.className = className;
-  td.textContent = text;
-  return td;
+  const span = document.createElement("span");
+  span.setAttribute("role", "gridcell");
+  if (className) span.className = className;
+  if (text != null) span.textContent = text;
+  return span;
+}
+
+function button(action, label, title, className = "icon-button") {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = className;
+  b.dataset.action = action;
+  b.textContent = label;
+  b.title = title;
+  b.tabIndex = -1;
+  return b;
+}
+
+function fillRow(el, row, now) {
+  const status = displayStatus(row);
+  const email = cell("email", row.email);
+  email.title = row.email;
+  const statusCell = cell("");
+  const badge = button("status", statusLabel(status), row.statusDetail ?? "What this status means", `status ${statusTone(status)}`);
+  statusCell.append(badge);
+  const codeCell = cell("");
+  if (row.lastCode?.code) {
+    const code = button("copy", row.lastCode.code, "Copy this code", "copy-code");
+    const when = document.createElement("span");
+    when.className = "muted small";
+    when.textContent = ` ${age(row.lastCode.foundAt, now)}`;
+    codeCell.append(code, when);
+  } else {
+    codeCell.textContent = "—";
+    codeCell.classList.add("muted");
+  }
+  const actions = cell("actions");
+  actions.append(
+    button("wait", "Wait for code", "Wait for a new code (Enter)", "button small"),
+    button("watch", row.watching ? "Unwatch" : "Watch", row.watching ? "Stop watching (W)" : "Watch continuously (W)"),
+    button("messages", "Messages", "Show the newest messages (M)"),
+    button("edit", "Edit", "Edit the account (E)"),
+    button("remove", "✕", "Remove the account (Delete)"),
+  );
+  el.replaceChildren(email, cell("muted", providerName(row.provider)), statusCell, codeCell, cell("muted", age(row.lastCheck, now)), actions);
 }

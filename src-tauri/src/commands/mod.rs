@@ -1,5 +1,12 @@
-//! The commands the webview may invoke, one file per area. Each name is `verb_noun`, matches
-//! the string `ui/ipc.js` passes to `invoke`, and needs an `allow-<name>` permission in
-//! `capabilities/` (see `src-tauri/build.rs`).
+//! The commands the window may call. Each is thin: it reaches the engine through
+//! [`EngineSlot`](crate::state::EngineSlot), runs the work on its own task, and returns
+//! `{code, message}` errors.
 
 pub mod accounts;
+pub mod codes;
+pub mod import;
+pub mod messages;
+pub mod settings;
+pub mod stats;
+pub mod system;
+pub mod watch;

@@ -1,0 +1,139 @@
+//! Importing account files: pick a file, preview it (a dry run), import it with progress,
+//! cancel, and save the report.
+
+use std::path::PathBuf;
+
+use mailwatch_engine::engine::{BatchControl, CancellationToken, ImportOptions, ImportReport};
+use mailwatch_engine::import::{ImportFormat, MergeMode};
+use serde::Deserialize;
+use tauri::{AppHandle, State};
+use tauri_plugin_dialog::DialogExt;
+
+use crate::error::ApiError;
+use crate::state::{EngineSlot, Shell, guarded, lock};
+
+/// The largest account file read (a 10,000-line file is about 5 MB).
+const MAX_FILE: u64 = 256 * 1024 * 1024;
+
+/// Asks the user for an account file; `None` if they cancelled.
+#[tauri::command]
+pub async fn pick_import_file(app: AppHandle) -> Option<String> {
+    let picked = tauri::async_runtime::spawn_blocking(move || {
+        app.dialog()
+            .file()
+            .set_title("Import accounts")
+            .add_filter("Account files", &["txt", "csv", "tsv", "json"])
+            .add_filter("All files", &["*"])
+            .blocking_pick_file()
+    })
+    .await
+    .ok()
+    .flatten()?;
+    picked.into_path().ok().map(|p| p.display().to_string())
+}
+
+/// How to import a file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportRequest {
+    /// The file to read.
+    pub path: String,
+    /// Its format; auto-detected when left out.
+    #[serde(default)]
+    pub format: ImportFormat,
+    /// What to do with known accounts.
+    #[serde(default)]
+    pub merge: MergeMode,
+    /// Report only; write nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// With replace: the user confirmed removing accounts absent from the file.
+    #[serde(default)]
+    pub confirm_removal: bool,
+    /// Sign in to every added or updated account afterwards.
+    #[serde(default)]
+    pub verify: bool,
+    /// Accounts verified at once; the configured default when left out.
+    pub concurrency: Option<usize>,
+}
+
+/// Imports (or previews) an account file. Progress arrives as `mailwatch://batch-progress`
+/// events; [`cancel_batch`] stops it between chunks, keeping what was stored.
+///
+/// # Errors
+/// `file_unreadable`; `batch_running` if another job runs; keyring or cache failures that
+/// would fail every account.
+#[tauri::command]
+pub async fn import_accounts(
+    engine: State<'_, EngineSlot>,
+    shell: State<'_, Shell>,
+    request: ImportRequest,
+) -> Result<ImportReport, ApiError> {
+    let engine = engine.get().await?;
+    let bytes = read_file(&request.path).await?;
+    let cancel = CancellationToken::new();
+    {
+        let mut batch = lock(&shell.batch);
+        if batch.as_ref().is_some_and(|c| !c.is_cancelled()) {
+            return Err(ApiError::new("batch_running", "cannot start the import: another import is still running"));
+        }
+        *batch = Some(cancel.clone());
+    }
+    let options = ImportOptions {
+        format: request.format,
+        merge: request.merge,
+        dry_run: request.dry_run,
+        confirm_removal: request.confirm_removal,
+        verify: request.verify,
+        concurrency: request.concurrency,
+        ..Default::default()
+    };
+    let control = BatchControl { cancel, progress: None };
+    let result =
+        guarded("import the accounts", async move { Ok(engine.import(&bytes, &options, &control).await?) }).await;
+    *lock(&shell.batch) = None;
+    result
+}
+
+/// Stops the running import between chunks (what was stored stays).
+#[tauri::command]
+pub fn cancel_batch(shell: State<'_, Shell>) {
+    if let Some(cancel) = lock(&shell.batch).as_ref() {
+        cancel.cancel();
+    }
+}
+
+/// Asks where to save a report and writes it; `false` if the user cancelled.
+///
+/// # Errors
+/// `file_unwritable` if the file cannot be written.
+#[tauri::command]
+pub async fn save_report(app: AppHandle, name: String, text: String) -> Result<bool, ApiError> {
+    let dialog_app = app.clone();
+    let picked = tauri::async_runtime::spawn_blocking(move || {
+        dialog_app.dialog().file().set_title("Save the import report").set_file_name(name).blocking_save_file()
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some(path) = picked.and_then(|p| p.into_path().ok()) else { return Ok(false) };
+    let shown = path.display().to_string();
+    tokio::fs::write(&path, text)
+        .await
+        .map_err(|e| ApiError::new("file_unwritable", format!("cannot write {shown}: {e}")))?;
+    Ok(true)
+}
+
+async fn read_file(path: &str) -> Result<Vec<u8>, ApiError> {
+    let path = PathBuf::from(path);
+    let shown = path.display().to_string();
+    let unreadable = |reason: String| ApiError::new("file_unreadable", format!("cannot read {shown}: {reason}"));
+    let meta = tokio::fs::metadata(&path).await.map_err(|e| unreadable(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(unreadable("it is not a file".into()));
+    }
+    if meta.len() > MAX_FILE {
+        return Err(unreadable(format!("it is {} MB; account files over 256 MB are not read", meta.len() >> 20)));
+    }
+    tokio::fs::read(&path).await.map_err(|e| unreadable(e.to_string()))
+}

@@ -1,0 +1,109 @@
+//! Settings: the engine's limits and the app's preferences, with their defaults.
+
+use mailwatch_engine::config::Config;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tauri::{AppHandle, Manager, State};
+use tauri_plugin_autostart::ManagerExt;
+
+use crate::error::ApiError;
+use crate::prefs::AppPrefs;
+use crate::state::{EngineSlot, Shell, guarded};
+
+/// Everything the settings view edits, with the defaults it offers to restore.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    /// The engine's limits as stored (in force after the next start).
+    pub config: Value,
+    /// The app's preferences.
+    pub app: AppPrefs,
+}
+
+/// What [`get_settings`] returns.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsView {
+    /// The settings now.
+    #[serde(flatten)]
+    pub settings: Settings,
+    /// The engine's defaults.
+    pub config_defaults: Value,
+    /// The app's defaults.
+    pub app_defaults: AppPrefs,
+}
+
+/// The settings now and their defaults.
+///
+/// # Errors
+/// The cache cannot be read.
+#[tauri::command]
+pub async fn get_settings(app: AppHandle, engine: State<'_, EngineSlot>) -> Result<SettingsView, ApiError> {
+    let engine = engine.get().await?;
+    let prefs = app.state::<Shell>().prefs.get();
+    guarded("read the settings", async move {
+        let config = engine.store().call(|s| s.config()).await?;
+        Ok(SettingsView {
+            settings: Settings { config: to_value(&config)?, app: prefs },
+            config_defaults: to_value(&Config::default())?,
+            app_defaults: AppPrefs::default(),
+        })
+    })
+    .await
+}
+
+/// What saving changed that needs a restart.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Saved {
+    /// The engine's limits changed; they apply from the next start.
+    pub restart_needed: bool,
+}
+
+/// Stores the settings. Preferences apply at once (launch at login included); the engine's
+/// limits apply from the next start.
+///
+/// # Errors
+/// `invalid_settings` for a value of the wrong type; the cache cannot be written; the
+/// desktop's autostart entry cannot be changed.
+#[tauri::command]
+pub async fn save_settings(
+    app: AppHandle,
+    engine: State<'_, EngineSlot>,
+    settings: Settings,
+) -> Result<Saved, ApiError> {
+    let engine = engine.get().await?;
+    let config: Config = serde_json::from_value(settings.config)
+        .map_err(|e| ApiError::new("invalid_settings", format!("cannot save the settings: {e}")))?;
+    let shell = app.state::<Shell>();
+    let before = shell.prefs.get();
+    let mut prefs = settings.app;
+    // Pausing has its own control, and the hint is not the user's to edit.
+    prefs.paused = before.paused;
+    prefs.close_hint_shown = before.close_hint_shown;
+    if prefs.launch_at_login != before.launch_at_login {
+        let autostart = app.autolaunch();
+        let changed = if prefs.launch_at_login { autostart.enable() } else { autostart.disable() };
+        changed.map_err(|e| {
+            ApiError::new("autostart_failed", format!("cannot change whether Mailwatch starts at login: {e}"))
+        })?;
+    }
+    shell.prefs.set(prefs.clone());
+    let restart_needed = config != *engine.config();
+    guarded("save the settings", async move {
+        engine.store().call(move |s| s.set_config(&config)).await?;
+        crate::prefs::save(&engine, &prefs).await?;
+        Ok(Saved { restart_needed })
+    })
+    .await
+}
+
+/// Restarts the app, so new limits apply.
+#[tauri::command]
+pub fn restart(app: AppHandle) {
+    app.restart();
+}
+
+fn to_value<T: Serialize>(value: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(|e| ApiError::new("internal", e.to_string()))
+}

@@ -1,0 +1,141 @@
+//! Desktop notifications through the freedesktop notification server (notify-rust).
+//!
+//! Showing a notification and waiting for its action both block on D-Bus, so each runs on a
+//! thread of its own, never on the async runtime. With no notification server the app keeps
+//! working: the first failure is reported once (to the log and the window), later ones only
+//! to the log at debug level.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use notify_rust::Notification;
+use tauri::{AppHandle, Emitter};
+
+/// The event the window gets, once, when notifications cannot be shown.
+pub const UNAVAILABLE_EVENT: &str = "mailwatch://notifications-unavailable";
+
+const APP_NAME: &str = "Mailwatch";
+const COPY_ACTION: &str = "copy";
+
+/// Sends notifications and remembers whether the server was missing.
+#[derive(Debug, Default)]
+pub struct Notifier {
+    reported: AtomicBool,
+}
+
+/// The app's one notifier.
+pub static NOTIFIER: Notifier = Notifier::new();
+
+/// What a code notification says.
+#[derive(Debug, Clone)]
+pub struct CodeNotice {
+    /// The account the code arrived in.
+    pub email: String,
+    /// The code, if the message had one.
+    pub code: Option<String>,
+    /// The service that sent it.
+    pub service: Option<String>,
+    /// The verification link, when there is no code.
+    pub link: Option<String>,
+}
+
+impl CodeNotice {
+    /// The notification's title: the service and the code, as the user needs them at a glance.
+    pub fn summary(&self) -> String {
+        let service = self.service.as_deref().unwrap_or("New");
+        match &self.code {
+            Some(code) => format!("{service} code {code}"),
+            None => format!("{service} verification link"),
+        }
+    }
+
+    /// The notification's body: which account it is for.
+    pub fn body(&self) -> String {
+        match (&self.code, &self.link) {
+            (None, Some(_)) => format!("For {}. Open Mailwatch to follow the link.", self.email),
+            _ => format!("For {}", self.email),
+        }
+    }
+}
+
+impl Notifier {
+    /// A notifier that has not failed yet.
+    pub const fn new() -> Self {
+        Self { reported: AtomicBool::new(false) }
+    }
+
+    /// Shows a code notification with a "Copy" action where the server supports actions;
+    /// `copy` runs on the notification's thread when the user picks it.
+    pub fn code(&'static self, app: &AppHandle, notice: CodeNotice, copy: impl FnOnce(String) + Send + 'static) {
+        let app = app.clone();
+        std::thread::spawn(move || {
+            let mut notification = Notification::new();
+            notification.appname(APP_NAME).summary(&notice.summary()).body(&notice.body()).icon("mail-unread");
+            let actions = notice.code.is_some() && supports_actions();
+            if actions {
+                notification.action(COPY_ACTION, "Copy");
+            }
+            match notification.show() {
+                Ok(handle) if actions => {
+                    let code = notice.code.clone().unwrap_or_default();
+                    handle.wait_for_action(move |action| {
+                        if action == COPY_ACTION {
+                            copy(code);
+                        }
+                    });
+                }
+                Ok(_) => {}
+                Err(err) => self.failed(&app, &err.to_string()),
+            }
+        });
+    }
+
+    /// Shows a plain notice (for example that the app went on running in the tray).
+    pub fn notice(&'static self, app: &AppHandle, summary: String, body: String) {
+        let app = app.clone();
+        std::thread::spawn(move || {
+            if let Err(err) = Notification::new().appname(APP_NAME).summary(&summary).body(&body).show() {
+                self.failed(&app, &err.to_string());
+            }
+        });
+    }
+
+    /// Whether notifications have failed since the app started.
+    pub fn unavailable(&self) -> bool {
+        self.reported.load(Ordering::Relaxed)
+    }
+
+    fn failed(&self, app: &AppHandle, reason: &str) {
+        if self.reported.swap(true, Ordering::Relaxed) {
+            tracing::debug!(reason, "notification not shown");
+            return;
+        }
+        tracing::warn!(reason, "cannot show desktop notifications; codes still appear in the window");
+        let message = "Desktop notifications are not available (no notification server answered), so new codes \
+                       appear only in the window and the tray.";
+        let _ = app.emit(UNAVAILABLE_EVENT, message);
+    }
+}
+
+fn supports_actions() -> bool {
+    notify_rust::get_capabilities().is_ok_and(|caps| caps.iter().any(|c| c == "actions"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_notice_names_the_service_and_code_and_puts_the_account_in_the_body() {
+        let notice = CodeNotice {
+            email: "ann@example.com".into(),
+            code: Some("042917".into()),
+            service: Some("GitHub".into()),
+            link: None,
+        };
+        assert_eq!(notice.summary(), "GitHub code 042917");
+        assert_eq!(notice.body(), "For ann@example.com");
+        let link_only = CodeNotice { code: None, service: None, link: Some("https://x.test/v".into()), ..notice };
+        assert_eq!(link_only.summary(), "New verification link");
+        assert!(link_only.body().contains("ann@example.com"));
+    }
+}

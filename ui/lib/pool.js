@@ -1,0 +1,76 @@
+// Reading the pool's counters (snake_case, as the engine and the CLI name them): the
+// warning banner's advice and the reuse chart's series.
+
+/**
+ * What the pool-stats panel should say, given the counters now and the counters when the
+ * panel last looked. Wait timeouts are a warning (a caller got an error); frequent waits are
+ * a gentler hint (callers queue, nothing failed yet).
+ * @returns {{level: "warning"|"hint", title: string, text: string} | null}
+ */
+export function poolAdvice(stats) {
+  if (!stats) return null;
+  const timeouts = stats.wait_timeouts ?? 0;
+  const waits = stats.connection_waits ?? 0;
+  const served = (stats.total_created ?? 0) + (stats.total_reused ?? 0);
+  const per_account = stats.max_per_account ?? 1;
+  const total = stats.max_total ?? 0;
+  if (timeouts > 0) {
+    return {
+      level: "warning",
+      title: `${timeouts} ${timeouts === 1 ? "request" : "requests"} gave up waiting for a connection.`,
+      text:
+        `Each account may hold ${per_account} ${per_account === 1 ? "connection" : "connections"} and all accounts ${total} together, ` +
+        "and callers waited longer than the wait timeout. Raise “Connections per account” (or the overall limit) in Settings, " +
+        "or lower the concurrency of imports and background work, so fewer requests queue for the same connections.",
+    };
+  }
+  if (waits >= 10 && served > 0 && waits / served > 0.2) {
+    return {
+      level: "hint",
+      title: `Requests often wait for a connection (${waits} waits so far).`,
+      text: "Nothing has failed, but work queues behind busy connections. If codes feel slow, allow one more connection per account in Settings.",
+    };
+  }
+  return null;
+}
+
+/**
+ * Keeps the counters' history for the chart: for each sample, how many sessions were newly
+ * opened and how many reused since the sample before. Bounded, oldest dropped first.
+ */
+export class ReuseHistory {
+  constructor(limit = 60) {
+    this.limit = limit;
+    this.samples = [];
+    this.last = null;
+  }
+
+  /** Adds a sample of cumulative counters taken at `time` (ms). */
+  push(stats, time = Date.now()) {
+    const now = { created: stats.total_created ?? 0, reused: stats.total_reused ?? 0 };
+    if (this.last && (now.created < this.last.created || now.reused < this.last.reused)) {
+      this.last = null; // The counters restarted (a new engine); start over from here.
+    }
+    const prev = this.last ?? { created: now.created, reused: now.reused };
+    const sample = { time, created: now.created - prev.created, reused: now.reused - prev.reused };
+    this.last = now;
+    if (!this.samples.length && sample.created === 0 && sample.reused === 0) {
+      this.samples.push({ time, created: now.created, reused: now.reused });
+    } else {
+      this.samples.push(sample);
+    }
+    if (this.samples.length > this.limit) this.samples.splice(0, this.samples.length - this.limit);
+    return this.samples;
+  }
+
+  /** The share of sessions served by reuse over the whole history, 0 to 1, or null. */
+  reuseRatio() {
+    let created = 0;
+    let reused = 0;
+    for (const s of this.samples) {
+      created += s.created;
+      reused += s.reused;
+    }
+    return created + reused ? reused / (created + reused) : null;
+  }
+}

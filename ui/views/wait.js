@@ -1,0 +1,106 @@
+// "Wait for code" on one account: a countdown with cancel, then the code shown big with its
+// service and a copy button (copied at once when auto-copy is on).
+
+import { countdown, sentence } from "../lib/format.js";
+import * as ipc from "../ipc.js";
+
+export class WaitDialog {
+  constructor({ copy, open, autoCopy, timeoutSecs }) {
+    this.copy = copy;
+    this.open = open;
+    this.autoCopy = autoCopy;
+    this.timeoutSecs = timeoutSecs;
+    const $ = (id) => document.getElementById(id);
+    this.el = {
+      dialog: $("wait-dialog"), title: $("wait-title"), account: $("wait-account"), waiting: $("wait-waiting"),
+      countdown: $("wait-countdown"), found: $("wait-found"), service: $("wait-service"), code: $("wait-code"),
+      copied: $("wait-copied"), link: $("wait-link"), error: $("wait-error"), again: $("wait-again"),
+      copyButton: $("wait-copy"), cancel: $("wait-cancel"),
+    };
+    this.el.cancel.addEventListener("click", () => this.close());
+    this.el.dialog.addEventListener("cancel", (event) => {
+      event.preventDefault();
+      this.close();
+    });
+    this.el.again.addEventListener("click", () => this.start(this.email));
+    this.el.copyButton.addEventListener("click", () => this.copyCode());
+    this.el.link.addEventListener("click", (event) => {
+      event.preventDefault();
+      if (this.record?.link) this.open(this.record.link);
+    });
+  }
+
+  async start(email) {
+    this.email = email;
+    this.record = null;
+    const run = (this.run = Symbol("wait"));
+    const { el } = this;
+    el.title.textContent = "Waiting for a code";
+    el.account.textContent = email;
+    el.waiting.hidden = false;
+    el.found.hidden = true;
+    el.error.hidden = true;
+    el.again.hidden = true;
+    el.copyButton.hidden = true;
+    el.cancel.textContent = "Cancel";
+    if (!el.dialog.open) el.dialog.showModal();
+    el.cancel.focus();
+    const timeout = this.timeoutSecs();
+    const deadline = Date.now() + timeout * 1000;
+    const tick = () => {
+      el.countdown.textContent = countdown((deadline - Date.now()) / 1000);
+    };
+    tick();
+    clearInterval(this.timer);
+    this.timer = setInterval(tick, 250);
+    try {
+      const record = await ipc.waitForCode(email, timeout);
+      if (this.run !== run) return;
+      this.showCode(record);
+    } catch (error) {
+      if (this.run !== run || error.code === "cancelled") return;
+      el.waiting.hidden = true;
+      el.title.textContent = error.code === "wait_timed_out" ? "No code arrived" : "Waiting stopped";
+      el.error.textContent =
+        error.code === "wait_timed_out"
+          ? `No new message with a code arrived in ${email} within ${countdown(timeout)}. Check that the code was sent to this address, then wait again.`
+          : sentence(error.message);
+      el.error.hidden = false;
+      el.again.hidden = false;
+      el.cancel.textContent = "Close";
+    } finally {
+      if (this.run === run) clearInterval(this.timer);
+    }
+  }
+
+  showCode(record) {
+    this.record = record;
+    const { el } = this;
+    el.waiting.hidden = true;
+    el.found.hidden = false;
+    el.title.textContent = record.code ? "Code received" : "Link received";
+    el.service.textContent = record.service ?? record.from ?? "";
+    el.code.textContent = record.code ?? "";
+    el.code.hidden = !record.code;
+    el.link.hidden = !record.link;
+    el.copyButton.hidden = !record.code;
+    el.again.hidden = false;
+    el.cancel.textContent = "Close";
+    el.copied.textContent = "";
+    if (record.code && this.autoCopy()) el.copied.textContent = "Copied to the clipboard.";
+    (record.code ? el.copyButton : el.cancel).focus();
+  }
+
+  async copyCode() {
+    if (!this.record?.code) return;
+    await this.copy(this.record.code);
+    this.el.copied.textContent = "Copied to the clipboard.";
+  }
+
+  close() {
+    clearInterval(this.timer);
+    if (this.run && !this.record && this.email) ipc.cancelWait(this.email).catch(() => {});
+    this.run = null;
+    this.el.dialog.close();
+  }
+}
