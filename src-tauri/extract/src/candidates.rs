@@ -148,7 +148,8 @@ fn atoms(text: &str) -> Vec<Atom> {
                         return out;
                     }
                 }
-                i = end;
+                // What ends it is a space or punctuation, which opens nothing: skipped too.
+                i = end + 1;
                 continue;
             }
         } else if current.is_none() && b.is_ascii() && !b.is_ascii_digit() {
