@@ -86,7 +86,15 @@ impl Document {
     }
 
     /// Appends another document's blocks and links after this one's.
-    pub fn append(&mut self, other: Document) {
+    pub fn append(&mut self, mut other: Document) {
+        if self.blocks.is_empty() && self.links.is_empty() {
+            // The first body (most messages have one): taken whole, not moved item by item.
+            other.blocks.truncate(MAX_BLOCKS);
+            other.links.truncate(MAX_LINKS);
+            other.from_html |= self.from_html;
+            *self = other;
+            return;
+        }
         let offset = self.blocks.len();
         for block in other.blocks {
             if self.blocks.len() >= MAX_BLOCKS {
@@ -108,7 +116,7 @@ impl Document {
 /// How many leading bytes of `bytes` are printable ASCII that whitespace collapsing leaves as
 /// they are: a graphic character first, and each space single and followed by a graphic
 /// character. Eight bytes at a time where it can, one at a time where it must.
-fn plain_run(bytes: &[u8]) -> usize {
+pub(crate) fn plain_run(bytes: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let graphic_at = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_graphic);

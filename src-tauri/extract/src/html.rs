@@ -288,7 +288,9 @@ impl Pass {
         let Some((index, text, had_image)) = self.open_link.take() else {
             return;
         };
-        let text = collapse_whitespace(&text);
+        // Link text is nearly always collapsed already: kept as it is then, without a copy.
+        let text =
+            if crate::blocks::plain_run(text.as_bytes()) == text.len() { text } else { collapse_whitespace(&text) };
         if let Some(link) = self.b.link_mut(index) {
             link.image_only = had_image && text.trim().is_empty();
             link.text = text;

@@ -1123,10 +1123,17 @@ fn is_spaced_script(c: char) -> bool {
 
 /// Finds labels in `text`, in order, at most a few hundred.
 pub fn scan(text: &str) -> Vec<Hit> {
-    let Some(table) = TABLE.as_ref() else {
-        return Vec::new();
-    };
     let mut hits = Vec::new();
+    scan_into(text, &mut hits);
+    hits
+}
+
+/// [`scan`], appending to `hits`: one vector can then hold the labels of every block.
+pub fn scan_into(text: &str, hits: &mut Vec<Hit>) {
+    let Some(table) = TABLE.as_ref() else {
+        return;
+    };
+    let first = hits.len();
     for m in table.automaton.find_iter(text.as_bytes()) {
         let (start, end, index) = (m.start, m.end, m.pattern);
         let pattern_first = text[start..end].chars().next();
@@ -1145,11 +1152,10 @@ pub fn scan(text: &str) -> Vec<Hit> {
         }
         let kind = table.kinds.get(index).copied().unwrap_or(Kind::Negative);
         hits.push(Hit { start, end, kind });
-        if hits.len() >= MAX_HITS {
+        if hits.len() - first >= MAX_HITS {
             break;
         }
     }
-    hits
 }
 
 #[cfg(test)]

@@ -59,13 +59,38 @@ fn weight(kind: Kind) -> f32 {
     }
 }
 
+/// The labels of the first [`MAX_BLOCKS_LABELLED`] blocks in one vector, block by block: a
+/// vector per block would be an allocation per block.
+struct BlockLabels {
+    hits: Vec<Hit>,
+    /// Where each block's labels end in `hits`.
+    ends: Vec<usize>,
+}
+
+impl BlockLabels {
+    fn of(doc: &Document) -> BlockLabels {
+        let mut labels = BlockLabels { hits: Vec::new(), ends: Vec::with_capacity(doc.blocks.len()) };
+        for block in doc.blocks.iter().take(MAX_BLOCKS_LABELLED) {
+            keywords::scan_into(&block.text, &mut labels.hits);
+            labels.ends.push(labels.hits.len());
+        }
+        labels
+    }
+
+    /// The labels of block `index`, in order.
+    fn get(&self, index: usize) -> Option<&[Hit]> {
+        let end = *self.ends.get(index)?;
+        let start = index.checked_sub(1).map_or(0, |i| self.ends[i]);
+        self.hits.get(start..end)
+    }
+}
+
 /// Finds the code in a message, or `None` when no value is clearly one.
 pub fn find_code(subject: &str, doc: &Document) -> Option<Code> {
     let subject_hits = keywords::scan(subject);
-    let block_hits: Vec<Vec<Hit>> =
-        doc.blocks.iter().take(MAX_BLOCKS_LABELLED).map(|b| keywords::scan(&b.text)).collect();
+    let block_hits = BlockLabels::of(doc);
 
-    let all = || subject_hits.iter().chain(block_hits.iter().flatten());
+    let all = || subject_hits.iter().chain(&block_hits.hits);
     let ctx = Context {
         meeting: all().any(|h| h.kind == Kind::Meeting),
         promo: all().filter(|h| h.kind == Kind::Promo).count() >= 2,
@@ -86,8 +111,7 @@ pub fn find_code(subject: &str, doc: &Document) -> Option<Code> {
     let n = doc.blocks.len().max(1) as f32;
     for c in candidates::find_in_document(doc) {
         let Some(text) = doc.blocks.get(c.block).map(|b| b.text.as_str()) else { continue };
-        let empty = Vec::new();
-        let hits = block_hits.get(c.block).unwrap_or(&empty);
+        let hits = block_hits.get(c.block).unwrap_or(&[]);
         let Some(mut s) = score(&c, text, hits, Some((doc, &block_hits)), ctx) else { continue };
         if doc.from_html {
             s += [0.0, 1.2, 2.4, 3.0][usize::from(c.emphasis.min(3))];
@@ -153,7 +177,7 @@ fn label_gain(
     c: &Candidate,
     text: &str,
     hits: &[Hit],
-    around: Option<(&Document, &Vec<Vec<Hit>>)>,
+    around: Option<(&Document, &BlockLabels)>,
     ctx: Context,
 ) -> Option<f32> {
     let mut gain: f32 = 0.0;
@@ -211,7 +235,7 @@ fn label_gain(
                 continue;
             }
             step += 1;
-            let hits = block_hits.get(index).map(Vec::as_slice).unwrap_or(&[]);
+            let hits = block_hits.get(index).unwrap_or(&[]);
             if hits.is_empty() {
                 between += block.text.len();
                 continue;
@@ -250,7 +274,7 @@ fn score(
     c: &Candidate,
     text: &str,
     hits: &[Hit],
-    around: Option<(&Document, &Vec<Vec<Hit>>)>,
+    around: Option<(&Document, &BlockLabels)>,
     ctx: Context,
 ) -> Option<f32> {
     let gain = label_gain(c, text, hits, around, ctx)?;
