@@ -1,5 +1,6 @@
 // The document the message viewer's sandboxed iframe shows. The iframe itself has
-// `sandbox=""`: no scripts, forms, popups, navigation or same-origin access. This adds a
+// `sandbox="allow-same-origin"`: no scripts, forms, popups or navigation (same origin only
+// lets the window read the frame; with no scripts the message cannot use it). This adds a
 // policy of its own so that nothing remote loads unless the user allows images, and links
 // cannot navigate the frame.
 

@@ -103,7 +103,20 @@ impl Engine {
     ///
     /// `op` returns a boxed future rather than being an async closure so that the callers'
     /// futures stay `Send` (async closures' futures are not yet provably `Send`).
+    ///
+    /// The pool's counters go to the event sink afterwards, whether the operation worked or
+    /// not, so a UI sees waits and wait timeouts as they happen.
     pub(crate) async fn with_session<T>(
+        &self,
+        email: &str,
+        op: impl for<'s> FnMut(&'s mut ImapSession) -> BoxFuture<'s, Result<T, EngineError>> + Send,
+    ) -> Result<T, EngineError> {
+        let result = self.with_session_inner(email, op).await;
+        self.emit_stats();
+        result
+    }
+
+    async fn with_session_inner<T>(
         &self,
         email: &str,
         mut op: impl for<'s> FnMut(&'s mut ImapSession) -> BoxFuture<'s, Result<T, EngineError>> + Send,
@@ -184,7 +197,6 @@ impl Engine {
             })
             .await?;
         let (mut messages, _) = self.save(&email, &key, &sel, raws).await?;
-        self.emit_stats();
         messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
         Ok(messages)
     }

@@ -1,0 +1,392 @@
+//! The desktop app in its real window, driven by WebDriver (tauri-driver with WebKitWebDriver)
+//! against the test bed: Dovecot on loopback, the local token server, the fault proxy, a real
+//! gnome-keyring and dunst in a private D-Bus session, under Xvfb.
+//!
+//! Run it the way CI does:
+//!
+//! ```text
+//! cargo build -p mailwatch
+//! MAILWATCH_WITH_X=1 tests/testbed/with-session.sh cargo test -p mailwatch-testbed --test window
+//! ```
+//!
+//! It needs `tauri-driver` (`cargo install tauri-driver --locked`) and WebKitWebDriver
+//! (apt: webkit2gtk-driver), `xclip` for the clipboard and `dbus-monitor` for notifications.
+//! Screenshots of every view go to `tests/artifacts/window-*.png`. The figure it prints,
+//! APPEND to code shown, is the time from the server accepting the message to the code being
+//! in the window; it is printed, not asserted.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use mailwatch_testbed::{DEFAULT_CLIENT_ID, FaultProxy, TestBed};
+use serde_json::json;
+
+const OAUTH_USER: &str = "olivia@example.test";
+const PASSWORD_USER: &str = "pat@example.test";
+const PASSWORD: &str = "pat-app-password";
+const STALL_USER: &str = "sam@example.test";
+const CODE: &str = "739184";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the workspace root")
+}
+
+fn app_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("MAILWATCH_APP_BIN") {
+        return PathBuf::from(bin);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let bin = target.join("debug/mailwatch");
+    assert!(bin.exists(), "no app binary at {}: build it first with `cargo build -p mailwatch`", bin.display());
+    bin
+}
+
+fn tauri_driver() -> PathBuf {
+    let candidates = [
+        std::env::var_os("TAURI_DRIVER").map(PathBuf::from),
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/tauri-driver")),
+        Some(PathBuf::from("tauri-driver")),
+    ];
+    for c in candidates.into_iter().flatten() {
+        if Command::new(&c).arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok() {
+            return c;
+        }
+    }
+    panic!("tauri-driver is not installed: run `cargo install tauri-driver --locked` (bash .ci/setup.sh --test does)");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The app under WebDriver, with its driver process.
+struct App {
+    client: Client,
+    driver: Child,
+    log: PathBuf,
+}
+
+impl App {
+    async fn launch(data_dir: &Path, extra_ca: &Path, work: &Path, run: usize) -> App {
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "the window tests need a display: run them under `MAILWATCH_WITH_X=1 tests/testbed/with-session.sh`"
+        );
+        let port = free_port();
+        let native_port = free_port();
+        let log = work.join(format!("driver-{run}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let driver = Command::new(tauri_driver())
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .env("MAILWATCH_DATA_DIR", data_dir)
+            .env("MAILWATCH_EXTRA_CA", extra_ca)
+            .env("RUST_LOG", "warn,mailwatch_shell=info,mailwatch_engine=info")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("tauri-driver starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tauri-driver did not listen on {port}; its log:\n{}", tail(&log));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("tauri:options".into(), json!({ "application": app_binary() }));
+        caps.insert("browserName".into(), json!("wry"));
+        // tauri-driver listens before WebKitWebDriver behind it does, so the first tries may
+        // find nobody to forward to.
+        let client = loop {
+            match ClientBuilder::new(HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(client) => break client,
+                Err(e) if Instant::now() > deadline => {
+                    panic!("cannot start a WebDriver session: {e}; driver log:\n{}", tail(&log))
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        App { client, driver, log }
+    }
+
+    async fn quit(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+
+    /// The element once it exists and shows, within `secs`.
+    async fn shown(&self, css: &str, secs: u64) -> Element {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await
+                && el.is_displayed().await.unwrap_or(false)
+            {
+                return el;
+            }
+            if Instant::now() > deadline {
+                self.fail(&format!("{css} did not show within {secs} s")).await;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the element's text satisfies `ok`, returning it.
+    async fn text_until(&self, css: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut last = String::new();
+        loop {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await {
+                last = el.text().await.unwrap_or_default();
+                if ok(&last) {
+                    return last;
+                }
+            }
+            if Instant::now() > deadline {
+                self.fail(&format!("{css} never had the expected text; last seen: {last:?}")).await;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks the element, finding it again if the view redrew it in between.
+    async fn click(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.shown(css, 10).await.click().await {
+                Ok(()) => return,
+                Err(e) if Instant::now() > deadline => self.fail(&format!("cannot click {css}: {e:?}")).await,
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let el = self.shown(css, 10).await;
+        el.clear().await.unwrap();
+        el.send_keys(text).await.unwrap_or_else(|e| panic!("cannot type into {css}: {e}"));
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let dir = root().join("tests/artifacts");
+        std::fs::create_dir_all(&dir).unwrap();
+        match self.client.screenshot().await {
+            Ok(png) => std::fs::write(dir.join(format!("window-{name}.png")), png).unwrap(),
+            Err(e) => eprintln!("no screenshot {name}: {e}"),
+        }
+    }
+
+    /// Fails the test with what the window showed and what the app logged.
+    async fn fail(&self, what: &str) -> ! {
+        self.screenshot("failure").await;
+        let banner = match self.client.find(Locator::Css("#banner")).await {
+            Ok(el) => el.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        panic!(
+            "{what}\nbanner: {banner:?}\nscreenshot: tests/artifacts/window-failure.png\napp and driver log:\n{}",
+            tail(&self.log)
+        );
+    }
+
+    async fn add_account(&self, email: &str, oauth: bool, secret: &str, port: u16, token_url: &str) {
+        self.click("#add-account").await;
+        self.shown("#account-dialog[open]", 5).await;
+        self.fill("#account-email", email).await;
+        self.click(&format!("input[name=auth][value={}]", if oauth { "oauth2" } else { "password" })).await;
+        self.fill("#account-secret", secret).await;
+        if oauth {
+            self.fill("#account-client", DEFAULT_CLIENT_ID).await;
+        }
+        self.click("#account-advanced summary").await;
+        self.click(&format!("#account-provider option[value={}]", if oauth { "outlook" } else { "imap" })).await;
+        self.fill("#account-host", "127.0.0.1").await;
+        self.fill("#account-port", &port.to_string()).await;
+        self.click("#account-tls option[value=implicit]").await;
+        if oauth {
+            self.fill("#account-token-url", token_url).await;
+        }
+        self.click("#account-save").await;
+        self.shown(&format!(".vrow[data-email=\"{email}\"]"), 15).await;
+    }
+
+    async fn stat(&self, counter: &str) -> u64 {
+        let text = self.text_until(&format!("[data-counter={counter}] .stat-value"), 5, |_| true).await;
+        text.replace(',', "").trim().parse().unwrap_or(0)
+    }
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(60)..].join("\n")
+}
+
+fn clipboard() -> String {
+    Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+fn code_mail(code: &str) -> String {
+    format!(
+        "From: GitHub <noreply@github.com>\r\nTo: {OAUTH_USER}\r\nSubject: [GitHub] Please verify your device\r\n\
+         Date: Sat, 21 Nov 2026 10:00:00 +0000\r\nMessage-ID: <window-{code}@github.com>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\r\n<p>Verification code</p><p style=\"font-size:24px\"><b>{code}</b></p>\
+         <p>If you did not try to sign in, <a href=\"https://github.com/settings/security\">change your password</a>.</p>\
+         <img src=\"https://tracking.example/p.gif\">\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_warnings() {
+    mailwatch_testbed::keyring::require_secret_service();
+    let bed = TestBed::start().await;
+    bed.dovecot.add_user(PASSWORD_USER, PASSWORD);
+    bed.dovecot.add_user(STALL_USER, PASSWORD);
+    let token = bed.oauth.issue_refresh_token(OAUTH_USER, DEFAULT_CLIENT_ID);
+    let proxy = FaultProxy::start(bed.dovecot.imaps_addr()).await;
+    let work = tempdir();
+    let data_dir = work.join("data");
+
+    // First run: add accounts, wait for a code, look at every view, change settings.
+    let app = App::launch(&data_dir, bed.dovecot.ca_pem_path(), &work, 1).await;
+    app.shown("#accounts-empty", 20).await;
+    app.screenshot("empty").await;
+    let port = bed.dovecot.imaps_port();
+    app.add_account(OAUTH_USER, true, &token, port, &bed.oauth.token_url()).await;
+    app.add_account(PASSWORD_USER, false, PASSWORD, port, "").await;
+    app.add_account(STALL_USER, false, PASSWORD, proxy.port(), "").await;
+    app.screenshot("accounts").await;
+
+    app.click("#tab-settings").await;
+    let auto_copy = app.shown("#setting-app-autoCopy", 10).await;
+    if !auto_copy.is_selected().await.unwrap() {
+        auto_copy.click().await.unwrap();
+    }
+    app.fill("#setting-config-pool-waitTimeout", "2").await;
+    app.fill("#setting-config-pool-maxPerAccount", "1").await;
+    app.click("#settings-save").await;
+    app.text_until("#settings-status", 10, |t| t.starts_with("Saved")).await;
+    app.screenshot("settings").await;
+
+    let mut monitor = Command::new("dbus-monitor")
+        .args(["--session", "interface='org.freedesktop.Notifications',member='Notify'"])
+        .stdout(std::fs::File::create(work.join("notify.log")).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-monitor starts");
+
+    app.click("#tab-accounts").await;
+    app.click(&format!(".vrow[data-email=\"{OAUTH_USER}\"] [data-action=wait]")).await;
+    app.shown("#wait-dialog[open] #wait-countdown", 5).await;
+    // The wait counts only mail that arrives after its baseline; the baseline is taken on
+    // the account's first session, so deliver once the account has logged in.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while bed.dovecot.logins_for(OAUTH_USER) == 0 {
+        if Instant::now() > deadline {
+            app.fail(&format!("{OAUTH_USER} never logged in to Dovecot:\n{}", bed.dovecot.log_tail(20))).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.screenshot("waiting").await;
+    bed.dovecot.append(OAUTH_USER, "INBOX", code_mail(CODE).as_bytes()).await;
+    let appended = Instant::now();
+    let shown = app.text_until("#wait-code", 20, |t| t.trim() == CODE).await;
+    let elapsed = appended.elapsed();
+    println!(
+        "figure: APPEND to code shown in the window: {} ms (Dovecot holds IDLE notices ~500 ms)",
+        elapsed.as_millis()
+    );
+    assert_eq!(shown.trim(), CODE);
+    app.screenshot("code").await;
+
+    // Auto-copy put it on the clipboard, and a notification with the code went out.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while clipboard().trim() != CODE && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(clipboard().trim(), CODE, "auto-copy should put the code on the clipboard");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = String::new();
+    while !seen.contains(CODE) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        seen = std::fs::read_to_string(work.join("notify.log")).unwrap_or_default();
+    }
+    let _ = monitor.kill();
+    assert!(seen.contains(CODE), "a notification with the code should be sent; dbus-monitor saw:\n{seen}");
+    assert!(seen.contains("GitHub"), "the notification names the service; dbus-monitor saw:\n{seen}");
+
+    app.click("#wait-cancel").await;
+    app.click("#tab-codes").await;
+    app.text_until("#codes-rows", 10, |t| t.contains(CODE) && t.contains(OAUTH_USER)).await;
+    app.screenshot("codes").await;
+
+    app.click("#tab-messages").await;
+    app.click(&format!("#messages-account option[value=\"{OAUTH_USER}\"]")).await;
+    app.click("#messages-load").await;
+    app.click("#messages-rows tr td:nth-child(2)").await;
+    app.shown("#message-dialog[open] #message-frame", 10).await;
+    app.text_until("#message-images", 5, |t| t.contains("Remote images are blocked")).await;
+    let body = app
+        .client
+        .execute("return document.getElementById('message-frame').contentDocument?.body?.innerText ?? null", vec![])
+        .await
+        .unwrap();
+    eprintln!("message frame body: {body}");
+    assert!(body.as_str().is_some_and(|b| b.contains(CODE)), "the message shows in the viewer: {body}");
+    app.screenshot("message").await;
+    app.click("#message-dialog [data-close]").await;
+
+    app.click("#tab-pool").await;
+    app.shown("#view-pool", 5).await;
+    let created = app.stat("total_created").await;
+    assert!(created > 0, "the pool panel should count created sessions");
+    app.screenshot("pool").await;
+    app.quit().await;
+
+    // Second run: the settings survived, and a forced wait timeout shows the warning.
+    let app = App::launch(&data_dir, bed.dovecot.ca_pem_path(), &work, 2).await;
+    app.shown(&format!(".vrow[data-email=\"{OAUTH_USER}\"]"), 20).await;
+    app.click("#tab-settings").await;
+    let wait_timeout = app.shown("#setting-config-pool-waitTimeout", 10).await;
+    assert_eq!(wait_timeout.prop("value").await.unwrap().as_deref(), Some("2"), "the wait timeout survives a restart");
+    let auto_copy = app.shown("#setting-app-autoCopy", 10).await;
+    assert!(auto_copy.is_selected().await.unwrap(), "auto-copy survives a restart");
+
+    // The proxy accepts the connection and then says nothing, so the first request holds the
+    // account's only connection while it tries to log in, and the second gives up after 2 s.
+    proxy.set_stall(true);
+    app.click("#tab-pool").await;
+    app.client
+        .execute(
+            "const invoke = window.__TAURI__.core.invoke;
+             for (let i = 0; i < 2; i++) invoke('list_messages', {email: arguments[0], folder: 'inbox', top: 5}).catch(() => {});
+             return true;",
+            vec![json!(STALL_USER)],
+        )
+        .await
+        .unwrap();
+    let advice = app.text_until("#pool-advice", 30, |t| t.contains("gave up waiting")).await;
+    assert!(advice.contains("Connections per account"), "the warning says what to change: {advice}");
+    assert!(app.stat("wait_timeouts").await >= 1);
+    app.screenshot("pool-warning").await;
+    app.quit().await;
+    proxy.set_stall(false);
+}
+
+fn tempdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mailwatch-window-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
