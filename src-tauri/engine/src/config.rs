@@ -173,8 +173,9 @@ pub struct BatchConfig {
     pub verify_concurrency: usize,
     /// Accounts whose tokens "refresh all" refreshes at once.
     pub refresh_concurrency: usize,
-    /// Accounts stored per SQLite transaction during an import; their keyring entries are
-    /// written before the transaction, so a row never exists without its secret.
+    /// Fewest accounts per import chunk. A chunk is whole keyring shards, so each shard is
+    /// written once per import; its secrets are written before its rows go to SQLite in one
+    /// transaction, so a row never exists without its secret.
     pub import_chunk: usize,
 }
 

@@ -5,11 +5,14 @@
 //!
 //! - **Forgiving.** One bad line or one failing account never stops the others; each is
 //!   reported with its line number (or address) and the reason in words.
-//! - **Nothing lost under kill -9.** Accounts are stored in chunks: every keyring entry of a
-//!   chunk is written first, then the chunk's rows in one SQLite transaction. A row never
-//!   exists without its secret, so a killed import leaves each account either fully imported
-//!   or absent (at worst an orphan keyring entry, which the next run overwrites). Running
+//! - **Nothing lost under kill -9.** Accounts are stored in chunks: every secret of a chunk
+//!   is written to the keyring first, then the chunk's rows in one SQLite transaction. A row
+//!   never exists without its secret, so a killed import leaves each account either fully
+//!   imported or absent (at worst an orphan secret, which the next run overwrites). Running
 //!   the same import again gives the same state.
+//! - **File order.** The accounts are listed in the file's order afterwards, even though a
+//!   chunk is not a run of lines (see below) and a killed import stored a scattered part of
+//!   the file: each new row is placed by the known accounts around it in the file.
 //! - **Replace is the last step.** Accounts absent from the file are removed only after
 //!   every line was valid and stored, and only when the caller confirmed.
 //! - **Bounded.** Verification and "refresh all" run at most `batch.verifyConcurrency` /
@@ -18,13 +21,16 @@
 //!   caller's callback and to the event sink; a [`CancellationToken`] stops the job between
 //!   accounts.
 //!
-//! Keyring writes are the slow part: each is a D-Bus round trip, and with gnome-keyring a
-//! write costs more the more entries exist (20 ms into an empty collection, 74 ms at 1,000).
-//! Writing from several threads was no faster (the daemon handles one change at a time), so
-//! one blocking thread writes a chunk in turn, and a secret the keyring already holds is not
-//! written again (a read costs a millisecond or two).
+//! Keyring writes are the slow part: with gnome-keyring each costs tens of milliseconds, a
+//! D-Bus round trip to a daemon that handles one change at a time and rewrites its file. The
+//! keyring store keeps secrets in shards (see [`crate::secrets`]) and tells which shard an
+//! account's secret is written with ([`SecretStore::write_group`]), so a chunk is made of
+//! whole shards, at least `batch.importChunk` accounts: each shard is written once per
+//! import. A secret the keyring already holds is not written again, so a re-import only reads.
+//!
+//! [`SecretStore::write_group`]: crate::secrets::SecretStore::write_group
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -247,6 +253,7 @@ impl Engine {
 
         let existing: HashMap<String, Account> =
             self.accounts().await?.into_iter().map(|a| (a.email.clone(), a)).collect();
+        let file_order: Vec<String> = planned.iter().map(|p| p.account.email.clone()).collect();
         let (mut to_store, mut new_emails) = (Vec::new(), HashSet::new());
         for p in planned {
             match existing.get(&p.account.email) {
@@ -274,32 +281,46 @@ impl Engine {
             return Ok(report);
         }
 
+        let known_ids = self.connector.store.call(|s| s.account_ids()).await?;
+        let file_refs: Vec<&str> = file_order.iter().map(String::as_str).collect();
+        let row_ids: HashMap<&str, i64> = file_refs
+            .iter()
+            .zip(place_new_accounts(&file_refs, &known_ids))
+            .filter_map(|(e, id)| id.map(|id| (*e, id)))
+            .collect();
         let chunk_size = self.connector.config.batch.import_chunk.max(1);
+        let secrets = &self.connector.secrets;
+        let chunks = plan_chunks(&to_store, chunk_size, |email| secrets.write_group(email));
         let mut tracker = Tracker::new(self, control, "import", to_store.len());
-        let mut stored: Vec<String> = Vec::with_capacity(to_store.len());
-        for chunk in to_store.chunks(chunk_size) {
+        let mut stored: Vec<usize> = Vec::with_capacity(to_store.len());
+        for chunk in chunks {
             if control.cancel.is_cancelled() {
                 report.cancelled = true;
                 break;
             }
-            let (accounts, changed, failures) = self.store_secrets(chunk, &existing).await?;
-            let rows = accounts.clone();
-            self.connector.store.call(move |s| s.upsert_accounts(&rows)).await?;
+            let items: Vec<PlannedAccount> = chunk.iter().map(|&i| to_store[i].clone()).collect();
+            let (accounts, changed, failures) = self.store_secrets(items, &existing).await?;
+            let rows: Vec<(Account, Option<i64>)> =
+                accounts.iter().map(|a| (a.clone(), row_ids.get(a.email.as_str()).copied())).collect();
+            self.connector.store.call(move |s| s.upsert_accounts_at(&rows)).await?;
             for email in changed {
                 self.connector.forget(&email);
                 self.pool.invalidate(&email).await;
             }
+            let index: HashMap<&str, usize> = chunk.iter().map(|&i| (to_store[i].account.email.as_str(), i)).collect();
             for a in &accounts {
                 if new_emails.contains(&a.email) {
                     report.added += 1;
                 } else {
                     report.updated += 1;
                 }
-                stored.push(a.email.clone());
+                stored.extend(index.get(a.email.as_str()));
             }
             tracker.add(accounts.len(), failures.len());
             report.errors.extend(failures);
         }
+        stored.sort_unstable();
+        let stored: Vec<String> = stored.into_iter().map(|i| to_store[i].account.email.clone()).collect();
         report.errors.sort_by_key(|e| e.line);
 
         if !absent.is_empty() {
@@ -328,42 +349,68 @@ impl Engine {
         Ok(report)
     }
 
-    /// Writes a chunk's secrets to the keyring on one blocking thread. Returns the accounts
-    /// whose secret is safe (ready for their rows), those whose secret changed, and the lines
-    /// that failed.
+    /// Writes a chunk's secrets to the keyring on one blocking thread, in one bulk write.
+    /// Returns the accounts whose secret is safe (ready for their rows), those whose secret
+    /// changed, and the lines that failed.
     async fn store_secrets(
         &self,
-        chunk: &[PlannedAccount],
+        chunk: Vec<PlannedAccount>,
         existing: &HashMap<String, Account>,
     ) -> Result<(Vec<Account>, Vec<String>, Vec<LineError>), EngineError> {
         let secrets = self.connector.secrets.clone();
-        let work: Vec<(PlannedAccount, Option<Account>)> =
-            chunk.iter().map(|p| (p.clone(), existing.get(&p.account.email).cloned())).collect();
+        let work: Vec<(PlannedAccount, Option<Account>)> = chunk
+            .into_iter()
+            .map(|p| {
+                let before = existing.get(&p.account.email).cloned();
+                (p, before)
+            })
+            .collect();
         let joined = tokio::task::spawn_blocking(move || {
-            let (mut ok, mut changed, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+            // Only a known account can already hold this secret; reading first turns a
+            // re-import into reads, which cost far less than writes.
+            let known: Vec<String> =
+                work.iter().filter(|(_, before)| before.is_some()).map(|(p, _)| p.account.email.clone()).collect();
+            let held: HashMap<String, Secret> = known
+                .iter()
+                .zip(secrets.get_many(&known))
+                .filter_map(|(e, r)| r.ok().flatten().map(|s| (e.clone(), s)))
+                .collect();
+            let mut writes: Vec<(String, Secret)> = Vec::new();
+            let mut planned: Vec<(Account, usize, bool, bool)> = Vec::with_capacity(work.len());
             for (p, before) in work {
                 let mut account = p.account;
-                let mut same = false;
-                if let Some(before) = &before {
-                    // Only a known account can already hold this secret; reading first turns
-                    // a re-import into reads, which cost far less than writes.
-                    same = matches!(secrets.get(&account.email), Ok(Some(s)) if s == p.secret);
-                    if same && before.auth == account.auth {
-                        // The same secret keeps what is known about the account's health.
-                        account.status = before.status;
-                        account.status_detail = before.status_detail.clone();
-                    }
+                let same = held.get(&account.email) == Some(&p.secret);
+                if let Some(before) = &before
+                    && same
+                    && before.auth == account.auth
+                {
+                    // The same secret keeps what is known about the account's health.
+                    account.status = before.status;
+                    account.status_detail = before.status_detail.clone();
                 }
                 if !same {
-                    match secrets.set(&account.email, &p.secret) {
-                        Ok(()) => {}
-                        Err(e) if keyring_down(&e) => return Err(e),
-                        Err(e) => {
-                            failed.push(LineError { line: p.line, reason: e.to_string() });
+                    writes.push((account.email.clone(), p.secret));
+                }
+                planned.push((account, p.line, same, before.is_some()));
+            }
+            let mut results = secrets.set_many(&writes).into_iter();
+            let (mut ok, mut changed, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+            for (account, line, same, known) in planned {
+                if !same {
+                    match results.next() {
+                        Some(Ok(())) => {}
+                        Some(Err(e)) if keyring_down(&e) => return Err(e),
+                        Some(Err(e)) => {
+                            failed.push(LineError { line, reason: e.to_string() });
+                            continue;
+                        }
+                        None => {
+                            let reason = "the keyring gave no result for this account".to_string();
+                            failed.push(LineError { line, reason });
                             continue;
                         }
                     }
-                    if before.is_some() {
+                    if known {
                         changed.push(account.email.clone());
                     }
                 }
@@ -383,9 +430,10 @@ impl Engine {
         let secrets = self.connector.secrets.clone();
         let list = emails.to_vec();
         // The rows are gone, so a leftover entry is only an orphan; report, do not fail.
-        let failures = tokio::task::spawn_blocking(move || list.iter().filter(|e| secrets.delete(e).is_err()).count())
-            .await
-            .unwrap_or(0);
+        let failures =
+            tokio::task::spawn_blocking(move || secrets.delete_many(&list).into_iter().filter(Result::is_err).count())
+                .await
+                .unwrap_or(0);
         if failures > 0 {
             tracing::warn!(failures, "some keyring entries of removed accounts could not be deleted");
         }
@@ -558,7 +606,7 @@ impl Engine {
         let secrets: Vec<Option<Secret>> = if with_secrets {
             let store = self.connector.secrets.clone();
             let list: Vec<String> = accounts.iter().map(|a| a.email.clone()).collect();
-            tokio::task::spawn_blocking(move || list.iter().map(|e| store.get(e)).collect::<Result<Vec<_>, _>>())
+            tokio::task::spawn_blocking(move || store.get_many(&list).into_iter().collect::<Result<Vec<_>, _>>())
                 .await
                 .map_err(|e| EngineError::Internal(e.to_string()))??
         } else {
@@ -566,5 +614,159 @@ impl Engine {
         };
         let records: Vec<ExportRecord> = accounts.iter().zip(secrets).map(|(a, s)| ExportRecord::new(a, s)).collect();
         Ok(import::write_export(&records, format))
+    }
+}
+
+/// The import's chunks, as indices into `accounts`. With a store that writes in groups,
+/// a chunk is whole groups in group order, at least `size` accounts, so that each group is
+/// written once; otherwise runs of `size` accounts in file order.
+fn plan_chunks(accounts: &[PlannedAccount], size: usize, group: impl Fn(&str) -> Option<usize>) -> Vec<Vec<usize>> {
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    let mut alone = Vec::new();
+    for (i, p) in accounts.iter().enumerate() {
+        match group(&p.account.email) {
+            Some(g) => groups.entry(g).or_default().push(i),
+            None => alone.push(i),
+        }
+    }
+    let mut chunks = Vec::new();
+    let mut chunk = Vec::new();
+    for i in groups.into_values().flat_map(|g| {
+        // A group is never split: the marker after it closes a full chunk.
+        g.into_iter().map(Some).chain(std::iter::once(None))
+    }) {
+        match i {
+            Some(i) => chunk.push(i),
+            None if chunk.len() >= size => chunks.push(std::mem::take(&mut chunk)),
+            None => {}
+        }
+    }
+    for i in alone {
+        chunk.push(i);
+        if chunk.len() >= size {
+            chunks.push(std::mem::take(&mut chunk));
+        }
+    }
+    if !chunk.is_empty() {
+        chunks.push(chunk);
+    }
+    for chunk in &mut chunks {
+        chunk.sort_unstable();
+    }
+    chunks
+}
+
+/// Row ids for the new accounts of an import, so that [`Store::accounts`] lists the file's
+/// accounts in file order although they are stored out of order: the keyring's shards group
+/// accounts by a hash of the address, and an import killed half way leaves a scattered part
+/// of the file stored for the next run to fill in.
+///
+/// `file` is the file's accounts in order, `known` every existing row id by address. Returns
+/// one entry per file line: `None` for a known account (it keeps its row), else the new
+/// account's id. A new account goes right after the known account before it in the file, or
+/// right before the known one after it, counting the new accounts in between, when that id
+/// is free, lies between those two neighbours and after every account the file does not
+/// mention. The others go after everything, in file order.
+pub fn place_new_accounts(file: &[&str], known: &HashMap<String, i64>) -> Vec<Option<i64>> {
+    let in_file: HashSet<&str> = file.iter().copied().collect();
+    let floor = known.iter().filter(|(e, _)| !in_file.contains(e.as_str())).map(|(_, id)| *id).max().unwrap_or(0);
+    let taken: HashSet<i64> = known.values().copied().collect();
+    let anchors: Vec<Option<i64>> = file.iter().map(|e| known.get(*e).copied()).collect();
+    let mut next: Vec<Option<(usize, i64)>> = vec![None; file.len()];
+    let mut after = None;
+    for i in (0..file.len()).rev() {
+        next[i] = after;
+        if let Some(id) = anchors[i] {
+            after = Some((i, id));
+        }
+    }
+    let mut placed: Vec<Option<i64>> = vec![None; file.len()];
+    let mut before: Option<(usize, i64)> = None;
+    for i in 0..file.len() {
+        if let Some(id) = anchors[i] {
+            before = Some((i, id));
+            continue;
+        }
+        let candidate = match (before, next[i]) {
+            (Some((at, id)), _) => id + (i - at) as i64,
+            (None, Some((at, id))) => id - (at - i) as i64,
+            (None, None) => continue,
+        };
+        let fits = candidate > floor
+            && !taken.contains(&candidate)
+            && before.is_none_or(|(_, id)| candidate > id)
+            && next[i].is_none_or(|(_, id)| candidate < id);
+        if fits {
+            placed[i] = Some(candidate);
+        }
+    }
+    let mut tail = known.values().copied().chain(placed.iter().flatten().copied()).max().unwrap_or(0);
+    for i in 0..file.len() {
+        if anchors[i].is_none() && placed[i].is_none() {
+            tail += 1;
+            placed[i] = Some(tail);
+        }
+    }
+    placed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(pairs: &[(&str, i64)]) -> HashMap<String, i64> {
+        pairs.iter().map(|(e, id)| (e.to_string(), *id)).collect()
+    }
+
+    #[test]
+    fn a_first_import_goes_after_the_accounts_already_there_in_file_order() {
+        let known = ids(&[("old@x", 4)]);
+        assert_eq!(place_new_accounts(&["a@x", "b@x", "c@x"], &known), vec![Some(5), Some(6), Some(7)]);
+    }
+
+    #[test]
+    fn a_rerun_after_a_kill_fills_the_gaps_the_first_run_left() {
+        // The first run placed line i at id i + 1 and stored lines 1, 2 and 5 before the kill.
+        let file = ["l0@x", "l1@x", "l2@x", "l3@x", "l4@x", "l5@x", "l6@x"];
+        let known = ids(&[("l1@x", 2), ("l2@x", 3), ("l5@x", 6)]);
+        assert_eq!(
+            place_new_accounts(&file, &known),
+            vec![Some(1), None, None, Some(4), Some(5), None, Some(7)],
+            "every new line goes back to the place the first run gave it"
+        );
+    }
+
+    #[test]
+    fn a_gap_left_by_a_removed_account_is_not_reused() {
+        // a@x (1) and z@x (5) exist; 2..4 were removed. z@x is not in the file, so a new
+        // account goes after it, not into the gap after a@x.
+        let known = ids(&[("a@x", 1), ("z@x", 5)]);
+        assert_eq!(place_new_accounts(&["a@x", "n@x", "m@x"], &known), vec![None, Some(6), Some(7)]);
+    }
+
+    #[test]
+    fn a_file_in_another_order_than_the_table_appends_what_does_not_fit() {
+        let known = ids(&[("a@x", 1), ("b@x", 2)]);
+        // Nothing fits between b (2) and a (1), and the place after a is b's: both go last,
+        // in file order.
+        assert_eq!(place_new_accounts(&["b@x", "n@x", "a@x", "m@x"], &known), vec![None, Some(3), None, Some(4)]);
+    }
+
+    fn planned(emails: &[&str]) -> Vec<PlannedAccount> {
+        let records = import::parse(
+            emails.iter().map(|e| format!("{e}----pw----127.0.0.1----993\n")).collect::<String>().as_bytes(),
+            ImportFormat::Auto,
+        );
+        records.records.iter().map(|r| r.plan(&ImportDefaults::default()).unwrap()).collect()
+    }
+
+    #[test]
+    fn chunks_are_whole_groups_of_at_least_the_chunk_size() {
+        let accounts = planned(&["a0@x.org", "b1@x.org", "a2@x.org", "c3@x.org", "b4@x.org", "c5@x.org", "a6@x.org"]);
+        let group = |e: &str| Some(usize::from(e.as_bytes()[0] - b'a'));
+        assert_eq!(plan_chunks(&accounts, 2, group), vec![vec![0, 2, 6], vec![1, 4], vec![3, 5]]);
+        assert_eq!(plan_chunks(&accounts, 4, group), vec![vec![0, 1, 2, 4, 6], vec![3, 5]], "a and b; then c");
+        assert_eq!(plan_chunks(&accounts, 100, group), vec![vec![0, 1, 2, 3, 4, 5, 6]]);
+        assert_eq!(plan_chunks(&accounts, 3, |_| None), vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]], "file order");
     }
 }

@@ -18,7 +18,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Query`] if the write fails.
     pub fn upsert_account(&self, account: &Account) -> Result<(), StoreError> {
-        self.write(|conn| upsert(conn, account)).map_err(StoreError::query("save the account"))
+        self.write(|conn| upsert(conn, account, None)).map_err(StoreError::query("save the account"))
     }
 
     /// The account with this email, if there is one.
@@ -88,13 +88,15 @@ impl Store {
 }
 
 /// Adds the account or updates the one with the same email; shared by the single and the
-/// batch write.
-pub(super) fn upsert(conn: &rusqlite::Connection, account: &Account) -> rusqlite::Result<()> {
+/// batch write. A new account takes row id `id` (its place in [`Store::accounts`]) when that
+/// is given and free, else the next one at the end; an update keeps its row.
+pub(super) fn upsert(conn: &rusqlite::Connection, account: &Account, id: Option<i64>) -> rusqlite::Result<()> {
     let fallback = account.imap_fallback.as_ref();
     conn.prepare_cached(
-        "INSERT INTO accounts (email, provider, auth, imap_host, imap_port, imap_tls, fallback_host,
+        "INSERT INTO accounts (id, email, provider, auth, imap_host, imap_port, imap_tls, fallback_host,
                                    fallback_port, fallback_tls, client_id, token_url, scope, status, status_detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+             VALUES (CASE WHEN ?15 IS NULL OR EXISTS (SELECT 1 FROM accounts WHERE id = ?15) THEN NULL ELSE ?15 END,
+                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
              ON CONFLICT (email) DO UPDATE SET
                  provider = excluded.provider, auth = excluded.auth,
                  imap_host = excluded.imap_host, imap_port = excluded.imap_port, imap_tls = excluded.imap_tls,
@@ -118,6 +120,7 @@ pub(super) fn upsert(conn: &rusqlite::Connection, account: &Account) -> rusqlite
         account.scope,
         account.status.as_str(),
         account.status_detail,
+        id,
     ])
     .map(drop)
 }

@@ -1,5 +1,8 @@
-//! Writes for batch work: many accounts in one transaction, removing the accounts an import
-//! replaced, and when each refresh token was last exchanged (for the token keeper).
+//! Writes for batch work: many accounts in one transaction (each new one at a place the
+//! caller chose), removing the accounts an import replaced, and when each refresh token was
+//! last exchanged (for the token keeper).
+
+use std::collections::HashMap;
 
 use rusqlite::TransactionBehavior;
 
@@ -35,11 +38,41 @@ impl Store {
         self.write(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for account in accounts {
-                super::accounts::upsert(&tx, account)?;
+                super::accounts::upsert(&tx, account, None)?;
             }
             tx.commit()
         })
         .map_err(StoreError::query("save the accounts"))
+    }
+
+    /// Like [`Store::upsert_accounts`], but a new account takes the row id given with it
+    /// (its place in [`Store::accounts`]), or the next one at the end if that id was taken
+    /// meanwhile.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if a write fails; nothing is written then.
+    pub fn upsert_accounts_at(&self, rows: &[(Account, Option<i64>)]) -> Result<(), StoreError> {
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for (account, id) in rows {
+                super::accounts::upsert(&tx, account, *id)?;
+            }
+            tx.commit()
+        })
+        .map_err(StoreError::query("save the accounts"))
+    }
+
+    /// Every account's row id (its place in [`Store::accounts`]), by address.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the read fails.
+    pub fn account_ids(&self) -> Result<HashMap<String, i64>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT email, id FROM accounts")?
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<rusqlite::Result<HashMap<_, _>>>()
+        })
+        .map_err(StoreError::query("read the account ids"))
     }
 
     /// Removes the accounts (with their folder state, messages and codes) in one
