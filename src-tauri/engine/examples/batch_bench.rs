@@ -8,7 +8,8 @@
 //! `import` imports a generated file of Outlook-style lines twice: once with the real
 //! keyring (a private gnome-keyring in the session `with-session.sh` starts) and once with
 //! an in-memory secret store, so the difference is what the keyring costs. It prints where
-//! the time went.
+//! the time went, how long the same file takes again, and what reading a secret back costs
+//! (from this process's copy of the shards, and from the keyring).
 //!
 //! `verify` imports accounts pointed at the test bed with 50 ms added at the token endpoint
 //! and 20 ms of round trip on IMAP (10 ms each way through the fault proxy), verifies them
@@ -128,10 +129,9 @@ async fn bench_import(lines: usize, keyring_lines: usize) {
         .filter(|(_, b)| **b == b'\n')
         .nth(keyring_lines.saturating_sub(1))
         .map_or(0, |(i, _)| i + 1);
-    let runs: [(&str, Arc<dyn SecretStore>, &[u8]); 2] = [
-        ("memory", Arc::new(MemorySecrets::default()), &bytes),
-        ("keyring", Arc::new(KeyringSecrets::new("mailwatch-bench")), &bytes[..cut]),
-    ];
+    let keyring = Arc::new(KeyringSecrets::new("mailwatch-bench"));
+    let runs: [(&str, Arc<dyn SecretStore>, &[u8]); 2] =
+        [("memory", Arc::new(MemorySecrets::default()), &bytes), ("keyring", keyring.clone(), &bytes[..cut])];
     for (name, secrets, bytes) in runs {
         let lines = bytes.iter().filter(|b| **b == b'\n').count();
         let dir = tempfile::tempdir().unwrap();
@@ -153,7 +153,16 @@ async fn bench_import(lines: usize, keyring_lines: usize) {
         );
         let chunks: Vec<(usize, f64)> = chunks.lock().unwrap().clone();
         let mut last = (0usize, 0f64);
-        for &(done, at) in chunks.iter().filter(|(d, _)| d % (lines / 5).max(1) == 0 || *d == lines) {
+        let step = (lines / 5).max(1);
+        let mut next = step;
+        // The first progress report at or past each fifth of the file (chunks vary in size).
+        for &(done, at) in &chunks {
+            if done < next && done != lines {
+                continue;
+            }
+            while next <= done {
+                next += step;
+            }
             println!(
                 "           up to {done:>6}: {:>6.2} ms per account",
                 (at - last.1) * 1000.0 / (done - last.0).max(1) as f64
@@ -169,6 +178,28 @@ async fn bench_import(lines: usize, keyring_lines: usize) {
         );
         e.shutdown().await;
     }
+
+    let emails: Vec<String> = (0..keyring_lines).map(|i| format!("bench{i}@outlook.com")).collect();
+    let read_all = |label: &str| {
+        let t = Instant::now();
+        let found = emails.iter().filter(|e| matches!(keyring.get(e), Ok(Some(_)))).count();
+        let took = t.elapsed();
+        println!(
+            "  read back one at a time, {label}: {found} secrets in {:.2} s ({:.1} us per account)",
+            took.as_secs_f64(),
+            took.as_secs_f64() * 1e6 / emails.len().max(1) as f64
+        );
+    };
+    keyring.clear_cache();
+    read_all("shards from the keyring");
+    read_all("shards from memory");
+    keyring.clear_cache();
+    let t = Instant::now();
+    let found = keyring.get_many(&emails).into_iter().filter(|r| matches!(r, Ok(Some(_)))).count();
+    println!("  read back in one batch from the keyring: {found} secrets in {:.2} s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    keyring.set(&emails[0], &Secret::new("M.C5-rotated")).expect("a rotation is stored");
+    println!("  one rotation (a shard read-modify-write): {:.1} ms", ms(t.elapsed()));
 }
 
 async fn bench_verify(accounts: usize) {
