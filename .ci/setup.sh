@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Mailwatch needs on Debian 12 and is not there yet, and nothing else.
 #   .ci/setup.sh --app    what building and running the desktop app needs
-#   .ci/setup.sh --test   that, plus the test bed (Dovecot, gnome-keyring, Xvfb, cargo-fuzz)
+#   .ci/setup.sh --test   that, plus the test bed (Dovecot, gnome-keyring, Xvfb, dunst,
+#                         WebKitWebDriver and tauri-driver, node for the UI's unit tests,
+#                         cargo-fuzz)
 set -euo pipefail
 mode="${1:---app}"
 case "$mode" in --app | --test) ;; *) echo "usage: $0 [--app|--test]" >&2; exit 2 ;; esac
@@ -9,7 +11,7 @@ case "$mode" in --app | --test) ;; *) echo "usage: $0 [--app|--test]" >&2; exit 
 app_packages=(build-essential pkg-config curl wget file libssl-dev libwebkit2gtk-4.1-dev
   libxdo-dev libayatana-appindicator3-dev librsvg2-dev)
 test_packages=(dovecot-core dovecot-imapd gnome-keyring dbus-x11 libsecret-tools xvfb xdotool
-  imagemagick webkit2gtk-driver dunst libnotify-bin)
+  imagemagick webkit2gtk-driver dunst libnotify-bin dbus xclip nodejs)
 
 wanted=("${app_packages[@]}")
 [ "$mode" = --test ] && wanted+=("${test_packages[@]}")
@@ -39,5 +41,9 @@ fi
 if [ "$mode" = --test ] && ! cargo fuzz --version >/dev/null 2>&1; then
   echo "Installing cargo-fuzz"
   cargo install cargo-fuzz --locked --quiet
+fi
+if [ "$mode" = --test ] && ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  echo "Installing tauri-driver (WebDriver for the app's window tests)"
+  cargo install tauri-driver --locked --quiet
 fi
 echo "setup: everything Mailwatch needs ($mode) is installed"

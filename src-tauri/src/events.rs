@@ -35,15 +35,45 @@ pub fn to_tauri_event(event: &Event) -> Result<(String, Value), serde_json::Erro
     Ok((format!("{PREFIX}{kind}"), payload))
 }
 
+/// The pool's counters reach the window at most this often: with a thousand watched accounts
+/// they change many times a second, and the panel only needs the latest.
+pub const POOL_STATS_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// An [`EventSink`] that emits to every webview of the app.
 pub struct WebviewSink {
     app: AppHandle,
+    /// The newest pool counters not yet sent, and whether a send is scheduled.
+    pending_stats: std::sync::Arc<std::sync::Mutex<(Option<Value>, bool)>>,
 }
 
 impl WebviewSink {
     /// A sink emitting through `app`.
     pub fn new(app: AppHandle) -> Self {
-        Self { app }
+        Self { app, pending_stats: Default::default() }
+    }
+
+    /// Keeps only the newest counters and sends them once per [`POOL_STATS_EVERY`].
+    fn coalesce_stats(&self, payload: Value) {
+        let mut pending = lock(&self.pending_stats);
+        pending.0 = Some(payload);
+        if std::mem::replace(&mut pending.1, true) {
+            return;
+        }
+        drop(pending);
+        let (app, shared) = (self.app.clone(), self.pending_stats.clone());
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(POOL_STATS_EVERY).await;
+            let latest = {
+                let mut pending = lock(&shared);
+                pending.1 = false;
+                pending.0.take()
+            };
+            if let Some(payload) = latest
+                && let Err(err) = app.emit(POOL_STATS, payload)
+            {
+                tracing::warn!(error = %err, "cannot forward the pool counters to the window");
+            }
+        });
     }
 }
 
@@ -63,6 +93,9 @@ impl EventSink for WebviewSink {
                 return;
             }
         };
+        if name == POOL_STATS {
+            return self.coalesce_stats(payload);
+        }
         if let Err(err) = self.app.emit(&name, payload) {
             tracing::warn!(event = %name, error = %err, "cannot forward an engine event to the window");
         }

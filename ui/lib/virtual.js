@@ -6,8 +6,9 @@
  */
 export function visibleRange(scrollTop, viewportHeight, rowHeight, count, overscan = 8) {
   if (count <= 0 || rowHeight <= 0) return { start: 0, end: 0 };
-  const first = Math.floor(Math.max(0, scrollTop) / rowHeight);
   const shown = Math.ceil(Math.max(0, viewportHeight) / rowHeight) + 1;
+  // A scroll position past the end (the list just got shorter) shows the last screenful.
+  const first = Math.min(Math.floor(Math.max(0, scrollTop) / rowHeight), Math.max(0, count - shown));
   const start = Math.max(0, Math.min(count - 1, first - overscan));
   const end = Math.min(count, first + shown + overscan);
   return { start, end: Math.max(start, end) };

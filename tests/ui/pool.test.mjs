@@ -1,0 +1,87 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import { poolAdvice, ReuseHistory } from "../../ui/lib/pool.js";
+import { GROUPS, getPath, setPath, describeDefault, parseField } from "../../ui/lib/settings.js";
+import { messageDocument, messagePolicy } from "../../ui/lib/sandbox.js";
+
+const base = { total_created: 10, total_reused: 90, connection_waits: 0, wait_timeouts: 0, max_per_account: 1, max_total: 50 };
+
+test("no advice when nothing waited", () => {
+  assert.equal(poolAdvice(base), null);
+  assert.equal(poolAdvice(null), null);
+});
+
+test("wait timeouts are a warning that says what to change", () => {
+  const advice = poolAdvice({ ...base, wait_timeouts: 3 });
+  assert.equal(advice.level, "warning");
+  assert.match(advice.title, /3 requests gave up waiting/);
+  assert.match(advice.text, /Connections per account/);
+  assert.match(advice.text, /lower the concurrency/);
+  assert.match(poolAdvice({ ...base, wait_timeouts: 1 }).title, /^1 request gave/);
+});
+
+test("frequent waits get a gentler hint; rare ones none", () => {
+  assert.equal(poolAdvice({ ...base, connection_waits: 30 }).level, "hint");
+  assert.equal(poolAdvice({ ...base, connection_waits: 5 }), null);
+  assert.equal(poolAdvice({ ...base, total_reused: 1000, connection_waits: 30 }), null);
+});
+
+test("the reuse chart keeps per-sample increments and a bounded history", () => {
+  const h = new ReuseHistory(3);
+  h.push({ total_created: 2, total_reused: 0 }, 1);
+  h.push({ total_created: 3, total_reused: 5 }, 2);
+  assert.deepEqual(h.samples.map((s) => [s.created, s.reused]), [[2, 0], [1, 5]]);
+  h.push({ total_created: 3, total_reused: 9 }, 3);
+  h.push({ total_created: 4, total_reused: 9 }, 4);
+  assert.equal(h.samples.length, 3, "oldest dropped");
+  assert.equal(h.reuseRatio(), 9 / 11);
+  h.push({ total_created: 0, total_reused: 1 }, 5);
+  assert.deepEqual(h.samples.at(-1), { time: 5, created: 0, reused: 0 }, "a restarted engine starts a new baseline");
+});
+
+test("every setting has a label, a one-line help and a known kind", () => {
+  const keys = new Set();
+  for (const group of GROUPS) {
+    for (const f of group.fields) {
+      assert.ok(f.label && f.help && !f.help.includes("\n"), f.key);
+      assert.ok(["int", "secs", "bool"].includes(f.kind), f.key);
+      assert.ok(f.key.startsWith("config.") || f.key.startsWith("app."), f.key);
+      assert.ok(!keys.has(f.key), `duplicate ${f.key}`);
+      keys.add(f.key);
+    }
+  }
+  for (const required of ["config.pool.maxPerAccount", "config.pool.maxTotal", "config.pool.waitTimeout", "config.pool.idleTtl", "config.pool.maxAge", "config.watch.pollInterval", "app.notifications", "app.autoCopy", "app.startMinimised", "app.launchAtLogin"]) {
+    assert.ok(keys.has(required), `${required} is in Settings`);
+  }
+});
+
+test("settings paths read and write without touching the original", () => {
+  const values = { config: { pool: { maxTotal: 50 } }, app: { autoCopy: false } };
+  const next = setPath(values, "config.pool.maxTotal", 10);
+  assert.equal(getPath(next, "config.pool.maxTotal"), 10);
+  assert.equal(getPath(values, "config.pool.maxTotal"), 50);
+  assert.equal(getPath(values, "config.nothing.here"), undefined);
+});
+
+test("form values are checked and typed, with errors in words", () => {
+  const int = { label: "Connections overall", kind: "int", min: 1, max: 1000 };
+  assert.deepEqual(parseField(int, "25"), { value: 25 });
+  assert.match(parseField(int, "2.5").error, /whole number/);
+  assert.match(parseField(int, "0").error, /at least 1/);
+  assert.match(parseField(int, "").error, /needs a number/);
+  assert.deepEqual(parseField({ label: "Wait", kind: "secs", min: 1 }, "1.5"), { value: 1.5 });
+  assert.deepEqual(parseField({ label: "On", kind: "bool" }, true), { value: true });
+  assert.equal(describeDefault({ kind: "secs" }, 30), "30 s");
+  assert.equal(describeDefault({ kind: "bool" }, false), "off");
+});
+
+test("the message document blocks remote content unless images are allowed", () => {
+  assert.doesNotMatch(messagePolicy(false), /https:/);
+  assert.match(messagePolicy(true), /img-src data: cid: https: http:/);
+  assert.match(messagePolicy(true), /default-src 'none'/, "scripts and everything else stay blocked");
+  const doc = messageDocument({ html: null, text: "<script>alert(1)</script> code 1234" });
+  assert.ok(!doc.includes("<script>alert"), "text bodies are escaped");
+  assert.match(doc, /&lt;script&gt;/);
+  assert.match(messageDocument({ html: "<b>hi</b>" }), /<body><b>hi<\/b><\/body>/);
+});
