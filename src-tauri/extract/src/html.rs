@@ -631,31 +631,22 @@ enum Prop {
 
 impl Prop {
     fn of(name: &str) -> Option<Prop> {
-        const NAMES: &[(&str, Prop)] = &[
-            ("display", Prop::Display),
-            ("visibility", Prop::Visibility),
-            ("opacity", Prop::Opacity),
-            ("font-size", Prop::FontSize),
-            ("max-height", Prop::Size),
-            ("height", Prop::Size),
-            ("max-width", Prop::Size),
-            ("width", Prop::Size),
-            ("overflow", Prop::Overflow),
-            ("font-weight", Prop::FontWeight),
-            ("letter-spacing", Prop::LetterSpacing),
-            ("font-family", Prop::FontFamily),
-            ("background", Prop::Background),
-            ("background-color", Prop::Background),
-            ("border-radius", Prop::BorderRadius),
-        ];
-        // Colours, paddings, margins and text alignment start with other letters.
-        if !matches!(
-            name.as_bytes().first().map(u8::to_ascii_lowercase),
-            Some(b'b' | b'd' | b'f' | b'h' | b'l' | b'm' | b'o' | b'v' | b'w')
-        ) {
-            return None;
-        }
-        NAMES.iter().find(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name)).map(|(_, p)| *p)
+        // By length first: colours, paddings, margins and alignments are ruled out with at most
+        // a comparison or two.
+        let names: &[(&str, Prop)] = match name.len() {
+            5 => &[("width", Prop::Size)],
+            6 => &[("height", Prop::Size)],
+            7 => &[("display", Prop::Display), ("opacity", Prop::Opacity)],
+            8 => &[("overflow", Prop::Overflow)],
+            9 => &[("font-size", Prop::FontSize), ("max-width", Prop::Size)],
+            10 => &[("visibility", Prop::Visibility), ("max-height", Prop::Size), ("background", Prop::Background)],
+            11 => &[("font-weight", Prop::FontWeight), ("font-family", Prop::FontFamily)],
+            13 => &[("border-radius", Prop::BorderRadius)],
+            14 => &[("letter-spacing", Prop::LetterSpacing)],
+            16 => &[("background-color", Prop::Background)],
+            _ => return None,
+        };
+        names.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, p)| *p)
     }
 }
 
@@ -1015,6 +1006,34 @@ mod tests {
         assert!(!style("background:URL(x.png)").button);
         assert!(style("background-color:#FFFFFF").button);
         assert!(style("opacity:0").hidden);
+    }
+
+    #[test]
+    fn every_property_is_known_in_any_case() {
+        let names = [
+            ("display", Prop::Display),
+            ("visibility", Prop::Visibility),
+            ("opacity", Prop::Opacity),
+            ("font-size", Prop::FontSize),
+            ("max-height", Prop::Size),
+            ("height", Prop::Size),
+            ("max-width", Prop::Size),
+            ("width", Prop::Size),
+            ("overflow", Prop::Overflow),
+            ("font-weight", Prop::FontWeight),
+            ("letter-spacing", Prop::LetterSpacing),
+            ("font-family", Prop::FontFamily),
+            ("background", Prop::Background),
+            ("background-color", Prop::Background),
+            ("border-radius", Prop::BorderRadius),
+        ];
+        for (name, prop) in names {
+            assert_eq!(Prop::of(name), Some(prop), "{name}");
+            assert_eq!(Prop::of(&name.to_ascii_uppercase()), Some(prop), "{name} in upper case");
+        }
+        for other in ["color", "padding", "line-height", "margin", "text-align", "border", "min-width", ""] {
+            assert_eq!(Prop::of(other), None, "{other}");
+        }
     }
 
     #[test]
