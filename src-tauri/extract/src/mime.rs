@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::HEX_MAP;
 use mail_parser::parsers::MessageStream;
-use mail_parser::{ContentType, GetHeader, HeaderName, HeaderValue, MessageParser};
+use mail_parser::{ContentType, GetHeader, Header, HeaderName, HeaderValue, MessageParser};
 
 /// A message's `text/html` and `text/plain` bodies, in mail-parser's `html_body` and
 /// `text_body` order (only parts that really are HTML or text are listed).
@@ -97,6 +97,19 @@ enum Part {
 
 /// Finds the bodies, or `None` when the message needs mail-parser's full pass.
 pub fn bodies(raw: &[u8]) -> Option<Bodies> {
+    read(raw).1
+}
+
+/// [`bodies`], and the message's own headers as `MessageParser::parse_headers` reads them: the
+/// walk parses them first anyway. The headers are `None` when the walk stopped inside the top
+/// part (the caller reads them with mail-parser then).
+pub fn read(raw: &[u8]) -> (Option<Vec<Header<'_>>>, Option<Bodies>) {
+    let mut top = None;
+    let bodies = read_into(raw, &mut top);
+    (top, bodies)
+}
+
+fn read_into<'x>(raw: &'x [u8], top: &mut Option<Vec<Header<'x>>>) -> Option<Bodies> {
     let parser = MessageParser::default();
     let mut stream = MessageStream::new(raw);
     let mut parts: Vec<Part> = Vec::new();
@@ -106,8 +119,18 @@ pub fn bodies(raw: &[u8]) -> Option<Bodies> {
     let mut stack: Vec<State> = Vec::new();
     let mut headers = Vec::new();
 
+    // The top part's headers are kept for the caller; the others are read and dropped.
+    let done_with = |headers: &mut Vec<Header<'x>>, top: &mut Option<Vec<Header<'x>>>| {
+        if top.is_none() {
+            *top = Some(std::mem::take(headers));
+        } else {
+            headers.clear();
+        }
+    };
+
     'outer: loop {
         if !stream.parse_headers(&parser, &mut headers) {
+            done_with(&mut headers, top);
             break;
         }
         state.parts += 1;
@@ -127,7 +150,7 @@ pub fn bodies(raw: &[u8]) -> Option<Bodies> {
                     ..State::default()
                 };
                 parts.push(Part::Other);
-                headers.clear();
+                done_with(&mut headers, top);
                 stack.push(std::mem::replace(&mut state, next));
                 stream.skip_crlf();
                 continue;
@@ -208,7 +231,7 @@ pub fn bodies(raw: &[u8]) -> Option<Bodies> {
             Part::Other
         };
         parts.push(part);
-        headers.clear();
+        done_with(&mut headers, top);
 
         if state.boundary.is_some() {
             loop {

@@ -5,7 +5,7 @@
 //! one; those copies add nothing, so only parts whose own type is `text/html` or `text/plain`
 //! are kept.
 
-use mail_parser::{MessageParser, PartType};
+use mail_parser::{GetHeader, HeaderName, HeaderValue, MessageParser, PartType};
 
 use crate::blocks::{Document, MAX_TEXT_BYTES};
 use crate::mime::Bodies;
@@ -68,17 +68,24 @@ impl Message {
 pub fn parse(raw: &[u8]) -> Message {
     let raw = &raw[..raw.len().min(MAX_MESSAGE_BYTES)];
     let mut message = Message::default();
-    // Without a single header line there is no metadata, but there may still be a body.
-    if let Some(parsed) = MessageParser::default().parse_headers(raw) {
-        message.subject = parsed.subject().map(clean_header);
-        message.received = parsed.date().map(|d| d.to_rfc3339());
-        message.message_id = parsed.message_id().map(str::to_string);
-        if let Some(addr) = parsed.from().and_then(|f| f.first()) {
-            message.from_name = addr.name().map(clean_header).filter(|n| !n.is_empty());
-            message.from_address = addr.address().map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
-        }
+    let (headers, bodies) = crate::mime::read(raw);
+    // The top-level headers as `MessageParser::parse_headers` reads them. Without a single
+    // header line there is no metadata (every look-up below finds nothing), but there may still
+    // be a body.
+    let headers = headers
+        .or_else(|| {
+            MessageParser::default().parse_headers(raw).and_then(|m| m.parts.into_iter().next()).map(|p| p.headers)
+        })
+        .unwrap_or_default();
+    let header = |name: HeaderName<'static>| headers.header_value(&name);
+    message.subject = header(HeaderName::Subject).and_then(HeaderValue::as_text).map(clean_header);
+    message.received = header(HeaderName::Date).and_then(HeaderValue::as_datetime).map(|d| d.to_rfc3339());
+    message.message_id = header(HeaderName::MessageId).and_then(HeaderValue::as_text).map(str::to_string);
+    if let Some(addr) = header(HeaderName::From).and_then(HeaderValue::as_address).and_then(|f| f.first()) {
+        message.from_name = addr.name().map(clean_header).filter(|n| !n.is_empty());
+        message.from_address = addr.address().map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
     }
-    let bodies = crate::mime::bodies(raw).unwrap_or_else(|| full_parse_bodies(raw));
+    let bodies = bodies.unwrap_or_else(|| full_parse_bodies(raw));
     // Bodies in the order mail-parser chose them, which follows multipart/alternative rules.
     message.html = bodies.html.into_iter().take(MAX_BODIES).map(|b| truncated(b, MAX_BODY_BYTES)).collect();
     message.text = bodies.text.into_iter().take(MAX_BODIES).map(|b| truncated(b, MAX_TEXT_BYTES)).collect();
