@@ -158,11 +158,17 @@ fn on_window_event(window: &tauri::Window, event: &WindowEvent) {
     }
 }
 
-/// Logs out of idle IMAP sessions before the process ends. The engine bounds this by its
+/// Stops the background jobs and logs out of idle IMAP sessions before the process ends. The engine bounds this by its
 /// command timeout, so quitting never hangs on a dead server.
 fn close_engine(app: &AppHandle) {
+    let keeper = state::lock(&app.state::<Shell>().keeper).take();
     if let Some(engine) = app.state::<EngineSlot>().opened() {
-        tauri::async_runtime::block_on(engine.shutdown());
+        tauri::async_runtime::block_on(async {
+            if let Some(keeper) = keeper {
+                keeper.stop(engine.config().pool.command_timeout).await;
+            }
+            engine.shutdown().await;
+        });
     }
 }
 
@@ -190,6 +196,9 @@ fn open_engine_in_background(app: AppHandle) {
         tray::refresh(&app);
         let watched = prefs::load_watched(&engine).await;
         commands::watch::apply(&engine, &watched, prefs.paused).await;
+        let shell = app.state::<Shell>();
+        shell.watch_list.set(if prefs.paused { Vec::new() } else { watched });
+        *state::lock(&shell.keeper) = Some(mailwatch_engine::keeper::Keeper::start(&engine, shell.watch_list.clone()));
     });
 }
 

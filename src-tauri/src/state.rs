@@ -87,6 +87,10 @@ pub struct Shell {
     pub recent: std::sync::Mutex<std::collections::VecDeque<crate::tray::RecentCode>>,
     /// Whether the tray icon exists; without it, closing the window quits.
     pub tray: std::sync::atomic::AtomicBool,
+    /// The accounts the background sync covers (the watched ones).
+    pub watch_list: mailwatch_engine::keeper::WatchList,
+    /// The token keeper and background sync, once the engine is open.
+    pub keeper: std::sync::Mutex<Option<mailwatch_engine::keeper::Keeper>>,
 }
 
 /// Locks a mutex, taking the data of a poisoned one (a panic elsewhere must not stop the UI).

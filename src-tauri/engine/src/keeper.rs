@@ -124,18 +124,7 @@ pub async fn sync_accounts(engine: Arc<Engine>, emails: Vec<String>) -> SyncRoun
         tasks.spawn(async move {
             tokio::time::sleep_until(at).await;
             let Ok(_permit) = permits.acquire_owned().await else { return false };
-            // `Engine::fetch`'s future cannot be proven `Send` by today's compiler (its
-            // session callback is an async closure), so it runs on a blocking thread that
-            // drives it on this runtime.
-            let handle = tokio::runtime::Handle::current();
-            let (e, em) = (engine.clone(), email.clone());
-            let r =
-                match tokio::task::spawn_blocking(move || handle.block_on(e.fetch(&em, &FolderSpec::Inbox, top, true)))
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(j) => Err(crate::EngineError::Internal(j.to_string())),
-                };
+            let r = engine.fetch(&email, &FolderSpec::Inbox, top, true).await;
             if let Err(e) = &r {
                 tracing::warn!(email = %email, code = e.code(), "background sync failed: {e}");
             }

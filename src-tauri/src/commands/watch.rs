@@ -34,6 +34,7 @@ pub async fn set_watching(
 ) -> Result<WatchState, ApiError> {
     let engine = engine.get().await?;
     let paused = app.state::<Shell>().prefs.get().paused;
+    let shell_watch_list = app.state::<Shell>().watch_list.clone();
     guarded("change which accounts are watched", async move {
         let mut watched = crate::prefs::load_watched(&engine).await;
         for email in emails {
@@ -49,6 +50,9 @@ pub async fn set_watching(
             }
         }
         crate::prefs::save_watched(&engine, &watched).await?;
+        if !paused {
+            shell_watch_list.set(watched.clone());
+        }
         Ok(WatchState { watched, paused })
     })
     .await
@@ -73,6 +77,7 @@ pub async fn set_paused_inner(app: &AppHandle, paused: bool) -> Result<WatchStat
     crate::prefs::save(&engine, &prefs).await?;
     let watched = crate::prefs::load_watched(&engine).await;
     apply(&engine, &watched, paused).await;
+    app.state::<Shell>().watch_list.set(if paused { Vec::new() } else { watched.clone() });
     crate::tray::refresh(app);
     let state = WatchState { watched, paused };
     let _ = app.emit(PAUSED_EVENT, &state);
