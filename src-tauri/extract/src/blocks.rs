@@ -74,13 +74,14 @@ impl Document {
                 out.push(' ');
                 count += 1;
             }
-            for ch in block.text.chars() {
-                if count >= max_chars {
-                    break;
-                }
-                out.push(ch);
-                count += 1;
-            }
+            // As many characters as fit, copied in one piece.
+            let room = max_chars.saturating_sub(count);
+            let (end, taken) = match block.text.char_indices().nth(room) {
+                Some((end, _)) => (end, room),
+                None => (block.text.len(), block.text.chars().count()),
+            };
+            out.push_str(&block.text[..end]);
+            count += taken;
         }
         out.trim_end().to_string()
     }

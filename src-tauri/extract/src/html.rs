@@ -259,8 +259,7 @@ impl Pass {
 
     fn open_link(&mut self, attrs: &[(&str, &str)], hidden: bool, button: bool) {
         self.close_link();
-        let Some(href) = attrs.iter().find(|(k, _)| *k == "href").map(|(_, v)| decode_entities(v).trim().to_string())
-        else {
+        let Some(href) = attrs.iter().find(|(k, _)| *k == "href").map(|(_, v)| trimmed(decode_entities(v))) else {
             return;
         };
         let in_button = button || self.stack.iter().rev().take(3).any(|e| e.background || e.button);
@@ -571,6 +570,14 @@ fn inline_style(style: &str) -> Style {
         out.hidden = true;
     }
     out
+}
+
+/// `s.trim().to_string()`, without a second copy when `s` is a copy already.
+fn trimmed(s: std::borrow::Cow<'_, str>) -> String {
+    match s {
+        std::borrow::Cow::Owned(owned) if owned.trim().len() == owned.len() => owned,
+        s => s.trim().to_string(),
+    }
 }
 
 /// `s.split_whitespace()` joined by single spaces, without the intermediate vector.
