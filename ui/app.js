@@ -263,6 +263,18 @@ document.addEventListener("keydown", (event) => {
 });
 
 $("refresh").addEventListener("click", reload);
+$("watch-shown").addEventListener("click", async () => {
+  const { emails, allWatched } = accounts.shownAccounts();
+  if (!allWatched && emails.length > 100) {
+    const ok = await confirmDialog(
+      `Watch ${emails.length.toLocaleString("en-US")} accounts?`,
+      "They are checked in turn within your connection limits (see Settings), so each is looked at less often the more you watch.",
+      "Watch them",
+    );
+    if (!ok) return;
+  }
+  await setWatching(emails, !allWatched);
+});
 $("add-account").addEventListener("click", () => editor.open());
 $("empty-add").addEventListener("click", () => editor.open());
 $("import").addEventListener("click", () => importer.pick());

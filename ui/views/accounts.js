@@ -89,6 +89,11 @@ export class AccountsView {
     this.apply();
   }
 
+  /** The addresses the search and filter show now, and whether all of them are watched. */
+  shownAccounts() {
+    return { emails: this.shown.map((r) => r.email), allWatched: this.shown.length > 0 && this.shown.every((r) => r.watching) };
+  }
+
   selectedRow() {
     return this.selected ? this.byEmail?.get(this.selected) ?? null : null;
   }
@@ -119,6 +124,10 @@ export class AccountsView {
     this.el.empty.hidden = total !== 0;
     this.el.list.hidden = total === 0 || this.shown.length === 0;
     this.el.none.hidden = total === 0 || this.shown.length !== 0;
+    document.getElementById("accounts-keys").hidden = total === 0;
+    const watchShown = document.getElementById("watch-shown");
+    watchShown.hidden = this.shown.length === 0;
+    watchShown.textContent = this.shown.length && this.shown.every((r) => r.watching) ? "Unwatch all shown" : "Watch all shown";
     this.el.count.textContent =
       total === 0 ? "" : this.shown.length === total ? `${total.toLocaleString("en-US")} accounts` : `${this.shown.length.toLocaleString("en-US")} of ${total.toLocaleString("en-US")}`;
     this.el.list.setAttribute("aria-rowcount", String(this.shown.length));
