@@ -38,8 +38,9 @@ pub struct Link {
     pub text: String,
     /// Text just before the link in its block and the block before, for "click here" links.
     pub context: String,
-    /// Text just before the link in its own block only ("If this wasn't you, ...").
-    pub lead: String,
+    /// Where the text just before the link in its own block only ("If this wasn't you, ...")
+    /// starts in `context`, which ends with it: see [`Link::lead`].
+    pub lead_start: usize,
     /// Index of the block the link starts in.
     pub block: usize,
     /// Styled as a button (background, padding, border, a `btn` class).
@@ -48,6 +49,13 @@ pub struct Link {
     pub image_only: bool,
     /// The link sits in hidden text.
     pub hidden: bool,
+}
+
+impl Link {
+    /// Text just before the link in its own block only ("If this wasn't you, ...").
+    pub fn lead(&self) -> &str {
+        self.context.get(self.lead_start..).unwrap_or("")
+    }
 }
 
 /// A body turned into blocks and links.

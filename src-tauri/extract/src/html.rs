@@ -269,12 +269,13 @@ impl Pass {
         context.push_str(last);
         context.push(' ');
         context.push_str(current);
-        let lead = tail(current, 120).to_string();
+        // The lead is the end of the context: a place in it, not a copy.
+        let lead_start = context.len() - tail(current, 120).len();
         let index = self.b.link_count();
         self.b.push_link(Link {
             href,
             context,
-            lead,
+            lead_start,
             block: self.b.current_index(),
             button: in_button,
             hidden,

@@ -597,7 +597,7 @@ pub fn find_link(subject: &str, doc: &Document) -> Option<FoundLink> {
 /// "If this wasn't you, <reset your password>": the words just before the link make it an
 /// escape hatch, not the action.
 fn escape_hatch(link: &Link, lowered: &mut Lowered) -> bool {
-    has(&WORDS.lead_negative, lower_into(tail_chars(&link.lead, 100), &mut lowered.lead))
+    has(&WORDS.lead_negative, lower_into(tail_chars(link.lead(), 100), &mut lowered.lead))
 }
 
 /// The score of one link, or `None` when it cannot be the action, [`escape_hatch`] aside.

@@ -26,8 +26,8 @@ pub fn to_document(text: &str) -> Document {
             context.push_str(tail(previous, 160));
             context.push(' ');
             context.push_str(before);
-            let lead = before.to_string();
-            b.push_link(Link { href: url.to_string(), context, lead, block, ..Link::default() });
+            let lead_start = context.len() - before.len();
+            b.push_link(Link { href: url.to_string(), context, lead_start, block, ..Link::default() });
         }
         b.push_text(line, 0, false);
         b.flush();
