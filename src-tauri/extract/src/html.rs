@@ -132,13 +132,14 @@ impl Pass {
         }
         // Tags are nearly always written in lower case: lower-case a copy only when needed.
         let name = lower_ascii(&html[name_start..i]);
+        let info = TagInfo::of(&name);
         let (self_closing, end) = parse_attributes(html, i, attrs)?;
         if closing {
-            self.end_tag(html, &name);
+            self.end_tag(html, &name, info);
         } else {
-            if is_raw_text(&name) {
+            if info.is(RAW_TEXT) {
                 let close = find_end_tag(bytes, end, &name)?;
-                if name == "style" {
+                if info.is(STYLE) {
                     for i in self.sheet.add(html, end..close) {
                         let css = self.sheet.sheets[i].clone();
                         self.read_stylesheet(&html[css]);
@@ -147,7 +148,7 @@ impl Pass {
                 let gt = memchr::memchr(b'>', &bytes[close..]).map_or(bytes.len(), |g| close + g + 1);
                 return Some(gt);
             }
-            self.start_tag(html, &name, name_start..i, attrs, self_closing);
+            self.start_tag(html, info, name_start..i, attrs, self_closing);
         }
         Some(end)
     }
@@ -155,17 +156,17 @@ impl Pass {
     fn start_tag(
         &mut self,
         html: &str,
-        name: &str,
+        info: TagInfo,
         span: std::ops::Range<usize>,
         attrs: &[(&str, &str)],
         self_closing: bool,
     ) {
-        if is_block(name) {
+        if info.is(BLOCK) {
             self.b.flush();
         }
         let parent_hidden = self.hidden();
         let mut style = Style { emphasis: self.emphasis(), ..Style::default() };
-        style.merge(tag_style(name, attrs));
+        style.merge(tag_style(info, attrs));
         let mut background = false;
         for &(key, value) in attrs {
             match key {
@@ -200,35 +201,34 @@ impl Pass {
         }
         let hidden = parent_hidden || style.hidden;
 
-        match name {
-            "br" => {
-                self.b.flush();
-                return;
-            }
-            "img" => {
-                self.image(attrs);
-                return;
-            }
-            "a" => self.open_link(attrs, hidden, style.button),
-            _ => {}
+        if info.is(BR) {
+            self.b.flush();
+            return;
         }
-        if is_void(name) || (self_closing && name != "a") || self.stack.len() >= MAX_DEPTH {
+        if info.is(IMG) {
+            self.image(attrs);
+            return;
+        }
+        if info.is(A) {
+            self.open_link(attrs, hidden, style.button);
+        }
+        if info.is(VOID) || (self_closing && !info.is(A)) || self.stack.len() >= MAX_DEPTH {
             return;
         }
         self.stack.push(Elem { name: span, hidden, emphasis: style.emphasis, background, button: style.button });
     }
 
-    fn end_tag(&mut self, html: &str, name: &str) {
+    fn end_tag(&mut self, html: &str, name: &str, info: TagInfo) {
         let depth = self.stack.len();
         let found =
             self.stack.iter().rev().take(END_TAG_SEARCH).position(|e| html[e.name.clone()].eq_ignore_ascii_case(name));
         if let Some(up) = found {
             self.stack.truncate(depth - up - 1);
         }
-        if name == "a" {
+        if info.is(A) {
             self.close_link();
         }
-        if is_block(name) {
+        if info.is(BLOCK) {
             self.b.flush();
         }
     }
@@ -695,91 +695,70 @@ fn font_size_px(value: &str) -> Option<f32> {
 }
 
 /// Emphasis and visibility a tag carries by itself.
-fn tag_style(name: &str, attrs: &[(&str, &str)]) -> Style {
-    let emphasis = match name {
-        "b" | "strong" | "h3" | "big" | "code" | "kbd" | "tt" | "samp" | "pre" | "mark" => 1,
-        "h1" | "h2" => 2,
-        "font" => {
-            let size = attrs.iter().find(|(k, _)| *k == "size").map(|(_, v)| v.trim());
-            match size {
-                Some(s) if s.starts_with('+') => 2,
-                Some(s) if s.parse::<u32>().is_ok_and(|n| n >= 5) => 2,
-                _ => 0,
-            }
+fn tag_style(info: TagInfo, attrs: &[(&str, &str)]) -> Style {
+    let emphasis = if info.is(FONT) {
+        let size = attrs.iter().find(|(k, _)| *k == "size").map(|(_, v)| v.trim());
+        match size {
+            Some(s) if s.starts_with('+') => 2,
+            Some(s) if s.parse::<u32>().is_ok_and(|n| n >= 5) => 2,
+            _ => 0,
         }
-        _ => 0,
+    } else {
+        info.emphasis
     };
     Style { emphasis, ..Style::default() }
 }
 
-fn is_void(name: &str) -> bool {
-    matches!(
-        name,
-        "area"
-            | "base"
-            | "br"
-            | "col"
-            | "embed"
-            | "hr"
-            | "img"
-            | "input"
-            | "link"
-            | "meta"
-            | "param"
-            | "source"
-            | "track"
-            | "wbr"
-    )
+/// What a tag's (lower-case) name says about it, found with one comparison of the name instead
+/// of one per question.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct TagInfo {
+    flags: u16,
+    /// Emphasis of its own: 1 bold, monospace or a small heading, 2 a large heading.
+    emphasis: u8,
 }
 
-fn is_raw_text(name: &str) -> bool {
-    matches!(name, "script" | "style" | "title" | "textarea" | "noscript" | "template" | "xmp" | "svg" | "head-style")
-}
+/// Ends a block of text.
+const BLOCK: u16 = 1;
+/// Has no end tag.
+const VOID: u16 = 1 << 1;
+/// Holds text that is not shown (scripts, sheets, titles): skipped to its end tag.
+const RAW_TEXT: u16 = 1 << 2;
+const STYLE: u16 = 1 << 3;
+const A: u16 = 1 << 4;
+const BR: u16 = 1 << 5;
+const IMG: u16 = 1 << 6;
+/// Emphasis set by its `size`.
+const FONT: u16 = 1 << 7;
 
-fn is_block(name: &str) -> bool {
-    matches!(
-        name,
-        "p" | "div"
-            | "td"
-            | "th"
-            | "tr"
-            | "table"
-            | "tbody"
-            | "thead"
-            | "tfoot"
-            | "li"
-            | "ul"
-            | "ol"
-            | "h1"
-            | "h2"
-            | "h3"
-            | "h4"
-            | "h5"
-            | "h6"
-            | "hr"
-            | "br"
-            | "center"
-            | "section"
-            | "article"
-            | "header"
-            | "footer"
-            | "blockquote"
-            | "pre"
-            | "dt"
-            | "dd"
-            | "dl"
-            | "form"
-            | "nav"
-            | "main"
-            | "aside"
-            | "address"
-            | "body"
-            | "html"
-            | "button"
-            | "caption"
-            | "figure"
-            | "figcaption"
-    )
+impl TagInfo {
+    fn of(name: &str) -> TagInfo {
+        let (flags, emphasis) = match name {
+            "p" | "div" | "td" | "th" | "tr" | "table" | "tbody" | "thead" | "tfoot" | "li" | "ul" | "ol" | "h4"
+            | "h5" | "h6" | "center" | "section" | "article" | "header" | "footer" | "blockquote" | "dt" | "dd"
+            | "dl" | "form" | "nav" | "main" | "aside" | "address" | "body" | "html" | "button" | "caption"
+            | "figure" | "figcaption" => (BLOCK, 0),
+            "h1" | "h2" => (BLOCK, 2),
+            "h3" | "pre" => (BLOCK, 1),
+            "hr" => (BLOCK | VOID, 0),
+            "br" => (BLOCK | VOID | BR, 0),
+            "img" => (VOID | IMG, 0),
+            "area" | "base" | "col" | "embed" | "input" | "link" | "meta" | "param" | "source" | "track" | "wbr" => {
+                (VOID, 0)
+            }
+            "b" | "strong" | "big" | "code" | "kbd" | "tt" | "samp" | "mark" => (0, 1),
+            "font" => (FONT, 0),
+            "a" => (A, 0),
+            "style" => (RAW_TEXT | STYLE, 0),
+            "script" | "title" | "textarea" | "noscript" | "template" | "xmp" | "svg" | "head-style" => (RAW_TEXT, 0),
+            _ => (0, 0),
+        };
+        TagInfo { flags, emphasis }
+    }
+
+    fn is(self, flag: u16) -> bool {
+        self.flags & flag != 0
+    }
 }
 
 /// Most attributes kept per tag.
@@ -1042,6 +1021,80 @@ mod tests {
         for other in ["color", "padding", "line-height", "margin", "text-align", "border", "min-width", ""] {
             assert_eq!(Prop::of(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn tag_info_knows_every_listed_tag() {
+        const BLOCKS: &[&str] = &[
+            "p",
+            "div",
+            "td",
+            "th",
+            "tr",
+            "table",
+            "tbody",
+            "thead",
+            "tfoot",
+            "li",
+            "ul",
+            "ol",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "hr",
+            "br",
+            "center",
+            "section",
+            "article",
+            "header",
+            "footer",
+            "blockquote",
+            "pre",
+            "dt",
+            "dd",
+            "dl",
+            "form",
+            "nav",
+            "main",
+            "aside",
+            "address",
+            "body",
+            "html",
+            "button",
+            "caption",
+            "figure",
+            "figcaption",
+        ];
+        const VOIDS: &[&str] = &[
+            "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track",
+            "wbr",
+        ];
+        const RAW: &[&str] =
+            &["script", "style", "title", "textarea", "noscript", "template", "xmp", "svg", "head-style"];
+        const BOLD: &[&str] = &["b", "strong", "h3", "big", "code", "kbd", "tt", "samp", "pre", "mark"];
+        let others = ["font", "a", "span", "em", "i", "u", "o:p", "x", ""];
+        for name in [BLOCKS, VOIDS, RAW, BOLD, &others].concat() {
+            let info = TagInfo::of(name);
+            assert_eq!(info.is(BLOCK), BLOCKS.contains(&name), "{name} ends a block");
+            assert_eq!(info.is(VOID), VOIDS.contains(&name), "{name} has no end tag");
+            assert_eq!(info.is(RAW_TEXT), RAW.contains(&name), "{name} holds raw text");
+            let emphasis = if BOLD.contains(&name) {
+                1
+            } else if matches!(name, "h1" | "h2") {
+                2
+            } else {
+                0
+            };
+            assert_eq!(tag_style(info, &[]).emphasis, emphasis, "{name} emphasis");
+            let named = (name == "style", name == "a", name == "br", name == "img", name == "font");
+            assert_eq!((info.is(STYLE), info.is(A), info.is(BR), info.is(IMG), info.is(FONT)), named, "{name}");
+        }
+        assert_eq!(tag_style(TagInfo::of("font"), &[("size", "+1")]).emphasis, 2);
+        assert_eq!(tag_style(TagInfo::of("font"), &[("size", " 5 ")]).emphasis, 2);
+        assert_eq!(tag_style(TagInfo::of("font"), &[("size", "3")]).emphasis, 0);
     }
 
     #[test]
