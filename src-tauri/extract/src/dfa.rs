@@ -110,12 +110,25 @@ impl Words {
     fn next_special(&self, haystack: &[u8], sid: &mut StateID) -> Option<usize> {
         let dfa = &self.dfa;
         let mut state = *sid;
-        let step = haystack.iter().position(|&byte| {
+        // Four bytes a round: the loop's own counting is then a quarter of its cost.
+        let mut chunks = haystack.chunks_exact(4);
+        let mut at = 0;
+        for chunk in &mut chunks {
+            for (i, &byte) in chunk.iter().enumerate() {
+                state = dfa.next_state(Anchored::No, state, byte);
+                if dfa.is_special(state) {
+                    *sid = state;
+                    return Some(at + i);
+                }
+            }
+            at += 4;
+        }
+        let step = chunks.remainder().iter().position(|&byte| {
             state = dfa.next_state(Anchored::No, state, byte);
             dfa.is_special(state)
         });
         *sid = state;
-        step
+        step.map(|i| at + i)
     }
 
     fn found(&self, sid: StateID, end: usize) -> Found {
