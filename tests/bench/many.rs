@@ -1,11 +1,13 @@
 //! Watching many accounts within a global session limit: 1,000 password accounts on the test
 //! bed's Dovecot, all watched, a few of them waited on, `pool.maxTotal` = 50. Prints the
-//! process's RSS and CPU while it watches, how many codes were announced, and the most IMAP
+//! process's RSS and CPU while it watches, the logins and TLS handshakes it made, the poll
+//! interval the round robin reached, how many codes were announced, and the most IMAP
 //! sessions Dovecot had open at once (replayed from Dovecot's own log).
 //!
 //! Secrets live in memory here (a stand-in for the keyring, which is not what is measured).
 //! Settings through the environment: `ACCOUNTS` (1000), `WAITED` (10), `MAX_TOTAL` (50),
-//! `POLL_INTERVAL` seconds (60), `MEASURE` seconds (120).
+//! `POLL_INTERVAL` seconds (60), `LOGIN_RATE` per second (`watch.pollLoginRate`'s default),
+//! `MEASURE` seconds (120).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -107,12 +109,17 @@ async fn main() {
     let max_total = env("MAX_TOTAL", 50) as usize;
     let poll_interval = Duration::from_secs(env("POLL_INTERVAL", 60));
     let measure = Duration::from_secs(env("MEASURE", 120));
+    let login_rate = std::env::var("LOGIN_RATE").ok().and_then(|v| v.parse::<f64>().ok());
 
     let bed = TestBed::start_with(DovecotOptions::default()).await;
     let dir = tempfile::tempdir().expect("a temp data dir");
     let mut config = Config::default();
     config.pool.max_total = max_total;
     config.watch.poll_interval = poll_interval;
+    if let Some(rate) = login_rate {
+        config.watch.poll_login_rate = rate;
+    }
+    let login_rate = config.watch.poll_login_rate;
     let codes = Arc::new(Codes::default());
     let options = EngineOptions {
         data_dir: Some(dir.path().to_path_buf()),
@@ -146,10 +153,16 @@ async fn main() {
     for e in emails.iter().take(waited) {
         subscriptions.push(engine.subscribe_codes(e).await.expect("subscribe"));
     }
-    // One full round of polls first: every account takes its baseline.
-    eprintln!("warming up for one poll interval ({} s)", poll_interval.as_secs());
-    tokio::time::sleep(poll_interval + Duration::from_secs(5)).await;
+    // One full round of polls first: every account takes its baseline (with logins paced,
+    // that takes longer than one poll interval).
+    let t = Instant::now();
+    eprintln!("warming up: waiting until every account has been polled once");
+    while engine.watch_statuses().iter().filter(|s| s.polls > 0).count() < accounts {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    eprintln!("every account polled once after {:.0} s", t.elapsed().as_secs_f64());
 
+    let before = engine.stats();
     let (_, cpu0) = usage();
     let t0 = Instant::now();
     let mut rss_max = 0;
@@ -180,8 +193,16 @@ async fn main() {
     let (rss_end, cpu1) = usage();
     let window = t0.elapsed();
     let cpu = (cpu1 - cpu0).as_secs_f64() / window.as_secs_f64() * 100.0;
-    // Give the last polled codes one more interval to be found.
-    tokio::time::sleep(poll_interval).await;
+    let after = engine.stats();
+    let logins = after.pool.total.total_created - before.pool.total.total_created;
+    let full = after.tls.tls_full_handshakes - before.tls.tls_full_handshakes;
+    let resumed = after.tls.tls_resumed_handshakes - before.tls.tls_resumed_handshakes;
+    // Give the last polled codes one more round to be found.
+    let round = Duration::from_secs_f64(after.watch.expected_poll_interval) + Duration::from_secs(10);
+    let tail = Instant::now();
+    while tail.elapsed() < round && codes.0.lock().unwrap().len() < targets.len() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     let found = codes.0.lock().unwrap().clone();
     let mut waited_latency = Vec::new();
     let mut polled_latency = Vec::new();
@@ -191,7 +212,8 @@ async fn main() {
             if i < 5 { waited_latency.push(ms) } else { polled_latency.push(ms) }
         }
     }
-    let stats = engine.stats().pool.total;
+    let all = engine.stats();
+    let stats = all.pool.total;
     let statuses = engine.watch_statuses();
     let idling = statuses.iter().filter(|s| s.mode == mailwatch_engine::watch::WatchMode::Idle).count();
     drop(subscriptions);
@@ -202,7 +224,10 @@ async fn main() {
     println!("| figure | value |");
     println!("|---|---|");
     println!("| accounts watched / waited on | {accounts} / {waited} |");
-    println!("| pool.maxTotal, watch.pollInterval | {max_total}, {} s |", poll_interval.as_secs());
+    println!(
+        "| pool.maxTotal, watch.pollInterval, watch.pollLoginRate | {max_total}, {} s, {login_rate} /s |",
+        poll_interval.as_secs()
+    );
     println!(
         "| RSS before watching / max while watching / at the end | {:.0} / {:.0} / {:.0} MB |",
         rss_before as f64 / 1024.0,
@@ -210,6 +235,15 @@ async fn main() {
         rss_end as f64 / 1024.0
     );
     println!("| CPU while watching ({:.0} s window) | {cpu:.2} % of one core |", window.as_secs_f64());
+    println!(
+        "| logins in the window | {logins}, {:.2} /s ({full} full TLS handshakes, {resumed} resumed) |",
+        logins as f64 / window.as_secs_f64()
+    );
+    println!(
+        "| poll interval per account: expected / measured (median) | {:.0} s / {} |",
+        all.watch.expected_poll_interval,
+        all.watch.measured_poll_interval.map_or("-".to_string(), |s| format!("{s:.0} s"))
+    );
     println!("| most IMAP sessions open at once (Dovecot's log) | {dovecot_max} |");
     println!("| sessions opened / closed by the pool | {} / {} |", stats.total_created, stats.total_closed);
     println!("| watches in IDLE at the end | {idling} |");

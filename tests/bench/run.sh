@@ -4,7 +4,7 @@
 # behind a latency proxy and prints Markdown tables.
 #
 #   tests/bench/run.sh          # the bench table at 0 and 20 ms round trip
-#   tests/bench/run.sh many     # 1,000 watched accounts within 50 sessions (about 4 minutes)
+#   tests/bench/run.sh many     # 1,000 watched accounts within 50 sessions (about 8 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 what="${1:-table}"

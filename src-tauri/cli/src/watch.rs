@@ -73,11 +73,14 @@ pub async fn run(engine: &Engine, a: &WatchArgs, mut events: UnboundedReceiver<E
         }
     }
     if !a.json {
-        eprintln!(
-            "watching {} account(s) with {}; Ctrl-C stops",
-            emails.len(),
-            if a.idle { "IDLE" } else { "round-robin polling" }
-        );
+        let how = if a.idle {
+            "IDLE".to_string()
+        } else {
+            // With more accounts than sessions the login budget sets the pace.
+            let w = engine.stats().watch;
+            format!("round-robin polling, each about every {:.0} s", w.expected_poll_interval)
+        };
+        eprintln!("watching {} account(s) with {how}; Ctrl-C stops", emails.len());
     }
     let until = a.duration.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
     let mut printed = 0usize;
