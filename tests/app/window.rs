@@ -48,6 +48,7 @@ fn app_binary() -> PathBuf {
 fn tauri_driver() -> PathBuf {
     let candidates = [
         std::env::var_os("TAURI_DRIVER").map(PathBuf::from),
+        std::env::var_os("CARGO_HOME").map(|h| PathBuf::from(h).join("bin/tauri-driver")),
         std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/tauri-driver")),
         Some(PathBuf::from("tauri-driver")),
     ];
@@ -84,6 +85,10 @@ impl App {
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
             .env("MAILWATCH_DATA_DIR", data_dir)
             .env("MAILWATCH_EXTRA_CA", extra_ca)
+            // The autostart entry (under $HOME/.config/autostart) and the window state go
+            // here, not into the real home.
+            .env("HOME", work.join("home"))
+            .env("XDG_CONFIG_HOME", work.join("home/.config"))
             .env("RUST_LOG", "warn,mailwatch_shell=info,mailwatch_engine=info")
             .stdout(out.try_clone().unwrap())
             .stderr(out)
@@ -272,11 +277,21 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
     if !auto_copy.is_selected().await.unwrap() {
         auto_copy.click().await.unwrap();
     }
+    app.click("#setting-app-launchAtLogin").await;
     app.fill("#setting-config-pool-waitTimeout", "2").await;
     app.fill("#setting-config-pool-maxPerAccount", "1").await;
     app.click("#settings-save").await;
     app.text_until("#settings-status", 10, |t| t.starts_with("Saved")).await;
     app.screenshot("settings").await;
+    let autostart = std::fs::read_dir(work.join("home/.config/autostart"))
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .unwrap_or_default();
+    assert!(
+        autostart.contains("Exec=") && autostart.contains("--minimised"),
+        "launch at login writes a desktop autostart entry that starts minimised; found: {autostart:?}"
+    );
 
     let mut monitor = Command::new("dbus-monitor")
         .args(["--session", "interface='org.freedesktop.Notifications',member='Notify'"])
@@ -362,6 +377,8 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
     assert_eq!(wait_timeout.prop("value").await.unwrap().as_deref(), Some("2"), "the wait timeout survives a restart");
     let auto_copy = app.shown("#setting-app-autoCopy", 10).await;
     assert!(auto_copy.is_selected().await.unwrap(), "auto-copy survives a restart");
+    let at_login = app.shown("#setting-app-launchAtLogin", 10).await;
+    assert!(at_login.is_selected().await.unwrap(), "launch at login survives a restart");
 
     // The proxy accepts the connection and then says nothing, so the first request holds the
     // account's only connection while it tries to log in, and the second gives up after 2 s.
