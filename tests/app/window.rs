@@ -359,6 +359,16 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
         .unwrap();
     eprintln!("message frame body: {body}");
     assert!(body.as_str().is_some_and(|b| b.contains(CODE)), "the message shows in the viewer: {body}");
+    let size = app
+        .client
+        .execute(
+            "const d = document.getElementById('message-frame').contentDocument;
+             return getComputedStyle(d.querySelector('p[style]')).fontSize;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(size.as_str(), Some("24px"), "the message keeps its own inline styles in the viewer");
     app.screenshot("message").await;
     app.click("#message-dialog [data-close]").await;
 
