@@ -3,6 +3,7 @@
 
 import * as ipc from "./ipc.js";
 import { sentence } from "./lib/format.js";
+import { statusLabel, displayStatus, statusAdvice } from "./lib/accounts.js";
 import { AccountsView } from "./views/accounts.js";
 import { CodesView } from "./views/codes.js";
 import { MessagesView } from "./views/messages.js";
@@ -81,13 +82,16 @@ async function openLink(url) {
 
 let settings = { config: { pool: {}, watch: {} }, app: { autoCopy: false } };
 
+/** How long "Wait for code" waits, the same as `mailwatch-cli wait-code`'s default. */
+const WAIT_SECONDS = 120;
+
 // ---- Views ------------------------------------------------------------------------------
 
 const wait = new WaitDialog({
   copy,
   open: openLink,
   autoCopy: () => Boolean(settings.app?.autoCopy),
-  timeoutSecs: () => 120,
+  timeoutSecs: () => WAIT_SECONDS,
 });
 
 const editor = new AccountEditor({
@@ -159,8 +163,7 @@ const statusDialog = {
   advice: $("status-advice"),
 };
 let statusRow = null;
-async function showStatus(row) {
-  const { statusLabel, displayStatus, statusAdvice } = await import("./lib/accounts.js");
+function showStatus(row) {
   statusRow = row;
   statusDialog.title.textContent = `${row.email}: ${statusLabel(displayStatus(row))}`;
   statusDialog.detail.textContent = row.statusDetail ? sentence(row.statusDetail) : "";

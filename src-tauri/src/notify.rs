@@ -116,8 +116,11 @@ impl Notifier {
     }
 }
 
+/// Whether the notification server offers actions; asked once (a D-Bus round trip), on the
+/// first notification's thread.
 fn supports_actions() -> bool {
-    notify_rust::get_capabilities().is_ok_and(|caps| caps.iter().any(|c| c == "actions"))
+    static ACTIONS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ACTIONS.get_or_init(|| notify_rust::get_capabilities().is_ok_and(|caps| caps.iter().any(|c| c == "actions")))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! `POLL_INTERVAL` seconds (60), `LOGIN_RATE` per second (`watch.pollLoginRate`'s default),
 //! `MEASURE` seconds (120).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -70,28 +70,6 @@ fn usage() -> (u64, Duration) {
     let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
     // The kernel's USER_HZ is 100 on Linux.
     (rss_kb, Duration::from_millis(ticks * 10))
-}
-
-/// The most IMAP sessions open at once over all users, from Dovecot's log.
-fn max_sessions(log: &std::path::Path) -> usize {
-    let log = std::fs::read_to_string(log).unwrap_or_default();
-    let mut open: HashSet<String> = HashSet::new();
-    let mut max = 0;
-    for line in log.lines() {
-        if line.contains("imap-login: ") && line.contains(": Login: user=<") {
-            if let Some(id) = line.split("session=<").nth(1).and_then(|r| r.split('>').next()) {
-                open.insert(id.to_string());
-                max = max.max(open.len());
-            }
-        } else if line.contains(": Disconnected")
-            && line.contains("imap(")
-            && let Some(id) =
-                line.split(")<").nth(1).and_then(|r| r.split('<').nth(1)).and_then(|r| r.split('>').next())
-        {
-            open.remove(id);
-        }
-    }
-    max
 }
 
 fn code_mail(code: &str) -> Vec<u8> {
@@ -219,7 +197,7 @@ async fn main() {
     drop(subscriptions);
     engine.shutdown().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let dovecot_max = max_sessions(bed.dovecot.log_path());
+    let dovecot_max = bed.dovecot.max_total_sessions_seen();
 
     println!("| figure | value |");
     println!("|---|---|");

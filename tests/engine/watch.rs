@@ -3,14 +3,13 @@
 //! connection, and round-robin polling for the rest within the global limit and the login
 //! budget.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::future::join_all;
 use mailwatch_engine::engine::WaitOptions;
 use mailwatch_engine::imap::FolderSpec;
 use mailwatch_engine::watch::WatchMode;
-use mailwatch_testbed::{FaultProxy, TestBed};
+use mailwatch_testbed::FaultProxy;
 
 use crate::support::{Harness, code_mail, test_config};
 
@@ -25,30 +24,6 @@ async fn until_idle(h: &Harness, email: &str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the watch never reached IDLE: {:?}\n{}", h.engine.watch_statuses(), h.bed.dovecot.diagnostics());
-}
-
-/// The most IMAP sessions open at once over all users, replayed from Dovecot's log (each
-/// `Login:` opens a session id, its `Disconnected` closes it).
-pub fn max_total_sessions(bed: &TestBed) -> usize {
-    let log = std::fs::read_to_string(bed.dovecot.log_path()).unwrap_or_default();
-    let mut open: HashSet<String> = HashSet::new();
-    let mut max = 0;
-    for line in log.lines() {
-        if line.contains("imap-login: ") && line.contains(": Login: user=<") {
-            if let Some(id) = line.split("session=<").nth(1).and_then(|r| r.split('>').next()) {
-                open.insert(id.to_string());
-                max = max.max(open.len());
-            }
-        } else if line.contains(": Disconnected") && line.contains("imap(") {
-            // imap(user)<pid><session>: Info: Disconnected: ...
-            if let Some(id) =
-                line.split(")<").nth(1).and_then(|r| r.split('<').nth(1)).and_then(|r| r.split('>').next())
-            {
-                open.remove(id);
-            }
-        }
-    }
-    max
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,7 +204,7 @@ async fn without_waiters_watched_accounts_are_polled_in_turn_within_the_global_l
         statuses.iter().all(|s| s.mode == WatchMode::Poll && s.waiters == 0),
         "nobody waits, so nobody idles: {statuses:?}"
     );
-    let max = max_total_sessions(&h.bed);
+    let max = h.bed.dovecot.max_total_sessions_seen();
     assert!(
         (1..=4).contains(&max),
         "Dovecot saw {max} sessions at once; the global limit is 4\n{}",

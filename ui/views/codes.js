@@ -1,6 +1,7 @@
 // The codes feed: the newest codes across all accounts, from the history and then live.
 
 import { age } from "../lib/format.js";
+import { td, dataButton } from "./dom.js";
 
 const LIMIT = 200;
 
@@ -38,37 +39,13 @@ export class CodesView {
     this.rows.replaceChildren(
       ...this.codes.map((c) => {
         const tr = document.createElement("tr");
-        const code = document.createElement("td");
-        if (c.code) {
-          const b = document.createElement("button");
-          b.type = "button";
-          b.className = "copy-code";
-          b.dataset.copy = c.code;
-          b.textContent = c.code;
-          b.title = "Copy";
-          code.append(b);
-        } else {
-          code.textContent = "—";
-        }
+        const code = c.code ? document.createElement("td") : td("—");
+        if (c.code) code.append(dataButton("copy-code", "copy", c.code, c.code, "Copy"));
         const link = document.createElement("td");
-        if (c.link) {
-          const b = document.createElement("button");
-          b.type = "button";
-          b.className = "link-button";
-          b.dataset.link = c.link;
-          b.textContent = "Open link";
-          b.title = c.link;
-          link.append(b);
-        }
+        if (c.link) link.append(dataButton("link-button", "link", c.link, "Open link", c.link));
         tr.append(code, td(c.service ?? "—"), td(c.email), td(age(c.foundAt ?? c.received, now)), link);
         return tr;
       }),
     );
   }
-}
-
-function td(text) {
-  const cell = document.createElement("td");
-  cell.textContent = text;
-  return cell;
 }

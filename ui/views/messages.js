@@ -3,6 +3,7 @@
 import { age } from "../lib/format.js";
 import { messageDocument } from "../lib/sandbox.js";
 import * as ipc from "../ipc.js";
+import { td } from "./dom.js";
 
 export class MessagesView {
   constructor({ onError }) {
@@ -89,10 +90,7 @@ export class MessagesView {
         tr.tabIndex = 0;
         tr.dataset.uid = String(m.uid);
         tr.dataset.folder = m.folder;
-        const code = document.createElement("td");
-        code.className = "code-inline";
-        code.textContent = m.code ?? "";
-        tr.append(td(m.from ?? ""), td(m.subject ?? "(no subject)"), code, td(age(m.received, now)));
+        tr.append(td(m.from ?? ""), td(m.subject ?? "(no subject)"), td(m.code ?? "", "code-inline"), td(age(m.received, now)));
         return tr;
       }),
     );
@@ -117,10 +115,3 @@ export class MessagesView {
     this.el.frame.srcdoc = messageDocument(view, allowImages);
   }
 }
-
-function td(text) {
-  const cell = document.createElement("td");
-  cell.textContent = text;
-  return cell;
-}
-

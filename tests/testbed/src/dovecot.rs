@@ -386,8 +386,17 @@ impl Dovecot {
     /// id), its `Disconnected` line closes it. This proves a bound over a whole test, not just
     /// at one instant. Sessions cut off by a restart are closed at the restart.
     pub fn max_sessions_seen(&self, user: &str) -> usize {
-        let login = format!(": Login: user=<{user}>,");
-        let mail_prefix = format!("imap({user})<");
+        self.max_open_sessions(Some(user))
+    }
+
+    /// [`Dovecot::max_sessions_seen`] over all users together.
+    pub fn max_total_sessions_seen(&self) -> usize {
+        self.max_open_sessions(None)
+    }
+
+    fn max_open_sessions(&self, user: Option<&str>) -> usize {
+        let login = user.map_or_else(|| ": Login: user=<".to_string(), |u| format!(": Login: user=<{u}>,"));
+        let mail_prefix = user.map_or_else(|| "imap(".to_string(), |u| format!("imap({u})<"));
         let mut open: HashSet<String> = HashSet::new();
         let mut max = 0;
         for line in self.read_settled_log().lines() {
@@ -400,6 +409,7 @@ impl Dovecot {
                 }
             } else if let Some(rest) = line.split_once(&mail_prefix).map(|(_, r)| r) {
                 // imap(user)<pid><session>: Info: Disconnected: ...
+                let rest = if user.is_some() { rest } else { rest.split_once(")<").map_or("", |(_, r)| r) };
                 if let Some((ids, msg)) = rest.split_once(": ")
                     && msg.trim_start_matches("Info: ").starts_with("Disconnected")
                     && let Some(id) = ids.split('<').nth(1).map(|s| s.trim_end_matches('>'))

@@ -195,13 +195,7 @@ impl Engine {
             });
         }
         self.connector.write_secret(&account.email, &secret).await?;
-        let a = account.clone();
-        self.connector.store.call(move |s| s.upsert_account(&a)).await?;
-        // The secret or the servers may have changed: the old client and its sessions go
-        // before anyone uses the new ones.
-        self.connector.forget(&account.email);
-        self.pool.invalidate(&account.email).await;
-        Ok(account)
+        self.store_account(account).await
     }
 
     /// Changes a known account's details (servers, client id, ...) and keeps its stored
@@ -225,6 +219,12 @@ impl Engine {
         let mut account = Account::from_spec(&spec, is_token)?;
         account.status = known.status;
         account.status_detail = known.status_detail;
+        self.store_account(account).await
+    }
+
+    /// Writes the account's row, then drops its old client and sessions: the secret or the
+    /// servers may have changed, and nobody may use the old ones after this.
+    async fn store_account(&self, account: Account) -> Result<Account, EngineError> {
         let a = account.clone();
         self.connector.store.call(move |s| s.upsert_account(&a)).await?;
         self.connector.forget(&account.email);

@@ -235,10 +235,12 @@ impl Store {
                 let (email, at) = row?;
                 map.entry(email).or_insert_with(AccountOverview::default).last_check = at;
             }
-            // The newest code per account: the row with the highest (found_at, id).
+            // The newest code per account: one index seek (codes_by_account) per account,
+            // however long the history is.
             let mut codes = conn.prepare_cached(&format!(
-                "SELECT {CODE_COLUMNS} FROM codes c WHERE c.id = (
-                     SELECT id FROM codes d WHERE d.email = c.email ORDER BY found_at DESC, id DESC LIMIT 1)"
+                "SELECT {CODE_COLUMNS} FROM codes WHERE id IN (
+                     SELECT (SELECT id FROM codes c WHERE c.email = a.email ORDER BY found_at DESC, id DESC LIMIT 1)
+                     FROM accounts a)"
             ))?;
             for row in codes.query_map([], code_from_row)? {
                 let code = row?;

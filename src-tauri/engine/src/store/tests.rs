@@ -472,3 +472,21 @@ fn errors_say_cannot_and_what_was_being_done() {
     let err = StoreError::Query { action: "read accounts", source: rusqlite::Error::QueryReturnedNoRows };
     assert!(err.to_string().starts_with("cannot read accounts in the cache: "), "{err}");
 }
+
+#[test]
+fn the_accounts_overview_has_each_accounts_newest_code_and_last_sync() {
+    let (_dir, _path, store) = temp_store();
+    for email in ["a@x.com", "b@x.com", "c@x.com"] {
+        store.upsert_account(&password_account(email)).unwrap();
+    }
+    store.save_sync("a@x.com", "INBOX", state(1, 2), &[message(1, Some("111"), 10)], 1_000).unwrap();
+    store.save_sync("a@x.com", "Junk", state(1, 2), &[message(2, Some("222"), 20)], 2_000).unwrap();
+    store.save_sync("b@x.com", "INBOX", state(1, 1), &[message(1, None, 10)], 1_500).unwrap();
+
+    let overview = store.account_overview().unwrap();
+    let a = &overview["a@x.com"];
+    assert_eq!(a.last_code.as_ref().and_then(|c| c.code.as_deref()), Some("222"), "the most recently found code");
+    assert_eq!(a.last_check, Some(1_700_000_000));
+    assert!(overview["b@x.com"].last_code.is_none(), "a message without a code is no code");
+    assert!(!overview.contains_key("c@x.com"), "never synced, nothing to say");
+}
