@@ -82,8 +82,6 @@ async function openLink(url) {
 
 let settings = { config: { pool: {}, watch: {} }, app: { autoCopy: false } };
 
-/** How long "Wait for code" waits, the same as `mailwatch-cli wait-code`'s default. */
-const WAIT_SECONDS = 120;
 
 // ---- Views ------------------------------------------------------------------------------
 
@@ -91,7 +89,9 @@ const wait = new WaitDialog({
   copy,
   open: openLink,
   autoCopy: () => Boolean(settings.app?.autoCopy),
-  timeoutSecs: () => WAIT_SECONDS,
+  // `cache.waitTimeout`, the same as `mailwatch-cli wait-code`'s; unknown until the
+  // settings load, and then the engine applies it.
+  timeoutSecs: () => settingsView.limits?.waitTimeoutSecs ?? null,
 });
 
 const editor = new AccountEditor({
@@ -202,7 +202,7 @@ async function reload() {
 
 async function loadRest() {
   try {
-    codes.render(await ipc.recentCodes(200));
+    codes.render(await ipc.recentCodes());
   } catch (error) {
     showError(error, "Mailwatch could not read the codes history.");
   }
@@ -213,7 +213,11 @@ async function loadRest() {
   }
   await settingsView.load();
   if (settingsView.values) settings = settingsView.values;
-  setPausedButton(Boolean(settings.app?.paused));
+  if (settingsView.limits) {
+    codes.limit = settingsView.limits.maxTop;
+    messages.setDefaultTop(settingsView.limits.listTop);
+  }
+  setPausedButton(Boolean(settingsView.watch?.paused));
   try {
     const info = await ipc.appInfo();
     $("app-info").textContent = `Mailwatch ${info.version} · data in ${info.dataDir}`;

@@ -13,8 +13,8 @@ use serde_json::Value;
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::notify::{CodeNotice, NOTIFIER};
-use crate::state::{Shell, lock};
-use crate::tray::{RECENT_CODES, RecentCode};
+use crate::state::{RecentCode, Shell, lock};
+use crate::tray::RECENT_CODES;
 
 /// What every Mailwatch event name starts with.
 pub const PREFIX: &str = "mailwatch://";

@@ -194,11 +194,8 @@ fn open_engine_in_background(app: AppHandle) {
             tray::show_main_window(&app);
         }
         tray::refresh(&app);
-        let watched = prefs::load_watched(&engine).await;
-        commands::watch::apply(&engine, &watched, prefs.paused).await;
-        let shell = app.state::<Shell>();
-        shell.watch_list.set(if prefs.paused { Vec::new() } else { watched });
-        *state::lock(&shell.keeper) = Some(mailwatch_engine::keeper::Keeper::start(&engine, shell.watch_list.clone()));
+        engine.resume_watching();
+        *state::lock(&app.state::<Shell>().keeper) = Some(mailwatch_engine::keeper::Keeper::start(&engine));
     });
 }
 

@@ -1,6 +1,8 @@
 //! The app's own preferences: what the shell does with a code (notify, copy), and how the
 //! window behaves. The engine's limits live in its [`Config`](mailwatch_engine::config::Config);
 //! both are kept in the engine's SQLite settings table, so they survive restarts together.
+//! Which accounts are watched, and whether watching is paused, is the engine's to keep
+//! ([`Engine::watch_choice`]).
 
 use std::sync::RwLock;
 
@@ -11,8 +13,6 @@ use crate::error::ApiError;
 
 /// The settings key the preferences are stored under.
 const KEY: &str = "app.prefs";
-/// The settings key of the accounts being watched, so watching resumes after a restart.
-const WATCHED_KEY: &str = "app.watched";
 
 /// The shell's preferences. Every field has a default, so a file from an older version (or
 /// none at all) still loads.
@@ -29,8 +29,6 @@ pub struct AppPrefs {
     pub start_minimised: bool,
     /// Start Mailwatch when the desktop session starts.
     pub launch_at_login: bool,
-    /// Watching is paused (from the tray or the toolbar).
-    pub paused: bool,
     /// The user has been told that closing the window keeps Mailwatch in the tray.
     pub close_hint_shown: bool,
 }
@@ -43,7 +41,6 @@ impl Default for AppPrefs {
             auto_copy: false,
             start_minimised: false,
             launch_at_login: false,
-            paused: false,
             close_hint_shown: false,
         }
     }
@@ -75,7 +72,7 @@ impl Prefs {
 /// The stored preferences, or the defaults if none are stored or they cannot be read (a bad
 /// value is logged and replaced on the next save rather than stopping the app).
 pub async fn load(engine: &Engine) -> AppPrefs {
-    match engine.store().call(|s| s.setting(KEY)).await {
+    match engine.setting(KEY).await {
         Ok(Some(value)) => serde_json::from_value(value).unwrap_or_else(|err| {
             tracing::warn!(error = %err, "stored preferences are unreadable; using the defaults");
             AppPrefs::default()
@@ -94,25 +91,7 @@ pub async fn load(engine: &Engine) -> AppPrefs {
 /// The cache cannot be written.
 pub async fn save(engine: &Engine, prefs: &AppPrefs) -> Result<(), ApiError> {
     let value = serde_json::to_value(prefs).map_err(|e| ApiError::new("internal", e.to_string()))?;
-    engine.store().call(move |s| s.set_setting(KEY, &value)).await?;
-    Ok(())
-}
-
-/// The accounts that were being watched when the app last changed them.
-pub async fn load_watched(engine: &Engine) -> Vec<String> {
-    match engine.store().call(|s| s.setting(WATCHED_KEY)).await {
-        Ok(Some(value)) => serde_json::from_value(value).unwrap_or_default(),
-        _ => Vec::new(),
-    }
-}
-
-/// Stores the accounts being watched.
-///
-/// # Errors
-/// The cache cannot be written.
-pub async fn save_watched(engine: &Engine, emails: &[String]) -> Result<(), ApiError> {
-    let value = serde_json::to_value(emails).map_err(|e| ApiError::new("internal", e.to_string()))?;
-    engine.store().call(move |s| s.set_setting(WATCHED_KEY, &value)).await?;
+    engine.set_setting(KEY, &value).await?;
     Ok(())
 }
 
@@ -125,6 +104,6 @@ mod tests {
         let old: AppPrefs = serde_json::from_str(r#"{"autoCopy": true}"#).unwrap();
         assert!(old.auto_copy);
         assert!(old.notifications, "notifications default to on");
-        assert!(!old.paused);
+        assert!(!old.start_minimised);
     }
 }

@@ -73,6 +73,27 @@ where
     }
 }
 
+/// A code as the tray lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentCode {
+    /// The code.
+    pub code: String,
+    /// The service that sent it.
+    pub service: Option<String>,
+    /// The account it arrived in.
+    pub email: String,
+}
+
+impl RecentCode {
+    /// The menu item's words: "042917 · GitHub · ann@example.com".
+    pub fn label(&self) -> String {
+        match &self.service {
+            Some(service) => format!("{} · {service} · {}", self.code, self.email),
+            None => format!("{} · {}", self.code, self.email),
+        }
+    }
+}
+
 /// What the shell keeps besides the engine: preferences, running waits, the batch job, and
 /// the latest codes for the tray.
 #[derive(Default)]
@@ -84,11 +105,9 @@ pub struct Shell {
     /// The running import or batch job, so the UI can cancel it.
     pub batch: std::sync::Mutex<Option<mailwatch_engine::engine::CancellationToken>>,
     /// The newest codes, newest first, for the tray menu.
-    pub recent: std::sync::Mutex<std::collections::VecDeque<crate::tray::RecentCode>>,
+    pub recent: std::sync::Mutex<std::collections::VecDeque<RecentCode>>,
     /// Whether the tray icon exists; without it, closing the window quits.
     pub tray: std::sync::atomic::AtomicBool,
-    /// The accounts the background sync covers (the watched ones).
-    pub watch_list: mailwatch_engine::keeper::WatchList,
     /// The token keeper and background sync, once the engine is open.
     pub keeper: std::sync::Mutex<Option<mailwatch_engine::keeper::Keeper>>,
 }

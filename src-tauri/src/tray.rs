@@ -8,9 +8,9 @@
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Manager, Wry};
+use tauri::{AppHandle, Listener, Manager, Wry};
 
-use crate::state::{Shell, lock};
+use crate::state::{EngineSlot, Shell, lock};
 
 const TRAY_ID: &str = "main";
 const TOGGLE: &str = "toggle-window";
@@ -19,27 +19,6 @@ const QUIT: &str = "quit";
 const COPY_PREFIX: &str = "copy:";
 /// How many codes the tray menu lists.
 pub const RECENT_CODES: usize = 5;
-
-/// A code as the tray lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecentCode {
-    /// The code.
-    pub code: String,
-    /// The service that sent it.
-    pub service: Option<String>,
-    /// The account it arrived in.
-    pub email: String,
-}
-
-impl RecentCode {
-    /// The menu item's words: "042917 · GitHub · ann@example.com".
-    pub fn label(&self) -> String {
-        match &self.service {
-            Some(service) => format!("{} · {service} · {}", self.code, self.email),
-            None => format!("{} · {}", self.code, self.email),
-        }
-    }
-}
 
 /// Adds the tray icon and its menu.
 ///
@@ -52,6 +31,9 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
         .menu(&menu(app)?)
         .on_menu_event(on_menu_event)
         .build(app)?;
+    // Pausing from the window or from here: the menu's label follows either way.
+    let handle = app.clone();
+    app.listen_any(crate::commands::watch::PAUSED_EVENT, move |_| refresh(&handle));
     Ok(())
 }
 
@@ -65,7 +47,7 @@ pub fn refresh(app: &AppHandle) {
 
 fn menu(app: &AppHandle) -> tauri::Result<Menu<Wry>> {
     let shell = app.state::<Shell>();
-    let paused = shell.prefs.get().paused;
+    let paused = app.state::<EngineSlot>().opened().is_some_and(|e| e.watch_choice().paused);
     let menu = Menu::new(app)?;
     menu.append(&MenuItem::with_id(app, TOGGLE, "Show/Hide Mailwatch", true, None::<&str>)?)?;
     let pause_label = if paused { "Resume watching" } else { "Pause watching" };
@@ -90,7 +72,7 @@ fn on_menu_event(app: &AppHandle, event: MenuEvent) {
         PAUSE => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
-                let paused = !app.state::<Shell>().prefs.get().paused;
+                let paused = !app.state::<EngineSlot>().opened().is_some_and(|e| e.watch_choice().paused);
                 if let Err(err) = crate::commands::watch::set_paused_inner(&app, paused).await {
                     tracing::warn!(code = err.code, "{}", err.message);
                 }
@@ -131,7 +113,7 @@ fn toggle_main_window(app: &AppHandle) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::state::RecentCode;
 
     #[test]
     fn a_recent_code_label_leads_with_the_code() {

@@ -242,8 +242,9 @@ async fn the_keeper_refreshes_only_stale_tokens_and_spreads_them_over_rounds() {
     let now = 2_000_000_000;
     let day = 24 * 3600;
     // keep0 was refreshed yesterday; keep1 40 days ago; keep2 and keep3 never by Mailwatch.
-    h.engine.store().set_token_refreshed(&users[0].0, now - day).unwrap();
-    h.engine.store().set_token_refreshed(&users[1].0, now - 40 * day).unwrap();
+    let cache = h.cache_file();
+    cache.set_token_refreshed(&users[0].0, now - day).unwrap();
+    cache.set_token_refreshed(&users[1].0, now - 40 * day).unwrap();
 
     let round = keeper::keep_tokens(&h.engine, now).await.unwrap();
     assert_eq!((round.kept_alive, round.failed, round.deferred), (2, 0, 1), "{round:?}");
@@ -265,9 +266,8 @@ async fn the_keeper_refreshes_only_stale_tokens_and_spreads_them_over_rounds() {
     let engine = Arc::new(h.engine);
     let sync = keeper::sync_accounts(engine.clone(), watched).await;
     assert_eq!((sync.synced, sync.failed), (1, 1), "{sync:?}");
-    let list = keeper::WatchList::default();
-    list.set(vec![users[0].0.clone()]);
-    let jobs = keeper::Keeper::start(&engine, list);
+    engine.set_watched(&[users[0].0.clone()], true).await.unwrap();
+    let jobs = keeper::Keeper::start(&engine);
     tokio::time::timeout(Duration::from_secs(5), jobs.stop(Duration::from_secs(3)))
         .await
         .expect("the jobs stop promptly");
@@ -283,7 +283,7 @@ async fn the_keeper_renews_access_tokens_of_accounts_in_use_before_they_expire()
     // warm0 is in use (fetched just now); warm1 was never fetched.
     h.engine.fetch(&users[0].0, &mailwatch_engine::imap::FolderSpec::Inbox, 1, false).await.unwrap();
     let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    h.engine.store().set_token_refreshed(&users[1].0, now()).unwrap();
+    h.cache_file().set_token_refreshed(&users[1].0, now()).unwrap();
     assert_eq!(h.bed.oauth.refresh_count(&users[0].0), 1);
 
     let fresh = keeper::keep_tokens(&h.engine, now()).await.unwrap();

@@ -8,6 +8,7 @@ mod support;
 
 mod cache;
 mod import;
+mod layers;
 mod oauth;
 mod pool_limits;
 mod secrets;

@@ -1,4 +1,4 @@
-//! Plan A sessions against Dovecot: fetching, reuse, reconnects, folders and waiting.
+//! Reused sessions against Dovecot: fetching, reuse, reconnects, folders and waiting.
 
 use std::time::Duration;
 
@@ -32,13 +32,19 @@ async fn fetches_the_newest_messages_with_their_codes_and_reuses_the_session() {
         "the second fetch reused the first session: {stats:?}"
     );
     assert_eq!(h.bed.dovecot.logins_for(&email), 1, "Dovecot saw one login\n{}", h.bed.dovecot.diagnostics());
-    let mut codes = h.events.codes();
-    codes.sort();
     assert_eq!(
-        codes,
-        ["111111", "222222", "333333"],
-        "each new code was announced once, and a re-fetch announced none"
+        h.events.codes(),
+        Vec::<String>::new(),
+        "the mail was in the inbox before Mailwatch first looked, so none of its codes is news"
     );
+
+    let (s, b) = code_mail("444444");
+    h.deliver(&email, "INBOX", &s, &b).await;
+    // A new session, so the SELECT sees the new mail at once.
+    h.engine.forget_client(&email).await;
+    h.engine.fetch(&email, &FolderSpec::Inbox, 3, false).await.unwrap();
+    h.engine.fetch(&email, &FolderSpec::Inbox, 3, false).await.unwrap();
+    assert_eq!(h.events.codes(), ["444444"], "each new code was announced once, and a re-fetch announced none");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,7 +160,7 @@ async fn an_unreachable_primary_server_falls_back_to_the_second() {
     let mut account: Account = h.engine.account("gina@example.com").await.unwrap();
     account.imap_fallback = Some(account.imap.clone());
     account.imap = ImapEndpoint { host: "127.0.0.1".into(), port: closed, tls: Tls::Implicit };
-    h.engine.store().upsert_account(&account).unwrap();
+    h.cache_file().upsert_account(&account).unwrap();
     let msgs =
         h.engine.fetch("gina@example.com", &FolderSpec::Inbox, 1, false).await.expect("the fallback server answers");
     assert!(msgs.is_empty());

@@ -82,6 +82,13 @@ impl Harness {
         Harness { bed, engine, events, dir }
     }
 
+    /// The engine's cache file opened a second time, as another process would: for writing
+    /// what the engine's API does not let a caller write (a hand-edited account, an old
+    /// refresh date).
+    pub fn cache_file(&self) -> mailwatch_engine::store::Store {
+        mailwatch_engine::store::Store::open(&self.dir.path().join("mailwatch.db")).expect("the cache opens twice")
+    }
+
     /// A password account on the implicit-TLS port (or `port` if given, e.g. a proxy's).
     pub async fn password_account(&self, email: &str, password: &str, port: Option<u16>) -> String {
         self.bed.dovecot.add_user(email, password);

@@ -5,13 +5,21 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use futures::future::join_all;
-use mailwatch_engine::engine::WaitOptions;
+use mailwatch_engine::engine::{EngineOptions, WaitOptions};
 use mailwatch_engine::imap::FolderSpec;
+use mailwatch_engine::keeper;
 use mailwatch_engine::watch::WatchMode;
 use mailwatch_testbed::FaultProxy;
 
 use crate::support::{Harness, code_mail, test_config};
+
+/// The addresses whose watch is on (not only waited on).
+fn watched(h: &Harness) -> Vec<String> {
+    h.engine.watch_statuses().into_iter().filter(|s| s.watched).map(|s| s.email).collect()
+}
 
 /// Waits (up to 20 s) until the account's watch idles, so mail delivered next is news.
 async fn until_idle(h: &Harness, email: &str) {
@@ -322,4 +330,74 @@ async fn round_robin_logins_wait_for_the_budget_but_reused_sessions_and_waited_a
     assert_eq!(logins, 1, "the round robin still made one login\n{}", h.bed.dovecot.diagnostics());
     drop(sub);
     h.engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_an_account_while_paused_leaves_the_others_to_resume() {
+    let h = Harness::start().await;
+    let gone = h.password_account("pia@example.com", "pw", None).await;
+    let kept = h.password_account("quin@example.com", "pw", None).await;
+    h.engine.set_watched(&[gone.clone(), kept.clone()], true).await.unwrap();
+    assert_eq!(watched(&h), [gone.clone(), kept.clone()], "both are watched before the pause");
+    h.engine.set_paused(true).await.unwrap();
+    assert_eq!(watched(&h), Vec::<String>::new(), "nothing is watched while paused");
+
+    h.engine.remove_account(&gone).await.unwrap();
+    let resumed = h.engine.set_paused(false).await.unwrap();
+    assert_eq!(resumed.watched, [kept.as_str()], "the removed account left the watched ones, the other stayed");
+    assert_eq!(watched(&h), [kept.as_str()], "resume watches the account that is left");
+    assert_eq!(h.engine.watched_now(), [kept.as_str()]);
+
+    // The choice is the engine's own, kept across a restart.
+    h.engine.shutdown().await;
+    let options = EngineOptions {
+        data_dir: Some(h.dir.path().to_path_buf()),
+        extra_ca: Some(h.bed.dovecot.ca_pem_path().to_path_buf()),
+        config: Some(test_config()),
+        ..Default::default()
+    };
+    let reopened = mailwatch_engine::Engine::open(options, Arc::new(mailwatch_engine::events::NullSink)).await.unwrap();
+    let choice = reopened.watch_choice();
+    assert_eq!((choice.watched, choice.paused), (vec![kept], false), "the stored choice after a restart");
+    reopened.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_sync_stops_fetching_a_removed_account() {
+    let mut cfg = test_config();
+    cfg.sync.spacing = Duration::ZERO;
+    cfg.sync.jitter = Duration::ZERO;
+    let Harness { bed, engine, events: _events, dir: _dir } = Harness::with_config(cfg).await;
+    let h_bed = &bed;
+    let add = async |email: &str| {
+        h_bed.dovecot.add_user(email, "pw");
+        let spec = mailwatch_engine::account::AccountSpec {
+            email: email.into(),
+            provider: Some(mailwatch_engine::account::Provider::Imap),
+            imap_host: Some("127.0.0.1".into()),
+            imap_port: Some(h_bed.dovecot.imaps_port()),
+            tls: Some(mailwatch_engine::account::Tls::Implicit),
+            ..Default::default()
+        };
+        let secret = mailwatch_engine::engine::NewSecret::Password(mailwatch_engine::secrets::Secret::new("pw"));
+        engine.add_account(&spec, secret).await.unwrap().email
+    };
+    let gone = add("rosa@example.com").await;
+    let kept = add("sven@example.com").await;
+    engine.set_watched(&[gone.clone(), kept.clone()], true).await.unwrap();
+    let engine = Arc::new(engine);
+
+    let round = keeper::sync_watched(engine.clone()).await;
+    assert_eq!((round.synced, round.failed), (2, 0), "both watched accounts are synced: {round:?}");
+    let logins = bed.dovecot.logins_for(&gone);
+
+    engine.remove_account(&gone).await.unwrap();
+    let round = keeper::sync_watched(engine.clone()).await;
+    assert_eq!(
+        (round.synced, round.failed),
+        (1, 0),
+        "the removed account is neither synced nor tried (a try would fail): {round:?}"
+    );
+    assert_eq!(bed.dovecot.logins_for(&gone), logins, "no login for the removed account");
+    engine.shutdown().await;
 }

@@ -18,6 +18,8 @@ export const GROUPS = [
       { key: "config.watch.pollInterval", label: "Poll interval", kind: "secs", min: 5, max: 3600, help: "How often a watched account nobody is waiting on is checked (waits use IMAP IDLE push)." },
       { key: "config.watch.pollConcurrency", label: "Polls at once", kind: "int", min: 1, max: 100, help: "How many watched accounts are checked at the same time." },
       { key: "config.watch.idle", label: "Use IMAP IDLE", kind: "bool", help: "Let the server push new mail for accounts you are waiting on." },
+      { key: "config.cache.waitTimeout", label: "Wait for a code", kind: "secs", min: 5, max: 3600, help: "How long “Wait for code” waits before it gives up (the CLI's wait-code too)." },
+      { key: "config.cache.listTop", label: "Messages listed", kind: "int", min: 1, max: 200, help: "How many of the newest messages a listing shows unless you pick another number." },
     ],
   },
   {

@@ -3,13 +3,13 @@
 import { age } from "../lib/format.js";
 import { td, dataButton } from "./dom.js";
 
-const LIMIT = 200;
-
 export class CodesView {
   constructor({ copy, open }) {
     this.copy = copy;
     this.open = open;
     this.codes = [];
+    // `cache.maxTop` once the settings load; the engine caps the history it sends anyway.
+    this.limit = Infinity;
     this.rows = document.getElementById("codes-rows");
     this.table = document.getElementById("codes-table");
     this.empty = document.getElementById("codes-empty");
@@ -21,14 +21,14 @@ export class CodesView {
   }
 
   render(codes) {
-    this.codes = codes.slice(0, LIMIT);
+    this.codes = codes.slice(0, this.limit);
     this.paint();
   }
 
   /** Adds a code pushed by the engine at the top. */
   add(code) {
     const record = { ...code, foundAt: Math.floor(Date.now() / 1000) };
-    this.codes = [record, ...this.codes.filter((c) => !(c.email === code.email && c.code === code.code && c.received === code.received))].slice(0, LIMIT);
+    this.codes = [record, ...this.codes.filter((c) => !(c.email === code.email && c.code === code.code && c.received === code.received))].slice(0, this.limit);
     this.paint();
   }
 

@@ -35,6 +35,18 @@ export class MessagesView {
     this.el.dialog.querySelector("[data-close]").addEventListener("click", () => this.el.dialog.close());
   }
 
+  /** Selects `top` (`cache.listTop`) as the listing's size, adding it when it is not offered. */
+  setDefaultTop(top) {
+    const value = String(top);
+    if (![...this.el.top.options].some((o) => o.value === value)) {
+      const option = document.createElement("option");
+      option.textContent = value;
+      const after = [...this.el.top.options].find((o) => Number(o.value) > top);
+      this.el.top.insertBefore(option, after ?? null);
+    }
+    this.el.top.value = value;
+  }
+
   setAccounts(rows) {
     const current = this.el.account.value;
     this.el.account.replaceChildren(

@@ -25,6 +25,9 @@ export class SettingsView {
       const view = await ipc.getSettings();
       this.values = { config: view.config, app: view.app };
       this.defaults = { config: view.configDefaults, app: view.appDefaults };
+      // The limits in force that the window applies itself, and the watch choice.
+      this.limits = view.limits;
+      this.watch = view.watch;
       this.paint(this.values);
       this.status.textContent = "";
     } catch (error) {
@@ -108,8 +111,8 @@ export class SettingsView {
   }
 
   restoreDefaults() {
-    // Preferences that are not settings (pause, hints) keep their values.
-    this.paint({ config: this.defaults.config, app: { ...this.values.app, ...this.defaults.app, paused: this.values.app.paused } });
+    // Preferences that are not settings (hints) keep their values.
+    this.paint({ config: this.defaults.config, app: { ...this.values.app, ...this.defaults.app, closeHintShown: this.values.app.closeHintShown } });
     this.status.textContent = "Defaults restored; press Save to keep them.";
   }
 }

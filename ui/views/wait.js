@@ -46,15 +46,15 @@ export class WaitDialog {
     if (!el.dialog.open) el.dialog.showModal();
     el.cancel.focus();
     const timeout = this.timeoutSecs();
-    const deadline = Date.now() + timeout * 1000;
+    const deadline = timeout == null ? null : Date.now() + timeout * 1000;
     const tick = () => {
-      el.countdown.textContent = countdown((deadline - Date.now()) / 1000);
+      el.countdown.textContent = deadline == null ? "" : countdown((deadline - Date.now()) / 1000);
     };
     tick();
     clearInterval(this.timer);
     this.timer = setInterval(tick, 250);
     try {
-      const record = await ipc.waitForCode(email, timeout);
+      const record = await ipc.waitForCode(email, timeout ?? undefined);
       if (this.run !== run) return;
       this.showCode(record);
     } catch (error) {

@@ -1,4 +1,4 @@
-//! `mailwatch-cli bench`: the seeds' `benchmark_imap`, and the counters `stats` shows.
+//! `mailwatch-cli bench`: how fast a fetch is on a reused session and on a new one, and the counters `stats` shows.
 //!
 //! Every iteration asks the server (the cache is written as in the real path but never
 //! answers). `reuse-client` keeps one client and its session; `new-client` forgets the
@@ -110,8 +110,7 @@ pub async fn run(engine: &Engine, a: &BenchArgs) -> Result<(), EngineError> {
                 ..engine.options().clone()
             };
             separate = Engine::open(options, Arc::new(NullSink)).await?;
-            let acc = account.clone();
-            separate.store().call(move |s| s.upsert_account(&acc)).await?;
+            separate.adopt_account(&account).await?;
             &separate
         }
         None => engine,
@@ -238,19 +237,14 @@ pub const COUNTERS: [&str; 9] = [
 /// runs of the CLI (each run has its own pool).
 pub async fn persist_stats(engine: &Engine) {
     let run = serde_json::to_value(engine.stats()).unwrap_or(Value::Null);
-    let _ = engine
-        .store()
-        .call(move |s| {
-            let mut total = s.setting(CUMULATIVE_KEY).ok().flatten().unwrap_or_else(|| json!({}));
-            for k in COUNTERS {
-                let add = run.get(k).and_then(Value::as_u64).unwrap_or(0);
-                let had = total.get(k).and_then(Value::as_u64).unwrap_or(0);
-                total[k] = json!(had + add);
-            }
-            total["last_run"] = run;
-            s.set_setting(CUMULATIVE_KEY, &total)
-        })
-        .await;
+    let mut total = engine.setting(CUMULATIVE_KEY).await.ok().flatten().unwrap_or_else(|| json!({}));
+    for k in COUNTERS {
+        let add = run.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let had = total.get(k).and_then(Value::as_u64).unwrap_or(0);
+        total[k] = json!(had + add);
+    }
+    total["last_run"] = run;
+    let _ = engine.set_setting(CUMULATIVE_KEY, &total).await;
 }
 
 /// The counters of every finished CLI run so far, plus the last run's per-account detail.
@@ -258,7 +252,7 @@ pub async fn persist_stats(engine: &Engine) {
 /// # Errors
 /// The cache cannot be read.
 pub async fn cumulative_stats(engine: &Engine) -> Result<Value, EngineError> {
-    let saved = engine.store().call(|s| s.setting(CUMULATIVE_KEY)).await?;
+    let saved = engine.setting(CUMULATIVE_KEY).await?;
     let mut out = json!({});
     for k in COUNTERS {
         out[k] = json!(saved.as_ref().and_then(|v| v.get(k)).and_then(Value::as_u64).unwrap_or(0));

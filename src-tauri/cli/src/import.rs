@@ -250,7 +250,9 @@ fn confirm_on_terminal() -> Result<bool, EngineError> {
     eprint!("The export will contain refresh tokens and passwords in clear text. Type yes to continue: ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).map_err(|e| EngineError::Internal(e.to_string()))?;
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| EngineError::InvalidInput(format!("cannot read the answer from standard input: {e}")))?;
     Ok(answer.trim().eq_ignore_ascii_case("yes"))
 }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use mailwatch_engine::account::{AccountSpec, Provider, Tls};
-use mailwatch_engine::engine::{EngineOptions, NewSecret, WaitOptions};
+use mailwatch_engine::engine::{EngineOptions, NewSecret};
 use mailwatch_engine::events::NullSink;
 use mailwatch_engine::imap::FolderSpec;
 use mailwatch_engine::redact::mask_email;
@@ -140,9 +140,9 @@ struct FetchArgs {
     /// inbox, junk, or a folder name.
     #[arg(long, default_value = "inbox")]
     folder: String,
-    /// How many of the newest messages.
-    #[arg(long, default_value_t = 10)]
-    top: usize,
+    /// How many of the newest messages (default: `cache.listTop`, at most `cache.maxTop`).
+    #[arg(long)]
+    top: Option<usize>,
     /// Always ask the server, even when the cache is fresh.
     #[arg(long)]
     no_cache: bool,
@@ -155,9 +155,9 @@ struct FetchArgs {
 struct WaitArgs {
     /// The address.
     email: String,
-    /// Give up after this many seconds.
-    #[arg(long, default_value_t = 120)]
-    timeout: u64,
+    /// Give up after this many seconds (default: `cache.waitTimeout`, 120).
+    #[arg(long)]
+    timeout: Option<u64>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -246,7 +246,7 @@ fn read_secret_from_stdin(what: &str) -> Result<Secret, EngineError> {
     let mut buf = String::new();
     stdin
         .read_to_string(&mut buf)
-        .map_err(|e| EngineError::Internal(format!("cannot read the {what} from standard input: {e}")))?;
+        .map_err(|e| EngineError::InvalidInput(format!("cannot read the {what} from standard input: {e}")))?;
     let first = buf.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
     Ok(Secret::new(first))
 }
@@ -296,7 +296,7 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
             } else if a.password_stdin {
                 NewSecret::Password(read_secret_from_stdin("password")?)
             } else {
-                return Err(EngineError::Internal(
+                return Err(EngineError::InvalidInput(
                     "say how the account signs in: pipe its refresh token with --refresh-token-stdin, or its password with --password-stdin".into(),
                 ));
             };
@@ -339,7 +339,8 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
         }
         Command::Fetch(a) => {
             let folder: FolderSpec = a.folder.parse().unwrap_or(FolderSpec::Inbox);
-            let messages = engine.fetch(&a.email, &folder, a.top, !a.no_cache).await?;
+            let top = a.top.unwrap_or(engine.config().cache.list_top);
+            let messages = engine.fetch(&a.email, &folder, top, !a.no_cache).await?;
             if a.json {
                 print_json(&messages);
             } else if messages.is_empty() {
@@ -362,7 +363,10 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
             }
         }
         Command::WaitCode(a) => {
-            let options = WaitOptions { timeout: Duration::from_secs(a.timeout), ..Default::default() };
+            let mut options = engine.wait_options();
+            if let Some(secs) = a.timeout {
+                options.timeout = Duration::from_secs(secs);
+            }
             let found = engine.wait_code(&a.email, &options).await?;
             if a.json {
                 print_json(&found);
@@ -407,7 +411,7 @@ fn extract(a: &ExtractArgs) -> Result<(), EngineError> {
     } else {
         std::fs::read(&a.file).map(|b| raw = b)
     };
-    read.map_err(|e| EngineError::Internal(format!("cannot read {}: {e}", a.file)))?;
+    read.map_err(|e| EngineError::InvalidInput(format!("cannot read {}: {e}", a.file)))?;
     let x = mailwatch_engine::extract::extract(&raw);
     let _ = a.json;
     println!("{}", serde_json::to_string(&x).unwrap_or_else(|_| "{}".into()));

@@ -62,7 +62,7 @@ pub async fn run(engine: &Engine, a: &WatchArgs, mut events: UnboundedReceiver<E
     let emails: Vec<String> =
         if a.all { engine.accounts().await?.into_iter().map(|acc| acc.email).collect() } else { a.emails.clone() };
     if emails.is_empty() {
-        return Err(EngineError::Internal("nothing to watch: name the accounts, or pass --all".into()));
+        return Err(EngineError::InvalidInput("nothing to watch: name the accounts, or pass --all".into()));
     }
     let mut subscriptions = Vec::new();
     for email in &emails {

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// Limits for the reusable IMAP sessions (plan A) and the connections behind them.
+/// Limits for the reusable IMAP sessions and the connections behind them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct PoolConfig {
-    /// Most sessions one account may hold open at once. 1 is plan A: one session per account,
+    /// Most sessions one account may hold open at once. 1 means one session per account,
     /// shared by every caller in turn. Many servers (Outlook among them) throttle above a few.
     pub max_per_account: usize,
     /// Most sessions open across all accounts.
@@ -38,6 +38,10 @@ pub struct PoolConfig {
     /// How often the reaper looks for expired sessions.
     #[serde(with = "secs")]
     pub reap_interval: Duration,
+    /// How long LOGOUT waits for the server's goodbye before the connection is dropped; a
+    /// dead server must not hold up closing or quitting.
+    #[serde(with = "secs")]
+    pub logout_timeout: Duration,
 }
 
 impl Default for PoolConfig {
@@ -52,6 +56,7 @@ impl Default for PoolConfig {
             connect_timeout: Duration::from_secs(20),
             command_timeout: Duration::from_secs(30),
             reap_interval: Duration::from_secs(15),
+            logout_timeout: Duration::from_secs(1),
         }
     }
 }
@@ -76,6 +81,14 @@ pub struct HttpConfig {
     /// An access token is refreshed this long before it expires.
     #[serde(with = "secs")]
     pub refresh_margin: Duration,
+    /// TCP keep-alive probes on idle connections to the token endpoint, so a dead one is
+    /// noticed before a refresh needs it.
+    #[serde(with = "secs")]
+    pub tcp_keepalive: Duration,
+    /// How long an access token is taken to last when the endpoint does not say
+    /// (`expires_in` is optional in RFC 6749); an hour is what Microsoft and Google issue.
+    #[serde(with = "secs")]
+    pub default_token_lifetime: Duration,
 }
 
 impl Default for HttpConfig {
@@ -87,6 +100,8 @@ impl Default for HttpConfig {
             max_connections_per_host: 8,
             idle_timeout: Duration::from_secs(90),
             refresh_margin: Duration::from_secs(300),
+            tcp_keepalive: Duration::from_secs(60),
+            default_token_lifetime: Duration::from_secs(3600),
         }
     }
 }
@@ -95,15 +110,21 @@ impl Default for HttpConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct CacheConfig {
-    /// Cached messages younger than this are served without asking the server (plan C).
+    /// Cached messages younger than this are served without asking the server.
     #[serde(with = "secs")]
     pub message_ttl: Duration,
     /// How often an account someone waits on is polled when it cannot IDLE (no IDLE on the
     /// server, or `watch.maxIdleSessions` reached), and how often its junk folder is checked.
     #[serde(with = "secs")]
     pub poll_interval: Duration,
-    /// Most messages fetched with content in one request.
+    /// Most messages fetched with content in one request, and most codes the codes feed
+    /// lists at once.
     pub max_top: usize,
+    /// How many of the newest messages a listing shows when the caller does not say.
+    pub list_top: usize,
+    /// How long a wait for a code lasts when the caller does not say.
+    #[serde(with = "secs")]
+    pub wait_timeout: Duration,
     /// Messages larger than this are fetched for their headers and first part only.
     pub max_message_bytes: usize,
 }
@@ -114,6 +135,8 @@ impl Default for CacheConfig {
             message_ttl: Duration::from_secs(60),
             poll_interval: Duration::from_secs(3),
             max_top: 200,
+            list_top: 20,
+            wait_timeout: Duration::from_secs(120),
             max_message_bytes: 25 * 1024 * 1024,
         }
     }
@@ -145,9 +168,29 @@ pub struct WatchConfig {
     /// paced. 0 turns pacing off.
     pub poll_login_rate: f64,
     /// Longest pause between reconnection attempts after a lost connection; the pause
-    /// starts at zero and doubles from one second.
+    /// starts at zero and doubles from `backoffMin`.
     #[serde(with = "secs")]
     pub backoff_max: Duration,
+    /// The pause after the second failure in a row (the first retry is immediate, since a
+    /// dead reused session is usually replaced at once).
+    #[serde(with = "secs")]
+    pub backoff_min: Duration,
+    /// How much earlier than a wait's start a message may say it arrived and still count:
+    /// covers clock skew between the server and this machine.
+    #[serde(with = "secs")]
+    pub arrival_slack: Duration,
+    /// The first polls of accounts watched at once are spread over this many slots of one
+    /// `pollInterval`, so 1,000 accounts watched together do not all connect together.
+    pub first_poll_slots: u32,
+    /// After a folder's UIDVALIDITY changes, how many of its newest messages are looked at
+    /// for mail that came since the last look.
+    pub rebaseline_top: usize,
+    /// Codes kept for a waiter that has not read them yet; a slower waiter skips ahead.
+    pub arrival_buffer: usize,
+    /// How long past `idleRenew` an IDLE may go without any word from the server before the
+    /// connection is taken as dead.
+    #[serde(with = "secs")]
+    pub idle_grace: Duration,
 }
 
 impl Default for WatchConfig {
@@ -160,6 +203,12 @@ impl Default for WatchConfig {
             poll_concurrency: 4,
             poll_login_rate: 4.0,
             backoff_max: Duration::from_secs(60),
+            backoff_min: Duration::from_secs(1),
+            arrival_slack: Duration::from_secs(60),
+            first_poll_slots: 64,
+            rebaseline_top: 20,
+            arrival_buffer: 256,
+            idle_grace: Duration::from_secs(60),
         }
     }
 }
@@ -300,7 +349,7 @@ mod tests {
         let c = Config::default();
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(json["pool"]["waitTimeout"], 30.0, "durations are stored as seconds");
-        assert_eq!(json["pool"]["maxPerAccount"], 1, "plan A is one session per account");
+        assert_eq!(json["pool"]["maxPerAccount"], 1, "one session per account by default");
         let back: Config = serde_json::from_value(json).unwrap();
         assert_eq!(back, c);
     }

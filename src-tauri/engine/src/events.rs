@@ -3,7 +3,7 @@
 //! The shell implements [`EventSink`] by emitting Tauri events; the CLI uses [`NullSink`] or
 //! prints. The engine never waits on a sink: `emit` must return quickly.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::pool::PoolStats;
 
@@ -42,7 +42,29 @@ pub enum Event {
     /// The pool's counters changed.
     PoolStats(PoolStats),
     /// A batch job (import, verify, refresh all) moved on.
-    BatchProgress(crate::engine::Progress),
+    BatchProgress(Progress),
+}
+
+/// How far a batch job has come.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    /// "import", "verify" or "refresh".
+    pub job: String,
+    /// Items finished.
+    pub done: usize,
+    /// Items in the job.
+    pub total: usize,
+    /// Items that succeeded so far.
+    pub ok: usize,
+    /// Items that failed so far.
+    pub failed: usize,
+    /// Seconds since the job started.
+    pub elapsed_secs: f64,
+    /// Items per second so far.
+    pub rate: f64,
+    /// Seconds left at the current rate, once there is a rate.
+    pub eta_secs: Option<f64>,
 }
 
 /// Receives engine events. Implementations must not block.

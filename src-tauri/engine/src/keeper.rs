@@ -9,7 +9,9 @@
 //!   thousands of stale accounts are spread out instead of flooding the token endpoint.
 //! - **Background sync.** Every `sync.interval` it fetches the newest `sync.top` messages of
 //!   each watched account into the cache, `sync.concurrency` at once, starting accounts at
-//!   least `sync.spacing` apart plus up to `sync.jitter` of random delay.
+//!   least `sync.spacing` apart plus up to `sync.jitter` of random delay. Which accounts are
+//!   watched it asks the engine at every round ([`Engine::watched_now`]), so an account
+//!   removed or unwatched, or a pause, takes effect at the next round.
 //!
 //! One failing account is logged and never stops the others. The jobs hold only a `Weak`
 //! reference to the engine and stop when it is dropped or when [`Keeper::stop`] is called,
@@ -17,7 +19,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -27,24 +29,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::Engine;
+use crate::clock::unix_now;
 use crate::imap::FolderSpec;
-
-/// The accounts the background sync keeps fresh; shared with whoever decides what is
-/// watched (the shell's watch list).
-#[derive(Debug, Clone, Default)]
-pub struct WatchList(Arc<Mutex<Vec<String>>>);
-
-impl WatchList {
-    /// Replaces the watched accounts.
-    pub fn set(&self, emails: Vec<String>) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = emails;
-    }
-
-    /// The watched accounts now.
-    pub fn emails(&self) -> Vec<String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
 
 /// What one round of the token keeper did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +62,7 @@ pub struct SyncRound {
 /// Only if the cache cannot be read; each account's failure is counted, not returned.
 pub async fn keep_tokens(engine: &Engine, now: i64) -> Result<KeeperRound, crate::EngineError> {
     let cfg = engine.config().keeper.clone();
-    let activity = engine.store().call(|s| s.token_activity()).await?;
+    let activity = engine.token_activity().await?;
     let in_use_since = now - cfg.in_use_window.as_secs() as i64;
     let stale_before = now - cfg.keep_alive_age.as_secs() as i64;
     let mut warm = Vec::new();
@@ -108,6 +94,12 @@ pub async fn keep_tokens(engine: &Engine, now: i64) -> Result<KeeperRound, crate
         }
     }
     Ok(round)
+}
+
+/// One round of background sync over the accounts watched now ([`Engine::watched_now`]).
+pub async fn sync_watched(engine: Arc<Engine>) -> SyncRound {
+    let emails = engine.watched_now();
+    sync_accounts(engine, emails).await
 }
 
 /// One round of background sync over `emails`, paced by the `sync` settings.
@@ -150,8 +142,8 @@ pub struct Keeper {
 }
 
 impl Keeper {
-    /// Starts the token keeper and the background sync of `watched`.
-    pub fn start(engine: &Arc<Engine>, watched: WatchList) -> Keeper {
+    /// Starts the token keeper and the background sync of the watched accounts.
+    pub fn start(engine: &Arc<Engine>) -> Keeper {
         let cancel = CancellationToken::new();
         let keeper_every = engine.config().keeper.interval.max(Duration::from_secs(1));
         let sync_every = engine.config().sync.interval.max(Duration::from_secs(1));
@@ -160,11 +152,8 @@ impl Keeper {
                 tracing::warn!("the token keeper could not read the cache: {e}");
             }
         });
-        let sync = spawn_loop(Arc::downgrade(engine), cancel.clone(), sync_every, move |engine| {
-            let emails = watched.emails();
-            async move {
-                sync_accounts(engine, emails).await;
-            }
+        let sync = spawn_loop(Arc::downgrade(engine), cancel.clone(), sync_every, |engine| async move {
+            sync_watched(engine).await;
         });
         Keeper { cancel, tasks: vec![tokens, sync] }
     }
@@ -181,10 +170,6 @@ impl Drop for Keeper {
     fn drop(&mut self) {
         self.cancel.cancel();
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// Runs `round` every `every` until cancelled or the engine is gone. The engine is held

@@ -4,41 +4,62 @@
 //!
 //! # Module map
 //!
-//! | module      | what it owns                                                                 |
-//! |-------------|------------------------------------------------------------------------------|
-//! | [`config`]  | every limit (TTLs, caps, timeouts, concurrency) with its documented default |
-//! | [`account`] | accounts, providers, per-domain presets and endpoint overrides               |
-//! | [`secrets`] | refresh tokens and passwords, kept only in the OS keyring                    |
-//! | [`oauth`]   | OAuth2 refresh over one pooled HTTP client, access-token cache, rotation     |
-//! | [`imap`]    | TLS connect, XOAUTH2/LOGIN, folder discovery, fetching messages by UID       |
-//! | [`pool`]    | plan A: one reusable session per account, limits, waits, stats, the reaper   |
-//! | [`store`]   | the SQLite cache: accounts (no secrets), folder state, messages, codes       |
-//! | [`extract`] | verification codes, links and services found in a raw message               |
-//! | [`engine`]  | [`Engine`]: the facade the shell and the CLI call, and the client cache      |
-//! | [`watch`]   | watched accounts: IDLE for the ones waited on, round-robin polls for the rest |
-//! | [`import`]  | account files in suppliers' formats: detection, parsing, line errors, export |
-//! | [`keeper`]  | background jobs: the token keeper and the background sync, stop on shutdown  |
-//! | [`events`]  | [`events::EventSink`]: how the engine reports to a UI                        |
-//! | [`redact`]  | masking addresses for output that may be shared                              |
+//! Layers, top to bottom. A module uses only modules in its own row or the rows below it,
+//! never one above, and no two modules use each other; `tests/engine/layers.rs` reads this
+//! table and checks every `crate::` path against it.
 //!
-//! Data flows one way: a caller asks [`Engine`] for messages; the engine takes the account
-//! from the [`store`], its secret from [`secrets`], an access token from [`oauth`], a session
-//! from the [`pool`] (which connects through [`imap`]), runs [`extract`] on each new message
-//! and writes the results back to the [`store`].
+//! | layer | modules | what they own |
+//! |-------|---------|---------------|
+//! | 1 | [`keeper`] | background jobs: the token keeper, the background sync of watched accounts |
+//! | 2 | [`engine`] | [`Engine`]: the facade the shell and the CLI call; sequences the layers below |
+//! | 3 | [`watch`] | watched accounts: the user's choice and pause, IDLE for the waited-on ones, round-robin polls for the rest |
+//! | 4 | [`intake`] | what a fetch brings home: extraction, the cache, and when a code is news |
+//! | 4 | [`signin`] | one account's sign-in: client cache, access tokens, rotation, status changes; how the pool logs in |
+//! | 4 | [`import`] | account files: formats, line errors, the import transaction, export |
+//! | 5 | [`progress`] | how a batch job reports progress, is cancelled and runs its accounts |
+//! | 6 | [`error`], [`events`] | the engine's one error type; how the engine reports to a UI |
+//! | 7 | [`pool`] | one reusable session per account, limits, waits, stats, the reaper |
+//! | 7 | [`imap`] | TLS connect, XOAUTH2/LOGIN, folder discovery, fetching by UID, IDLE |
+//! | 7 | [`oauth`] | OAuth2 refresh over one pooled HTTP client |
+//! | 7 | [`store`] | the SQLite cache: accounts (no secrets), folder state, messages, codes, settings |
+//! | 8 | [`account`] | accounts, providers, per-domain presets and endpoint overrides |
+//! | 8 | [`secrets`] | refresh tokens and passwords, kept only in the OS keyring |
+//! | 8 | [`config`] | every limit (TTLs, caps, timeouts, concurrency) with its documented default |
+//! | 8 | [`extract`] | verification codes, links and services in a raw message (its own crate) |
+//! | 8 | [`view`], [`redact`], `clock` | a message as the viewer shows it; masking addresses; the wall clock |
+//!
+//! A fetch goes down and comes back up once: the [`Engine`] (or a watch) takes a session
+//! from the [`pool`], which logs in through [`signin`] (the account from the [`store`], its
+//! secret from [`secrets`], an access token from [`oauth`], the connection from [`imap`]);
+//! the messages fetched go through [`intake`], which runs [`extract`], writes the [`store`]
+//! and announces the codes that are news through [`events`].
+
+pub mod keeper;
+
+pub mod engine;
+
+pub mod watch;
+
+pub mod intake;
+pub mod signin;
+
+pub mod imap;
+pub mod import;
+pub mod oauth;
+pub mod pool;
+pub mod store;
 
 pub mod account;
 pub mod config;
-pub mod engine;
-pub mod events;
 pub use mailwatch_extract as extract;
-pub mod imap;
-pub mod import;
-pub mod keeper;
-pub mod oauth;
-pub mod pool;
-pub mod redact;
 pub mod secrets;
-pub mod store;
-pub mod watch;
+pub mod view;
 
-pub use engine::{Engine, EngineError};
+mod clock;
+pub mod error;
+pub mod events;
+pub mod progress;
+pub mod redact;
+
+pub use engine::Engine;
+pub use error::EngineError;

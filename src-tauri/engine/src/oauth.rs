@@ -1,13 +1,13 @@
 //! OAuth2 refresh through one pooled HTTP client.
 //!
 //! Every account's token refresh goes through the single [`OAuth`] value the engine owns,
-//! so keep-alive connections to the token endpoint are shared (the seeds' HTTP connection
-//! pool). Connect, request and idle timeouts come from [`HttpConfig`], and at most
-//! `max_connections_per_host` requests run against one host at once.
+//! so keep-alive connections to the token endpoint are shared. Connect, request and idle
+//! timeouts come from [`HttpConfig`], and at most `max_connections_per_host` requests run
+//! against one host at once.
 //!
 //! This module only talks to the endpoint. Caching access tokens, merging concurrent
-//! refreshes and storing rotated refresh tokens is the client's job (see
-//! [`crate::engine`]), because it needs the keyring.
+//! refreshes and storing rotated refresh tokens is the sign-in layer's job (see
+//! [`crate::signin`]), because it needs the keyring.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -92,6 +92,7 @@ impl OAuthError {
 pub struct OAuth {
     http: reqwest::Client,
     per_host: usize,
+    default_lifetime: Duration,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     requests: AtomicU64,
 }
@@ -108,13 +109,14 @@ impl OAuth {
             .timeout(cfg.request_timeout)
             .pool_max_idle_per_host(cfg.max_idle_per_host)
             .pool_idle_timeout(cfg.idle_timeout)
-            .tcp_keepalive(Duration::from_secs(60))
+            .tcp_keepalive(cfg.tcp_keepalive)
             .user_agent(concat!("Mailwatch/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| OAuthError::Client(e.to_string()))?;
         Ok(OAuth {
             http,
             per_host: cfg.max_connections_per_host.max(1),
+            default_lifetime: cfg.default_token_lifetime,
             hosts: Mutex::new(HashMap::new()),
             requests: AtomicU64::new(0),
         })
@@ -163,7 +165,7 @@ impl OAuth {
         }
         match request.request_async(&self.http).await {
             Ok(resp) => {
-                let lifetime = resp.expires_in().unwrap_or(Duration::from_secs(3600));
+                let lifetime = resp.expires_in().unwrap_or(self.default_lifetime);
                 Ok(Tokens {
                     access_token: Secret::new(resp.access_token().secret().clone()),
                     refresh_token: resp.refresh_token().map(|r| Secret::new(r.secret().clone())),

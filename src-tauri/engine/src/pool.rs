@@ -1,6 +1,6 @@
-//! Plan A: one short-lived, reusable IMAP session per account, shared by callers in turn.
+//! One reusable IMAP session per account, shared by callers in turn.
 //!
-//! The pool is modelled on deadpool and bb8. A [`Manager`] knows how to `connect` a session
+//! The pool is modelled on deadpool and bb8. A [`Connect`] implementation knows how to `connect` a session
 //! for a key (an account's address), `recycle` it (a NOOP health check) and `close` it
 //! (LOGOUT). The pool decides when:
 //!
@@ -32,7 +32,7 @@ use tokio::time::{Instant, timeout_at};
 use crate::config::PoolConfig;
 
 /// Connects, checks and closes sessions for the pool.
-pub trait Manager: Send + Sync + 'static {
+pub trait Connect: Send + Sync + 'static {
     /// The session type, e.g. [`crate::imap::ImapSession`].
     type Session: Send + 'static;
     /// What connecting or checking can fail with.
@@ -44,6 +44,24 @@ pub trait Manager: Send + Sync + 'static {
     fn recycle(&self, session: &mut Self::Session) -> impl Future<Output = Result<(), Self::Error>> + Send;
     /// Says goodbye (LOGOUT); must be bounded in time.
     fn close(&self, session: Self::Session) -> impl Future<Output = ()> + Send;
+}
+
+/// Which of the pool's limits kept a caller waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitScope {
+    /// `pool.maxPerAccount`: the account's own sessions were all busy.
+    PerAccount,
+    /// `pool.maxTotal`: every session allowed was busy.
+    Overall,
+}
+
+impl std::fmt::Display for LimitScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LimitScope::PerAccount => "per account",
+            LimitScope::Overall => "overall",
+        })
+    }
 }
 
 /// Why a caller got no session.
@@ -60,8 +78,8 @@ pub enum PoolError<E: std::error::Error + 'static> {
         waited: Duration,
         /// The limit that held.
         limit: usize,
-        /// "per account" or "overall".
-        scope: &'static str,
+        /// Which limit held.
+        scope: LimitScope,
     },
     /// Connecting failed.
     #[error(transparent)]
@@ -179,8 +197,8 @@ impl<S> Slot<S> {
     }
 }
 
-struct Inner<M: Manager> {
-    manager: M,
+struct Inner<M: Connect> {
+    connector: M,
     cfg: PoolConfig,
     global: Arc<Semaphore>,
     slots: Mutex<HashMap<String, Arc<Slot<M::Session>>>>,
@@ -188,7 +206,7 @@ struct Inner<M: Manager> {
     closed: AtomicBool,
 }
 
-impl<M: Manager> Inner<M> {
+impl<M: Connect> Inner<M> {
     fn slots(&self) -> MutexGuard<'_, HashMap<String, Arc<Slot<M::Session>>>> {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -221,7 +239,7 @@ impl<M: Manager> Inner<M> {
     }
 
     /// Waits for a permit of `sem` until `deadline`; running out is counted and reported
-    /// with the limit that held (`scope` is "per account" or "overall").
+    /// with the limit that held.
     async fn wait_permit(
         &self,
         slot: &Slot<M::Session>,
@@ -229,7 +247,7 @@ impl<M: Manager> Inner<M> {
         key: &str,
         started: Instant,
         deadline: Instant,
-        scope: &'static str,
+        scope: LimitScope,
     ) -> Result<OwnedSemaphorePermit, PoolError<M::Error>> {
         match timeout_at(deadline, sem.clone().acquire_owned()).await {
             Ok(Ok(p)) => Ok(p),
@@ -240,7 +258,10 @@ impl<M: Manager> Inner<M> {
                     key: key.to_string(),
                     in_use: slot.counters.in_use.load(Ordering::Relaxed),
                     waited: started.elapsed(),
-                    limit: if scope == "overall" { self.cfg.max_total } else { self.cfg.max_per_account },
+                    limit: match scope {
+                        LimitScope::Overall => self.cfg.max_total,
+                        LimitScope::PerAccount => self.cfg.max_per_account,
+                    },
                     scope,
                 })
             }
@@ -254,7 +275,7 @@ impl<M: Manager> Inner<M> {
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 rt.spawn(async move {
-                    inner.manager.close(session).await;
+                    inner.connector.close(session).await;
                     drop(global);
                 });
             }
@@ -335,7 +356,7 @@ impl Drop for Queued<'_> {
 
 /// A session checked out of the pool. Derefs to the session; dropping it returns the
 /// session to the pool, or closes it if [`Pooled::mark_broken`] was called.
-pub struct Pooled<M: Manager> {
+pub struct Pooled<M: Connect> {
     session: Option<M::Session>,
     created: Instant,
     generation: u64,
@@ -348,7 +369,7 @@ pub struct Pooled<M: Manager> {
     inner: Arc<Inner<M>>,
 }
 
-impl<M: Manager> Pooled<M> {
+impl<M: Connect> Pooled<M> {
     /// Whether this checkout was served by an existing session.
     pub fn is_reused(&self) -> bool {
         self.reused
@@ -374,7 +395,7 @@ impl<M: Manager> Pooled<M> {
     }
 }
 
-impl<M: Manager> Deref for Pooled<M> {
+impl<M: Connect> Deref for Pooled<M> {
     type Target = M::Session;
 
     fn deref(&self) -> &M::Session {
@@ -382,13 +403,13 @@ impl<M: Manager> Deref for Pooled<M> {
     }
 }
 
-impl<M: Manager> DerefMut for Pooled<M> {
+impl<M: Connect> DerefMut for Pooled<M> {
     fn deref_mut(&mut self) -> &mut M::Session {
         self.session.as_mut().expect("a checked-out session is present until drop")
     }
 }
 
-impl<M: Manager> Drop for Pooled<M> {
+impl<M: Connect> Drop for Pooled<M> {
     fn drop(&mut self) {
         self.set_idling(false);
         self.inner.totals.in_use.fetch_sub(1, Ordering::Relaxed);
@@ -416,22 +437,22 @@ impl<M: Manager> Drop for Pooled<M> {
 }
 
 /// The session pool. Cheap to clone.
-pub struct SessionPool<M: Manager> {
+pub struct SessionPool<M: Connect> {
     inner: Arc<Inner<M>>,
 }
 
-impl<M: Manager> Clone for SessionPool<M> {
+impl<M: Connect> Clone for SessionPool<M> {
     fn clone(&self) -> Self {
         Self { inner: self.inner.clone() }
     }
 }
 
-impl<M: Manager> SessionPool<M> {
+impl<M: Connect> SessionPool<M> {
     /// A pool with the given limits. Starts the reaper when called inside a Tokio runtime;
     /// the reaper stops when the last handle to the pool is dropped.
-    pub fn new(manager: M, cfg: PoolConfig) -> Self {
+    pub fn new(connector: M, cfg: PoolConfig) -> Self {
         let inner = Arc::new(Inner {
-            manager,
+            connector,
             global: Arc::new(Semaphore::new(cfg.max_total.max(1))),
             cfg,
             slots: Mutex::new(HashMap::new()),
@@ -444,9 +465,9 @@ impl<M: Manager> SessionPool<M> {
         SessionPool { inner }
     }
 
-    /// The manager, for callers that need its state.
-    pub fn manager(&self) -> &M {
-        &self.inner.manager
+    /// The connector, for callers that need its state.
+    pub fn connector(&self) -> &M {
+        &self.inner.connector
     }
 
     /// The limits in force.
@@ -478,7 +499,7 @@ impl<M: Manager> SessionPool<M> {
                 let _w = Waiting::new(&inner.totals, &slot.counters);
                 let _q = Queued::new(&slot.queued);
                 slot.wanted.notify_waiters();
-                inner.wait_permit(&slot, &slot.permits, key, started, deadline, "per account").await?
+                inner.wait_permit(&slot, &slot.permits, key, started, deadline, LimitScope::PerAccount).await?
             }
         };
 
@@ -500,13 +521,13 @@ impl<M: Manager> SessionPool<M> {
                         }
                         // After an eviction the wait is for the victim's LOGOUT, not a queue.
                         let _w = (!evicted).then(|| Waiting::new(&inner.totals, &slot.counters));
-                        inner.wait_permit(&slot, &inner.global, key, started, deadline, "overall").await?
+                        inner.wait_permit(&slot, &inner.global, key, started, deadline, LimitScope::Overall).await?
                     }
                 }
             }
         };
         let generation = slot.generation.load(Ordering::Acquire);
-        let session = inner.manager.connect(key).await.map_err(PoolError::Connect)?;
+        let session = inner.connector.connect(key).await.map_err(PoolError::Connect)?;
         inner.bump(&slot, |c| &c.created);
         Ok(self.checkout(slot, account, session, global, Instant::now(), generation, false))
     }
@@ -542,7 +563,7 @@ impl<M: Manager> SessionPool<M> {
             }
             if now.duration_since(entry.last_used) >= inner.cfg.health_check_after {
                 let mut check = CloseOnDrop { session: Some(entry.session), global: Some(entry.global), slot, inner };
-                let ok = inner.manager.recycle(check.session.as_mut().expect("present")).await.is_ok();
+                let ok = inner.connector.recycle(check.session.as_mut().expect("present")).await.is_ok();
                 if !ok {
                     inner.bump(slot, |c| &c.health_check_failures);
                     drop(check);
@@ -625,7 +646,7 @@ impl<M: Manager> SessionPool<M> {
         let idle: Vec<_> = slot.idle().drain(..).collect();
         for e in idle {
             self.inner.bump(&slot, |c| &c.closed);
-            self.inner.manager.close(e.session).await;
+            self.inner.connector.close(e.session).await;
         }
     }
 
@@ -645,7 +666,7 @@ impl<M: Manager> SessionPool<M> {
             let idle: Vec<_> = slot.idle().drain(..).collect();
             for e in idle {
                 self.inner.bump(&slot, |c| &c.closed);
-                closing.push(self.inner.manager.close(e.session));
+                closing.push(self.inner.connector.close(e.session));
             }
         }
         futures::future::join_all(closing).await;
@@ -671,20 +692,20 @@ impl<M: Manager> SessionPool<M> {
 }
 
 /// Holds a session under a health check, so a cancelled check still counts it closed.
-struct CloseOnDrop<'a, M: Manager> {
+struct CloseOnDrop<'a, M: Connect> {
     session: Option<M::Session>,
     global: Option<OwnedSemaphorePermit>,
     slot: &'a Arc<Slot<M::Session>>,
     inner: &'a Arc<Inner<M>>,
 }
 
-impl<M: Manager> CloseOnDrop<'_, M> {
+impl<M: Connect> CloseOnDrop<'_, M> {
     fn defuse(mut self) -> (M::Session, OwnedSemaphorePermit) {
         (self.session.take().expect("present"), self.global.take().expect("present"))
     }
 }
 
-impl<M: Manager> Drop for CloseOnDrop<'_, M> {
+impl<M: Connect> Drop for CloseOnDrop<'_, M> {
     fn drop(&mut self) {
         if let Some(s) = self.session.take() {
             self.inner.retire(self.slot, s, self.global.take());
@@ -692,7 +713,7 @@ impl<M: Manager> Drop for CloseOnDrop<'_, M> {
     }
 }
 
-async fn reap_once<M: Manager>(inner: &Arc<Inner<M>>) {
+async fn reap_once<M: Connect>(inner: &Arc<Inner<M>>) {
     let now = Instant::now();
     let slots: Vec<_> = inner.slots().values().cloned().collect();
     let mut closing = Vec::new();
@@ -707,7 +728,7 @@ async fn reap_once<M: Manager>(inner: &Arc<Inner<M>>) {
         for e in expired {
             inner.bump(&slot, |c| &c.closed);
             let global = e.global;
-            let fut = inner.manager.close(e.session);
+            let fut = inner.connector.close(e.session);
             closing.push(async move {
                 fut.await;
                 drop(global);
@@ -717,7 +738,7 @@ async fn reap_once<M: Manager>(inner: &Arc<Inner<M>>) {
     futures::future::join_all(closing).await;
 }
 
-async fn reaper<M: Manager>(inner: Weak<Inner<M>>, every: Duration) {
+async fn reaper<M: Connect>(inner: Weak<Inner<M>>, every: Duration) {
     let every = every.max(Duration::from_millis(100));
     loop {
         tokio::time::sleep(every).await;
@@ -731,7 +752,7 @@ async fn reaper<M: Manager>(inner: Weak<Inner<M>>, every: Duration) {
 
 #[cfg(test)]
 mod tests {
-    //! The pool's rules with a scripted manager and paused time, for what a real server
+    //! The pool's rules with a scripted connector and paused time, for what a real server
     //! cannot be made to do on cue (expire exactly now, fail a NOOP, hang a caller).
 
     use std::sync::atomic::AtomicBool;
@@ -750,7 +771,7 @@ mod tests {
         fail_connect: AtomicBool,
     }
 
-    impl Manager for Arc<Fake> {
+    impl Connect for Arc<Fake> {
         type Session = usize;
         type Error = Scripted;
 

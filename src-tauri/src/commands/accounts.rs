@@ -24,7 +24,7 @@ pub struct AccountRow {
     pub last_check: Option<i64>,
     /// The newest code found in the account.
     pub last_code: Option<CodeRecord>,
-    /// Whether the account is being watched.
+    /// Whether the account is among the watched ones (paused or not).
     pub watching: bool,
 }
 
@@ -38,9 +38,8 @@ pub async fn list_accounts(engine: State<'_, EngineSlot>) -> Result<Vec<AccountR
     let engine = engine.get().await?;
     guarded("list accounts", async move {
         let accounts = engine.accounts().await?;
-        let mut overview = engine.store().call(|store| store.account_overview()).await?;
-        let watched: HashSet<String> =
-            engine.watch_statuses().into_iter().filter(|w| w.watched).map(|w| w.email).collect();
+        let mut overview = engine.account_overview().await?;
+        let watched: HashSet<String> = engine.watch_choice().watched.into_iter().collect();
         Ok(accounts
             .into_iter()
             .map(|account| {
@@ -129,18 +128,12 @@ pub async fn save_account(engine: State<'_, EngineSlot>, input: AccountInput) ->
     .await
 }
 
-/// Removes an account, its cached mail and its keyring entry.
+/// Removes an account, its watch, its cached mail and its keyring entry.
 ///
 /// # Errors
 /// Unknown account, or the keyring or cache failed.
 #[tauri::command]
 pub async fn remove_account(engine: State<'_, EngineSlot>, email: String) -> Result<(), ApiError> {
     let engine = engine.get().await?;
-    guarded("remove the account", async move {
-        engine.unwatch(&email).await?;
-        engine.remove_account(&email).await?;
-        let watched: Vec<String> = engine.watch_statuses().into_iter().filter(|w| w.watched).map(|w| w.email).collect();
-        crate::prefs::save_watched(&engine, &watched).await
-    })
-    .await
+    guarded("remove the account", async move { Ok(engine.remove_account(&email).await?) }).await
 }

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use mailwatch_engine::engine::{CancellationToken, WaitOptions};
+use mailwatch_engine::engine::CancellationToken;
 use mailwatch_engine::store::CodeRecord;
 use tauri::State;
 
@@ -17,8 +17,9 @@ const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
 static NEXT_WAIT: AtomicU64 = AtomicU64::new(1);
 
 /// Waits for a code in a message that arrives in the account's inbox or junk folder after
-/// the call. Resolves with the code, or fails with `wait_timed_out`, or `cancelled` when
-/// [`cancel_wait`] is called. A second wait on the same account replaces the first.
+/// the call, for `timeout_secs` (`cache.waitTimeout` when not given). Resolves with the
+/// code, or fails with `wait_timed_out`, or `cancelled` when [`cancel_wait`] is called. A
+/// second wait on the same account replaces the first.
 ///
 /// # Errors
 /// Timed out, cancelled, unknown account, or the account cannot be reached.
@@ -27,7 +28,7 @@ pub async fn wait_for_code(
     engine: State<'_, EngineSlot>,
     shell: State<'_, Shell>,
     email: String,
-    timeout_secs: u64,
+    timeout_secs: Option<u64>,
 ) -> Result<CodeRecord, ApiError> {
     let engine = engine.get().await?;
     let cancel = CancellationToken::new();
@@ -35,7 +36,11 @@ pub async fn wait_for_code(
     if let Some((_, previous)) = lock(&shell.waits).insert(email.clone(), (id, cancel.clone())) {
         previous.cancel();
     }
-    let options = WaitOptions { timeout: Duration::from_secs(timeout_secs.max(1)).min(MAX_WAIT), ..Default::default() };
+    let mut options = engine.wait_options();
+    if let Some(secs) = timeout_secs {
+        options.timeout = Duration::from_secs(secs.max(1));
+    }
+    options.timeout = options.timeout.min(MAX_WAIT);
     let token = cancel.clone();
     let who = email.clone();
     let result = guarded("wait for a code", async move {
@@ -60,14 +65,14 @@ pub fn cancel_wait(shell: State<'_, Shell>, email: String) {
     }
 }
 
-/// The newest codes across all accounts, newest first, from the history.
+/// The newest codes across all accounts, newest first, from the history: `limit` of them,
+/// `cache.maxTop` when not given or larger.
 ///
 /// # Errors
 /// The cache cannot be read.
 #[tauri::command]
 pub async fn recent_codes(engine: State<'_, EngineSlot>, limit: Option<usize>) -> Result<Vec<CodeRecord>, ApiError> {
     let engine = engine.get().await?;
-    let limit = limit.unwrap_or(200).min(2_000);
-    guarded("read the codes history", async move { Ok(engine.store().call(move |s| s.recent_codes(limit)).await?) })
-        .await
+    let limit = limit.unwrap_or(usize::MAX);
+    guarded("read the codes history", async move { Ok(engine.recent_codes(limit).await?) }).await
 }

@@ -1,6 +1,7 @@
 //! Settings: the engine's limits and the app's preferences, with their defaults.
 
 use mailwatch_engine::config::Config;
+use mailwatch_engine::watch::WatchChoice;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tauri::{AppHandle, Manager, State};
@@ -31,6 +32,23 @@ pub struct SettingsView {
     pub config_defaults: Value,
     /// The app's defaults.
     pub app_defaults: AppPrefs,
+    /// The limits in force that the window applies itself.
+    pub limits: Limits,
+    /// Which accounts are watched and whether watching is paused.
+    pub watch: WatchChoice,
+}
+
+/// The engine's limits in force that the window applies itself, so that it uses the same
+/// values as the engine and the CLI rather than its own copies.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// How long "Wait for code" waits, in seconds (`cache.waitTimeout`).
+    pub wait_timeout_secs: u64,
+    /// The most messages listed and codes shown at once (`cache.maxTop`).
+    pub max_top: usize,
+    /// How many messages a listing shows unless the user picks (`cache.listTop`).
+    pub list_top: usize,
 }
 
 /// The settings now and their defaults.
@@ -42,11 +60,17 @@ pub async fn get_settings(app: AppHandle, engine: State<'_, EngineSlot>) -> Resu
     let engine = engine.get().await?;
     let prefs = app.state::<Shell>().prefs.get();
     guarded("read the settings", async move {
-        let config = engine.store().call(|s| s.config()).await?;
+        let config = engine.saved_config().await?;
         Ok(SettingsView {
             settings: Settings { config: to_value(&config)?, app: prefs },
             config_defaults: to_value(&Config::default())?,
             app_defaults: AppPrefs::default(),
+            limits: Limits {
+                wait_timeout_secs: engine.config().cache.wait_timeout.as_secs(),
+                max_top: engine.config().cache.max_top,
+                list_top: engine.config().cache.list_top,
+            },
+            watch: engine.watch_choice(),
         })
     })
     .await
@@ -78,8 +102,7 @@ pub async fn save_settings(
     let shell = app.state::<Shell>();
     let before = shell.prefs.get();
     let mut prefs = settings.app;
-    // Pausing has its own control, and the hint is not the user's to edit.
-    prefs.paused = before.paused;
+    // The hint is not the user's to edit.
     prefs.close_hint_shown = before.close_hint_shown;
     if prefs.launch_at_login != before.launch_at_login {
         let autostart = app.autolaunch();
@@ -91,7 +114,7 @@ pub async fn save_settings(
     shell.prefs.set(prefs.clone());
     let restart_needed = config != *engine.config();
     guarded("save the settings", async move {
-        engine.store().call(move |s| s.set_config(&config)).await?;
+        engine.save_config(&config).await?;
         crate::prefs::save(&engine, &prefs).await?;
         Ok(Saved { restart_needed })
     })

@@ -74,8 +74,7 @@ pub async fn run(engine: &Engine, a: &BenchArgs) -> Result<(), EngineError> {
             ..engine.options().clone()
         };
         let e = Engine::open(options, sink).await?;
-        let acc = account.clone();
-        e.store().call(move |s| s.upsert_account(&acc)).await?;
+        e.adopt_account(&account).await?;
         Ok(e)
     };
     let (tx, mut events) = unbounded_channel();

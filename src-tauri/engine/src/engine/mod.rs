@@ -1,36 +1,42 @@
 //! [`Engine`]: the one object the shell and the CLI talk to.
 //!
-//! It owns the cache, the keyring access, the one OAuth2 HTTP client, the client cache and
-//! the session pool, and it runs extraction on every message it fetches. Every method is
-//! async and safe to call from many tasks at once.
+//! It owns the layers below it (the sign-in layer with its client cache, the session pool,
+//! the intake, the watcher) and sequences them; the rules live in those layers. Every method
+//! is async and safe to call from many tasks at once. One file per area:
+//!
+//! - `mod.rs`: opening, accounts, counters, shutdown, the settings the shell keeps;
+//! - `sync.rs`: listing, polling and showing messages, waiting for a code;
+//! - `watching.rs`: the user's choice of watched accounts, pause, subscriptions;
+//! - `tokens.rs`: verifying accounts and refreshing tokens, one or many;
+//! - `import.rs`: importing and exporting account files.
 
-mod batch;
-pub(crate) mod clients;
-mod error;
-pub(crate) mod sync;
+mod import;
+mod sync;
+mod tokens;
+mod watching;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use batch::{
-    AccountCheck, BatchControl, CancellationToken, CheckReport, ImportOptions, ImportReport, Progress, ProgressFn,
-};
-pub use clients::ClientCacheStats;
-pub use error::EngineError;
+pub use crate::error::EngineError;
+pub use crate::import::{ImportOptions, ImportReport};
+pub use crate::progress::{AccountCheck, BatchControl, CancellationToken, CheckReport, Progress, ProgressFn};
+pub use crate::signin::ClientCacheStats;
 pub use sync::WaitOptions;
 
 use crate::account::{Account, AccountSpec, AuthMethod};
 use crate::config::Config;
 use crate::events::EventSink;
 use crate::imap::{TlsSetup, TlsStats};
+use crate::intake::Intake;
 use crate::oauth::OAuth;
 use crate::pool::{PoolStats, SessionPool};
 use crate::secrets::{KeyringSecrets, Secret, SecretStore};
-use crate::store::Store;
-use crate::watch::{CodeSubscription, WatchStats, WatchStatus, Watcher};
-use clients::{Connector, ImapManager};
+use crate::signin::{ImapLogin, SignIn};
+use crate::store::{AccountOverview, CodeRecord, Store};
+use crate::watch::{WatchStats, Watcher};
 
 /// Where the engine keeps its files, which extra CA it trusts, and which limits apply.
 #[derive(Clone, Default)]
@@ -93,8 +99,12 @@ pub enum NewSecret {
 
 /// The engine.
 pub struct Engine {
-    connector: Arc<Connector>,
-    pool: SessionPool<ImapManager>,
+    store: Store,
+    config: Config,
+    sink: Arc<dyn EventSink>,
+    signin: Arc<SignIn>,
+    intake: Intake,
+    pool: SessionPool<ImapLogin>,
     watcher: Watcher,
     data_dir: PathBuf,
     options: EngineOptions,
@@ -127,10 +137,20 @@ impl Engine {
         let tls = TlsSetup::new(extra_ca.as_deref())?;
         let oauth = OAuth::new(&config.http)?;
         let secrets = options.secrets.clone().unwrap_or_else(|| Arc::new(KeyringSecrets::default()));
-        let connector = Arc::new(Connector::new(store, secrets, oauth, tls, config.clone(), sink));
-        let pool = SessionPool::new(ImapManager { connector: connector.clone() }, config.pool.clone());
-        let watcher = Watcher::new(pool.clone(), connector.clone());
-        Ok(Engine { connector, pool, watcher, data_dir, options })
+        let signin = Arc::new(SignIn::new(
+            store.clone(),
+            secrets,
+            oauth,
+            tls,
+            config.pool.clone(),
+            config.http.refresh_margin,
+            sink.clone(),
+        ));
+        let pool = SessionPool::new(ImapLogin::new(signin.clone()), config.pool.clone());
+        let intake = Intake::new(store.clone(), sink.clone());
+        let choice = store.call(crate::watch::choice::load).await?;
+        let watcher = Watcher::new(pool.clone(), intake.clone(), store.clone(), config.clone(), sink.clone(), choice);
+        Ok(Engine { store, config, sink, signin, intake, pool, watcher, data_dir, options })
     }
 
     /// The data directory in use.
@@ -146,12 +166,65 @@ impl Engine {
 
     /// The limits in force.
     pub fn config(&self) -> &Config {
-        &self.connector.config
+        &self.config
     }
 
-    /// The cache, for callers that read history or settings directly.
-    pub fn store(&self) -> &Store {
-        &self.connector.store
+    /// The limits stored in the cache's settings, which take effect at the next start.
+    ///
+    /// # Errors
+    /// The cache cannot be read.
+    pub async fn saved_config(&self) -> Result<Config, EngineError> {
+        Ok(self.store.call(|s| s.config()).await?)
+    }
+
+    /// Stores limits for the next start (the ones in force do not change).
+    ///
+    /// # Errors
+    /// The cache cannot be written.
+    pub async fn save_config(&self, config: &Config) -> Result<(), EngineError> {
+        let config = config.clone();
+        Ok(self.store.call(move |s| s.set_config(&config)).await?)
+    }
+
+    /// A value the shell keeps in the cache's settings (its preferences, under keys of its
+    /// own such as `app.prefs`).
+    ///
+    /// # Errors
+    /// The cache cannot be read.
+    pub async fn setting(&self, key: &str) -> Result<Option<serde_json::Value>, EngineError> {
+        let key = key.to_string();
+        Ok(self.store.call(move |s| s.setting(&key)).await?)
+    }
+
+    /// Stores a value of the shell's in the cache's settings. The engine's own keys
+    /// (`config`, `watch.choice`) are refused: they change through their own methods.
+    ///
+    /// # Errors
+    /// [`EngineError::InvalidInput`] for an engine key; the cache cannot be written.
+    pub async fn set_setting(&self, key: &str, value: &serde_json::Value) -> Result<(), EngineError> {
+        if key == crate::store::CONFIG_KEY || key.starts_with("watch.") {
+            return Err(EngineError::InvalidInput(format!("cannot write the setting {key}: the engine keeps it")));
+        }
+        let (key, value) = (key.to_string(), value.clone());
+        Ok(self.store.call(move |s| s.set_setting(&key, &value)).await?)
+    }
+
+    /// The codes history across all accounts, most recently found first, at most `limit`
+    /// (and never more than `cache.maxTop`).
+    ///
+    /// # Errors
+    /// The cache cannot be read.
+    pub async fn recent_codes(&self, limit: usize) -> Result<Vec<CodeRecord>, EngineError> {
+        let limit = limit.min(self.config.cache.max_top);
+        Ok(self.store.call(move |s| s.recent_codes(limit)).await?)
+    }
+
+    /// For every account: when it was last synced and its newest code.
+    ///
+    /// # Errors
+    /// The cache cannot be read.
+    pub async fn account_overview(&self) -> Result<std::collections::HashMap<String, AccountOverview>, EngineError> {
+        Ok(self.store.call(|s| s.account_overview()).await?)
     }
 
     /// Every account, in the order they were added.
@@ -159,7 +232,7 @@ impl Engine {
     /// # Errors
     /// The cache cannot be read.
     pub async fn accounts(&self) -> Result<Vec<Account>, EngineError> {
-        Ok(self.connector.store.call(|s| s.accounts()).await?)
+        Ok(self.store.call(|s| s.accounts()).await?)
     }
 
     /// One account.
@@ -169,7 +242,7 @@ impl Engine {
     pub async fn account(&self, email: &str) -> Result<Account, EngineError> {
         let email = crate::account::normalize_email(email)?;
         let e = email.clone();
-        self.connector.store.call(move |s| s.account(&e)).await?.ok_or(EngineError::UnknownAccount { email })
+        self.store.call(move |s| s.account(&e)).await?.ok_or(EngineError::UnknownAccount { email })
     }
 
     /// Adds an account, or updates it if the address is already known. The secret goes to
@@ -194,8 +267,24 @@ impl Engine {
                 what: if is_token { "refresh token" } else { "password" },
             });
         }
-        self.connector.write_secret(&account.email, &secret).await?;
+        self.signin.write_secret(&account.email, &secret).await?;
         self.store_account(account).await
+    }
+
+    /// Adds an account whose secret the keyring already holds: another cache over the same
+    /// keyring (the benchmark's own file) takes the account over.
+    ///
+    /// # Errors
+    /// [`EngineError::MissingSecret`] when the keyring has no secret for it; the keyring or
+    /// the cache failed.
+    pub async fn adopt_account(&self, account: &Account) -> Result<Account, EngineError> {
+        if self.signin.read_secret(&account.email).await?.is_none() {
+            return Err(EngineError::MissingSecret {
+                email: account.email.clone(),
+                what: if account.auth == AuthMethod::OAuth2 { "refresh token" } else { "password" },
+            });
+        }
+        self.store_account(account.clone()).await
     }
 
     /// Changes a known account's details (servers, client id, ...) and keeps its stored
@@ -226,28 +315,23 @@ impl Engine {
     /// servers may have changed, and nobody may use the old ones after this.
     async fn store_account(&self, account: Account) -> Result<Account, EngineError> {
         let a = account.clone();
-        self.connector.store.call(move |s| s.upsert_account(&a)).await?;
-        self.connector.forget(&account.email);
-        self.pool.invalidate(&account.email).await;
+        self.store.call(move |s| s.upsert_account(&a)).await?;
+        self.forget_client(&account.email).await;
         Ok(account)
     }
 
-    /// Removes an account: its sessions, its cached client, its cache rows and its keyring
-    /// entry.
+    /// Removes an account: its watch (and its place among the watched accounts, paused or
+    /// not), its sessions, its cached client, its cache rows and its keyring entry.
     ///
     /// # Errors
     /// [`EngineError::UnknownAccount`]; the keyring or the cache failed.
     pub async fn remove_account(&self, email: &str) -> Result<(), EngineError> {
         let email = crate::account::normalize_email(email)?;
-        self.pool.invalidate(&email).await;
-        self.connector.forget(&email);
+        self.watcher.forget(&email).await?;
+        self.forget_client(&email).await;
         let e = email.clone();
-        let existed = self.connector.store.call(move |s| s.remove_account(&e)).await?;
-        let secrets = self.connector.secrets.clone();
-        let e = email.clone();
-        tokio::task::spawn_blocking(move || secrets.delete(&e))
-            .await
-            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        let existed = self.store.call(move |s| s.remove_account(&e)).await?;
+        self.signin.delete_secret(&email).await?;
         if existed { Ok(()) } else { Err(EngineError::UnknownAccount { email }) }
     }
 
@@ -255,7 +339,7 @@ impl Engine {
     /// new client (refreshing its token) and logs in again. The benchmark's new-client mode
     /// uses this.
     pub async fn forget_client(&self, email: &str) {
-        self.connector.forget(email);
+        self.signin.forget(email);
         self.pool.invalidate(email).await;
     }
 
@@ -263,71 +347,16 @@ impl Engine {
     pub fn stats(&self) -> EngineStats {
         EngineStats {
             pool: self.pool.stats(),
-            clients: self.connector.stats(),
-            tls: self.connector.tls.stats(),
+            clients: self.signin.stats(),
+            tls: self.signin.tls().stats(),
             watch: self.watcher.stats(),
         }
-    }
-
-    /// Watches an account for new mail until [`Engine::unwatch`]: it is polled in turn
-    /// with the other watched accounts (every `watch.pollInterval`), and while someone waits
-    /// on it, it is watched with IMAP IDLE. Codes found are announced as events.
-    ///
-    /// # Errors
-    /// [`EngineError::UnknownAccount`]; the cache cannot be read.
-    pub async fn watch(&self, email: &str) -> Result<(), EngineError> {
-        let email = self.account(email).await?.email;
-        self.watcher.watch(&email);
-        Ok(())
-    }
-
-    /// Stops watching an account (a wait in progress keeps its watch until it ends).
-    ///
-    /// # Errors
-    /// The address is invalid.
-    pub async fn unwatch(&self, email: &str) -> Result<(), EngineError> {
-        let email = crate::account::normalize_email(email)?;
-        self.watcher.unwatch(&email);
-        Ok(())
-    }
-
-    /// Codes arriving in an account from now on. The account is watched with IDLE while
-    /// the subscription lives; wait for [`CodeSubscription::ready`] to know the baseline is
-    /// taken.
-    ///
-    /// # Errors
-    /// [`EngineError::UnknownAccount`]; the cache cannot be read.
-    pub async fn subscribe_codes(&self, email: &str) -> Result<CodeSubscription, EngineError> {
-        let email = self.account(email).await?.email;
-        Ok(self.watcher.subscribe(&email))
-    }
-
-    /// What each watched account's watch is doing.
-    pub fn watch_statuses(&self) -> Vec<WatchStatus> {
-        self.watcher.statuses()
-    }
-
-    /// Appends a message to a folder of the account (benchmarks and tests deliver mail this
-    /// way), on the account's pooled session.
-    ///
-    /// # Errors
-    /// Unknown account; sign-in, network or pool failures; the server refused.
-    pub async fn append(&self, email: &str, folder: &crate::imap::FolderSpec, raw: &[u8]) -> Result<(), EngineError> {
-        let email = self.account(email).await?.email;
-        self.with_session(&email, |s| {
-            let (folder, raw) = (folder.clone(), raw.to_vec());
-            Box::pin(async move {
-                let name = s.resolve(&folder).await?;
-                Ok(s.append(&name, &raw).await?)
-            })
-        })
-        .await
     }
 
     /// Stops the watches (ending IDLE with DONE), then stops the pool and logs out of every
     /// idle session, each within the command timeout.
     pub async fn shutdown(&self) {
-        let deadline = self.connector.config.pool.command_timeout;
+        let deadline = self.config.pool.command_timeout;
         self.watcher.shutdown(deadline).await;
         let _ = tokio::time::timeout(deadline, self.pool.close()).await;
     }

@@ -1,14 +1,14 @@
 //! Fetching messages into the cache, and waiting for a verification code.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use super::clients::Connector;
 use super::{Engine, EngineError};
+use crate::clock::unix_now;
+use crate::config::CacheConfig;
 use crate::events::Event;
-use crate::extract;
-use crate::imap::{FolderSpec, ImapSession, RawMessage, Selected};
+use crate::imap::{FolderSpec, ImapSession};
 use crate::store::{CachedMessage, CodeRecord, FolderState};
 
 /// A wait's settings.
@@ -21,80 +21,11 @@ pub struct WaitOptions {
 }
 
 impl Default for WaitOptions {
+    /// `cache.waitTimeout`'s default, over inbox and junk; [`Engine::wait_options`] gives the
+    /// timeout in force instead.
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(120), folders: vec![FolderSpec::Inbox, FolderSpec::Junk] }
+        Self { timeout: CacheConfig::default().wait_timeout, folders: vec![FolderSpec::Inbox, FolderSpec::Junk] }
     }
-}
-
-pub(crate) fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
-fn to_cached(folder: &str, raw: &RawMessage) -> CachedMessage {
-    let x = extract::extract(&raw.raw);
-    CachedMessage {
-        uid: raw.uid,
-        folder: folder.to_string(),
-        message_id: x.message_id,
-        from: x.from,
-        subject: x.subject,
-        received: raw.internal_date,
-        snippet: x.snippet,
-        code: x.code,
-        link: x.link,
-        service: x.service,
-        confidence: x.confidence,
-    }
-}
-
-/// Extracts, stores and announces what a fetch brought: the messages as cached, and the
-/// codes that are new to the history (each announced with [`Event::CodeFound`]).
-pub(crate) async fn save(
-    connector: &Connector,
-    email: &str,
-    folder_key: &str,
-    sel: &Selected,
-    raws: Vec<RawMessage>,
-) -> Result<(Vec<CachedMessage>, Vec<CodeRecord>), EngineError> {
-    let key = folder_key.to_string();
-    let messages = tokio::task::spawn_blocking(move || raws.iter().map(|r| to_cached(&key, r)).collect::<Vec<_>>())
-        .await
-        .map_err(|e| EngineError::Internal(e.to_string()))?;
-    let (e, k) = (email.to_string(), folder_key.to_string());
-    let prev = connector.store.call(move |s| s.folder_state(&e, &k)).await?;
-    let max_uid = messages.iter().map(|m| m.uid).max().unwrap_or(0);
-    let last_uid = match prev {
-        Some(p) if p.uid_validity == sel.uid_validity => p.last_uid.max(max_uid),
-        _ => max_uid,
-    };
-    let state = FolderState { uid_validity: sel.uid_validity, last_uid, synced_at: unix_now() };
-    let (e, k, m) = (email.to_string(), folder_key.to_string(), messages.clone());
-    let codes = connector.store.call(move |s| s.save_sync(&e, &k, state, &m, unix_now())).await?;
-    for c in &codes {
-        connector.sink.emit(Event::CodeFound {
-            email: c.email.clone(),
-            code: c.code.clone(),
-            link: c.link.clone(),
-            service: c.service.clone(),
-            from: c.from.clone(),
-            subject: c.subject.clone(),
-            received: c.received,
-        });
-    }
-    Ok((messages, codes))
-}
-
-/// The code record for a message that carries a code or a link: the history's row when the
-/// code is new, otherwise one built from the message (already recorded in an earlier run,
-/// but new to whoever waits now).
-pub(crate) fn record_for(email: &str, folder_key: &str, m: &CachedMessage, codes: &[CodeRecord]) -> Option<CodeRecord> {
-    if m.code.is_none() && m.link.is_none() {
-        return None;
-    }
-    if let Some(c) = codes.iter().find(|c| c.uid == m.uid && c.folder == folder_key) {
-        return Some(c.clone());
-    }
-    Some(CodeRecord::from_message(0, email, folder_key, m, unix_now()))
 }
 
 impl Engine {
@@ -140,23 +71,18 @@ impl Engine {
     }
 
     fn emit_stats(&self) {
-        self.connector.sink.emit(Event::PoolStats(self.pool.stats()));
+        self.sink.emit(Event::PoolStats(self.pool.stats()));
     }
 
-    /// Extracts, stores and announces what a fetch brought.
-    async fn save(
-        &self,
-        email: &str,
-        folder_key: &str,
-        sel: &Selected,
-        raws: Vec<RawMessage>,
-    ) -> Result<(Vec<CachedMessage>, Vec<CodeRecord>), EngineError> {
-        save(&self.connector, email, folder_key, sel, raws).await
+    /// A wait's settings as configured: `cache.waitTimeout`, inbox and junk.
+    pub fn wait_options(&self) -> WaitOptions {
+        WaitOptions { timeout: self.config.cache.wait_timeout, ..WaitOptions::default() }
     }
 
-    /// The newest `top` messages of a folder with what extraction found, newest first (the
-    /// seeds' `get_messages_with_content`). With `use_cache`, a folder synced within the
-    /// cache TTL is answered from the cache without touching the server.
+    /// The newest `top` messages of a folder with what extraction found, newest first. With
+    /// `use_cache`, a folder synced within the cache TTL is answered from the cache without
+    /// touching the server. Codes in messages that were already there at the folder's
+    /// baseline are recorded as old: no [`Event::CodeFound`] (see [`crate::intake`]).
     ///
     /// # Errors
     /// Unknown account or folder; sign-in, network, pool or cache failures.
@@ -168,13 +94,12 @@ impl Engine {
         use_cache: bool,
     ) -> Result<Vec<CachedMessage>, EngineError> {
         let email = self.account(email).await?.email;
-        let top = top.min(self.connector.config.cache.max_top);
+        let top = top.min(self.config.cache.max_top);
         let key = folder.to_string();
         if use_cache {
             let (e, k) = (email.clone(), key.clone());
-            let ttl = self.connector.config.cache.message_ttl.as_secs() as i64;
+            let ttl = self.config.cache.message_ttl.as_secs() as i64;
             let cached = self
-                .connector
                 .store
                 .call(move |s| -> Result<Option<Vec<CachedMessage>>, crate::store::StoreError> {
                     match s.folder_state(&e, &k)? {
@@ -196,7 +121,7 @@ impl Engine {
                 })
             })
             .await?;
-        let (mut messages, _) = self.save(&email, &key, &sel, raws).await?;
+        let mut messages = self.intake.save(&email, &key, &sel, raws).await?.messages;
         messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
         Ok(messages)
     }
@@ -239,6 +164,20 @@ impl Engine {
         found.map(|m| m.raw).ok_or_else(|| EngineError::MessageGone { email, folder: folder.to_string(), uid })
     }
 
+    /// One message as the viewer shows it (see [`crate::view`]).
+    ///
+    /// # Errors
+    /// As [`Engine::message`].
+    pub async fn message_view(
+        &self,
+        email: &str,
+        folder: &FolderSpec,
+        uid: u32,
+    ) -> Result<crate::view::MessageView, EngineError> {
+        let raw = self.message(email, folder, uid).await?;
+        Ok(crate::view::view(&raw))
+    }
+
     /// One look for new mail in a folder on the account's reused session: a single
     /// `UID FETCH last+1:*` when the folder is already selected and the cache knows the last
     /// UID (one round trip when nothing is new). New messages are extracted and cached.
@@ -249,7 +188,7 @@ impl Engine {
         let email = self.account(email).await?.email;
         let key = folder.to_string();
         let (e, k) = (email.clone(), key.clone());
-        let known = self.connector.store.call(move |s| s.folder_state(&e, &k)).await?;
+        let known = self.store.call(move |s| s.folder_state(&e, &k)).await?;
         let (sel, raws, floor) = self
             .with_session(&email, |s| {
                 let folder = folder.clone();
@@ -279,12 +218,28 @@ impl Engine {
                 // Remember the baseline, so the next poll is a single UID FETCH.
                 let state = FolderState { uid_validity: sel.uid_validity, last_uid: floor, synced_at: unix_now() };
                 let (e, k) = (email.clone(), key.clone());
-                self.connector.store.call(move |s| s.save_sync(&e, &k, state, &[], unix_now())).await?;
+                self.store.call(move |s| s.save_sync(&e, &k, state, &[], unix_now())).await?;
             }
             return Ok(Vec::new());
         }
-        let (messages, _) = self.save(&email, &key, &sel, raws).await?;
-        Ok(messages)
+        Ok(self.intake.save(&email, &key, &sel, raws).await?.messages)
+    }
+
+    /// Appends a message to a folder of the account (benchmarks and tests deliver mail this
+    /// way), on the account's pooled session.
+    ///
+    /// # Errors
+    /// Unknown account; sign-in, network or pool failures; the server refused.
+    pub async fn append(&self, email: &str, folder: &FolderSpec, raw: &[u8]) -> Result<(), EngineError> {
+        let email = self.account(email).await?.email;
+        self.with_session(&email, |s| {
+            let (folder, raw) = (folder.clone(), raw.to_vec());
+            Box::pin(async move {
+                let name = s.resolve(&folder).await?;
+                Ok(s.append(&name, &raw).await?)
+            })
+        })
+        .await
     }
 }
 
@@ -293,8 +248,11 @@ impl Engine {
 #[allow(dead_code)]
 fn engine_futures_are_send(engine: &Engine, options: &WaitOptions) {
     fn is_send<T: Send>(_: T) {}
-    let control = crate::engine::BatchControl::default();
-    is_send(engine.import(b"", &crate::engine::ImportOptions::default(), &control));
+    let control = crate::progress::BatchControl::default();
+    is_send(engine.import(b"", &crate::import::ImportOptions::default(), &control));
+    is_send(engine.set_watched(&[], true));
+    is_send(engine.set_paused(false));
+    is_send(engine.remove_account("a@b.c"));
     is_send(engine.verify(&[], 1, &control));
     is_send(engine.message("a@b.c", &FolderSpec::Inbox, 1));
     is_send(engine.update_account(&crate::account::AccountSpec::default()));

@@ -45,7 +45,7 @@ impl ImapSession {
 
     /// IDLEs on the selected folder until the server reports a change, `renew_after` passes,
     /// or `interrupt` completes; then sends DONE. IDLE, DONE and its answer each run under the
-    /// command timeout.
+    /// command timeout. A server silent for `grace` past `renew_after` is taken as gone.
     ///
     /// # Errors
     /// [`ImapError::ConnectionLost`] when the server closed the connection during IDLE (an
@@ -54,6 +54,7 @@ impl ImapSession {
     pub async fn idle(
         &mut self,
         renew_after: Duration,
+        grace: Duration,
         interrupt: impl Future<Output = ()>,
     ) -> Result<IdleEnd, ImapError> {
         super::conn(&mut self.inner, &self.endpoint)?;
@@ -69,7 +70,7 @@ impl ImapSession {
         }
         let end = {
             // async-imap's own timeout restarts at every keepalive; ours does not.
-            let (wait, _stop) = handle.wait_with_timeout(renew_after + Duration::from_secs(60));
+            let (wait, _stop) = handle.wait_with_timeout(renew_after + grace);
             tokio::pin!(wait);
             tokio::pin!(interrupt);
             let renew = tokio::time::sleep(renew_after);

@@ -396,16 +396,16 @@ impl ImapSession {
     /// Says goodbye politely, bounded by the command timeout; errors are ignored because the
     /// connection is being dropped anyway.
     ///
-    /// After the server's OK it waits (up to a second) for the server to close the
-    /// connection, so a caller that counts open sessions (the pool's global limit) frees the
-    /// slot only once the server has let go of it too.
-    pub async fn logout(mut self) {
+    /// After the server's OK it waits (up to `drain`, `pool.logoutTimeout`) for the server
+    /// to close the connection, so a caller that counts open sessions (the pool's global
+    /// limit) frees the slot only once the server has let go of it too.
+    pub async fn logout(mut self, drain: Duration) {
         let Ok(inner) = conn(&mut self.inner, &self.endpoint) else { return };
         if timed!(self, "running LOGOUT", inner.logout()).is_err() {
             return;
         }
         let Some(inner) = self.inner.as_mut() else { return };
-        let _ = timeout(Duration::from_secs(1), async { while let Ok(Some(_)) = inner.read_response().await {} }).await;
+        let _ = timeout(drain, async { while let Ok(Some(_)) = inner.read_response().await {} }).await;
     }
 }
 

@@ -2,11 +2,53 @@
 //! the same accounts. Secrets are written only when the caller put them in the records,
 //! which [`crate::Engine::export`] does only after an explicit confirmation.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::ImportFormat;
-use crate::account::{Account, AuthMethod, presets};
-use crate::secrets::Secret;
+use crate::account::{Account, AuthMethod, normalize_email, presets};
+use crate::error::EngineError;
+use crate::secrets::{Secret, SecretStore};
+
+/// The accounts named in `emails` (all of `all` when `None`) in `format`, with each secret
+/// read from `secrets` when given. Callers pass `secrets` only after the user explicitly
+/// confirmed.
+///
+/// # Errors
+/// A named account is unknown or its address invalid; the keyring failed.
+pub(crate) async fn export_accounts(
+    all: Vec<Account>,
+    emails: Option<&[String]>,
+    format: ImportFormat,
+    secrets: Option<&Arc<dyn SecretStore>>,
+) -> Result<String, EngineError> {
+    let accounts: Vec<Account> = match emails {
+        None => all,
+        Some(list) => {
+            let mut by_email: HashMap<String, Account> = all.into_iter().map(|a| (a.email.clone(), a)).collect();
+            let mut picked = Vec::new();
+            for e in list {
+                let e = normalize_email(e)?;
+                picked.push(by_email.remove(&e).ok_or(EngineError::UnknownAccount { email: e })?);
+            }
+            picked
+        }
+    };
+    let secrets: Vec<Option<Secret>> = match secrets {
+        Some(store) => {
+            let store = store.clone();
+            let list: Vec<String> = accounts.iter().map(|a| a.email.clone()).collect();
+            tokio::task::spawn_blocking(move || store.get_many(&list).into_iter().collect::<Result<Vec<_>, _>>())
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))??
+        }
+        None => vec![None; accounts.len()],
+    };
+    let records: Vec<ExportRecord> = accounts.iter().zip(secrets).map(|(a, s)| ExportRecord::new(a, s)).collect();
+    Ok(write_export(&records, format))
+}
 
 /// One account as exported.
 #[derive(Debug, Clone, Serialize)]

@@ -1,10 +1,11 @@
-//! Reading account files the way suppliers write them, and writing them back out.
+//! Account files the way suppliers write them: reading, importing, and writing them back out.
 //!
 //! Users arrive with hundreds or thousands of accounts in whatever format their supplier
 //! used. This module turns such a file into [`ImportRecord`]s, one per usable line, and a
 //! [`LineError`] for every line it cannot use, with the line's 1-based number in the file and
-//! the reason in words. One bad line never stops the rest. Nothing here touches the keyring
-//! or the cache: [`crate::Engine::import`] decides what to store.
+//! the reason in words. One bad line never stops the rest. `run.rs` is the import itself:
+//! the plan, and the transaction that stores it (keyring first, then rows, chunk by chunk,
+//! removal last); [`crate::Engine::import`] runs it and drops what it replaced.
 //!
 //! Formats (see [`ImportFormat`]), detected from the first meaningful line unless the caller
 //! says which:
@@ -25,6 +26,7 @@ mod decode;
 mod delimited;
 mod export;
 mod json;
+mod run;
 
 use std::fmt;
 use std::str::FromStr;
@@ -35,7 +37,10 @@ use crate::account::{Account, AccountSpec, AuthMethod, Provider, Tls, normalize_
 use crate::secrets::Secret;
 
 pub use decode::decode;
+pub(crate) use export::export_accounts;
 pub use export::{ExportRecord, write_export};
+pub use run::{ImportOptions, ImportReport, place_new_accounts};
+pub(crate) use run::{plan, remove_accounts};
 
 /// The shape of an account file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]

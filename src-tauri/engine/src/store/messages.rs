@@ -67,6 +67,22 @@ impl Store {
         messages: &[CachedMessage],
         codes_found_at: i64,
     ) -> Result<Vec<CodeRecord>, StoreError> {
+        self.save_sync_found(email, folder, state, messages, |_| codes_found_at)
+    }
+
+    /// [`Store::save_sync`], with each code's `found_at` given by `found_at` (a code that
+    /// was already in the folder before is recorded as found when it arrived).
+    ///
+    /// # Errors
+    /// As [`Store::save_sync`].
+    pub fn save_sync_found(
+        &self,
+        email: &str,
+        folder: &str,
+        state: FolderState,
+        messages: &[CachedMessage],
+        found_at: impl Fn(&CachedMessage) -> i64,
+    ) -> Result<Vec<CodeRecord>, StoreError> {
         self.write(|conn| {
             // IMMEDIATE: the transaction reads before it writes, and a deferred one could not
             // wait on the busy timeout when it upgrades to a write lock.
@@ -139,6 +155,7 @@ impl Store {
                     if m.code.is_none() && m.link.is_none() {
                         continue;
                     }
+                    let codes_found_at = found_at(m);
                     let inserted = save_code
                         .execute(rusqlite::params![
                             email,

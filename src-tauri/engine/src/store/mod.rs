@@ -25,6 +25,7 @@ mod accounts;
 mod batch;
 mod messages;
 
+pub use batch::TokenActivity;
 pub use messages::AccountOverview;
 mod schema;
 #[cfg(test)]

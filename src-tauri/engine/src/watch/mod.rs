@@ -26,9 +26,18 @@
 //! `watch.backoffMax`. Every new message goes through extraction and the cache as a fetch
 //! would, and codes found are sent to the account's subscribers. Tasks stop on
 //! [`Watcher::shutdown`] or when the watcher is dropped.
+//!
+//! The watcher also keeps the user's [`WatchChoice`] (`choice.rs`): which accounts are
+//! watched and whether watching is paused. [`Watcher::choose`], [`Watcher::pause`] and
+//! [`Watcher::forget`] change it, store it and start or stop the watches to match, so what
+//! is stored and what runs never disagree. [`Watcher::watch`] and [`Watcher::unwatch`] start
+//! and stop a watch for this run only (the CLI's `watch` command), leaving the choice alone.
 
+pub(crate) mod choice;
 mod pace;
 mod task;
+
+pub use choice::WatchChoice;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -41,10 +50,14 @@ use tokio::task::JoinHandle;
 
 use self::pace::LoginPace;
 
-use crate::engine::EngineError;
-use crate::engine::clients::{Connector, ImapManager};
+use crate::clock::unix_now;
+use crate::config::Config;
+use crate::error::EngineError;
+use crate::events::EventSink;
+use crate::intake::Intake;
 use crate::pool::SessionPool;
-use crate::store::CodeRecord;
+use crate::signin::ImapLogin;
+use crate::store::{CodeRecord, Store};
 
 /// What an account's watch is doing now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,7 +102,7 @@ enum Arrival {
     /// A message with a code or a link, found by poll number `poll`.
     Found { poll: u64, record: CodeRecord },
     /// The watch failed in a way waiting will not fix (sign-in refused, unknown folder, ...).
-    Failed { poll: u64, code: &'static str, message: String },
+    Failed { poll: u64, error: Arc<EngineError> },
 }
 
 /// The highest UID seen in one folder, in one UIDVALIDITY.
@@ -105,6 +118,8 @@ struct Mark {
 struct Watched {
     email: String,
     index: usize,
+    /// `watch.arrivalSlack` in seconds, for the account's subscribers.
+    arrival_slack: i64,
     waiters: AtomicUsize,
     watched: AtomicBool,
     arrivals: broadcast::Sender<Arrival>,
@@ -183,8 +198,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 pub(crate) struct Shared {
-    pool: SessionPool<ImapManager>,
-    connector: Arc<Connector>,
+    pool: SessionPool<ImapLogin>,
+    intake: Intake,
+    config: Config,
+    sink: Arc<dyn EventSink>,
     accounts: Mutex<HashMap<String, Arc<Watched>>>,
     next_index: AtomicUsize,
     idle_slots: Arc<Semaphore>,
@@ -205,9 +222,10 @@ impl Shared {
                 Arc::new(Watched {
                     email: email.to_string(),
                     index: self.next_index.fetch_add(1, Ordering::Relaxed),
+                    arrival_slack: self.config.watch.arrival_slack.as_secs() as i64,
                     waiters: AtomicUsize::new(0),
                     watched: AtomicBool::new(false),
-                    arrivals: broadcast::channel(256).0,
+                    arrivals: broadcast::channel(self.config.watch.arrival_buffer.max(1)).0,
                     wake: Notify::new(),
                     polls_started: AtomicU64::new(0),
                     polls_done: tokio::sync::watch::channel(0).0,
@@ -246,15 +264,28 @@ impl Shared {
 }
 
 /// The watcher: one task per watched account, IDLE for the accounts being waited on,
-/// round-robin polling for the rest. Owned by the engine.
+/// round-robin polling for the rest, and the user's choice of accounts. Owned by the engine.
 pub struct Watcher {
     shared: Arc<Shared>,
+    store: Store,
+    choice: Mutex<WatchChoice>,
+    /// Serialises changes of the choice, so the one stored last is the one in force.
+    choosing: tokio::sync::Mutex<()>,
 }
 
 impl Watcher {
-    pub(crate) fn new(pool: SessionPool<ImapManager>, connector: Arc<Connector>) -> Watcher {
-        let w = &connector.config.watch;
-        let p = &connector.config.pool;
+    /// A watcher with no watch running; `choice` is the stored choice, applied by
+    /// [`Watcher::resume`].
+    pub(crate) fn new(
+        pool: SessionPool<ImapLogin>,
+        intake: Intake,
+        store: Store,
+        config: Config,
+        sink: Arc<dyn EventSink>,
+        choice: WatchChoice,
+    ) -> Watcher {
+        let w = &config.watch;
+        let p = &config.pool;
         // IDLE sessions are checked out for as long as they idle; leave room for the round
         // robin and for one fetch of the user's.
         let idle_cap = w.max_idle_sessions.min(p.max_total.saturating_sub(w.poll_concurrency.max(1) + 1));
@@ -264,12 +295,82 @@ impl Watcher {
             logins: LoginPace::new(w.poll_login_rate),
             polls_reused: AtomicU64::new(0),
             pool,
-            connector,
+            intake,
+            sink,
             accounts: Mutex::new(HashMap::new()),
             next_index: AtomicUsize::new(0),
             shutdown: tokio::sync::watch::channel(false).0,
+            config,
         });
-        Watcher { shared }
+        Watcher { shared, store, choice: Mutex::new(choice), choosing: tokio::sync::Mutex::new(()) }
+    }
+
+    /// The user's choice now.
+    pub(crate) fn choice(&self) -> WatchChoice {
+        lock(&self.choice).clone()
+    }
+
+    /// Starts the watches of the stored choice (none while paused).
+    pub(crate) fn resume(&self) {
+        for email in self.choice().active() {
+            self.watch(email);
+        }
+    }
+
+    /// Adds accounts to the choice or removes them, stores it, and starts or stops their
+    /// watches (only records the change while paused).
+    ///
+    /// # Errors
+    /// The choice cannot be stored; nothing changed then.
+    pub(crate) async fn choose(&self, emails: &[String], watch: bool) -> Result<WatchChoice, EngineError> {
+        let _turn = self.choosing.lock().await;
+        let mut next = self.choice();
+        if next.set(emails, watch) {
+            self.store_choice(&next).await?;
+        }
+        if !next.paused {
+            for email in emails {
+                if watch { self.watch(email) } else { self.unwatch(email) }
+            }
+        }
+        Ok(next)
+    }
+
+    /// Pauses or resumes every chosen watch, and stores that.
+    ///
+    /// # Errors
+    /// The choice cannot be stored; nothing changed then.
+    pub(crate) async fn pause(&self, paused: bool) -> Result<WatchChoice, EngineError> {
+        let _turn = self.choosing.lock().await;
+        let mut next = self.choice();
+        next.paused = paused;
+        self.store_choice(&next).await?;
+        for email in &next.watched {
+            if paused { self.unwatch(email) } else { self.watch(email) }
+        }
+        Ok(next)
+    }
+
+    /// Drops a removed account from the choice, paused or not, and stops its watch.
+    ///
+    /// # Errors
+    /// The choice cannot be stored.
+    pub(crate) async fn forget(&self, email: &str) -> Result<(), EngineError> {
+        let _turn = self.choosing.lock().await;
+        self.unwatch(email);
+        let mut next = self.choice();
+        if next.set(&[email.to_string()], false) {
+            self.store_choice(&next).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores `next` and makes it the choice in force.
+    async fn store_choice(&self, next: &WatchChoice) -> Result<(), EngineError> {
+        let value = next.clone();
+        self.store.call(move |s| choice::save(s, &value)).await?;
+        *lock(&self.choice) = next.clone();
+        Ok(())
     }
 
     /// Starts watching `email` (cold: round-robin polling) until [`Watcher::unwatch`].
@@ -297,12 +398,7 @@ impl Watcher {
             // The next poll to start is this subscriber's baseline; what later polls find is new.
             accept_from = w.polls_started.load(Ordering::Acquire) + 2;
         });
-        CodeSubscription {
-            w,
-            rx: rx.expect("set under the lock"),
-            accept_from,
-            started_unix: crate::engine::sync::unix_now(),
-        }
+        CodeSubscription { w, rx: rx.expect("set under the lock"), accept_from, started_unix: unix_now() }
     }
 
     /// Every watch, by address.
@@ -315,7 +411,7 @@ impl Watcher {
     /// How the round robin keeps up: its login budget and spending, and the interval it
     /// expects and reaches per account.
     pub(crate) fn stats(&self) -> WatchStats {
-        let cfg = &self.shared.connector.config;
+        let cfg = &self.shared.config;
         let (mut accounts, mut waited, mut gaps) = (0, 0, Vec::new());
         for w in lock(&self.shared.accounts).values() {
             accounts += 1;
@@ -373,10 +469,6 @@ pub struct CodeSubscription {
     started_unix: i64,
 }
 
-/// How much earlier than the wait's start a message may claim to have arrived and still
-/// count; covers clock skew between the server and this machine.
-const ARRIVAL_SLACK_SECS: i64 = 60;
-
 impl CodeSubscription {
     /// Completes once the baseline is taken: from then on every new message counts.
     pub async fn ready(&self) {
@@ -394,17 +486,20 @@ impl CodeSubscription {
         loop {
             match self.rx.recv().await {
                 Ok(Arrival::Found { poll, record }) => {
-                    let fresh = record.received.is_none_or(|d| d >= self.started_unix - ARRIVAL_SLACK_SECS);
+                    // A message that says it arrived well before the wait began is old mail the
+                    // server only now reports; `watch.arrivalSlack` allows for clock skew.
+                    let slack = self.w.arrival_slack;
+                    let fresh = record.received.is_none_or(|d| d >= self.started_unix - slack);
                     if poll >= self.accept_from && fresh && (folders.is_empty() || folders.contains(&record.folder)) {
                         return Ok(record);
                     }
                 }
-                Ok(Arrival::Failed { poll, code, message }) => {
+                Ok(Arrival::Failed { poll, error }) => {
                     if poll + 1 >= self.accept_from {
-                        return Err(EngineError::Watch { email: self.w.email.clone(), code, message });
+                        return Err(EngineError::Watch { email: self.w.email.clone(), source: error });
                     }
                 }
-                // Fell behind by 256 arrivals: keep reading from where the channel is.
+                // Fell behind by `watch.arrivalBuffer` arrivals: read on from where the channel is.
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => return Err(EngineError::Closed),
             }

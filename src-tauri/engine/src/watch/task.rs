@@ -9,20 +9,18 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{Arrival, Mark, Shared, WatchMode, Watched, lock};
-use crate::engine::EngineError;
-use crate::engine::sync::{record_for, save, unix_now};
+use crate::clock::unix_now;
+use crate::error::EngineError;
 use crate::events::Event;
 use crate::imap::{FolderSpec, IdleEnd, ImapError, ImapSession, RawMessage, Selected};
+use crate::intake::record_for;
 
 /// The UIDVALIDITY a mark holds for a folder that did not exist at the baseline (servers
 /// never use 0).
 const MISSING: u32 = 0;
 
-/// How many of the newest messages are looked at after a UIDVALIDITY change.
-const REBASELINE_TOP: usize = 20;
-
 pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
-    let backoff_max = shared.connector.config.watch.backoff_max;
+    let (backoff_min, backoff_max) = (shared.config.watch.backoff_min, shared.config.watch.backoff_max);
     let mut failures: u32 = 0;
     let mut next_cold = first_cold_poll(&shared, &w);
     // When the last round-robin poll started, for the interval the account really gets.
@@ -51,7 +49,7 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
                         let gap = u64::try_from(started.duration_since(prev).as_millis()).unwrap_or(u64::MAX).max(1);
                         w.cold_gap_ms.store(gap, Ordering::Relaxed);
                     }
-                    next_cold = started + shared.connector.config.watch.poll_interval;
+                    next_cold = started + shared.config.watch.poll_interval;
                     result
                 }
                 ColdPoll::Changed => continue,
@@ -65,15 +63,17 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
             Err(e) => {
                 let poll = w.polls_started.fetch_add(1, Ordering::AcqRel) + 1;
                 w.set_error(Some(e.to_string()));
+                // Every waiter gets the same failure, with its cause.
+                let e = Arc::new(e);
                 if !e.is_connection_error() {
-                    let _ = w.arrivals.send(Arrival::Failed { poll, code: e.code(), message: e.to_string() });
+                    let _ = w.arrivals.send(Arrival::Failed { poll, error: e.clone() });
                 }
                 w.polls_done.send_replace(poll);
                 // The first retry is immediate: a dead reused session is replaced invisibly.
                 let pause = if failures == 0 {
                     Duration::ZERO
                 } else {
-                    (Duration::from_secs(1) * 2u32.saturating_pow(failures - 1)).min(backoff_max)
+                    (backoff_min * 2u32.saturating_pow(failures - 1)).min(backoff_max)
                 };
                 failures = failures.saturating_add(1);
                 if !pause.is_zero() {
@@ -93,8 +93,8 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
 /// Spreads the first polls of many accounts over one interval, so 1,000 accounts watched at
 /// once do not all connect at once.
 fn first_cold_poll(shared: &Shared, w: &Watched) -> Instant {
-    let interval = shared.connector.config.watch.poll_interval;
-    let slots = 64u32;
+    let interval = shared.config.watch.poll_interval;
+    let slots = shared.config.watch.first_poll_slots.max(1);
     Instant::now() + interval / slots * (w.index as u32 % slots)
 }
 
@@ -157,7 +157,7 @@ async fn cold_round(shared: &Shared, w: &Watched) -> ColdPoll {
 /// poll and a pause of `cache.pollInterval`. Returns to let the loop re-decide (the wait
 /// ended, another caller wants the session, the session is old, shutdown).
 async fn hot_round(shared: &Shared, w: &Watched, junk_due: &mut Instant) -> Result<(), EngineError> {
-    let cfg = &shared.connector.config;
+    let cfg = &shared.config;
     let junk_every = cfg.cache.poll_interval;
     let idle_slot = shared.idle_slots.clone().try_acquire_owned().ok();
     let mut s = shared.pool.get(&w.email).await?;
@@ -200,7 +200,7 @@ async fn hot_round(shared: &Shared, w: &Watched, junk_due: &mut Instant) -> Resu
                     _ = stop.wait_for(|s| *s) => {}
                 }
             };
-            let end = s.idle(renew, interrupt).await;
+            let end = s.idle(renew, cfg.watch.idle_grace, interrupt).await;
             s.set_idling(false);
             let end = end?;
             let junk = Instant::now() >= *junk_due;
@@ -234,7 +234,7 @@ async fn hot_round(shared: &Shared, w: &Watched, junk_due: &mut Instant) -> Resu
 }
 
 fn emit_stats(shared: &Shared) {
-    shared.connector.sink.emit(Event::PoolStats(shared.pool.stats()));
+    shared.sink.emit(Event::PoolStats(shared.pool.stats()));
 }
 
 /// Looks for new mail in INBOX (and, with `junk`, the junk folder) on a session, delivers
@@ -291,6 +291,8 @@ async fn poll_folder(
             None => s.fetch_newest(&name, 1).await?.1.first().map_or(0, |m| m.uid),
         };
         set_mark(w, &key, uid_validity, last);
+        // The cache's baseline too, so what arrives after this look is news to every path.
+        shared.intake.set_baseline(&w.email, &key, uid_validity, last).await?;
         return Ok(());
     };
     if !selected && (*spec != FolderSpec::Inbox || !w.hot()) {
@@ -307,7 +309,7 @@ async fn poll_folder(
         // Every UID changed meaning: start again from what is there now, and look at the
         // newest few for mail that came since the last look.
         let sel = s.reselect(&name).await?;
-        let (_, newest) = s.fetch_newest(&name, REBASELINE_TOP).await?;
+        let (_, newest) = s.fetch_newest(&name, shared.config.watch.rebaseline_top).await?;
         let last =
             sel.uid_next.map(|n| n.saturating_sub(1)).unwrap_or(0).max(newest.iter().map(|r| r.uid).max().unwrap_or(0));
         set_mark(w, &key, sel.uid_validity, last);
@@ -337,9 +339,9 @@ async fn deliver(
     if raws.is_empty() {
         return Ok(());
     }
-    let (messages, codes) = save(&shared.connector, &w.email, key, sel, raws).await?;
-    for m in &messages {
-        if let Some(record) = record_for(&w.email, key, m, &codes) {
+    let saved = shared.intake.save(&w.email, key, sel, raws).await?;
+    for m in &saved.messages {
+        if let Some(record) = record_for(&w.email, key, m, &saved.news) {
             let _ = w.arrivals.send(Arrival::Found { poll: seq, record });
         }
     }

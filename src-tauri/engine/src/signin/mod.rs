@@ -1,34 +1,36 @@
-//! The client cache (the seeds' EmailManager) and the pool's IMAP manager.
+//! One account's sign-in: the client cache, access tokens, rotation, and the account's
+//! status as sign-ins succeed or fail.
 //!
 //! A [`Client`] is one account's sign-in state: the account, its secret as read from the
 //! keyring, and its cached access token. Clients are kept per account and reused while the
-//! secret is unchanged; when the user stores a new secret, the old client and its sessions
-//! are closed first. A rotation by the provider updates the client in place, after the new
-//! refresh token is safely in the keyring.
+//! secret is unchanged; when the user stores a new secret, the caller drops the old client
+//! ([`SignIn::forget`]) and its sessions. A rotation by the provider updates the client in
+//! place, after the new refresh token is safely in the keyring (see `token.rs`).
+//!
+//! [`ImapLogin`] is how the session pool opens sessions: it signs in through [`SignIn`],
+//! primary server first, then the fallback, and marks the account when the server or the
+//! provider refuses it.
+
+mod token;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::time::Instant;
 
-use super::error::EngineError;
 use crate::account::{Account, AccountStatus, AuthMethod};
-use crate::config::Config;
+use crate::config::PoolConfig;
+use crate::error::EngineError;
 use crate::events::{Event, EventSink};
 use crate::imap::{self, Credential, ImapError, ImapSession, TlsSetup};
 use crate::oauth::OAuth;
-use crate::pool::Manager;
-use crate::secrets::{Secret, SecretStore};
+use crate::pool::Connect;
+use crate::secrets::{Secret, SecretStore, SecretsError};
 use crate::store::Store;
 
-/// An access token and when to stop using it.
-#[derive(Debug, Clone)]
-struct AccessToken {
-    token: Secret,
-    refresh_at: Instant,
-}
+use self::token::AccessToken;
 
 /// One account's sign-in state.
 pub struct Client {
@@ -49,26 +51,31 @@ pub struct ClientCacheStats {
     pub token_refreshes: u64,
 }
 
-/// Everything a new session needs; shared by the engine and the pool's manager.
-pub struct Connector {
-    pub(crate) store: Store,
-    pub(crate) secrets: Arc<dyn SecretStore>,
-    pub(crate) oauth: OAuth,
-    pub(crate) tls: TlsSetup,
-    pub(crate) config: Config,
-    pub(crate) sink: Arc<dyn EventSink>,
+/// The sign-in layer: the client cache and what signing in needs (the cache's account rows,
+/// the keyring, the token endpoint client, TLS, and the session timeouts).
+pub struct SignIn {
+    store: Store,
+    secrets: Arc<dyn SecretStore>,
+    oauth: OAuth,
+    tls: TlsSetup,
+    sessions: PoolConfig,
+    refresh_margin: Duration,
+    sink: Arc<dyn EventSink>,
     clients: Mutex<HashMap<String, Arc<Client>>>,
     creates: AtomicU64,
     reuses: AtomicU64,
 }
 
-impl Connector {
+impl SignIn {
+    /// A sign-in layer with an empty client cache. `sessions` gives the connect and command
+    /// timeouts; `refresh_margin` how long before expiry an access token is renewed.
     pub(crate) fn new(
         store: Store,
         secrets: Arc<dyn SecretStore>,
         oauth: OAuth,
         tls: TlsSetup,
-        config: Config,
+        sessions: PoolConfig,
+        refresh_margin: Duration,
         sink: Arc<dyn EventSink>,
     ) -> Self {
         Self {
@@ -76,7 +83,8 @@ impl Connector {
             secrets,
             oauth,
             tls,
-            config,
+            sessions,
+            refresh_margin,
             sink,
             clients: Mutex::new(HashMap::new()),
             creates: AtomicU64::new(0),
@@ -88,6 +96,17 @@ impl Connector {
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The TLS setup every connection uses (its handshake counters among them).
+    pub(crate) fn tls(&self) -> &TlsSetup {
+        &self.tls
+    }
+
+    /// The keyring.
+    pub(crate) fn secrets(&self) -> &Arc<dyn SecretStore> {
+        &self.secrets
+    }
+
+    /// The client cache's and the token endpoint's counters.
     pub(crate) fn stats(&self) -> ClientCacheStats {
         ClientCacheStats {
             client_creates: self.creates.load(Ordering::Relaxed),
@@ -128,6 +147,7 @@ impl Connector {
         self.clients().remove(email).is_some()
     }
 
+    /// The account's secret as the keyring holds it.
     pub(crate) async fn read_secret(&self, email: &str) -> Result<Option<Secret>, EngineError> {
         let secrets = self.secrets.clone();
         let e = email.to_string();
@@ -136,17 +156,24 @@ impl Connector {
             .map_err(|e| EngineError::Internal(e.to_string()))??)
     }
 
-    pub(crate) async fn write_secret(&self, email: &str, secret: &Secret) -> Result<(), crate::secrets::SecretsError> {
+    /// Writes the account's secret to the keyring.
+    pub(crate) async fn write_secret(&self, email: &str, secret: &Secret) -> Result<(), SecretsError> {
         let secrets = self.secrets.clone();
         let (e, s) = (email.to_string(), secret.clone());
         match tokio::task::spawn_blocking(move || secrets.set(&e, &s)).await {
             Ok(r) => r,
-            Err(j) => Err(crate::secrets::SecretsError::Platform {
-                action: "write",
-                email: email.to_string(),
-                reason: j.to_string(),
-            }),
+            Err(j) => Err(SecretsError::Platform { action: "write", email: email.to_string(), reason: j.to_string() }),
         }
+    }
+
+    /// Deletes the account's secret from the keyring.
+    pub(crate) async fn delete_secret(&self, email: &str) -> Result<(), EngineError> {
+        let secrets = self.secrets.clone();
+        let e = email.to_string();
+        tokio::task::spawn_blocking(move || secrets.delete(&e))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        Ok(())
     }
 
     /// Records an account's status in the cache and tells the UI.
@@ -156,67 +183,28 @@ impl Connector {
         self.sink.emit(Event::AccountStatus { email: email.to_string(), status: status.as_str().to_string(), detail });
     }
 
-    /// A valid access token for the client. Concurrent callers share one refresh: the
-    /// token mutex is held across it. `rejected` is a token the server just refused, which
-    /// forces a refresh unless another caller already replaced it.
-    pub(crate) async fn access_token(&self, client: &Client, rejected: Option<&Secret>) -> Result<Secret, EngineError> {
-        let mut cached = client.token.lock().await;
-        if let Some(t) = cached.as_ref()
-            && Instant::now() < t.refresh_at
-            && rejected != Some(&t.token)
-        {
-            return Ok(t.token.clone());
-        }
-        let email = &client.account.email;
-        let mut secret = client.secret.lock().await;
-        let tokens = match self.oauth.refresh(&client.account, &secret).await {
-            Ok(t) => t,
-            Err(e) => {
-                if e.needs_reauth() {
-                    self.set_status(email, AccountStatus::NeedsReauth, Some(e.to_string())).await;
-                }
-                return Err(e.into());
-            }
-        };
-        if let Some(new_refresh) = tokens.refresh_token.filter(|r| !r.is_empty() && *r != *secret) {
-            // The rotated token must be safe before the new access token is used.
-            if let Err(source) = self.write_secret(email, &new_refresh).await {
-                let err = EngineError::RotationNotSaved { email: email.clone(), source };
-                self.set_status(email, AccountStatus::Error, Some(err.to_string())).await;
-                return Err(err);
-            }
-            *secret = new_refresh;
-        }
-        let margin = self.config.http.refresh_margin;
-        let lifetime = tokens.expires_at.saturating_duration_since(Instant::now());
-        // Short-lived tokens (as in tests) are used for half their life rather than never.
-        let use_for = if lifetime > margin * 2 { lifetime - margin } else { lifetime / 2 };
-        *cached = Some(AccessToken { token: tokens.access_token.clone(), refresh_at: Instant::now() + use_for });
-        Ok(tokens.access_token)
-    }
-
     /// Opens a signed-in session for the account: primary server first, then the fallback;
     /// with OAuth2, a refused token is refreshed once and tried once more.
     pub(crate) async fn open_session(&self, email: &str) -> Result<ImapSession, EngineError> {
         let client = self.client(email).await?;
         let account = &client.account;
-        let cfg = &self.config.pool;
+        let (connect_timeout, command_timeout) = (self.sessions.connect_timeout, self.sessions.command_timeout);
         let mut last_err = None;
         for endpoint in account.endpoints() {
             let attempt = match account.auth {
                 AuthMethod::Password => {
                     let password = client.secret.lock().await.clone();
                     let cred = Credential::Password { user: email, password: &password };
-                    imap::connect(endpoint, &self.tls, cred, cfg.connect_timeout, cfg.command_timeout).await
+                    imap::connect(endpoint, &self.tls, cred, connect_timeout, command_timeout).await
                 }
                 AuthMethod::OAuth2 => {
                     let token = self.access_token(&client, None).await?;
                     let cred = Credential::OAuth2 { user: email, access_token: &token };
-                    match imap::connect(endpoint, &self.tls, cred, cfg.connect_timeout, cfg.command_timeout).await {
+                    match imap::connect(endpoint, &self.tls, cred, connect_timeout, command_timeout).await {
                         Err(ImapError::AuthFailed { .. }) => {
                             let fresh = self.access_token(&client, Some(&token)).await?;
                             let cred = Credential::OAuth2 { user: email, access_token: &fresh };
-                            imap::connect(endpoint, &self.tls, cred, cfg.connect_timeout, cfg.command_timeout).await
+                            imap::connect(endpoint, &self.tls, cred, connect_timeout, command_timeout).await
                         }
                         other => other,
                     }
@@ -244,17 +232,25 @@ impl Connector {
     }
 }
 
-/// The pool's manager: sessions are opened through the [`Connector`].
-pub struct ImapManager {
-    pub(crate) connector: Arc<Connector>,
+/// The session pool's way in: sessions are opened through [`SignIn`], checked with NOOP and
+/// closed with LOGOUT.
+pub struct ImapLogin {
+    signin: Arc<SignIn>,
 }
 
-impl Manager for ImapManager {
+impl ImapLogin {
+    /// Opens sessions through `signin`.
+    pub(crate) fn new(signin: Arc<SignIn>) -> Self {
+        Self { signin }
+    }
+}
+
+impl Connect for ImapLogin {
     type Session = ImapSession;
     type Error = EngineError;
 
     async fn connect(&self, key: &str) -> Result<ImapSession, EngineError> {
-        self.connector.open_session(key).await
+        self.signin.open_session(key).await
     }
 
     async fn recycle(&self, session: &mut ImapSession) -> Result<(), EngineError> {
@@ -262,6 +258,6 @@ impl Manager for ImapManager {
     }
 
     async fn close(&self, session: ImapSession) {
-        session.logout().await;
+        session.logout(self.signin.sessions.logout_timeout).await;
     }
 }

@@ -92,15 +92,15 @@ pub enum EngineError {
         /// The timeout.
         waited: Duration,
     },
-    /// A watch failed in a way waiting will not fix; `code` is the underlying error's code.
-    #[error("{message}")]
+    /// A watch failed in a way waiting will not fix; every waiter on the account gets it, so
+    /// the cause is shared. Its code and sentence are the cause's.
+    #[error("{source}")]
     Watch {
         /// The account.
         email: String,
-        /// The underlying error's [`EngineError::code`].
-        code: &'static str,
-        /// The underlying error's sentence.
-        message: String,
+        /// What went wrong.
+        #[source]
+        source: std::sync::Arc<EngineError>,
     },
     /// A request that cannot be carried out as given (a file that cannot be read, a missing
     /// confirmation).
@@ -147,7 +147,7 @@ impl EngineError {
             EngineError::Tls(_) => "extra_ca_invalid",
             EngineError::DataDir { .. } => "data_dir_unusable",
             EngineError::WaitTimedOut { .. } => "wait_timed_out",
-            EngineError::Watch { code, .. } => code,
+            EngineError::Watch { source, .. } => source.code(),
             EngineError::NotOAuth { .. } => "not_oauth",
             EngineError::InvalidInput(_) => "invalid_input",
             EngineError::Closed => "shutting_down",

@@ -1,0 +1,88 @@
+//! Watching: the user's choice of watched accounts (stored, and the one answer to "which
+//! accounts are watched"), pausing, watches for this run only, and code subscriptions.
+
+use super::{Engine, EngineError};
+use crate::watch::{CodeSubscription, WatchChoice, WatchStatus};
+
+impl Engine {
+    /// Adds accounts to the watched ones (`watch`) or removes them, stores the choice, and
+    /// starts or stops their watches; while paused the choice is only recorded. Watched
+    /// accounts are polled in turn (every `watch.pollInterval`) and codes found are
+    /// announced as events.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownAccount`] (when adding); an invalid address; the cache cannot be
+    /// written. Nothing changes then.
+    pub async fn set_watched(&self, emails: &[String], watch: bool) -> Result<WatchChoice, EngineError> {
+        let mut list = Vec::with_capacity(emails.len());
+        for email in emails {
+            list.push(if watch { self.account(email).await?.email } else { crate::account::normalize_email(email)? });
+        }
+        self.watcher.choose(&list, watch).await
+    }
+
+    /// Pauses or resumes watching every chosen account (waits for a code still run), and
+    /// stores that.
+    ///
+    /// # Errors
+    /// The cache cannot be written; nothing changes then.
+    pub async fn set_paused(&self, paused: bool) -> Result<WatchChoice, EngineError> {
+        self.watcher.pause(paused).await
+    }
+
+    /// Which accounts are chosen for watching and whether watching is paused.
+    pub fn watch_choice(&self) -> WatchChoice {
+        self.watcher.choice()
+    }
+
+    /// The accounts being watched now: the chosen ones, none while paused. The background
+    /// sync keeps these fresh.
+    pub fn watched_now(&self) -> Vec<String> {
+        self.watcher.choice().active().to_vec()
+    }
+
+    /// Starts the watches of the stored choice, as the desktop app does when it starts.
+    pub fn resume_watching(&self) {
+        self.watcher.resume();
+    }
+
+    /// Watches an account for this run only, leaving the stored choice alone (the CLI's
+    /// `watch` command): it is polled in turn with the other watched accounts, and while
+    /// someone waits on it, it is watched with IMAP IDLE. Codes found are announced as
+    /// events. Ends with [`Engine::unwatch`] or when the engine shuts down.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownAccount`]; the cache cannot be read.
+    pub async fn watch(&self, email: &str) -> Result<(), EngineError> {
+        let email = self.account(email).await?.email;
+        self.watcher.watch(&email);
+        Ok(())
+    }
+
+    /// Stops an account's watch for this run (a wait in progress keeps its watch until it
+    /// ends); the stored choice is left alone.
+    ///
+    /// # Errors
+    /// The address is invalid.
+    pub async fn unwatch(&self, email: &str) -> Result<(), EngineError> {
+        let email = crate::account::normalize_email(email)?;
+        self.watcher.unwatch(&email);
+        Ok(())
+    }
+
+    /// Codes arriving in an account from now on. The account is watched with IDLE while
+    /// the subscription lives; wait for [`CodeSubscription::ready`] to know the baseline is
+    /// taken.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownAccount`]; the cache cannot be read.
+    pub async fn subscribe_codes(&self, email: &str) -> Result<CodeSubscription, EngineError> {
+        let email = self.account(email).await?.email;
+        Ok(self.watcher.subscribe(&email))
+    }
+
+    /// What each account's watch is doing.
+    pub fn watch_statuses(&self) -> Vec<WatchStatus> {
+        self.watcher.statuses()
+    }
+}
