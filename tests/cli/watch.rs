@@ -68,7 +68,7 @@ async fn watch_needs_known_accounts() {
     assert_eq!(r.code, 3, "{r:?}");
     assert!(r.stderr.contains("cannot find account nobody@example.com"), "{r:?}");
     let r = cli.run(&["watch", "--all", "--for", "1"]);
-    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(r.code, 2, "a request that cannot be carried out as given: {r:?}");
     assert!(r.stderr.contains("nothing to watch"), "{r:?}");
 }
 

@@ -367,24 +367,12 @@ async fn the_background_sync_stops_fetching_a_removed_account() {
     let mut cfg = test_config();
     cfg.sync.spacing = Duration::ZERO;
     cfg.sync.jitter = Duration::ZERO;
-    let Harness { bed, engine, events: _events, dir: _dir } = Harness::with_config(cfg).await;
-    let h_bed = &bed;
-    let add = async |email: &str| {
-        h_bed.dovecot.add_user(email, "pw");
-        let spec = mailwatch_engine::account::AccountSpec {
-            email: email.into(),
-            provider: Some(mailwatch_engine::account::Provider::Imap),
-            imap_host: Some("127.0.0.1".into()),
-            imap_port: Some(h_bed.dovecot.imaps_port()),
-            tls: Some(mailwatch_engine::account::Tls::Implicit),
-            ..Default::default()
-        };
-        let secret = mailwatch_engine::engine::NewSecret::Password(mailwatch_engine::secrets::Secret::new("pw"));
-        engine.add_account(&spec, secret).await.unwrap().email
-    };
-    let gone = add("rosa@example.com").await;
-    let kept = add("sven@example.com").await;
-    engine.set_watched(&[gone.clone(), kept.clone()], true).await.unwrap();
+    let h = Harness::with_config(cfg).await;
+    let gone = h.password_account("rosa@example.com", "pw", None).await;
+    let kept = h.password_account("sven@example.com", "pw", None).await;
+    h.engine.set_watched(&[gone.clone(), kept.clone()], true).await.unwrap();
+    // The rest of the harness (the data dir) lives until the end of the test.
+    let Harness { bed, engine, .. } = h;
     let engine = Arc::new(engine);
 
     let round = keeper::sync_watched(engine.clone()).await;

@@ -10,7 +10,8 @@
 //!   first look at a folder has no baseline: whatever is already there is old, however
 //!   recent, so opening an account's messages never announces the code already in them.
 //! - After a UIDVALIDITY change UIDs say nothing; a message is news when it arrived (its
-//!   INTERNALDATE) after the last look.
+//!   INTERNALDATE) after the last look. A folder that did not exist at the first look (a junk
+//!   folder the server creates later) has a baseline with UIDVALIDITY 0, so the same applies.
 //!
 //! News is announced with [`Event::CodeFound`] (notifications, the tray) and enters the codes
 //! history as found now. An old code enters the history too, found when it arrived, so the

@@ -246,10 +246,12 @@ async fn poll(shared: &Shared, w: &Watched, s: &mut ImapSession, junk: bool) -> 
     if junk {
         match poll_folder(shared, w, s, &FolderSpec::Junk, seq).await {
             Err(EngineError::Imap(ImapError::NoSuchFolder { .. })) => {
-                // No junk folder yet: whatever first lands in one is new.
+                // No junk folder yet: whatever first lands in one is new. The cache's
+                // baseline says so too: no UIDVALIDITY, so arrival after now decides.
                 let key = FolderSpec::Junk.to_string();
                 if mark(w, &key).is_none() {
                     set_mark(w, &key, MISSING, 0);
+                    shared.intake.set_baseline(&w.email, &key, MISSING, 0).await?;
                 }
             }
             other => other?,
