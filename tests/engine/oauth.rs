@@ -110,17 +110,71 @@ impl SecretStore for FailingWrites {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn when_the_rotated_token_cannot_be_saved_the_old_one_stays_and_the_account_is_marked() {
+async fn a_rotated_token_the_keyring_refuses_is_kept_used_and_stored_once_it_can_be() {
     mailwatch_testbed::keyring::require_secret_service();
     let store = Arc::new(FailingWrites { real: KeyringSecrets::default(), fail: AtomicBool::new(false) });
     let h = Harness::with_secrets(test_config(), Some(store.clone())).await;
     let original = h.oauth_account("pat@outlook.com", None).await;
     store.fail.store(true, Ordering::SeqCst);
-    let err = h.engine.fetch("pat@outlook.com", &FolderSpec::Inbox, 1, false).await.unwrap_err();
-    assert_eq!(err.code(), "rotation_not_saved", "{err}");
-    assert!(err.to_string().contains("the old token is kept"), "{err}");
-    assert_eq!(store.get("pat@outlook.com").unwrap().unwrap().expose(), original, "the old token stays in the keyring");
-    assert_eq!(h.bed.dovecot.logins_for("pat@outlook.com"), 0, "the new access token was not used");
+    h.engine
+        .fetch("pat@outlook.com", &FolderSpec::Inbox, 1, false)
+        .await
+        .expect("the rotated token works although the keyring refused it");
     let account = h.engine.account("pat@outlook.com").await.unwrap();
-    assert_eq!(account.status, AccountStatus::Error);
+    assert_eq!(account.status, AccountStatus::Error, "the account says its token is not stored");
+    let detail = account.status_detail.unwrap_or_default();
+    assert!(detail.contains("keeps using it"), "the status says what happens: {detail}");
+    assert_eq!(store.get("pat@outlook.com").unwrap().unwrap().expose(), original, "the keyring could not change");
+
+    // The provider spent the original token; the kept one is the account's now.
+    h.engine.refresh_token("pat@outlook.com").await.expect("a refresh uses the kept token, not the spent one");
+    assert_eq!(h.bed.oauth.refresh_count_for_token(&original), 1, "the spent token was never presented again");
+    assert!(h.engine.stats().clients.rotations_unsaved >= 1);
+
+    store.fail.store(false, Ordering::SeqCst);
+    h.engine.refresh_token("pat@outlook.com").await.expect("the keyring works again");
+    let newest = h.bed.oauth.current_refresh_token("pat@outlook.com").unwrap();
+    assert_eq!(store.get("pat@outlook.com").unwrap().unwrap().expose(), newest, "the keyring holds the newest token");
+    assert_eq!(h.engine.account("pat@outlook.com").await.unwrap().status, AccountStatus::Ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_rotated_by_another_process_is_read_again_instead_of_marking_the_account() {
+    let h = Harness::start().await;
+    h.oauth_account("quinn@outlook.com", None).await;
+    h.engine.refresh_token("quinn@outlook.com").await.unwrap();
+    // The CLI while the app runs: another engine over the same cache and keyring rotates.
+    let options = mailwatch_engine::engine::EngineOptions {
+        data_dir: Some(h.dir.path().to_path_buf()),
+        extra_ca: Some(h.bed.dovecot.ca_pem_path().to_path_buf()),
+        config: Some(test_config()),
+        ..Default::default()
+    };
+    let other = mailwatch_engine::Engine::open(options, Arc::new(mailwatch_engine::events::NullSink)).await.unwrap();
+    other.refresh_token("quinn@outlook.com").await.unwrap();
+    other.shutdown().await;
+
+    h.engine.refresh_token("quinn@outlook.com").await.expect("the first engine uses the token the other one stored");
+    let account = h.engine.account("quinn@outlook.com").await.unwrap();
+    assert_eq!(account.status, AccountStatus::Ok, "{:?}", account.status_detail);
+    h.engine.fetch("quinn@outlook.com", &FolderSpec::Inbox, 1, false).await.expect("and signs in with it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshes_and_verifications_at_once_never_present_a_spent_token() {
+    let h = Harness::start().await;
+    h.oauth_account("rhea@outlook.com", None).await;
+    h.bed.oauth.set_latency(std::time::Duration::from_millis(50));
+    let email = "rhea@outlook.com".to_string();
+    let jobs = (0..8).map(|i| {
+        let (engine, email) = (&h.engine, email.clone());
+        async move { if i % 2 == 0 { engine.refresh_token(&email).await } else { engine.verify_account(&email).await } }
+    });
+    let results = join_all(jobs).await;
+    assert!(results.iter().all(Result::is_ok), "every refresh and verification went through: {results:?}");
+    let account = h.engine.account(&email).await.unwrap();
+    assert_eq!(account.status, AccountStatus::Ok, "{:?}", account.status_detail);
+    let current = h.bed.oauth.current_refresh_token(&email).unwrap();
+    let stored = KeyringSecrets::default().get(&email).unwrap().unwrap();
+    assert_eq!(stored.expose(), current, "the keyring holds the token the provider considers current");
 }

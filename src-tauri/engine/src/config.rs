@@ -89,6 +89,11 @@ pub struct HttpConfig {
     /// (`expires_in` is optional in RFC 6749); an hour is what Microsoft and Google issue.
     #[serde(with = "secs")]
     pub default_token_lifetime: Duration,
+    /// Longest pause between attempts to store a rotated refresh token the keyring refused
+    /// (a locked or full keyring); the pause doubles from one second. Until then the token
+    /// is kept in memory and used.
+    #[serde(with = "secs")]
+    pub keyring_retry_max: Duration,
 }
 
 impl Default for HttpConfig {
@@ -102,6 +107,7 @@ impl Default for HttpConfig {
             refresh_margin: Duration::from_secs(300),
             tcp_keepalive: Duration::from_secs(60),
             default_token_lifetime: Duration::from_secs(3600),
+            keyring_retry_max: Duration::from_secs(60),
         }
     }
 }

@@ -43,9 +43,10 @@ pub enum EngineError {
         /// "refresh token" or "password".
         what: &'static str,
     },
-    /// The provider rotated the refresh token and the keyring would not take the new one.
+    /// The provider rotated the refresh token and the keyring would not take the new one; it is
+    /// kept in memory, used, and stored again later.
     #[error(
-        "cannot save the new refresh token for {email} to the keyring ({source}); the old token is kept and the account is marked"
+        "cannot save the new refresh token for {email} to the keyring ({source}); Mailwatch keeps using it and saves it as soon as the keyring takes it, so do not quit until this clears"
     )]
     RotationNotSaved {
         /// The account.

@@ -36,6 +36,7 @@ impl Engine {
             }
             let done = plan.store_chunk(index, &self.store, &secrets).await?;
             for email in &done.changed {
+                self.signin.discard_unsaved(email);
                 self.forget_client(email).await;
             }
             tracker.add(done.stored, done.failed);

@@ -137,15 +137,8 @@ impl Engine {
         let tls = TlsSetup::new(extra_ca.as_deref())?;
         let oauth = OAuth::new(&config.http)?;
         let secrets = options.secrets.clone().unwrap_or_else(|| Arc::new(KeyringSecrets::default()));
-        let signin = Arc::new(SignIn::new(
-            store.clone(),
-            secrets,
-            oauth,
-            tls,
-            config.pool.clone(),
-            config.http.refresh_margin,
-            sink.clone(),
-        ));
+        let signin =
+            Arc::new(SignIn::new(store.clone(), secrets, oauth, tls, config.pool.clone(), &config.http, sink.clone()));
         let pool = SessionPool::new(ImapLogin::new(signin.clone()), config.pool.clone());
         let intake = Intake::new(store.clone(), sink.clone());
         let choice = store.call(crate::watch::choice::load).await?;
@@ -268,6 +261,7 @@ impl Engine {
             });
         }
         self.signin.write_secret(&account.email, &secret).await?;
+        self.signin.discard_unsaved(&account.email);
         self.store_account(account).await
     }
 
@@ -332,6 +326,7 @@ impl Engine {
         let e = email.clone();
         let existed = self.store.call(move |s| s.remove_account(&e)).await?;
         self.signin.delete_secret(&email).await?;
+        self.signin.discard_unsaved(&email);
         if existed { Ok(()) } else { Err(EngineError::UnknownAccount { email }) }
     }
 
@@ -358,6 +353,8 @@ impl Engine {
     pub async fn shutdown(&self) {
         let deadline = self.config.pool.command_timeout;
         self.watcher.shutdown(deadline).await;
+        // A rotated token the keyring refused lives only in memory: one last try.
+        let _ = tokio::time::timeout(deadline, self.signin.save_all_unsaved()).await;
         let _ = tokio::time::timeout(deadline, self.pool.close()).await;
     }
 }

@@ -13,7 +13,7 @@
 
 mod token;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::account::{Account, AccountStatus, AuthMethod};
-use crate::config::PoolConfig;
+use crate::config::{HttpConfig, PoolConfig};
 use crate::error::EngineError;
 use crate::events::{Event, EventSink};
 use crate::imap::{self, Credential, ImapError, ImapSession, TlsSetup};
@@ -40,8 +40,9 @@ pub struct Client {
     token: tokio::sync::Mutex<Option<AccessToken>>,
 }
 
-/// How often the client cache was hit and missed.
+/// How often the client cache was hit and missed, and what token refreshes went through.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ClientCacheStats {
     /// Clients built (a keyring read each).
     pub client_creates: u64,
@@ -49,6 +50,13 @@ pub struct ClientCacheStats {
     pub client_reuses: u64,
     /// Refresh requests sent to token endpoints.
     pub token_refreshes: u64,
+    /// Refused refresh tokens read again from the keyring and retried (another process had
+    /// rotated them).
+    pub token_rereads: u64,
+    /// Rotated refresh tokens the keyring refused at first (kept in memory and retried).
+    pub rotations_unsaved: u64,
+    /// Attempts to store such a token again.
+    pub keyring_retries: u64,
 }
 
 /// The sign-in layer: the client cache and what signing in needs (the cache's account rows,
@@ -60,22 +68,39 @@ pub struct SignIn {
     tls: TlsSetup,
     sessions: PoolConfig,
     refresh_margin: Duration,
+    keyring_retry_max: Duration,
     sink: Arc<dyn EventSink>,
     clients: Mutex<HashMap<String, Arc<Client>>>,
+    /// Per account: held across reading, exchanging and storing its refresh token.
+    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Rotated refresh tokens the keyring refused, by account: the current ones.
+    unsaved: Mutex<HashMap<String, Secret>>,
+    /// Accounts whose unsaved token a background task is storing.
+    retrying: Mutex<HashSet<String>>,
     creates: AtomicU64,
     reuses: AtomicU64,
+    rereads: AtomicU64,
+    unsaved_rotations: AtomicU64,
+    keyring_retries: AtomicU64,
+}
+
+/// Locks a map or a set, taking the data of a poisoned lock (a panic elsewhere must not stop
+/// sign-ins).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl SignIn {
     /// A sign-in layer with an empty client cache. `sessions` gives the connect and command
-    /// timeouts; `refresh_margin` how long before expiry an access token is renewed.
+    /// timeouts; `http` how long before expiry an access token is renewed and how long a
+    /// refused keyring write may wait before it is tried again.
     pub(crate) fn new(
         store: Store,
         secrets: Arc<dyn SecretStore>,
         oauth: OAuth,
         tls: TlsSetup,
         sessions: PoolConfig,
-        refresh_margin: Duration,
+        http: &HttpConfig,
         sink: Arc<dyn EventSink>,
     ) -> Self {
         Self {
@@ -84,16 +109,34 @@ impl SignIn {
             oauth,
             tls,
             sessions,
-            refresh_margin,
+            refresh_margin: http.refresh_margin,
+            keyring_retry_max: http.keyring_retry_max,
             sink,
             clients: Mutex::new(HashMap::new()),
+            gates: Mutex::new(HashMap::new()),
+            unsaved: Mutex::new(HashMap::new()),
+            retrying: Mutex::new(HashSet::new()),
             creates: AtomicU64::new(0),
             reuses: AtomicU64::new(0),
+            rereads: AtomicU64::new(0),
+            unsaved_rotations: AtomicU64::new(0),
+            keyring_retries: AtomicU64::new(0),
         }
     }
 
     fn clients(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Client>>> {
-        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.clients)
+    }
+
+    /// The account's gate for token exchanges.
+    fn gate(&self, email: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.gates).entry(email.to_string()).or_default().clone()
+    }
+
+    /// Forgets a rotated token the keyring refused: the user gave the account a new secret,
+    /// or removed it.
+    pub(crate) fn discard_unsaved(&self, email: &str) {
+        lock(&self.unsaved).remove(email);
     }
 
     /// The TLS setup every connection uses (its handshake counters among them).
@@ -112,6 +155,9 @@ impl SignIn {
             client_creates: self.creates.load(Ordering::Relaxed),
             client_reuses: self.reuses.load(Ordering::Relaxed),
             token_refreshes: self.oauth.requests(),
+            token_rereads: self.rereads.load(Ordering::Relaxed),
+            rotations_unsaved: self.unsaved_rotations.load(Ordering::Relaxed),
+            keyring_retries: self.keyring_retries.load(Ordering::Relaxed),
         }
     }
 
@@ -185,7 +231,7 @@ impl SignIn {
 
     /// Opens a signed-in session for the account: primary server first, then the fallback;
     /// with OAuth2, a refused token is refreshed once and tried once more.
-    pub(crate) async fn open_session(&self, email: &str) -> Result<ImapSession, EngineError> {
+    pub(crate) async fn open_session(self: &Arc<Self>, email: &str) -> Result<ImapSession, EngineError> {
         let client = self.client(email).await?;
         let account = &client.account;
         let (connect_timeout, command_timeout) = (self.sessions.connect_timeout, self.sessions.command_timeout);
@@ -198,11 +244,11 @@ impl SignIn {
                     imap::connect(endpoint, &self.tls, cred, connect_timeout, command_timeout).await
                 }
                 AuthMethod::OAuth2 => {
-                    let token = self.access_token(&client, None).await?;
+                    let token = self.access_token(&client, None, false).await?;
                     let cred = Credential::OAuth2 { user: email, access_token: &token };
                     match imap::connect(endpoint, &self.tls, cred, connect_timeout, command_timeout).await {
                         Err(ImapError::AuthFailed { .. }) => {
-                            let fresh = self.access_token(&client, Some(&token)).await?;
+                            let fresh = self.access_token(&client, Some(&token), false).await?;
                             let cred = Credential::OAuth2 { user: email, access_token: &fresh };
                             imap::connect(endpoint, &self.tls, cred, connect_timeout, command_timeout).await
                         }
