@@ -24,6 +24,9 @@ pub enum Kind {
     Generic,
     /// "passcode", "PIN", "password": a code unless the mail is a meeting invitation.
     Pass,
+    /// "Enter", "use", "type": a code label only right before the code ("Enter 471902 to
+    /// continue"), which is how short notifications and SMS-style mail say it.
+    Verb,
     /// Names something that is not a verification code (order, tracking, phone, amount...).
     Negative,
     /// Not a label: a word saying the mail is about a meeting or call.
@@ -38,7 +41,7 @@ pub enum Kind {
 impl Kind {
     /// True for the kinds that label a code.
     pub fn is_code_label(self) -> bool {
-        matches!(self, Kind::Strong | Kind::Weak | Kind::Generic | Kind::Pass)
+        matches!(self, Kind::Strong | Kind::Weak | Kind::Generic | Kind::Pass | Kind::Verb)
     }
 }
 
@@ -452,6 +455,40 @@ const PASS: &[&str] = &[
     "adgangskode",
     "salasana",
     "access pin",
+];
+
+const VERB: &[&str] = &[
+    // See the module doc for where these come from.
+    "enter",
+    "use",
+    "type",
+    "input",
+    "eingeben",
+    "gib",
+    "saisissez",
+    "entrez",
+    "ingresa",
+    "ingrese",
+    "introduce",
+    "introduzca",
+    "digite",
+    "insira",
+    "inserisci",
+    "immetti",
+    "voer",
+    "wpisz",
+    "wprowadź",
+    "введите",
+    "введіть",
+    "输入",
+    "輸入",
+    "入力",
+    "입력",
+    "girin",
+    "nhập",
+    "masukkan",
+    "أدخل",
+    "กรอก",
 ];
 
 const NEGATIVE: &[&str] = &[
@@ -1066,7 +1103,8 @@ fn build() -> Option<Table> {
     let mut patterns: Vec<String> = Vec::new();
     let mut kinds = Vec::new();
     let mut stem = Vec::new();
-    let groups: [(&[&str], Kind); 8] = [
+    let groups: [(&[&str], Kind); 9] = [
+        (VERB, Kind::Verb),
         (STRONG, Kind::Strong),
         (WEAK, Kind::Weak),
         (GENERIC, Kind::Generic),
@@ -1082,7 +1120,13 @@ fn build() -> Option<Table> {
                 Some(b) => (b, true),
                 None => (*word, false),
             };
-            for variant in case_variants(base) {
+            let folded = fold_diacritics(base);
+            let variants = case_variants(base).into_iter().chain(if folded != base && folded.chars().count() >= 4 {
+                case_variants(&folded)
+            } else {
+                Vec::new()
+            });
+            for variant in variants {
                 if !patterns.contains(&variant) {
                     patterns.push(variant);
                     kinds.push(kind);
@@ -1093,6 +1137,30 @@ fn build() -> Option<Table> {
     }
     let automaton = Words::new(&patterns, MatchKind::LeftmostLongest, true)?;
     Some(Table { automaton, kinds, stem })
+}
+
+/// A word without its Latin diacritics (`código` → `codigo`, `mã xác minh` → `ma xac minh`):
+/// mail written on keyboards without them, and SMS gateways that strip them, still name a code.
+fn fold_diacritics(word: &str) -> String {
+    const FOLDS: &[(&str, char)] = &[
+        ("àáâãäåāăąạảấầẩẫậắằẳẵặ", 'a'),
+        ("çćčĉċ", 'c'),
+        ("ďđ", 'd'),
+        ("èéêëēĕėęěẹẻẽếềểễệ", 'e'),
+        ("ğĝġģ", 'g'),
+        ("ìíîïĩīĭįıỉị", 'i'),
+        ("ķ", 'k'),
+        ("ĺļľłŀ", 'l'),
+        ("ñńņňŉ", 'n'),
+        ("òóôõöøōŏőơọỏốồổỗộớờởỡợ", 'o'),
+        ("ŕŗř", 'r'),
+        ("śŝşšș", 's'),
+        ("ţťŧț", 't'),
+        ("ùúûüũūŭůűųưụủứừửữự", 'u'),
+        ("ýÿŷỳỵỷỹ", 'y'),
+        ("źżž", 'z'),
+    ];
+    word.chars().map(|c| FOLDS.iter().find(|(from, _)| from.contains(c)).map_or(c, |&(_, to)| to)).collect()
 }
 
 /// The word as written, capitalised, in title case and in upper case.
@@ -1144,9 +1212,10 @@ pub fn scan_into(text: &str, hits: &mut Vec<Hit>) {
             continue;
         }
         let stem = table.stem.get(index).copied().unwrap_or(false);
+        // A digit right after a label is the code glued to it ("code:482913", "code482913").
         if !stem
             && pattern_last.is_some_and(is_spaced_script)
-            && text[end..].chars().next().is_some_and(is_spaced_script)
+            && text[end..].chars().next().is_some_and(|c| is_spaced_script(c) && !c.is_ascii_digit())
         {
             continue;
         }
