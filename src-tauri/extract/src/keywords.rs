@@ -1103,7 +1103,10 @@ fn build() -> Option<Table> {
     let mut patterns: Vec<String> = Vec::new();
     let mut kinds = Vec::new();
     let mut stem = Vec::new();
-    let groups: [(&[&str], Kind); 9] = [
+    let code_words: Vec<&str> = crate::lexicon::all(|w| w.code).collect();
+    let enter_words: Vec<&str> = crate::lexicon::all(|w| w.enter).collect();
+    // The catalogue's words come last: a word already listed keeps its kind.
+    let groups: [(&[&str], Kind); 11] = [
         (VERB, Kind::Verb),
         (STRONG, Kind::Strong),
         (WEAK, Kind::Weak),
@@ -1113,6 +1116,8 @@ fn build() -> Option<Table> {
         (MEETING, Kind::Meeting),
         (PROMO, Kind::Promo),
         (TRAVEL, Kind::Travel),
+        (&code_words, Kind::Generic),
+        (&enter_words, Kind::Verb),
     ];
     for (words, kind) in groups {
         for word in words {

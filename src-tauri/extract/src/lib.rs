@@ -27,6 +27,7 @@ pub mod candidates;
 pub mod dfa;
 pub mod html;
 pub mod keywords;
+pub mod lexicon;
 pub mod links;
 pub mod mime;
 pub mod parse;

@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 use aho_corasick::MatchKind;
 
 use crate::blocks::{Document, Link};
-use crate::dfa;
+use crate::{dfa, lexicon};
 
 /// Score a link needs to be returned.
 const THRESHOLD: f32 = 6.0;
@@ -378,26 +378,26 @@ const LEAD_NEGATIVE: &[&str] = &[
     "remove your email",
 ];
 
-/// Words in a target that say it verifies or signs in.
-const URL_POSITIVE: &[&str] = &[
+/// Words in a target that say it verifies, resets or signs in with a one-off token.
+const URL_ACTION: &[&str] = &[
     "verif",
     "confirm",
     "activat",
     "validat",
     "magic",
-    "login",
-    "signin",
-    "sign-in",
-    "sign_in",
-    "auth",
     "token",
     "otp",
     "reset",
     "passwordless",
-    "onboard",
-    "register",
     "approve",
+    "password_change",
+    "password-change",
+    "forgot",
+    "recover",
 ];
+
+/// Words in a target that say it signs in, which every newsletter's footer also does.
+const URL_SIGN_IN: &[&str] = &["login", "signin", "sign-in", "sign_in", "auth", "onboard", "register"];
 
 /// Words in a target that say it is anything else.
 const URL_NEGATIVE: &[&str] = &[
@@ -452,8 +452,10 @@ struct Words {
     /// A link's text against [`STRONG`], [`WEAK`] and [`NEGATIVE`] at once.
     text: Lists,
     lead_negative: Option<dfa::Words>,
-    /// A target's path against [`URL_NEGATIVE`] and [`URL_POSITIVE`] at once.
+    /// A target's path against [`URL_NEGATIVE`], [`URL_ACTION`] and [`URL_SIGN_IN`] at once.
     path: Lists,
+    /// The word for password in every language of the catalogue.
+    password: Option<dfa::Words>,
     social: Option<dfa::Words>,
     subject: Option<dfa::Words>,
 }
@@ -489,13 +491,27 @@ impl Lists {
     }
 }
 
-static WORDS: LazyLock<Words> = LazyLock::new(|| Words {
-    strong: automaton(STRONG.iter()),
-    text: Lists::new(&[STRONG, WEAK, NEGATIVE]),
-    lead_negative: automaton(LEAD_NEGATIVE.iter()),
-    path: Lists::new(&[URL_NEGATIVE, URL_POSITIVE]),
-    social: automaton(SOCIAL.iter()),
-    subject: automaton(STRONG.iter().chain(SUBJECT_INTENT)),
+static WORDS: LazyLock<Words> = LazyLock::new(|| {
+    // The catalogue's verify and reset words name the action in languages the lists above do
+    // not cover; its password and code words say what a subject is about.
+    let strong: Vec<&str> =
+        STRONG.iter().copied().chain(lexicon::all(|w| w.verify)).chain(lexicon::all(|w| w.reset)).collect();
+    let subject: Vec<&str> = strong
+        .iter()
+        .copied()
+        .chain(SUBJECT_INTENT.iter().copied())
+        .chain(lexicon::all(|w| w.password))
+        .chain(lexicon::all(|w| w.code))
+        .collect();
+    Words {
+        strong: automaton(strong.iter()),
+        text: Lists::new(&[&strong, WEAK, NEGATIVE]),
+        lead_negative: automaton(LEAD_NEGATIVE.iter()),
+        path: Lists::new(&[URL_NEGATIVE, URL_ACTION, URL_SIGN_IN]),
+        password: automaton(lexicon::all(|w| w.password).collect::<Vec<_>>().iter()),
+        social: automaton(SOCIAL.iter()),
+        subject: automaton(subject.iter()),
+    }
 });
 
 /// A DFA with standard match semantics, so that overlapping searches can run on it.
@@ -557,8 +573,29 @@ pub fn find_link(subject: &str, doc: &Document) -> Option<FoundLink> {
     let subject_intent = has(&WORDS.subject, &subject_l);
 
     let mut lowered = Lowered::default();
-    let mut scores: Vec<Option<f32>> =
+    let scored: Vec<Option<Scored>> =
         doc.links.iter().take(MAX_LINKS_SCORED).map(|link| score(link, subject_intent, &mut lowered)).collect();
+    // One target whose path says "verify" or "reset" with a token, however many times it is
+    // linked (a button and its copy-paste fallback), is the action in any language: its text
+    // may be in a language no list covers.
+    let mut action_targets = doc.links.iter().zip(&scored).filter(|(_, s)| s.is_some_and(|s| s.action_path));
+    let unique_action = action_targets.next().map(|(l, _)| l.href.as_str()).filter(|first| {
+        let mut rest = action_targets;
+        rest.all(|(l, _)| l.href == *first)
+    });
+    let mut scores: Vec<Option<f32>> = doc
+        .links
+        .iter()
+        .zip(&scored)
+        .map(|(link, s)| {
+            let s = (*s)?;
+            if s.score.is_none() && !(s.action_path && unique_action == Some(link.href.as_str())) {
+                return None;
+            }
+            let bonus = if unique_action == Some(link.href.as_str()) { UNIQUE_ACTION } else { 0.0 };
+            Some(s.score.unwrap_or(s.base) + bonus)
+        })
+        .collect();
     // The words before a link can still rule it out. Reading them is the costly part, so they
     // are read only for the link that would win, and again for the next one if it is ruled out.
     let mut is_escape = |i: usize| escape_hatch(&doc.links[i], &mut lowered);
@@ -600,8 +637,22 @@ fn escape_hatch(link: &Link, lowered: &mut Lowered) -> bool {
     has(&WORDS.lead_negative, lower_into(tail_chars(link.lead(), 100), &mut lowered.lead))
 }
 
+/// Added to the one target whose path names an action (see [`find_link`]).
+const UNIQUE_ACTION: f32 = 2.0;
+
+/// One link's evidence.
+#[derive(Debug, Clone, Copy)]
+struct Scored {
+    /// Its score, or `None` when nothing but its target speaks for it.
+    score: Option<f32>,
+    /// Its score before that last rule, for a target that turns out to be the only action.
+    base: f32,
+    /// Its path names an action with a token (verify, reset, confirm...).
+    action_path: bool,
+}
+
 /// The score of one link, or `None` when it cannot be the action, [`escape_hatch`] aside.
-fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<f32> {
+fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<Scored> {
     let href_l = lower_into(&link.href, &mut lowered.href);
     if !(href_l.starts_with("https://") || href_l.starts_with("http://")) || link.hidden {
         return None;
@@ -611,11 +662,6 @@ fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<f32
 
     // "Track package", "Manage preferences", "Confirm order": the text says what it is.
     let text_words = if text_is_url { 0 } else { WORDS.text.found(text_l) };
-    if text_words & 0b100 != 0 {
-        return None;
-    }
-    let text_strong = text_words & 0b001 != 0;
-    let text_weak = text_words & 0b010 != 0;
     // The part of the target after the host: a host named "login.example.com" says little.
     // The target starts with its scheme (checked above), so that is where "://" is.
     let rest = &href_l[if href_l.starts_with("https://") { 8 } else { 7 }..];
@@ -623,7 +669,17 @@ fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<f32
     let path = slash.map_or("", |i| &rest[i..]);
     let host = slash.map_or(rest, |i| &rest[..i]);
     let path_words = WORDS.path.found(path);
-    if (path_words & 0b01 != 0 || has(&WORDS.social, host)) && !text_strong {
+    let action_path = path_words & 0b010 != 0 && path_words & 0b001 == 0;
+    // "Change my password" is a security notice's escape hatch, but with a reset token in the
+    // target it is the reset itself, which someone is waiting for.
+    let names_password = !text_is_url && has(&WORDS.password, text_l);
+    let reset_text = names_password && action_path;
+    if text_words & 0b100 != 0 && !reset_text {
+        return None;
+    }
+    let text_strong = text_words & 0b001 != 0 || reset_text;
+    let text_weak = text_words & 0b010 != 0;
+    if (path_words & 0b001 != 0 || has(&WORDS.social, host)) && !text_strong {
         return None;
     }
     if link.image_only && !text_strong {
@@ -632,7 +688,7 @@ fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<f32
     // The sentence around a link speaks for it only when its own text says nothing.
     let context_speaks =
         (text_is_url || text_weak) && has(&WORDS.strong, lower_tail(&link.context, 80, &mut lowered.context));
-    let url_positive = path_words & 0b10 != 0;
+    let url_positive = path_words & 0b110 != 0;
 
     let mut s = 0.0;
     if text_strong {
@@ -652,10 +708,8 @@ fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<f32
         s += 2.0;
     }
     // "Log in" alone is every newsletter's footer.
-    if !text_strong && !context_speaks && !subject_intent {
-        return None;
-    }
-    Some(s)
+    let speaks = text_strong || context_speaks || subject_intent;
+    Some(Scored { score: speaks.then_some(s), base: s, action_path })
 }
 
 #[cfg(test)]
@@ -667,6 +721,7 @@ mod tests {
         assert_eq!(WORDS.text.found("confirm order"), 0b101, "'confirm' is strong, 'order' names something else");
         assert_eq!(WORDS.text.found("sign in to verify"), 0b011, "a strong and a weak phrase overlap");
         assert_eq!(WORDS.text.found("security tips"), 0);
-        assert_eq!(WORDS.path.found("/unsubscribe?token=1"), 0b11);
+        assert_eq!(WORDS.path.found("/unsubscribe?token=1"), 0b011);
+        assert_eq!(WORDS.path.found("/login"), 0b100);
     }
 }
