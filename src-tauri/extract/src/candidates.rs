@@ -714,7 +714,9 @@ pub fn find_in_document(doc: &Document) -> Vec<Candidate> {
         }
         flush_cells(doc, &mut run, &mut out);
         // Codes without a digit (Steam's letters) stand alone, so only short blocks can hold one.
-        if text.len() > 16 && !text.chars().any(|c| ascii_of(c).is_some_and(|a| a.is_ascii_digit())) {
+        // ...or write them in dashed groups (`KMPT-RVWX`).
+        let dashed = || text.as_bytes().windows(2).any(|w| w[0].is_ascii_uppercase() && w[1] == b'-');
+        if text.len() > 16 && !text.chars().any(|c| ascii_of(c).is_some_and(|a| a.is_ascii_digit())) && !dashed() {
             continue;
         }
         for mut c in find(text, index) {

@@ -568,6 +568,7 @@ fn inline_style(style: &str) -> Style {
             },
             Prop::Size if font_size_px(value) == Some(0.0) => zero_height = true,
             Prop::Overflow if is("hidden") => overflow_hidden = true,
+            Prop::MsoHide if is("all") => out.hidden = true,
             Prop::FontWeight
                 if value.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("bold"))
                     || value.parse::<u32>().is_ok_and(|w| w >= 600) =>
@@ -659,6 +660,8 @@ enum Prop {
     /// `height`, `width` and their `max-` forms: zero with `overflow:hidden` hides.
     Size,
     Overflow,
+    /// Outlook's own `mso-hide:all`.
+    MsoHide,
     FontWeight,
     LetterSpacing,
     FontFamily,
@@ -674,7 +677,7 @@ impl Prop {
             5 => &[("width", Prop::Size)],
             6 => &[("height", Prop::Size)],
             7 => &[("display", Prop::Display), ("opacity", Prop::Opacity)],
-            8 => &[("overflow", Prop::Overflow)],
+            8 => &[("overflow", Prop::Overflow), ("mso-hide", Prop::MsoHide)],
             9 => &[("font-size", Prop::FontSize), ("max-width", Prop::Size)],
             10 => &[("visibility", Prop::Visibility), ("max-height", Prop::Size), ("background", Prop::Background)],
             11 => &[("font-weight", Prop::FontWeight), ("font-family", Prop::FontFamily)],
@@ -1038,6 +1041,7 @@ mod tests {
         assert!(!style("background:URL(x.png)").button);
         assert!(style("background-color:#FFFFFF").button);
         assert!(style("opacity:0").hidden);
+        assert!(style("mso-hide:all").hidden);
     }
 
     #[test]
@@ -1052,6 +1056,7 @@ mod tests {
             ("max-width", Prop::Size),
             ("width", Prop::Size),
             ("overflow", Prop::Overflow),
+            ("mso-hide", Prop::MsoHide),
             ("font-weight", Prop::FontWeight),
             ("letter-spacing", Prop::LetterSpacing),
             ("font-family", Prop::FontFamily),

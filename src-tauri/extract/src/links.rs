@@ -306,6 +306,13 @@ const NEGATIVE: &[&str] = &[
     "buy",
     "sale",
     "booking",
+    "purchase",
+    "activate your subscription",
+    "activate subscription",
+    "billing",
+    "read more",
+    "continue reading",
+    "read the article",
     "配送",
     "追跡",
     "物流",
@@ -443,6 +450,11 @@ const URL_NEGATIVE: &[&str] = &[
     "/unsub",
     "list-manage.com/unsubscribe",
     "/privacy",
+    "/billing",
+    "/purchase",
+    "/checkout",
+    "/order/",
+    "/orders/",
 ];
 
 /// One automaton per word list: a link is checked against hundreds of words, for every link of
