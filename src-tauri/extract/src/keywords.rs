@@ -24,7 +24,7 @@ pub enum Kind {
     Generic,
     /// "passcode", "PIN", "password": a code unless the mail is a meeting invitation.
     Pass,
-    /// "Enter", "use", "type": a code label only right before the code ("Enter 471902 to
+    /// "Enter", "type", "input": a code label only right before the code ("Enter 471902 to
     /// continue"), which is how short notifications and SMS-style mail say it.
     Verb,
     /// Names something that is not a verification code (order, tracking, phone, amount...).
@@ -460,7 +460,6 @@ const PASS: &[&str] = &[
 const VERB: &[&str] = &[
     // See the module doc for where these come from.
     "enter",
-    "use",
     "type",
     "input",
     "eingeben",

@@ -231,7 +231,7 @@ fn weight(kind: Kind) -> f32 {
         Kind::Weak => 5.0,
         Kind::Pass => 4.5,
         Kind::Generic => 4.0,
-        Kind::Verb => 4.0,
+        Kind::Verb => 3.5,
         _ => 0.0,
     }
 }
