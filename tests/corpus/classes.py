@@ -141,6 +141,15 @@ CASES = [
           "<p><a href=\"https://devdigest.example/articles/email-verification-explained\">Read more</a></p>"
           "<p><a href=\"https://devdigest.example/unsubscribe?u=77\">Unsubscribe</a></p>"),
      None, None),
+    ("links: a security notice's escape hatch, introduced by a colon", "en", "Your password was changed", "Quill <security@quill.example>",
+     html("<p>Your Quill password was changed today.</p><p>If this wasn't you, reset your password right away:</p>"
+          "<p><a href=\"https://quill.example/password/reset?src=notice&amp;k=7Hq2Lp9Z\" style=\"background:#c00;padding:10px\">"
+          "Reset password</a></p>"),
+     None, None),
+    ("links: a way in without a token is not the action", "es", "Bienvenido a Cumbre", "Cumbre <hola@cumbre.example>",
+     html("<p>Tu cuenta está lista.</p><p><a href=\"https://cumbre.example/login\" style=\"background:#0a0;padding:10px\">"
+          "Iniciar sesión</a></p>"),
+     None, None),
     ("false codes: a user name with digits in the subject", "zh-CN", "为 mike2048 重置密码", "论坛 <noreply@forum.example>",
      html("<h3>为 mike2048 重置密码</h3><p><a href=\"https://forum.example/password_reset/Ab3dE6fG9h\">点击此处重置密码</a></p>"),
      None, "https://forum.example/password_reset/Ab3dE6fG9h"),

@@ -644,9 +644,30 @@ pub fn find_link(subject: &str, doc: &Document) -> Option<FoundLink> {
 }
 
 /// "If this wasn't you, <reset your password>": the words just before the link make it an
-/// escape hatch, not the action.
+/// escape hatch, not the action. A button alone in its block is introduced by the sentence
+/// before it when that sentence ends with a colon ("If this wasn't you, reset it now:").
 fn escape_hatch(link: &Link, lowered: &mut Lowered) -> bool {
-    has(&WORDS.lead_negative, lower_into(tail_chars(link.lead(), 100), &mut lowered.lead))
+    let lead = link.lead();
+    let lead = if lead.trim().is_empty() && link.context.trim_end().ends_with(':') {
+        let before = link.context.trim_end();
+        before.rfind(['.', '!', '?', '。']).map_or(before, |i| &before[i + 1..])
+    } else {
+        lead
+    };
+    has(&WORDS.lead_negative, lower_into(tail_chars(lead, 100), &mut lowered.lead))
+}
+
+/// True when the part of a target after its scheme carries something like a token: a path
+/// segment or query value of six or more characters mixing letters and digits, of eight or
+/// more with a digit, or of twenty or more.
+fn has_token(rest: &str) -> bool {
+    let path = rest.find('/').map_or("", |i| &rest[i..]);
+    path.split(['/', '?', '&', '=', '#', ';', '.']).any(|piece| {
+        let n = piece.len();
+        let digit = piece.bytes().any(|b| b.is_ascii_digit());
+        let letter = piece.bytes().any(|b| b.is_ascii_alphabetic());
+        (n >= 6 && digit && letter) || (n >= 8 && digit) || n >= 20
+    })
 }
 
 /// Added to the one target whose path names an action (see [`find_link`]).
@@ -697,6 +718,11 @@ fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<Sco
     if link.image_only && !text_strong {
         return None;
     }
+    // Verifying, confirming, resetting and signing in by link all need a token naming the user;
+    // a target without one ("/login", "/account") is a way in, not the action.
+    if !has_token(rest) {
+        return None;
+    }
     // The sentence around a link speaks for it only when its own text says nothing.
     let context_speaks =
         (text_is_url || text_weak) && has(&WORDS.strong, lower_tail(&link.context, 80, &mut lowered.context));
@@ -727,6 +753,16 @@ fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<Sco
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn actions_carry_tokens() {
+        assert!(has_token("acme.example/verify/ab12cd34ef"));
+        assert!(has_token("acme.example/c?token=xyz123abc"));
+        assert!(has_token("acme.example/magic?t=abcdefghijklmnopqrstuvwxyz"));
+        assert!(has_token("acme.co/v/Zk81q2"), "short links carry short tokens");
+        assert!(!has_token("acme.example/login"), "a sign-in page names no one");
+        assert!(!has_token("acme.example/account/settings?tab=security"));
+    }
 
     #[test]
     fn every_list_is_seen_in_one_pass() {
