@@ -21,9 +21,10 @@ const MAX_BLOCKS_LABELLED: usize = 2_000;
 /// Visible text up to this many characters is a short message (an SMS-style notification).
 const SHORT_MESSAGE_CHARS: usize = 320;
 
-/// What counts for or against a candidate. Each has one weight in [`Feature::weight`]; the
-/// label features are scaled by how far the label is (see [`label_gain`]), the rest are added
-/// as they are. A candidate's score is the sum, and `--explain` prints the parts.
+/// What counts for or against a candidate. Each has one weight in [`Feature::weight`], times a
+/// factor: 1 for a yes-or-no feature, the label's strength by kind and distance, the emphasis
+/// level, the distance from the top. A candidate's score is the sum of the parts, which
+/// `--explain` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feature {
     /// Six digits, or one digit per table cell: the shape most generators use.
