@@ -214,9 +214,10 @@ fn atoms(text: &str) -> Vec<Atom> {
 }
 
 /// Pushes an atom, or its pieces when it is a code glued to words: a run of four or more digits
-/// with a word of two or more letters, one of them lower case, on a side (`is482913Thanks`,
-/// `code482913`). Codes that mix letters and digits do so a character or two at a time
-/// (`k7p2qx`, `QK74MX`), and user names end in a few digits (`lina88`), so neither is cut.
+/// with a word of two or more letters, one of them lower case, after it or on both sides
+/// (`482913Thanks`, `is482913Thanks`), or of six or more after a word (`code482913`). Codes
+/// that mix letters and digits do so a character or two at a time (`k7p2qx`, `QK74MX`), and
+/// user names end in a few digits (`lina88`, `mike2048`), so neither is cut.
 fn push_unglued(atom: Atom, out: &mut Vec<Atom>, keep: impl Fn(&Atom) -> bool) {
     let text = atom.text.as_str();
     let ascii = atom.end - atom.start == text.len();
@@ -236,10 +237,12 @@ fn push_unglued(atom: Atom, out: &mut Vec<Atom>, keep: impl Fn(&Atom) -> bool) {
         }
     }
     let wordy = |&(a, b): &(usize, usize)| b - a >= 2 && bytes[a..b].iter().any(u8::is_ascii_lowercase);
+    // Words on both sides (`is482913Thanks`), or six digits or more after one (`code482913`):
+    // a user name ends in fewer (`mike2048`).
     let cut = runs.iter().enumerate().any(|(k, &(a, b))| {
-        bytes[a].is_ascii_digit()
-            && b - a >= 4
-            && (k.checked_sub(1).and_then(|p| runs.get(p)).is_some_and(wordy) || runs.get(k + 1).is_some_and(wordy))
+        let before = k.checked_sub(1).and_then(|p| runs.get(p)).is_some_and(wordy);
+        let after = runs.get(k + 1).is_some_and(wordy);
+        bytes[a].is_ascii_digit() && b - a >= 4 && ((before && after) || (before && b - a >= 6) || after)
     });
     if !cut {
         if keep(&atom) {
@@ -779,6 +782,7 @@ mod tests {
         assert_eq!(values("Code:518290"), vec!["518290"]);
         assert_eq!(values("k7p2qx"), vec!["k7p2qx"]);
         assert_eq!(values("Your code is482913Thanks"), vec!["482913"]);
+        assert_eq!(values("Hi mike2048"), vec!["mike2048"], "a user name is not cut");
         assert_eq!(values("123456789"), vec!["123456789"]);
     }
 

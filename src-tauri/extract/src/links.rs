@@ -536,6 +536,12 @@ const SOCIAL: &[&str] = &["facebook.com", "twitter.com", "linkedin.com", "instag
 /// Subject words saying the mail is about signing in, besides the strong ones.
 const SUBJECT_INTENT: &[&str] = &["sign in", "sign-in", "log in", "login", "code", "magic", "password"];
 
+/// True when `text` names an action a link or code is for: verify, confirm, sign in, reset, in
+/// the languages of the word lists.
+pub(crate) fn names_action(text: &str) -> bool {
+    has(&WORDS.strong, &text.to_lowercase())
+}
+
 /// True when `haystack` (lower case) holds any word of the list.
 fn has(list: &Option<dfa::Words>, haystack: &str) -> bool {
     list.as_ref().is_some_and(|words| words.is_match(haystack.as_bytes()))

@@ -61,6 +61,8 @@ pub enum Feature {
     Repeated,
     /// The whole message is a sentence or two and this is its only code-shaped token.
     ShortMessage,
+    /// In a short message, its sentence says what it is for (verify, sign in, reset...).
+    ShortIntent,
     /// Letters without vowels: generators drop them so that no code spells a word.
     NoVowels,
     /// In hidden text (a preheader): supports a value, never wins alone.
@@ -94,6 +96,7 @@ impl Feature {
             Feature::InSubject => 3.0,
             Feature::Repeated => 0.4,
             Feature::ShortMessage => 1.5,
+            Feature::ShortIntent => 3.0,
             Feature::NoVowels => 1.0,
             Feature::Hidden => -1.5,
             Feature::YearLike => -4.0,
@@ -121,6 +124,7 @@ impl Feature {
             Feature::InSubject => "also in the subject",
             Feature::Repeated => "repeated",
             Feature::ShortMessage => "short message, only candidate",
+            Feature::ShortIntent => "short message says what it is for",
             Feature::NoVowels => "letters without vowels",
             Feature::Hidden => "hidden text",
             Feature::YearLike => "reads as a year",
@@ -296,7 +300,13 @@ pub fn judge(subject: &str, doc: &Document) -> Verdict {
         travel: all().filter(|h| h.kind == Kind::Travel).count() >= 2,
     };
     let labelled = all().any(|h| ctx.effective(h.kind).is_code_label());
-    if !labelled {
+    let visible_chars: usize =
+        doc.blocks.iter().filter(|b| !b.hidden).map(|b| b.text.len() + 1).sum::<usize>() + subject.len();
+    // A one-line notification may name no code at all, only what it is for: "Use 482913 to
+    // verify your account", "Sign in with 480114".
+    let brief = visible_chars <= SHORT_MESSAGE_CHARS;
+    let speaks = |text: &str| brief && crate::links::names_action(text);
+    if !labelled && !doc.blocks.iter().any(|b| !b.hidden && speaks(&b.text)) {
         return Verdict::default();
     }
 
@@ -312,9 +322,7 @@ pub fn judge(subject: &str, doc: &Document) -> Verdict {
     }
     let subject_values: Vec<String> = scored.iter().map(|(c, _, _)| c.value.clone()).collect();
     let found = candidates::find_in_document(doc);
-    let visible_chars: usize =
-        doc.blocks.iter().filter(|b| !b.hidden).map(|b| b.text.len() + 1).sum::<usize>() + subject.len();
-    let short = visible_chars <= SHORT_MESSAGE_CHARS && {
+    let short = brief && {
         let mut values = found.iter().filter(|c| !c.hidden).map(|c| c.value.as_str());
         values.next().is_some_and(|first| values.all(|v| v == first))
     };
@@ -332,6 +340,9 @@ pub fn judge(subject: &str, doc: &Document) -> Verdict {
         }
         if short && !c.hidden {
             b.add(Feature::ShortMessage, 1.0);
+            if speaks(text) {
+                b.add(Feature::ShortIntent, 1.0);
+            }
         }
         let source = if c.hidden { Source::Hidden } else { Source::Body };
         scored.push((c, b, source));
