@@ -242,7 +242,7 @@ fn push_unglued(atom: Atom, out: &mut Vec<Atom>, keep: impl Fn(&Atom) -> bool) {
     let cut = runs.iter().enumerate().any(|(k, &(a, b))| {
         let before = k.checked_sub(1).and_then(|p| runs.get(p)).is_some_and(wordy);
         let after = runs.get(k + 1).is_some_and(wordy);
-        bytes[a].is_ascii_digit() && b - a >= 4 && ((before && after) || (before && b - a >= 6) || after)
+        bytes[a].is_ascii_digit() && b - a >= 4 && (after || (before && b - a >= 6))
     });
     if !cut {
         if keep(&atom) {
