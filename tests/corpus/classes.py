@@ -130,6 +130,10 @@ CASES = [
      html("<p>Seseorang meminta tautan untuk mengubah kata sandi Anda.</p>"
           "<p><a href=\"https://pasar.example/akun/password/edit?reset_password_token=Hq81ZtPw\">Ubah kata sandi saya</a></p>"),
      None, "https://pasar.example/akun/password/edit?reset_password_token=Hq81ZtPw"),
+    ("links: the text says only 'link', the purpose comes after it", "cs", "Ověření e-mailu", "Lípa <ucet@lipa.example>",
+     html("<p>Pro dokončení registrace klikněte na <a href=\"https://lipa.example/ucet/verify-address?k=Xy72Lm90Qa\">tento odkaz</a>"
+          " a potvrďte svou adresu.</p><p><a href=\"https://lipa.example/napoveda\">Nápověda</a></p>"),
+     None, "https://lipa.example/ucet/verify-address?k=Xy72Lm90Qa"),
     ("links: never an order confirmation", "en", "Please confirm your order", "Shop <orders@shop.example>",
      html("<p>Thanks for shopping with us.</p><p><a href=\"https://shop.example/orders/55120/confirm?t=9xQ\" "
           "style=\"background:#f60;padding:10px\">Confirm your order</a></p>"),

@@ -610,7 +610,11 @@ pub fn find_link(subject: &str, doc: &Document) -> Option<FoundLink> {
             if s.score.is_none() && !(s.action_path && unique_action == Some(link.href.as_str())) {
                 return None;
             }
-            let bonus = if unique_action == Some(link.href.as_str()) { UNIQUE_ACTION } else { 0.0 };
+            let bonus = if unique_action == Some(link.href.as_str()) {
+                UNIQUE_ACTION + if subject_intent { UNIQUE_ACTION_ON_TOPIC } else { 0.0 }
+            } else {
+                0.0
+            };
             Some(s.score.unwrap_or(s.base) + bonus)
         })
         .collect();
@@ -678,6 +682,9 @@ fn has_token(rest: &str) -> bool {
 
 /// Added to the one target whose path names an action (see [`find_link`]).
 const UNIQUE_ACTION: f32 = 2.0;
+/// Added to it again when the subject is about verifying, resetting or signing in: then the
+/// link's text may say only "link" ("click this link to confirm") and still be the action.
+const UNIQUE_ACTION_ON_TOPIC: f32 = 1.0;
 
 /// One link's evidence.
 #[derive(Debug, Clone, Copy)]
