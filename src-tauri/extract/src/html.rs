@@ -181,9 +181,11 @@ impl Pass {
         let mut style = Style { emphasis: self.emphasis(), ..Style::default() };
         style.merge(tag_style(info, attrs));
         let mut background = false;
+        let mut inline = None;
         for &(key, value) in attrs {
             match key {
-                "style" => style.merge(self.inline_style(value)),
+                // Applied after the classes, whatever the attribute order: inline wins in CSS.
+                "style" => inline = Some(value),
                 "class" => {
                     for class in value.split_ascii_whitespace() {
                         let class = lower_ascii(class);
@@ -208,6 +210,9 @@ impl Pass {
                 "bgcolor" => background = true,
                 _ => {}
             }
+        }
+        if let Some(value) = inline {
+            style.merge(self.inline_style(value));
         }
         if style.button {
             background = true;
@@ -978,13 +983,20 @@ mod tests {
             r#"<div style="font-size:0;line-height:0"><div style="display:inline-block;font-size:16px">Code 482913</div></div>
             <div style="font-size:0px">Preheader 111111</div>
             <div style="font-size:1px;color:#fff">Tiny 222222</div>
-            <div style="display:none"><p style="font-size:16px">Gone 333333</p></div>"#,
+            <div style="display:none"><p style="font-size:16px">Gone 333333</p></div>
+            <style>.body{font-size:16px}</style><div style="font-size:0" class="body">Inline 444444</div>"#,
         );
         let seen: Vec<_> = doc.blocks.iter().map(|b| (b.text.as_str(), b.hidden)).collect();
         assert_eq!(
             seen,
-            [("Code 482913", false), ("Preheader 111111", true), ("Tiny 222222", true), ("Gone 333333", true)],
-            "a child's own font size undoes a zero-size wrapper; display:none is for good"
+            [
+                ("Code 482913", false),
+                ("Preheader 111111", true),
+                ("Tiny 222222", true),
+                ("Gone 333333", true),
+                ("Inline 444444", true)
+            ],
+            "a child's own font size undoes a zero-size wrapper; display:none is for good; inline beats a class"
         );
     }
 
