@@ -75,6 +75,14 @@ CASES = [
      html("<div>Twój kod weryfikacyjny:</div><div style=\"font-size:24px\">493027</div>"
           "<div>Kod jest ważny 10 minut.</div>"),
      "493027", None),
+    ("shape: only the subject names the code; the code stands alone", "ja", "ログイン認証コード", "Sakura <noreply@sakura.example>",
+     text("こんにちは。\n\n660418\n\nよろしくお願いいたします。\n"), "660418", None),
+    ("shape: only the subject names the code; letters and digits, large", "de", "Ihr Anmeldecode", "Kontor <noreply@kontor.example>",
+     html("<table><tr><td>Hallo!</td></tr><tr><td style=\"font-size:30px;letter-spacing:6px\">Q7M4XP</td></tr>"
+          "<tr><td>Gültig für 10 Minuten.</td></tr></table>"),
+     "Q7M4XP", None),
+    ("shape: a sentence glued to the code by a lost space", "en", "Harbor", "Harbor <no-reply@harbor.example>",
+     html("<div>Your sign-in code is 318022.Enter it within ten minutes.</div>"), "318022", None),
     ("short: verb before the code", "en", "Lumen", "Lumen <sms@lumen.example>",
      text("Enter 538164 to continue.\n"), "538164", None),
     ("short: code word after the code", "en", "Lumen", "Lumen <sms@lumen.example>",

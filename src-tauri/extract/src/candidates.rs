@@ -637,7 +637,12 @@ fn checked(text: &str, block: usize, value: String, start: usize, end: usize, sh
     {
         return None;
     }
-    if next == Some('.') && next2.is_some_and(|c| c.is_ascii_alphabetic()) {
+    // A file name or host (`report.pdf`, `x2.example`); a run of digits before a capital is
+    // the end of a sentence whose space was lost (`482913.Please`).
+    if next == Some('.')
+        && next2.is_some_and(|c| c.is_ascii_alphabetic())
+        && !(matches!(shape, Shape::Digits(_)) && next2.is_some_and(|c| c.is_ascii_uppercase()))
+    {
         return None;
     }
     // Masked card numbers and phone area codes: **** 4821, •••• 4821, (555) 1234.
@@ -783,6 +788,7 @@ mod tests {
         assert_eq!(values("k7p2qx"), vec!["k7p2qx"]);
         assert_eq!(values("Your code is482913Thanks"), vec!["482913"]);
         assert_eq!(values("Hi mike2048"), vec!["mike2048"], "a user name is not cut");
+        assert_eq!(values("Your code is 482913.Please enter it"), vec!["482913"]);
         assert_eq!(values("123456789"), vec!["123456789"]);
     }
 

@@ -217,6 +217,9 @@ struct Context {
     promo: bool,
     /// A trip or booking: a "confirmation code" is a booking reference.
     travel: bool,
+    /// Weight of the strongest code label in the subject ("Your verification code"), which
+    /// speaks for a value that stands alone or large in the body.
+    subject_label: f32,
 }
 
 impl Context {
@@ -294,11 +297,18 @@ pub fn judge(subject: &str, doc: &Document) -> Verdict {
     let block_hits = BlockLabels::of(doc);
 
     let all = || subject_hits.iter().chain(&block_hits.hits);
-    let ctx = Context {
+    let mut ctx = Context {
         meeting: all().any(|h| h.kind == Kind::Meeting),
         promo: all().filter(|h| h.kind == Kind::Promo).count() >= 2,
         travel: all().filter(|h| h.kind == Kind::Travel).count() >= 2,
+        subject_label: 0.0,
     };
+    ctx.subject_label = subject_hits
+        .iter()
+        .map(|h| ctx.effective(h.kind))
+        .filter(|k| k.is_code_label() && *k != Kind::Verb)
+        .map(weight)
+        .fold(0.0, f32::max);
     let labelled = all().any(|h| ctx.effective(h.kind).is_code_label());
     let visible_chars: usize =
         doc.blocks.iter().filter(|b| !b.hidden).map(|b| b.text.len() + 1).sum::<usize>() + subject.len();
@@ -511,6 +521,11 @@ fn label_gain(
             }
             break;
         }
+    }
+    // A code that stands alone or large, with nothing around it, in a mail whose subject names
+    // a code: "Your verification code" / "Here you go:" / "483920".
+    if gain <= 0.0 && (c.alone || c.emphasis >= 2) {
+        gain = ctx.subject_label * 0.6;
     }
     // A label in the block after a code that stands alone: "483920" / "Enter this code...".
     if gain <= 0.0 && c.alone {
