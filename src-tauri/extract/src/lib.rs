@@ -37,9 +37,10 @@
 //!   letter groups, alphanumerics, one digit per cell, digits cut out of words a lost block
 //!   boundary glued to them) gets a score that adds up named features with weights from one
 //!   table ([`score::Feature::weight`]): its shape, the nearest label before or after it and
-//!   how far it is (in the same block, or the sentence or cell that introduces it), whether it
-//!   stands alone or is emphasised, its position, repeats (subject, preheader), and whether the
-//!   message is a one-line notification. A label that names something else (order, tracking,
+//!   how far it is (in the same block, the sentence or cell that introduces it, or the subject
+//!   for a value that stands alone or large), whether it stands alone or is emphasised, its
+//!   position, repeats (subject, preheader), and whether the message is a one-line notification
+//!   that says what the number is for. A label that names something else (order, tracking,
 //!   meeting, amount) rules a candidate out; so do a currency before it, a unit after it, or a
 //!   user name's shape in the subject. The best value wins when it clears
 //!   [`score::THRESHOLD`] and leads the next by [`score::TIE`]; otherwise there is no code,
