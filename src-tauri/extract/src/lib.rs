@@ -114,7 +114,8 @@ pub struct CodeCandidate {
     pub value: String,
     /// 0 to 1, from its own score (the winner's [`Extraction::confidence`] also counts its lead).
     pub confidence: f32,
-    /// Where it was found: `subject`, `body` or `hidden` (a preheader the reader does not see).
+    /// Where its best occurrence is: `subject` or `body`. Hidden text (a preheader) only adds
+    /// weight to a value the reader also sees, so it is never where a candidate is found.
     pub found: String,
     /// The text around it.
     pub context: String,
