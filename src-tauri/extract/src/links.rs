@@ -669,14 +669,20 @@ fn escape_hatch(link: &Link, lowered: &mut Lowered) -> bool {
 
 /// True when the part of a target after its scheme carries something like a token: a path
 /// segment or query value of six or more characters mixing letters and digits, of eight or
-/// more with a digit, or of twenty or more.
+/// more with a digit, or of letters only without the hyphens of a readable slug
+/// (`email-verification-explained`): ten or more in mixed case, twenty or more in one case
+/// (a word like `notifications` names a page, not a user).
 fn has_token(rest: &str) -> bool {
     let path = rest.find('/').map_or("", |i| &rest[i..]);
     path.split(['/', '?', '&', '=', '#', ';', '.']).any(|piece| {
         let n = piece.len();
         let digit = piece.bytes().any(|b| b.is_ascii_digit());
         let letter = piece.bytes().any(|b| b.is_ascii_alphabetic());
-        (n >= 6 && digit && letter) || (n >= 8 && digit) || n >= 20
+        // Base64url tokens mix cases and may hold `-` and `_`; a slug is one case with hyphens.
+        let random = piece.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let mixed = piece.bytes().any(|b| b.is_ascii_uppercase()) && piece.bytes().any(|b| b.is_ascii_lowercase());
+        let slug = piece.contains('-') && !mixed;
+        (n >= 6 && digit && letter) || (n >= 8 && digit) || (random && !slug && ((n >= 10 && mixed) || n >= 20))
     })
 }
 
@@ -733,7 +739,8 @@ fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<Sco
     }
     // Verifying, confirming, resetting and signing in by link all need a token naming the user;
     // a target without one ("/login", "/account") is a way in, not the action.
-    if !has_token(rest) {
+    // In the target as written: case tells a token from a word.
+    if !has_token(link.href.split_once("://").map_or("", |(_, r)| r)) {
         return None;
     }
     // The sentence around a link speaks for it only when its own text says nothing.
@@ -773,6 +780,10 @@ mod tests {
         assert!(has_token("acme.example/c?token=xyz123abc"));
         assert!(has_token("acme.example/magic?t=abcdefghijklmnopqrstuvwxyz"));
         assert!(has_token("acme.co/v/Zk81q2"), "short links carry short tokens");
+        assert!(has_token("acme.example/auth/magic?t=AbcDefGhiJkl"));
+        assert!(has_token("acme.example/users/confirmation?confirmation_token=uh-pF-DJnoQwErTy"), "base64url");
+        assert!(!has_token("acme.example/settings/notifications"), "a page's name is no token");
+        assert!(!has_token("blog.example/articles/email-verification-explained"), "a slug is no token");
         assert!(!has_token("acme.example/login"), "a sign-in page names no one");
         assert!(!has_token("acme.example/account/settings?tab=security"));
     }
