@@ -668,8 +668,8 @@ fn escape_hatch(link: &Link, lowered: &mut Lowered) -> bool {
 }
 
 /// True when the part of a target after its scheme carries something like a token: a path
-/// segment or query value of six or more characters mixing letters and digits, of eight or
-/// more with a digit, or of letters only without the hyphens of a readable slug
+/// segment or query value of six or more characters with a digit (`code=771204`, a hex or
+/// UUID token), or of letters only without the hyphens of a readable slug
 /// (`email-verification-explained`): ten or more in mixed case, twenty or more in one case
 /// (a word like `notifications` names a page, not a user).
 fn has_token(rest: &str) -> bool {
@@ -677,12 +677,11 @@ fn has_token(rest: &str) -> bool {
     path.split(['/', '?', '&', '=', '#', ';', '.']).any(|piece| {
         let n = piece.len();
         let digit = piece.bytes().any(|b| b.is_ascii_digit());
-        let letter = piece.bytes().any(|b| b.is_ascii_alphabetic());
         // Base64url tokens mix cases and may hold `-` and `_`; a slug is one case with hyphens.
         let random = piece.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         let mixed = piece.bytes().any(|b| b.is_ascii_uppercase()) && piece.bytes().any(|b| b.is_ascii_lowercase());
         let slug = piece.contains('-') && !mixed;
-        (n >= 6 && digit && letter) || (n >= 8 && digit) || (random && !slug && ((n >= 10 && mixed) || n >= 20))
+        (n >= 6 && digit) || (random && !slug && ((n >= 10 && mixed) || n >= 20))
     })
 }
 
@@ -780,6 +779,7 @@ mod tests {
         assert!(has_token("acme.example/c?token=xyz123abc"));
         assert!(has_token("acme.example/magic?t=abcdefghijklmnopqrstuvwxyz"));
         assert!(has_token("acme.co/v/Zk81q2"), "short links carry short tokens");
+        assert!(has_token("acme.example/verify?code=771204"), "the code itself identifies the action");
         assert!(has_token("acme.example/auth/magic?t=AbcDefGhiJkl"));
         assert!(has_token("acme.example/users/confirmation?confirmation_token=uh-pF-DJnoQwErTy"), "base64url");
         assert!(!has_token("acme.example/settings/notifications"), "a page's name is no token");
