@@ -658,9 +658,10 @@ pub fn find_link(subject: &str, doc: &Document) -> Option<FoundLink> {
 /// before it when that sentence ends with a colon ("If this wasn't you, reset it now:").
 fn escape_hatch(link: &Link, lowered: &mut Lowered) -> bool {
     let lead = link.lead();
-    let lead = if lead.trim().is_empty() && link.context.trim_end().ends_with(':') {
+    let lead = if lead.trim().is_empty() && link.context.trim_end().ends_with([':', '：']) {
         let before = link.context.trim_end();
-        before.rfind(['.', '!', '?', '。']).map_or(before, |i| &before[i + 1..])
+        let end = before.char_indices().rev().find(|&(_, c)| matches!(c, '.' | '!' | '?' | '。'));
+        end.map_or(before, |(i, c)| &before[i + c.len_utf8()..])
     } else {
         lead
     };
@@ -772,6 +773,18 @@ fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<Sco
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_introducing_sentence_in_any_script_is_read_safely() {
+        let link = Link {
+            href: "https://x.example/reset?k=Ab12Cd34".into(),
+            text: "重置".into(),
+            context: "密码已更改。如果不是您本人操作，请重置：".into(),
+            lead_start: "密码已更改。如果不是您本人操作，请重置：".len(),
+            ..Link::default()
+        };
+        assert!(escape_hatch(&link, &mut Lowered::default()), "the sentence after a full-width full stop is read");
+    }
 
     #[test]
     fn actions_carry_tokens() {
