@@ -6,6 +6,11 @@
 //! privacy, help, "this wasn't me"); those are ruled out by their text, their target or the words
 //! just before them, whatever their position. A link that only says "Log in" counts only when
 //! the subject says the mail is about signing in or verifying.
+//!
+//! Two rules carry over to languages no word list covers: an action's target carries a token
+//! (a page like `/login` names no one), and the one target of a message whose path names an
+//! action (`/verify-email?token=...`, `/password/reset/...`) is that action whatever its text
+//! says. Purchases, orders, paid subscriptions and articles are never the action.
 
 use std::sync::LazyLock;
 
@@ -738,8 +743,8 @@ fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<Sco
         return None;
     }
     // Verifying, confirming, resetting and signing in by link all need a token naming the user;
-    // a target without one ("/login", "/account") is a way in, not the action.
-    // In the target as written: case tells a token from a word.
+    // a target without one ("/login", "/account") is a way in, not the action. The target is
+    // read as written: case tells a token from a word.
     if !has_token(link.href.split_once("://").map_or("", |(_, r)| r)) {
         return None;
     }
