@@ -7,8 +7,8 @@
 //! out of them. Full-width, Arabic-Indic and Thai digits
 //! count as digits and come back as ASCII, which is what the user types.
 //!
-//! What the token touches rules out most look-alikes before any scoring: a currency sign or
-//! `#` before it, `%` or a unit after it, a decimal or time separator, a date's slashes, a
+//! What the token touches rules out most look-alikes before any scoring: a currency sign,
+//! currency code or `#` before it (`$1299`, `USD 1299`, `Rs. 45000`), `%` or a unit after it, a decimal or time separator, a date's slashes, a
 //! masked card's `****`, a phone number's groups. Labels (order, tracking...) are the scorer's
 //! job.
 

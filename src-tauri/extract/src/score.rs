@@ -6,7 +6,12 @@
 //! The nearest label decides: "Order number: 483920" is not a code even in a mail that also says
 //! "verification code" elsewhere, and "Passcode: 482913" is a code unless the mail is about a
 //! meeting. Labels in the block before count too, since templates put the label and the code in
-//! separate cells.
+//! separate cells; so does the subject's label for a value that stands alone or large. A
+//! one-line message may have no label, only a verb ("Enter 471902") or what the number is for
+//! ("Use 482913 to verify").
+//!
+//! Every part of a score is a named [`Feature`] with its weight in one table, so that
+//! `--explain` can say why a value won and the weights can be refitted in one place.
 
 use crate::blocks::Document;
 use crate::candidates::{self, Candidate, SUBJECT, Shape};
