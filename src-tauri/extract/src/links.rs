@@ -679,16 +679,29 @@ fn escape_hatch(link: &Link, lowered: &mut Lowered) -> bool {
 /// (`email-verification-explained`): ten or more in mixed case, twenty or more in one case
 /// (a word like `notifications` names a page, not a user).
 fn has_token(rest: &str) -> bool {
-    let path = rest.find('/').map_or("", |i| &rest[i..]);
-    path.split(['/', '?', '&', '=', '#', ';', '.']).any(|piece| {
-        let n = piece.len();
-        let digit = piece.bytes().any(|b| b.is_ascii_digit());
-        // Base64url tokens mix cases and may hold `-` and `_`; a slug is one case with hyphens.
-        let random = piece.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        let mixed = piece.bytes().any(|b| b.is_ascii_uppercase()) && piece.bytes().any(|b| b.is_ascii_lowercase());
-        let slug = piece.contains('-') && !mixed;
-        (n >= 6 && digit) || (random && !slug && ((n >= 10 && mixed) || n >= 20))
-    })
+    let path = rest.find('/').map_or(&b""[..], |i| &rest.as_bytes()[i..]);
+    // One pass over the bytes, a piece at a time: every link of every message comes here.
+    let (mut n, mut digit, mut upper, mut lower, mut hyphen, mut other) = (0, false, false, false, false, false);
+    for &b in path.iter().chain(b"/") {
+        if matches!(b, b'/' | b'?' | b'&' | b'=' | b'#' | b';' | b'.') {
+            // Base64url tokens mix cases and may hold `-` and `_`; a slug is one case with
+            // hyphens.
+            let mixed = upper && lower;
+            let slug = hyphen && !mixed;
+            if (n >= 6 && digit) || (!other && !slug && ((n >= 10 && mixed) || n >= 20)) {
+                return true;
+            }
+            (n, digit, upper, lower, hyphen, other) = (0, false, false, false, false, false);
+            continue;
+        }
+        n += 1;
+        digit |= b.is_ascii_digit();
+        upper |= b.is_ascii_uppercase();
+        lower |= b.is_ascii_lowercase();
+        hyphen |= b == b'-';
+        other |= !(b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    }
+    false
 }
 
 /// Added to the one target whose path names an action (see [`find_link`]).
@@ -729,8 +742,7 @@ fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<Sco
     let action_path = path_words & 0b010 != 0 && path_words & 0b001 == 0;
     // "Change my password" is a security notice's escape hatch, but with a reset token in the
     // target it is the reset itself, which someone is waiting for.
-    let names_password = !text_is_url && has(&WORDS.password, text_l);
-    let reset_text = names_password && action_path;
+    let reset_text = action_path && !text_is_url && has(&WORDS.password, text_l);
     if text_words & 0b100 != 0 && !reset_text {
         return None;
     }
@@ -745,7 +757,8 @@ fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<Sco
     // Verifying, confirming, resetting and signing in by link all need a token naming the user;
     // a target without one ("/login", "/account") is a way in, not the action. The target is
     // read as written: case tells a token from a word.
-    if !has_token(link.href.split_once("://").map_or("", |(_, r)| r)) {
+    let written = if link.href.is_ascii() { &link.href[link.href.len() - rest.len()..] } else { rest };
+    if !has_token(written) {
         return None;
     }
     // The sentence around a link speaks for it only when its own text says nothing.
