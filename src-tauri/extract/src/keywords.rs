@@ -457,38 +457,8 @@ const PASS: &[&str] = &[
     "access pin",
 ];
 
-const VERB: &[&str] = &[
-    // See the module doc for where these come from.
-    "enter",
-    "type",
-    "input",
-    "eingeben",
-    "gib",
-    "saisissez",
-    "entrez",
-    "ingresa",
-    "ingrese",
-    "introduce",
-    "introduzca",
-    "digite",
-    "insira",
-    "inserisci",
-    "immetti",
-    "voer",
-    "wpisz",
-    "wprowadź",
-    "введите",
-    "введіть",
-    "输入",
-    "輸入",
-    "入力",
-    "입력",
-    "girin",
-    "nhập",
-    "masukkan",
-    "أدخل",
-    "กรอก",
-];
+/// English verbs; the other languages' come from the catalogue ([`crate::lexicon`], `enter`).
+const VERB: &[&str] = &["enter", "type", "input"];
 
 const NEGATIVE: &[&str] = &[
     // Orders, invoices, money
