@@ -222,9 +222,11 @@ def write_all():
 if __name__ == "__main__":
     import templates
 
+    import classes
     import handwritten
 
     templates.build(add, assemble, code_value, digits, token, R)
     handwritten.build(add)
+    classes.build(add)
     write_all()
     print("wrote %d messages" % len(OUT))

@@ -5,6 +5,7 @@
 //! `--json`) and exit with a code that says what kind of failure it was; see [`exit_code`].
 
 mod bench;
+mod extract;
 mod import;
 mod watch;
 
@@ -171,6 +172,9 @@ struct ExtractArgs {
     /// Print JSON (the default output is JSON too; this flag is accepted for symmetry).
     #[arg(long)]
     json: bool,
+    /// Print why the code won and what else was considered, instead of JSON.
+    #[arg(long)]
+    explain: bool,
 }
 
 /// Exit codes by kind of failure, so scripts can react without parsing text.
@@ -412,8 +416,7 @@ fn extract(a: &ExtractArgs) -> Result<(), EngineError> {
         std::fs::read(&a.file).map(|b| raw = b)
     };
     read.map_err(|e| EngineError::InvalidInput(format!("cannot read {}: {e}", a.file)))?;
-    let x = mailwatch_engine::extract::extract(&raw);
     let _ = a.json;
-    println!("{}", serde_json::to_string(&x).unwrap_or_else(|_| "{}".into()));
+    extract::print(&raw, a.explain);
     Ok(())
 }

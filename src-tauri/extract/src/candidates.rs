@@ -1,12 +1,14 @@
 //! Code-shaped tokens and the local facts that rule them in or out.
 //!
-//! A candidate is a 4–8 digit run, a 4–10 character alphanumeric with a digit, an upper-case
+//! A candidate is a 4–9 digit run, a 4–10 character alphanumeric with a digit, an upper-case
 //! run of 5–8 letters (Steam Guard style), or a separated form (`123 456`, `123-456`,
-//! `12-34-56`, `1 2 3 4 5 6`, `QK7-4MX`, `G-123456`). Full-width, Arabic-Indic and Thai digits
+//! `12-34-56`, `482-901-337`, `1 2 3 4 5 6`, `QK7-4MX`, `BDFG-HJKM`, `G-123456`). A digit run
+//! glued to words on both sides (`is482913Thanks`, what a lost block boundary leaves) is cut
+//! out of them. Full-width, Arabic-Indic and Thai digits
 //! count as digits and come back as ASCII, which is what the user types.
 //!
-//! What the token touches rules out most look-alikes before any scoring: a currency sign or
-//! `#` before it, `%` or a unit after it, a decimal or time separator, a date's slashes, a
+//! What the token touches rules out most look-alikes before any scoring: a currency sign,
+//! currency code or `#` before it (`$1299`, `USD 1299`, `Rs. 45000`), `%` or a unit after it, a decimal or time separator, a date's slashes, a
 //! masked card's `****`, a phone number's groups. Labels (order, tracking...) are the scorer's
 //! job.
 
@@ -24,6 +26,11 @@ pub enum Shape {
     Digits(usize),
     /// Digits in groups (`123 456`, `12-34-56`, `1 2 3 4 5 6`).
     Grouped,
+    /// Three groups of three digits (`482-901-337`): a code, or a phone number in some
+    /// countries, so only a label decides.
+    Grouped9,
+    /// Upper-case letters in dashed groups (`BDFG-HJKM`), as generators that drop vowels write.
+    LetterGroups,
     /// Upper-case letters and digits (`W7K3D`, `QK7-4MX`).
     AlnumUpper,
     /// Letters of mixed or lower case with digits.
@@ -57,6 +64,10 @@ pub struct Candidate {
     pub emphasis: u8,
     /// Sits in hidden text (a preheader).
     pub hidden: bool,
+    /// Cut out of a longer run of letters and digits (`is482913Thanks`).
+    pub glued: bool,
+    /// Lower-case letters then digits (`lina88`): reads as a user name.
+    pub handle: bool,
 }
 
 /// Block index used for candidates found in the subject.
@@ -122,6 +133,8 @@ struct Atom {
     has_digit: bool,
     has_lower: bool,
     has_upper: bool,
+    /// Cut out of a longer run (see [`push_unglued`]).
+    glued: bool,
 }
 
 /// Splits `text` into runs of ASCII-equivalent letters and digits, leaving out words of letters
@@ -173,6 +186,7 @@ fn atoms(text: &str) -> Vec<Atom> {
                     has_digit: false,
                     has_lower: false,
                     has_upper: false,
+                    glued: false,
                 });
                 atom.end = i + width;
                 atom.text.push(a);
@@ -184,9 +198,7 @@ fn atoms(text: &str) -> Vec<Atom> {
             None => {
                 if let Some(atom) = current.take() {
                     count += 1;
-                    if keep(&atom) {
-                        out.push(atom);
-                    }
+                    push_unglued(atom, &mut out, keep);
                     if count >= 4_096 {
                         return out;
                     }
@@ -195,8 +207,71 @@ fn atoms(text: &str) -> Vec<Atom> {
         }
         i += width;
     }
-    out.extend(current.filter(keep));
+    if let Some(atom) = current {
+        push_unglued(atom, &mut out, keep);
+    }
     out
+}
+
+/// Pushes an atom, or its pieces when it is a code glued to words: a run of four or more digits
+/// with a word of two or more letters, one of them lower case, after it or on both sides
+/// (`482913Thanks`, `is482913Thanks`), or of six or more after a word (`code482913`). Codes
+/// that mix letters and digits do so a character or two at a time (`k7p2qx`, `QK74MX`), and
+/// user names end in a few digits (`lina88`, `mike2048`), so neither is cut.
+fn push_unglued(atom: Atom, out: &mut Vec<Atom>, keep: impl Fn(&Atom) -> bool) {
+    let text = atom.text.as_str();
+    let ascii = atom.end - atom.start == text.len();
+    if !(ascii && atom.has_digit && atom.has_lower && !atom.digits && text.len() >= 6 && !text.ends_with('_')) {
+        if keep(&atom) {
+            out.push(atom);
+        }
+        return;
+    }
+    let bytes = text.as_bytes();
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut from = 0;
+    for i in 1..=bytes.len() {
+        if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[from].is_ascii_digit() {
+            runs.push((from, i));
+            from = i;
+        }
+    }
+    let wordy = |&(a, b): &(usize, usize)| b - a >= 2 && bytes[a..b].iter().any(u8::is_ascii_lowercase);
+    // Words on both sides (`is482913Thanks`), or six digits or more after one (`code482913`):
+    // a user name ends in fewer (`mike2048`).
+    let cut = runs.iter().enumerate().any(|(k, &(a, b))| {
+        let before = k.checked_sub(1).and_then(|p| runs.get(p)).is_some_and(wordy);
+        let after = runs.get(k + 1).is_some_and(wordy);
+        bytes[a].is_ascii_digit() && b - a >= 4 && (after || (before && b - a >= 6))
+    });
+    if !cut {
+        if keep(&atom) {
+            out.push(atom);
+        }
+        return;
+    }
+    for (a, b) in runs {
+        let mut piece = Atom {
+            start: atom.start + a,
+            end: atom.start + b,
+            text: Token::default(),
+            digits: true,
+            has_digit: false,
+            has_lower: false,
+            has_upper: false,
+            glued: true,
+        };
+        for &c in &bytes[a..b] {
+            piece.text.push(c);
+            piece.digits &= c.is_ascii_digit();
+            piece.has_digit |= c.is_ascii_digit();
+            piece.has_lower |= c.is_ascii_lowercase();
+            piece.has_upper |= c.is_ascii_uppercase();
+        }
+        if keep(&piece) {
+            out.push(piece);
+        }
+    }
 }
 
 /// Where the run of ASCII letters starting at `from` ends, and whether it has a lower-case one.
@@ -323,6 +398,14 @@ const UNITS: &[&str] = &[
     "£",
 ];
 
+/// Currency codes and words written before an amount (lower case, without a final dot).
+const CURRENCIES: &[&str] = &[
+    "usd", "eur", "gbp", "chf", "jpy", "cny", "rmb", "krw", "inr", "rs", "rp", "idr", "brl", "r$", "mxn", "ars", "cop",
+    "clp", "pen", "rub", "руб", "uah", "грн", "pln", "zł", "czk", "kč", "huf", "ft", "sek", "nok", "dkk", "kr", "try",
+    "tl", "vnd", "thb", "myr", "rm", "php", "sgd", "s$", "hkd", "hk$", "aud", "a$", "cad", "c$", "nzd", "zar", "aed",
+    "sar", "egp", "ils", "₪", "ngn", "kes", "us$",
+];
+
 /// Characters right after a number that make it a quantity, a date or a time.
 fn bad_suffix(c: char) -> bool {
     matches!(
@@ -416,7 +499,9 @@ pub fn find(text: &str, block: usize) -> Vec<Candidate> {
             let joinable = if sep == ' ' {
                 a.digits && b.digits
             } else {
-                !a.has_lower && !b.has_lower && (a.has_digit || b.has_digit || a.text.len() <= 3)
+                !a.has_lower
+                    && !b.has_lower
+                    && (a.has_digit || b.has_digit || a.text.len() <= 3 || (a.text.len() <= 5 && b.text.len() <= 5))
             };
             if !joinable {
                 break;
@@ -425,8 +510,10 @@ pub fn find(text: &str, block: usize) -> Vec<Candidate> {
             j += 1;
         }
         let chain = &atoms[i..=j];
+        let glued = chain.iter().any(|a| a.glued);
         for (value, start, end, shape) in chain_candidates(chain, &separators) {
-            if let Some(c) = checked(text, block, value, start, end, shape) {
+            if let Some(mut c) = checked(text, block, value, start, end, shape) {
+                c.glued = glued;
                 out.push(c);
             }
         }
@@ -452,7 +539,10 @@ fn chain_candidates(chain: &[Atom], separators: &[char]) -> Vec<(String, usize, 
         let ok = same_sep
             && ((lens.iter().all(|&l| l == 1) && (4..=8).contains(&total))
                 || matches!(lens.as_slice(), [3, 3] | [4, 4] | [2, 2, 2] | [2, 2, 2, 2] | [3, 3, 3]));
-        if ok && total <= 9 && lens.as_slice() != [3, 3, 3] {
+        if ok && lens.as_slice() == [3, 3, 3] {
+            return vec![(joined, first.start, last.end, Shape::Grouped9)];
+        }
+        if ok && total <= 9 {
             return vec![(joined, first.start, last.end, Shape::Grouped)];
         }
         if total >= 7 || chain.len() > 2 {
@@ -472,6 +562,15 @@ fn chain_candidates(chain: &[Atom], separators: &[char]) -> Vec<(String, usize, 
         return vec![(last.text.to_string(), first.start, last.end, Shape::Prefixed)];
     }
     let has_digit = chain.iter().any(|a| a.has_digit);
+    if !has_digit
+        && same_sep
+        && separators.first() == Some(&'-')
+        && chain.len() <= 3
+        && chain.iter().all(|a| a.has_upper && !a.has_lower)
+        && lens.iter().all(|&l| (3..=5).contains(&l))
+    {
+        return vec![(joined, first.start, last.end, Shape::LetterGroups)];
+    }
     if chain.len() <= 3 && has_digit && (4..=10).contains(&total) && lens.iter().all(|&l| (2..=5).contains(&l)) {
         return vec![(joined, first.start, last.end, Shape::AlnumUpper)];
     }
@@ -485,7 +584,7 @@ fn chain_candidates(chain: &[Atom], separators: &[char]) -> Vec<(String, usize, 
 fn single(atom: &Atom) -> Option<(String, usize, usize, Shape)> {
     let len = atom.text.len();
     let shape = if atom.digits {
-        if !(4..=8).contains(&len) {
+        if !(4..=9).contains(&len) {
             return None;
         }
         Shape::Digits(len)
@@ -538,7 +637,12 @@ fn checked(text: &str, block: usize, value: String, start: usize, end: usize, sh
     {
         return None;
     }
-    if next == Some('.') && next2.is_some_and(|c| c.is_ascii_alphabetic()) {
+    // A file name or host (`report.pdf`, `x2.example`); a run of digits before a capital is
+    // the end of a sentence whose space was lost (`482913.Please`).
+    if next == Some('.')
+        && next2.is_some_and(|c| c.is_ascii_alphabetic())
+        && !(matches!(shape, Shape::Digits(_)) && next2.is_some_and(|c| c.is_ascii_uppercase()))
+    {
         return None;
     }
     // Masked card numbers and phone area codes: **** 4821, •••• 4821, (555) 1234.
@@ -559,8 +663,43 @@ fn checked(text: &str, block: usize, value: String, start: usize, end: usize, sh
     if !word.is_empty() && UNITS.contains(&word.as_str()) {
         return None;
     }
+    // An amount after a currency word or a sign set apart by a space: "USD 1299", "€ 4500".
+    let word_before: String = before
+        .trim_end()
+        .chars()
+        .rev()
+        .take_while(|c| !c.is_whitespace())
+        .take(6)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<String>()
+        .to_lowercase();
+    let word_before = word_before.trim_end_matches([':', '.']);
+    if before.ends_with(' ')
+        && (CURRENCIES.contains(&word_before)
+            || word_before.ends_with(['$', '€', '£', '¥', '₹', '₽', '₩', '₺', '₫', '￥', '¢', '₪']))
+    {
+        return None;
+    }
     let year_like = matches!(shape, Shape::Digits(4)) && value.parse::<u32>().is_ok_and(|y| (1900..=2099).contains(&y));
-    Some(Candidate { value, block, start, end, shape, year_like, alone: false, emphasis: 0, hidden: false })
+    let handle = shape == Shape::AlnumMixed && {
+        let letters = value.bytes().take_while(u8::is_ascii_lowercase).count();
+        letters >= 3 && value.bytes().skip(letters).all(|b| b.is_ascii_digit())
+    };
+    Some(Candidate {
+        value,
+        block,
+        start,
+        end,
+        shape,
+        year_like,
+        alone: false,
+        emphasis: 0,
+        hidden: false,
+        glued: false,
+        handle,
+    })
 }
 
 /// True when nothing readable but the token shares the text.
@@ -583,7 +722,9 @@ pub fn find_in_document(doc: &Document) -> Vec<Candidate> {
         }
         flush_cells(doc, &mut run, &mut out);
         // Codes without a digit (Steam's letters) stand alone, so only short blocks can hold one.
-        if text.len() > 16 && !text.chars().any(|c| ascii_of(c).is_some_and(|a| a.is_ascii_digit())) {
+        // ...or write them in dashed groups (`KMPT-RVWX`).
+        let dashed = || text.as_bytes().windows(2).any(|w| w[0].is_ascii_uppercase() && w[1] == b'-');
+        if text.len() > 16 && !text.chars().any(|c| ascii_of(c).is_some_and(|a| a.is_ascii_digit())) && !dashed() {
             continue;
         }
         for mut c in find(text, index) {
@@ -616,6 +757,8 @@ fn flush_cells(doc: &Document, run: &mut Vec<usize>, out: &mut Vec<Candidate>) {
                 alone: true,
                 emphasis: emphasis.unwrap_or(0),
                 hidden: false,
+                glued: false,
+                handle: false,
             });
         }
     }
@@ -639,6 +782,14 @@ mod tests {
         assert_eq!(values("G-123456 is your code"), vec!["123456"]);
         assert_eq!(values("验证码：１２３４５６"), vec!["123456"]);
         assert_eq!(values("W7K3D"), vec!["W7K3D"]);
+        assert_eq!(values("482-901-337"), vec!["482901337"]);
+        assert_eq!(values("BDFG-HJKM"), vec!["BDFGHJKM"]);
+        assert_eq!(values("Code:518290"), vec!["518290"]);
+        assert_eq!(values("k7p2qx"), vec!["k7p2qx"]);
+        assert_eq!(values("Your code is482913Thanks"), vec!["482913"]);
+        assert_eq!(values("Hi mike2048"), vec!["mike2048"], "a user name is not cut");
+        assert_eq!(values("Your code is 482913.Please enter it"), vec!["482913"]);
+        assert_eq!(values("123456789"), vec!["123456789"]);
     }
 
     #[test]
@@ -677,6 +828,9 @@ mod tests {
             "1080p",
             "Meeting ID: 123 456 7890",
             "30px",
+            "Total: USD 1299",
+            "€ 4500",
+            "Rs. 45000",
         ] {
             assert!(values(text).is_empty(), "{text:?} has no code, got {:?}", values(text));
         }

@@ -31,7 +31,12 @@ pub fn to_document(html: &str) -> Document {
 /// What a style (inline or from a class) does to its element.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Style {
+    /// Hidden for good: `display:none` and the like hide every descendant.
     hidden: bool,
+    /// The font size it sets, when it sets one: `Some(true)` for a size nobody can read. Unlike
+    /// `hidden`, a descendant's own size undoes it, which is how layouts use `font-size:0` on a
+    /// wrapper to close the gaps between inline blocks whose children set their own size.
+    tiny: Option<bool>,
     emphasis: u8,
     button: bool,
 }
@@ -39,6 +44,9 @@ struct Style {
 impl Style {
     fn merge(&mut self, other: Style) {
         self.hidden |= other.hidden;
+        if other.tiny.is_some() {
+            self.tiny = other.tiny;
+        }
         self.emphasis = (self.emphasis + other.emphasis).min(3);
         self.button |= other.button;
     }
@@ -49,7 +57,12 @@ impl Style {
 struct Elem {
     /// Where the tag's name is in the input (compared without regard to ASCII case).
     name: std::ops::Range<usize>,
+    /// What the reader sees of it: hidden for good, or in a font too small to read.
     hidden: bool,
+    /// Hidden for good, whatever a descendant's font size.
+    hard: bool,
+    /// In a font too small to read, unless a descendant sets its own size.
+    tiny: bool,
     emphasis: u8,
     /// Has a background of its own (a button cell).
     background: bool,
@@ -164,13 +177,15 @@ impl Pass {
         if info.is(BLOCK) {
             self.b.flush();
         }
-        let parent_hidden = self.hidden();
+        let (parent_hard, parent_tiny) = self.stack.last().map_or((false, false), |e| (e.hard, e.tiny));
         let mut style = Style { emphasis: self.emphasis(), ..Style::default() };
         style.merge(tag_style(info, attrs));
         let mut background = false;
+        let mut inline = None;
         for &(key, value) in attrs {
             match key {
-                "style" => style.merge(self.inline_style(value)),
+                // Applied after the classes, whatever the attribute order: inline wins in CSS.
+                "style" => inline = Some(value),
                 "class" => {
                     for class in value.split_ascii_whitespace() {
                         let class = lower_ascii(class);
@@ -196,10 +211,15 @@ impl Pass {
                 _ => {}
             }
         }
+        if let Some(value) = inline {
+            style.merge(self.inline_style(value));
+        }
         if style.button {
             background = true;
         }
-        let hidden = parent_hidden || style.hidden;
+        let hard = parent_hard || style.hidden;
+        let tiny = style.tiny.unwrap_or(parent_tiny);
+        let hidden = hard || tiny;
 
         if info.is(BR) {
             self.b.flush();
@@ -215,7 +235,15 @@ impl Pass {
         if info.is(VOID) || (self_closing && !info.is(A)) || self.stack.len() >= MAX_DEPTH {
             return;
         }
-        self.stack.push(Elem { name: span, hidden, emphasis: style.emphasis, background, button: style.button });
+        self.stack.push(Elem {
+            name: span,
+            hidden,
+            hard,
+            tiny,
+            emphasis: style.emphasis,
+            background,
+            button: style.button,
+        });
     }
 
     fn end_tag(&mut self, html: &str, name: &str, info: TagInfo) {
@@ -533,12 +561,19 @@ fn inline_style(style: &str) -> Style {
             Prop::Visibility if is("hidden") || is("collapse") => out.hidden = true,
             Prop::Opacity if value.parse::<f32>().is_ok_and(|v| v <= 0.01) => out.hidden = true,
             Prop::FontSize => match font_size_px(value) {
-                Some(px) if px < 1.0 => out.hidden = true,
-                Some(px) if px >= 20.0 => out.emphasis = (out.emphasis + 2).min(3),
-                _ => {}
+                // 1px white-on-white preheaders are as unreadable as 0px ones.
+                Some(px) if px < 2.0 => out.tiny = Some(true),
+                Some(px) => {
+                    out.tiny = Some(false);
+                    if px >= 20.0 {
+                        out.emphasis = (out.emphasis + 2).min(3);
+                    }
+                }
+                None => {}
             },
             Prop::Size if font_size_px(value) == Some(0.0) => zero_height = true,
             Prop::Overflow if is("hidden") => overflow_hidden = true,
+            Prop::MsoHide if is("all") => out.hidden = true,
             Prop::FontWeight
                 if value.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("bold"))
                     || value.parse::<u32>().is_ok_and(|w| w >= 600) =>
@@ -630,6 +665,8 @@ enum Prop {
     /// `height`, `width` and their `max-` forms: zero with `overflow:hidden` hides.
     Size,
     Overflow,
+    /// Outlook's own `mso-hide:all`.
+    MsoHide,
     FontWeight,
     LetterSpacing,
     FontFamily,
@@ -645,7 +682,7 @@ impl Prop {
             5 => &[("width", Prop::Size)],
             6 => &[("height", Prop::Size)],
             7 => &[("display", Prop::Display), ("opacity", Prop::Opacity)],
-            8 => &[("overflow", Prop::Overflow)],
+            8 => &[("overflow", Prop::Overflow), ("mso-hide", Prop::MsoHide)],
             9 => &[("font-size", Prop::FontSize), ("max-width", Prop::Size)],
             10 => &[("visibility", Prop::Visibility), ("max-height", Prop::Size), ("background", Prop::Background)],
             11 => &[("font-weight", Prop::FontWeight), ("font-family", Prop::FontFamily)],
@@ -941,6 +978,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn font_size_follows_inheritance() {
+        let doc = to_document(
+            r#"<div style="font-size:0;line-height:0"><div style="display:inline-block;font-size:16px">Code 482913</div></div>
+            <div style="font-size:0px">Preheader 111111</div>
+            <div style="font-size:1px;color:#fff">Tiny 222222</div>
+            <div style="display:none"><p style="font-size:16px">Gone 333333</p></div>
+            <style>.body{font-size:16px}</style><div style="font-size:0" class="body">Inline 444444</div>"#,
+        );
+        let seen: Vec<_> = doc.blocks.iter().map(|b| (b.text.as_str(), b.hidden)).collect();
+        assert_eq!(
+            seen,
+            [
+                ("Code 482913", false),
+                ("Preheader 111111", true),
+                ("Tiny 222222", true),
+                ("Gone 333333", true),
+                ("Inline 444444", true)
+            ],
+            "a child's own font size undoes a zero-size wrapper; display:none is for good; inline beats a class"
+        );
+    }
+
+    #[test]
     fn hidden_preheader_and_emphasis() {
         let doc = to_document(
             r#"<style>.ph{display:none}.big{font-size:32px}</style><div class="ph">Your code 111111</div>
@@ -993,6 +1053,7 @@ mod tests {
         assert!(!style("background:URL(x.png)").button);
         assert!(style("background-color:#FFFFFF").button);
         assert!(style("opacity:0").hidden);
+        assert!(style("mso-hide:all").hidden);
     }
 
     #[test]
@@ -1007,6 +1068,7 @@ mod tests {
             ("max-width", Prop::Size),
             ("width", Prop::Size),
             ("overflow", Prop::Overflow),
+            ("mso-hide", Prop::MsoHide),
             ("font-weight", Prop::FontWeight),
             ("letter-spacing", Prop::LetterSpacing),
             ("font-family", Prop::FontFamily),

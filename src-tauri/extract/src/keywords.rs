@@ -24,6 +24,9 @@ pub enum Kind {
     Generic,
     /// "passcode", "PIN", "password": a code unless the mail is a meeting invitation.
     Pass,
+    /// "Enter", "type", "input": a code label only right before the code ("Enter 471902 to
+    /// continue"), which is how short notifications and SMS-style mail say it.
+    Verb,
     /// Names something that is not a verification code (order, tracking, phone, amount...).
     Negative,
     /// Not a label: a word saying the mail is about a meeting or call.
@@ -38,7 +41,7 @@ pub enum Kind {
 impl Kind {
     /// True for the kinds that label a code.
     pub fn is_code_label(self) -> bool {
-        matches!(self, Kind::Strong | Kind::Weak | Kind::Generic | Kind::Pass)
+        matches!(self, Kind::Strong | Kind::Weak | Kind::Generic | Kind::Pass | Kind::Verb)
     }
 }
 
@@ -453,6 +456,9 @@ const PASS: &[&str] = &[
     "salasana",
     "access pin",
 ];
+
+/// English verbs; the other languages' come from the catalogue ([`crate::lexicon`], `enter`).
+const VERB: &[&str] = &["enter", "type", "input"];
 
 const NEGATIVE: &[&str] = &[
     // Orders, invoices, money
@@ -1066,7 +1072,11 @@ fn build() -> Option<Table> {
     let mut patterns: Vec<String> = Vec::new();
     let mut kinds = Vec::new();
     let mut stem = Vec::new();
-    let groups: [(&[&str], Kind); 8] = [
+    let code_words: Vec<&str> = crate::lexicon::all(|w| w.code).collect();
+    let enter_words: Vec<&str> = crate::lexicon::all(|w| w.enter).collect();
+    // The catalogue's words come last: a word already listed keeps its kind.
+    let groups: [(&[&str], Kind); 11] = [
+        (VERB, Kind::Verb),
         (STRONG, Kind::Strong),
         (WEAK, Kind::Weak),
         (GENERIC, Kind::Generic),
@@ -1075,6 +1085,8 @@ fn build() -> Option<Table> {
         (MEETING, Kind::Meeting),
         (PROMO, Kind::Promo),
         (TRAVEL, Kind::Travel),
+        (&code_words, Kind::Generic),
+        (&enter_words, Kind::Verb),
     ];
     for (words, kind) in groups {
         for word in words {
@@ -1082,7 +1094,13 @@ fn build() -> Option<Table> {
                 Some(b) => (b, true),
                 None => (*word, false),
             };
-            for variant in case_variants(base) {
+            let folded = fold_diacritics(base);
+            let variants = case_variants(base).into_iter().chain(if folded != base && folded.chars().count() >= 4 {
+                case_variants(&folded)
+            } else {
+                Vec::new()
+            });
+            for variant in variants {
                 if !patterns.contains(&variant) {
                     patterns.push(variant);
                     kinds.push(kind);
@@ -1093,6 +1111,30 @@ fn build() -> Option<Table> {
     }
     let automaton = Words::new(&patterns, MatchKind::LeftmostLongest, true)?;
     Some(Table { automaton, kinds, stem })
+}
+
+/// A word without its Latin diacritics (`código` → `codigo`, `mã xác minh` → `ma xac minh`):
+/// mail written on keyboards without them, and SMS gateways that strip them, still name a code.
+fn fold_diacritics(word: &str) -> String {
+    const FOLDS: &[(&str, char)] = &[
+        ("àáâãäåāăąạảấầẩẫậắằẳẵặ", 'a'),
+        ("çćčĉċ", 'c'),
+        ("ďđ", 'd'),
+        ("èéêëēĕėęěẹẻẽếềểễệ", 'e'),
+        ("ğĝġģ", 'g'),
+        ("ìíîïĩīĭįıỉị", 'i'),
+        ("ķ", 'k'),
+        ("ĺļľłŀ", 'l'),
+        ("ñńņňŉ", 'n'),
+        ("òóôõöøōŏőơọỏốồổỗộớờởỡợ", 'o'),
+        ("ŕŗř", 'r'),
+        ("śŝşšș", 's'),
+        ("ţťŧț", 't'),
+        ("ùúûüũūŭůűųưụủứừửữự", 'u'),
+        ("ýÿŷỳỵỷỹ", 'y'),
+        ("źżž", 'z'),
+    ];
+    word.chars().map(|c| FOLDS.iter().find(|(from, _)| from.contains(c)).map_or(c, |&(_, to)| to)).collect()
 }
 
 /// The word as written, capitalised, in title case and in upper case.
@@ -1144,9 +1186,10 @@ pub fn scan_into(text: &str, hits: &mut Vec<Hit>) {
             continue;
         }
         let stem = table.stem.get(index).copied().unwrap_or(false);
+        // A digit right after a label is the code glued to it ("code:482913", "code482913").
         if !stem
             && pattern_last.is_some_and(is_spaced_script)
-            && text[end..].chars().next().is_some_and(is_spaced_script)
+            && text[end..].chars().next().is_some_and(|c| is_spaced_script(c) && !c.is_ascii_digit())
         {
             continue;
         }

@@ -6,13 +6,18 @@
 //! privacy, help, "this wasn't me"); those are ruled out by their text, their target or the words
 //! just before them, whatever their position. A link that only says "Log in" counts only when
 //! the subject says the mail is about signing in or verifying.
+//!
+//! Two rules carry over to languages no word list covers: an action's target carries a token
+//! (a page like `/login` names no one), and the one target of a message whose path names an
+//! action (`/verify-email?token=...`, `/password/reset/...`) is that action whatever its text
+//! says. Purchases, orders, paid subscriptions and articles are never the action.
 
 use std::sync::LazyLock;
 
 use aho_corasick::MatchKind;
 
 use crate::blocks::{Document, Link};
-use crate::dfa;
+use crate::{dfa, lexicon};
 
 /// Score a link needs to be returned.
 const THRESHOLD: f32 = 6.0;
@@ -306,6 +311,13 @@ const NEGATIVE: &[&str] = &[
     "buy",
     "sale",
     "booking",
+    "purchase",
+    "activate your subscription",
+    "activate subscription",
+    "billing",
+    "read more",
+    "continue reading",
+    "read the article",
     "配送",
     "追跡",
     "物流",
@@ -378,26 +390,26 @@ const LEAD_NEGATIVE: &[&str] = &[
     "remove your email",
 ];
 
-/// Words in a target that say it verifies or signs in.
-const URL_POSITIVE: &[&str] = &[
+/// Words in a target that say it verifies, resets or signs in with a one-off token.
+const URL_ACTION: &[&str] = &[
     "verif",
     "confirm",
     "activat",
     "validat",
     "magic",
-    "login",
-    "signin",
-    "sign-in",
-    "sign_in",
-    "auth",
     "token",
     "otp",
     "reset",
     "passwordless",
-    "onboard",
-    "register",
     "approve",
+    "password_change",
+    "password-change",
+    "forgot",
+    "recover",
 ];
+
+/// Words in a target that say it signs in, which every newsletter's footer also does.
+const URL_SIGN_IN: &[&str] = &["login", "signin", "sign-in", "sign_in", "auth", "onboard", "register"];
 
 /// Words in a target that say it is anything else.
 const URL_NEGATIVE: &[&str] = &[
@@ -443,6 +455,11 @@ const URL_NEGATIVE: &[&str] = &[
     "/unsub",
     "list-manage.com/unsubscribe",
     "/privacy",
+    "/billing",
+    "/purchase",
+    "/checkout",
+    "/order/",
+    "/orders/",
 ];
 
 /// One automaton per word list: a link is checked against hundreds of words, for every link of
@@ -452,8 +469,10 @@ struct Words {
     /// A link's text against [`STRONG`], [`WEAK`] and [`NEGATIVE`] at once.
     text: Lists,
     lead_negative: Option<dfa::Words>,
-    /// A target's path against [`URL_NEGATIVE`] and [`URL_POSITIVE`] at once.
+    /// A target's path against [`URL_NEGATIVE`], [`URL_ACTION`] and [`URL_SIGN_IN`] at once.
     path: Lists,
+    /// The word for password in every language of the catalogue.
+    password: Option<dfa::Words>,
     social: Option<dfa::Words>,
     subject: Option<dfa::Words>,
 }
@@ -489,13 +508,27 @@ impl Lists {
     }
 }
 
-static WORDS: LazyLock<Words> = LazyLock::new(|| Words {
-    strong: automaton(STRONG.iter()),
-    text: Lists::new(&[STRONG, WEAK, NEGATIVE]),
-    lead_negative: automaton(LEAD_NEGATIVE.iter()),
-    path: Lists::new(&[URL_NEGATIVE, URL_POSITIVE]),
-    social: automaton(SOCIAL.iter()),
-    subject: automaton(STRONG.iter().chain(SUBJECT_INTENT)),
+static WORDS: LazyLock<Words> = LazyLock::new(|| {
+    // The catalogue's verify and reset words name the action in languages the lists above do
+    // not cover; its password and code words say what a subject is about.
+    let strong: Vec<&str> =
+        STRONG.iter().copied().chain(lexicon::all(|w| w.verify)).chain(lexicon::all(|w| w.reset)).collect();
+    let subject: Vec<&str> = strong
+        .iter()
+        .copied()
+        .chain(SUBJECT_INTENT.iter().copied())
+        .chain(lexicon::all(|w| w.password))
+        .chain(lexicon::all(|w| w.code))
+        .collect();
+    Words {
+        strong: automaton(strong.iter()),
+        text: Lists::new(&[&strong, WEAK, NEGATIVE]),
+        lead_negative: automaton(LEAD_NEGATIVE.iter()),
+        path: Lists::new(&[URL_NEGATIVE, URL_ACTION, URL_SIGN_IN]),
+        password: automaton(lexicon::all(|w| w.password).collect::<Vec<_>>().iter()),
+        social: automaton(SOCIAL.iter()),
+        subject: automaton(subject.iter()),
+    }
 });
 
 /// A DFA with standard match semantics, so that overlapping searches can run on it.
@@ -507,6 +540,12 @@ fn automaton<'a>(words: impl Iterator<Item = &'a &'a str>) -> Option<dfa::Words>
 const SOCIAL: &[&str] = &["facebook.com", "twitter.com", "linkedin.com", "instagram.com", "youtube.com"];
 /// Subject words saying the mail is about signing in, besides the strong ones.
 const SUBJECT_INTENT: &[&str] = &["sign in", "sign-in", "log in", "login", "code", "magic", "password"];
+
+/// True when `text` names an action a link or code is for: verify, confirm, sign in, reset, in
+/// the languages of the word lists.
+pub(crate) fn names_action(text: &str) -> bool {
+    has(&WORDS.strong, &text.to_lowercase())
+}
 
 /// True when `haystack` (lower case) holds any word of the list.
 fn has(list: &Option<dfa::Words>, haystack: &str) -> bool {
@@ -557,8 +596,33 @@ pub fn find_link(subject: &str, doc: &Document) -> Option<FoundLink> {
     let subject_intent = has(&WORDS.subject, &subject_l);
 
     let mut lowered = Lowered::default();
-    let mut scores: Vec<Option<f32>> =
+    let scored: Vec<Option<Scored>> =
         doc.links.iter().take(MAX_LINKS_SCORED).map(|link| score(link, subject_intent, &mut lowered)).collect();
+    // One target whose path says "verify" or "reset" with a token, however many times it is
+    // linked (a button and its copy-paste fallback), is the action in any language: its text
+    // may be in a language no list covers.
+    let mut action_targets = doc.links.iter().zip(&scored).filter(|(_, s)| s.is_some_and(|s| s.action_path));
+    let unique_action = action_targets.next().map(|(l, _)| l.href.as_str()).filter(|first| {
+        let mut rest = action_targets;
+        rest.all(|(l, _)| l.href == *first)
+    });
+    let mut scores: Vec<Option<f32>> = doc
+        .links
+        .iter()
+        .zip(&scored)
+        .map(|(link, s)| {
+            let s = (*s)?;
+            if s.score.is_none() && !(s.action_path && unique_action == Some(link.href.as_str())) {
+                return None;
+            }
+            let bonus = if unique_action == Some(link.href.as_str()) {
+                UNIQUE_ACTION + if subject_intent { UNIQUE_ACTION_ON_TOPIC } else { 0.0 }
+            } else {
+                0.0
+            };
+            Some(s.score.unwrap_or(s.base) + bonus)
+        })
+        .collect();
     // The words before a link can still rule it out. Reading them is the costly part, so they
     // are read only for the link that would win, and again for the next one if it is ruled out.
     let mut is_escape = |i: usize| escape_hatch(&doc.links[i], &mut lowered);
@@ -595,13 +659,70 @@ pub fn find_link(subject: &str, doc: &Document) -> Option<FoundLink> {
 }
 
 /// "If this wasn't you, <reset your password>": the words just before the link make it an
-/// escape hatch, not the action.
+/// escape hatch, not the action. A button alone in its block is introduced by the sentence
+/// before it when that sentence ends with a colon ("If this wasn't you, reset it now:").
 fn escape_hatch(link: &Link, lowered: &mut Lowered) -> bool {
-    has(&WORDS.lead_negative, lower_into(tail_chars(link.lead(), 100), &mut lowered.lead))
+    let lead = link.lead();
+    let lead = if lead.trim().is_empty() && link.context.trim_end().ends_with([':', '：']) {
+        let before = link.context.trim_end();
+        let end = before.char_indices().rev().find(|&(_, c)| matches!(c, '.' | '!' | '?' | '。'));
+        end.map_or(before, |(i, c)| &before[i + c.len_utf8()..])
+    } else {
+        lead
+    };
+    has(&WORDS.lead_negative, lower_into(tail_chars(lead, 100), &mut lowered.lead))
+}
+
+/// True when the part of a target after its scheme carries something like a token: a path
+/// segment or query value of six or more characters with a digit (`code=771204`, a hex or
+/// UUID token), or of letters only without the hyphens of a readable slug
+/// (`email-verification-explained`): ten or more in mixed case, twenty or more in one case
+/// (a word like `notifications` names a page, not a user).
+fn has_token(rest: &str) -> bool {
+    let path = rest.find('/').map_or(&b""[..], |i| &rest.as_bytes()[i..]);
+    // One pass over the bytes, a piece at a time: every link of every message comes here.
+    let (mut n, mut digit, mut upper, mut lower, mut hyphen, mut other) = (0, false, false, false, false, false);
+    for &b in path.iter().chain(b"/") {
+        if matches!(b, b'/' | b'?' | b'&' | b'=' | b'#' | b';' | b'.') {
+            // Base64url tokens mix cases and may hold `-` and `_`; a slug is one case with
+            // hyphens.
+            let mixed = upper && lower;
+            let slug = hyphen && !mixed;
+            if (n >= 6 && digit) || (!other && !slug && ((n >= 10 && mixed) || n >= 20)) {
+                return true;
+            }
+            (n, digit, upper, lower, hyphen, other) = (0, false, false, false, false, false);
+            continue;
+        }
+        n += 1;
+        digit |= b.is_ascii_digit();
+        upper |= b.is_ascii_uppercase();
+        lower |= b.is_ascii_lowercase();
+        hyphen |= b == b'-';
+        other |= !(b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    }
+    false
+}
+
+/// Added to the one target whose path names an action (see [`find_link`]).
+const UNIQUE_ACTION: f32 = 2.0;
+/// Added to it again when the subject is about verifying, resetting or signing in: then the
+/// link's text may say only "link" ("click this link to confirm") and still be the action.
+const UNIQUE_ACTION_ON_TOPIC: f32 = 1.0;
+
+/// One link's evidence.
+#[derive(Debug, Clone, Copy)]
+struct Scored {
+    /// Its score, or `None` when nothing but its target speaks for it.
+    score: Option<f32>,
+    /// Its score before that last rule, for a target that turns out to be the only action.
+    base: f32,
+    /// Its path names an action with a token (verify, reset, confirm...).
+    action_path: bool,
 }
 
 /// The score of one link, or `None` when it cannot be the action, [`escape_hatch`] aside.
-fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<f32> {
+fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<Scored> {
     let href_l = lower_into(&link.href, &mut lowered.href);
     if !(href_l.starts_with("https://") || href_l.starts_with("http://")) || link.hidden {
         return None;
@@ -611,11 +732,6 @@ fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<f32
 
     // "Track package", "Manage preferences", "Confirm order": the text says what it is.
     let text_words = if text_is_url { 0 } else { WORDS.text.found(text_l) };
-    if text_words & 0b100 != 0 {
-        return None;
-    }
-    let text_strong = text_words & 0b001 != 0;
-    let text_weak = text_words & 0b010 != 0;
     // The part of the target after the host: a host named "login.example.com" says little.
     // The target starts with its scheme (checked above), so that is where "://" is.
     let rest = &href_l[if href_l.starts_with("https://") { 8 } else { 7 }..];
@@ -623,16 +739,32 @@ fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<f32
     let path = slash.map_or("", |i| &rest[i..]);
     let host = slash.map_or(rest, |i| &rest[..i]);
     let path_words = WORDS.path.found(path);
-    if (path_words & 0b01 != 0 || has(&WORDS.social, host)) && !text_strong {
+    let action_path = path_words & 0b010 != 0 && path_words & 0b001 == 0;
+    // "Change my password" is a security notice's escape hatch, but with a reset token in the
+    // target it is the reset itself, which someone is waiting for.
+    let reset_text = action_path && !text_is_url && has(&WORDS.password, text_l);
+    if text_words & 0b100 != 0 && !reset_text {
+        return None;
+    }
+    let text_strong = text_words & 0b001 != 0 || reset_text;
+    let text_weak = text_words & 0b010 != 0;
+    if (path_words & 0b001 != 0 || has(&WORDS.social, host)) && !text_strong {
         return None;
     }
     if link.image_only && !text_strong {
         return None;
     }
+    // Verifying, confirming, resetting and signing in by link all need a token naming the user;
+    // a target without one ("/login", "/account") is a way in, not the action. The target is
+    // read as written: case tells a token from a word.
+    let written = if link.href.is_ascii() { &link.href[link.href.len() - rest.len()..] } else { rest };
+    if !has_token(written) {
+        return None;
+    }
     // The sentence around a link speaks for it only when its own text says nothing.
     let context_speaks =
         (text_is_url || text_weak) && has(&WORDS.strong, lower_tail(&link.context, 80, &mut lowered.context));
-    let url_positive = path_words & 0b10 != 0;
+    let url_positive = path_words & 0b110 != 0;
 
     let mut s = 0.0;
     if text_strong {
@@ -652,10 +784,8 @@ fn score(link: &Link, subject_intent: bool, lowered: &mut Lowered) -> Option<f32
         s += 2.0;
     }
     // "Log in" alone is every newsletter's footer.
-    if !text_strong && !context_speaks && !subject_intent {
-        return None;
-    }
-    Some(s)
+    let speaks = text_strong || context_speaks || subject_intent;
+    Some(Scored { score: speaks.then_some(s), base: s, action_path })
 }
 
 #[cfg(test)]
@@ -663,10 +793,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_introducing_sentence_in_any_script_is_read_safely() {
+        let link = Link {
+            href: "https://x.example/reset?k=Ab12Cd34".into(),
+            text: "重置".into(),
+            context: "密码已更改。如果不是您本人操作，请重置：".into(),
+            lead_start: "密码已更改。如果不是您本人操作，请重置：".len(),
+            ..Link::default()
+        };
+        assert!(escape_hatch(&link, &mut Lowered::default()), "the sentence after a full-width full stop is read");
+    }
+
+    #[test]
+    fn actions_carry_tokens() {
+        assert!(has_token("acme.example/verify/ab12cd34ef"));
+        assert!(has_token("acme.example/c?token=xyz123abc"));
+        assert!(has_token("acme.example/magic?t=abcdefghijklmnopqrstuvwxyz"));
+        assert!(has_token("acme.co/v/Zk81q2"), "short links carry short tokens");
+        assert!(has_token("acme.example/verify?code=771204"), "the code itself identifies the action");
+        assert!(has_token("acme.example/auth/magic?t=AbcDefGhiJkl"));
+        assert!(has_token("acme.example/users/confirmation?confirmation_token=uh-pF-DJnoQwErTy"), "base64url");
+        assert!(!has_token("acme.example/settings/notifications"), "a page's name is no token");
+        assert!(!has_token("blog.example/articles/email-verification-explained"), "a slug is no token");
+        assert!(!has_token("acme.example/login"), "a sign-in page names no one");
+        assert!(!has_token("acme.example/account/settings?tab=security"));
+    }
+
+    #[test]
     fn every_list_is_seen_in_one_pass() {
         assert_eq!(WORDS.text.found("confirm order"), 0b101, "'confirm' is strong, 'order' names something else");
         assert_eq!(WORDS.text.found("sign in to verify"), 0b011, "a strong and a weak phrase overlap");
         assert_eq!(WORDS.text.found("security tips"), 0);
-        assert_eq!(WORDS.path.found("/unsubscribe?token=1"), 0b11);
+        assert_eq!(WORDS.path.found("/unsubscribe?token=1"), 0b011);
+        assert_eq!(WORDS.path.found("/login"), 0b100);
     }
 }

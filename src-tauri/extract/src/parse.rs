@@ -50,8 +50,18 @@ impl Message {
     /// The bodies as one document: the HTML when there is any (it carries emphasis and link
     /// text), otherwise the plain text.
     pub fn document(&self) -> Document {
+        self.document_of(!self.html.is_empty())
+    }
+
+    /// The plain-text bodies as a document, when the message also has HTML ones: senders'
+    /// two versions do not always say the same thing, and the text one is the fallback.
+    pub fn alternative_document(&self) -> Option<Document> {
+        (!self.html.is_empty() && !self.text.is_empty()).then(|| self.document_of(false))
+    }
+
+    fn document_of(&self, html: bool) -> Document {
         let mut doc = Document::default();
-        if !self.html.is_empty() {
+        if html {
             for body in &self.html {
                 doc.append(crate::html::to_document(body));
             }
