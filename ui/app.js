@@ -26,6 +26,7 @@ const TITLES = {
   engine_stopped: "The mail engine stopped.",
   keyring_unavailable: "The system keyring is not available.",
   keyring_locked: "The system keyring is locked.",
+  keyring_busy: "The system keyring is busy.",
   needs_reauth: "The account needs a new refresh token.",
   auth_failed: "The server refused the sign-in.",
   server_unreachable: "The mail server could not be reached.",

@@ -61,3 +61,19 @@ async fn listing_messages_never_announces_an_old_code_as_new() {
     let newest = &h.engine.recent_codes(1).await.unwrap()[0];
     assert_eq!(newest.code.as_deref(), Some("135790"), "the new code is the newest in the history");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_older_than_the_retention_are_deleted() {
+    let h = Harness::start().await;
+    let email = h.password_account("pola@example.com", "pw", None).await;
+    let (s, b) = code_mail("864209");
+    h.deliver(&email, "INBOX", &s, &b).await;
+    h.engine.fetch(&email, &FolderSpec::Inbox, 5, false).await.unwrap();
+    let found_at = h.engine.recent_codes(1).await.unwrap()[0].found_at;
+
+    // A day later, with the default month of retention, it stays.
+    assert_eq!(h.engine.prune_history(found_at + 24 * 3600).await.unwrap(), (0, 0));
+    // Past the month it goes, with its cached message.
+    assert_eq!(h.engine.prune_history(found_at + 31 * 24 * 3600).await.unwrap(), (1, 1));
+    assert!(h.engine.recent_codes(10).await.unwrap().is_empty(), "the code is gone from the history");
+}

@@ -270,4 +270,62 @@ fn an_unreadable_shard_is_reported_without_its_contents_and_written_anew() {
     store.set(email, &Secret::new("fresh")).unwrap();
     assert_eq!(store.get(email).unwrap().unwrap().expose(), "fresh", "adding the account again works");
     store.delete(email).unwrap();
+    let copies = items_named_like(service, &format!("{}.unreadable-", shard_name(email)));
+    assert_eq!(copies.len(), 1, "the unreadable shard was kept aside before it was written anew");
+    assert_eq!(copies[0].1, garbage, "byte for byte");
+    for (user, _) in copies {
+        keyring::Entry::new(service, &user).unwrap().delete_credential().unwrap();
+    }
+}
+
+/// Every item of `service` whose user name starts with `prefix`, with its value, as
+/// `secret-tool` finds them.
+fn items_named_like(service: &str, prefix: &str) -> Vec<(String, String)> {
+    let out = std::process::Command::new("secret-tool")
+        .args(["search", "--all", "--unlock", "service", service])
+        .output()
+        .expect("secret-tool runs (libsecret-tools)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let mut found = Vec::new();
+    let mut user: Option<String> = None;
+    let mut secret: Option<String> = None;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            if let (Some(u), Some(s)) = (user.take(), secret.take())
+                && u.starts_with(prefix)
+            {
+                found.push((u, s));
+            }
+        } else if let Some(v) = line.strip_prefix("secret = ") {
+            secret = Some(v.to_string());
+        } else if let Some(v) = line.strip_prefix("attribute.username = ") {
+            user = Some(v.to_string());
+        }
+    }
+    if let (Some(u), Some(s)) = (user, secret)
+        && u.starts_with(prefix)
+    {
+        found.push((u, s));
+    }
+    found
+}
+
+#[test]
+fn a_held_keyring_lock_ends_in_a_clear_error_and_changes_nothing() {
+    mailwatch_testbed::keyring::require_secret_service();
+    let email = "busy@example.org";
+    let store = KeyringSecrets::new("mailwatch-test-busy").with_lock_timeout(std::time::Duration::from_millis(300));
+    let path = store.lock_file_path().expect("a lock file path").to_path_buf();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    // Another holder of the lock, as a process stuck behind an unlock prompt would be.
+    let holder = std::fs::File::options().read(true).write(true).create(true).truncate(false).open(&path).unwrap();
+    holder.lock().unwrap();
+    let err = store.set(email, &Secret::new("while-busy")).unwrap_err();
+    assert!(matches!(err, SecretsError::Busy { .. }), "the write gave up with Busy: {err:?}");
+    assert!(err.to_string().contains("unlock prompt"), "the error says what may hold it: {err}");
+    drop(holder);
+    assert_eq!(store.get(email).unwrap(), None, "nothing was written while the lock was held");
+    store.set(email, &Secret::new("after")).unwrap();
+    assert_eq!(store.get(email).unwrap().unwrap().expose(), "after", "the keyring works once the lock is free");
+    store.delete(email).unwrap();
 }

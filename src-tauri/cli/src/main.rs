@@ -190,7 +190,7 @@ fn exit_code(e: &EngineError) -> u8 {
         | "imap_error"
         | "server_connection_limit"
         | "oauth_error" => 5,
-        "keyring_unavailable" | "keyring_locked" | "keyring_error" | "rotation_not_saved" => 6,
+        "keyring_unavailable" | "keyring_locked" | "keyring_busy" | "keyring_error" | "rotation_not_saved" => 6,
         "wait_timed_out" => 7,
         "pool_exhausted" => 8,
         _ => 1,

@@ -131,6 +131,10 @@ pub struct CacheConfig {
     /// How long a wait for a code lasts when the caller does not say.
     #[serde(with = "secs")]
     pub wait_timeout: Duration,
+    /// Codes, sign-in links and cached messages older than this are deleted: they are
+    /// credentials, and a month covers any sign-up flow. 0 keeps them forever.
+    #[serde(with = "secs")]
+    pub code_retention: Duration,
     /// Messages larger than this are fetched for their headers and first part only.
     pub max_message_bytes: usize,
 }
@@ -143,6 +147,7 @@ impl Default for CacheConfig {
             max_top: 200,
             list_top: 20,
             wait_timeout: Duration::from_secs(120),
+            code_retention: Duration::from_secs(30 * 24 * 3600),
             max_message_bytes: 25 * 1024 * 1024,
         }
     }
@@ -307,6 +312,23 @@ impl Default for SyncConfig {
     }
 }
 
+/// The system keyring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SecretsConfig {
+    /// How long a keyring call waits for the lock that keeps the app and the CLI from
+    /// overwriting each other's changes; a process behind an unlock prompt holds it. Past
+    /// this the call fails with "the keyring is busy" instead of hanging.
+    #[serde(with = "secs")]
+    pub lock_timeout: Duration,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        Self { lock_timeout: Duration::from_secs(10) }
+    }
+}
+
 /// Everything configurable in the engine.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -325,6 +347,8 @@ pub struct Config {
     pub keeper: KeeperConfig,
     /// Background sync.
     pub sync: SyncConfig,
+    /// The system keyring.
+    pub secrets: SecretsConfig,
 }
 
 /// Durations are whole or fractional seconds in JSON, which is what a settings form edits.

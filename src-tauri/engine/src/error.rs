@@ -130,6 +130,7 @@ impl EngineError {
             EngineError::MessageGone { .. } => "message_gone",
             EngineError::Secrets(SecretsError::Unavailable { .. }) => "keyring_unavailable",
             EngineError::Secrets(SecretsError::Locked { .. }) => "keyring_locked",
+            EngineError::Secrets(SecretsError::Busy { .. }) => "keyring_busy",
             EngineError::Secrets(_) => "keyring_error",
             EngineError::MissingSecret { .. } => "missing_secret",
             EngineError::RotationNotSaved { .. } => "rotation_not_saved",

@@ -67,6 +67,7 @@ fn to_cached(folder: &str, raw: &RawMessage) -> CachedMessage {
         link: x.link,
         service: x.service,
         confidence: x.confidence,
+        candidates: x.candidates,
     }
 }
 
@@ -180,6 +181,7 @@ mod tests {
             link: None,
             service: None,
             confidence: 1.0,
+            candidates: Vec::new(),
         }
     }
 

@@ -13,6 +13,9 @@
 //!   watched it asks the engine at every round ([`Engine::watched_now`]), so an account
 //!   removed or unwatched, or a pause, takes effect at the next round.
 //!
+//! - **History.** With the token keeper's round, codes, links and cached messages older than
+//!   `cache.codeRetention` are deleted ([`Engine::prune_history`]).
+//!
 //! One failing account is logged and never stops the others. The jobs hold only a `Weak`
 //! reference to the engine and stop when it is dropped or when [`Keeper::stop`] is called,
 //! whichever comes first; a round in progress is abandoned at its next await.
@@ -150,6 +153,9 @@ impl Keeper {
         let tokens = spawn_loop(Arc::downgrade(engine), cancel.clone(), keeper_every, |engine| async move {
             if let Err(e) = keep_tokens(&engine, unix_now()).await {
                 tracing::warn!("the token keeper could not read the cache: {e}");
+            }
+            if let Err(e) = engine.prune_history(unix_now()).await {
+                tracing::warn!("cannot prune old codes from the cache: {e}");
             }
         });
         let sync = spawn_loop(Arc::downgrade(engine), cancel.clone(), sync_every, |engine| async move {

@@ -22,7 +22,13 @@
 //! shard serializes them; across processes (the app and the CLI at the same time) an
 //! advisory lock on a file does. The file also holds a stamp per shard, changed before every
 //! write of that shard, so each process keeps the shards it has read in memory and reads a
-//! shard from the keyring again only after someone changed it.
+//! shard from the keyring again only after someone changed it. The lock is waited for at most
+//! `secrets.lockTimeout`: a process stuck behind an unlock prompt holds it, and the others
+//! then get [`SecretsError::Busy`] instead of hanging.
+//!
+//! A shard that cannot be parsed any more is copied aside, byte for byte, to an item of its
+//! own (`shard-NN-of-32.unreadable-<stamp>`) before it is written anew, so the secrets that
+//! may still be in it can be recovered by hand; without that copy it is not overwritten.
 //!
 //! Items written by older versions (one per account, `(service, address)`) are still read
 //! when an account is missing from its shard. The next write of such an account moves it
@@ -35,6 +41,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 /// A refresh token or password. Cloning is cheap enough; printing is impossible.
@@ -114,6 +121,29 @@ pub enum SecretsError {
         /// The lock file.
         path: String,
         /// What the system said.
+        reason: String,
+    },
+    /// Another process (or this one, behind an unlock prompt) kept the keyring's lock for the
+    /// whole wait, so nothing was changed.
+    #[error(
+        "cannot change the keyring now: another Mailwatch process, or an unlock prompt, has held {path} for {} s. Answer the prompt or let the other process finish, then try again",
+        waited.as_secs()
+    )]
+    Busy {
+        /// The lock file.
+        path: String,
+        /// How long this call waited.
+        waited: std::time::Duration,
+    },
+    /// A shard was unreadable and a copy of it could not be kept aside, so it was not
+    /// overwritten (which would lose the secrets that may still be in it).
+    #[error(
+        "cannot write {shard}: it is unreadable and no copy of it could be kept aside ({reason}); nothing was changed"
+    )]
+    NoBackup {
+        /// The shard item.
+        shard: String,
+        /// What the keyring said.
         reason: String,
     },
 }
@@ -263,9 +293,11 @@ impl Shards {
         }
     }
 
-    /// Opens the lock file and locks it, exclusively to change a shard, shared to read one.
-    /// Closing the file (dropping it) unlocks it.
-    fn lock_file(&self, exclusive: bool) -> Result<File, SecretsError> {
+    /// Opens the lock file and locks it, exclusively to change a shard, shared to read one,
+    /// waiting at most `timeout` for a holder to let go (a process behind an unlock prompt
+    /// may hold it for as long as the prompt is open). Closing the file (dropping it) unlocks
+    /// it.
+    fn lock_file(&self, exclusive: bool, timeout: Duration) -> Result<File, SecretsError> {
         let Some(path) = &self.lock_path else {
             return Err(SecretsError::Lock { path: "(none)".into(), reason: "no home directory is known".into() });
         };
@@ -281,8 +313,24 @@ impl Shards {
             .truncate(false)
             .open(path)
             .map_err(|e| self.lock_error(&e))?;
-        if exclusive { file.lock() } else { file.lock_shared() }.map_err(|e| self.lock_error(&e))?;
-        Ok(file)
+        // The system offers no lock with a deadline, so the lock is tried with a pause that
+        // grows from 1 ms to 50 ms; an uncontended lock is taken at the first try.
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let attempt = if exclusive { file.try_lock() } else { file.try_lock_shared() };
+            match attempt {
+                Ok(()) => return Ok(file),
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(SecretsError::Busy { path: path.display().to_string(), waited: started.elapsed() });
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(self.lock_error(&e)),
+            }
+        }
     }
 }
 
@@ -332,6 +380,7 @@ fn new_stamp() -> u64 {
 pub struct KeyringSecrets {
     service: String,
     shards: Arc<Shards>,
+    lock_timeout: Duration,
 }
 
 impl fmt::Debug for KeyringSecrets {
@@ -339,6 +388,10 @@ impl fmt::Debug for KeyringSecrets {
         f.debug_struct("KeyringSecrets").field("service", &self.service).finish()
     }
 }
+
+/// How long a keyring call waits for the lock unless told otherwise
+/// ([`crate::config::SecretsConfig`] holds the engine's setting).
+const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The keyring service name shared by the app and the CLI, so each sees the other's
 /// accounts.
@@ -356,7 +409,19 @@ impl KeyringSecrets {
         let service = service.into();
         let shards =
             lock(&SHARDS_BY_SERVICE).entry(service.clone()).or_insert_with(|| Arc::new(Shards::new(&service))).clone();
-        Self { service, shards }
+        Self { service, shards, lock_timeout: DEFAULT_LOCK_TIMEOUT }
+    }
+
+    /// The file whose lock keeps processes from overwriting each other's keyring changes.
+    pub fn lock_file_path(&self) -> Option<&std::path::Path> {
+        self.shards.lock_path.as_deref()
+    }
+
+    /// The same store, waiting at most `timeout` for the keyring's lock
+    /// (`secrets.lockTimeout`).
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
     }
 
     /// Checks that a real keyring backend is reachable, without touching any entry.
@@ -425,7 +490,7 @@ impl KeyringSecrets {
     fn shard(&self, shard: usize) -> Result<Arc<ShardMap>, SecretsError> {
         self.check_available()?;
         let mut slot = lock(&self.shards.slots[shard]);
-        let file = self.shards.lock_file(false)?;
+        let file = self.shards.lock_file(false, self.lock_timeout)?;
         self.current(&mut slot, &file, shard)
     }
 
@@ -435,12 +500,18 @@ impl KeyringSecrets {
     fn change(&self, shard: usize, edit: impl FnOnce(&mut ShardMap) -> bool) -> Result<(), SecretsError> {
         self.check_available()?;
         let mut slot = lock(&self.shards.slots[shard]);
-        let file = self.shards.lock_file(true)?;
+        let file = self.shards.lock_file(true, self.lock_timeout)?;
         let mut map = match self.current(&mut slot, &file, shard) {
             Ok(map) => ShardMap::clone(&map),
-            // Unreadable for good; writing it anew lets its accounts be added again.
+            // Unreadable for good. Its accounts can only be added again if it is written anew,
+            // but what it held may still be recovered by hand: a copy goes aside first.
             Err(SecretsError::Corrupt { .. }) => {
-                tracing::warn!(shard = %shard_user(shard), "an unreadable keyring shard is written anew");
+                let kept = self.keep_aside(shard)?;
+                tracing::warn!(
+                    shard = %shard_user(shard),
+                    copy = %kept,
+                    "an unreadable keyring shard is written anew; its old contents are kept in the item named by `copy`"
+                );
                 ShardMap::new()
             }
             Err(e) => return Err(e),
@@ -474,6 +545,17 @@ impl KeyringSecrets {
     }
 
     /// The account's item as older versions wrote it.
+    /// Copies an unreadable shard item, byte for byte, to an item of its own
+    /// (`shard-NN-of-32.unreadable-<stamp>`) and returns that item's name.
+    fn keep_aside(&self, shard: usize) -> Result<String, SecretsError> {
+        let user = shard_user(shard);
+        let no_backup = |reason: String| SecretsError::NoBackup { shard: user.clone(), reason };
+        let raw = self.entry("read", &user)?.get_secret().map_err(|e| no_backup(platform_reason(&e)))?;
+        let aside = format!("{user}.unreadable-{}", new_stamp());
+        self.entry("write", &aside)?.set_secret(&raw).map_err(|e| no_backup(platform_reason(&e)))?;
+        Ok(aside)
+    }
+
     fn legacy_get(&self, email: &str) -> Result<Option<Secret>, SecretsError> {
         match self.entry("read", email)?.get_password() {
             Ok(v) => {

@@ -136,14 +136,21 @@ impl Engine {
             .or_else(|| std::env::var_os("MAILWATCH_EXTRA_CA").filter(|v| !v.is_empty()).map(PathBuf::from));
         let tls = TlsSetup::new(extra_ca.as_deref())?;
         let oauth = OAuth::new(&config.http)?;
-        let secrets = options.secrets.clone().unwrap_or_else(|| Arc::new(KeyringSecrets::default()));
+        let secrets = options
+            .secrets
+            .clone()
+            .unwrap_or_else(|| Arc::new(KeyringSecrets::default().with_lock_timeout(config.secrets.lock_timeout)));
         let signin =
             Arc::new(SignIn::new(store.clone(), secrets, oauth, tls, config.pool.clone(), &config.http, sink.clone()));
         let pool = SessionPool::new(ImapLogin::new(signin.clone()), config.pool.clone());
         let intake = Intake::new(store.clone(), sink.clone());
         let choice = store.call(crate::watch::choice::load).await?;
         let watcher = Watcher::new(pool.clone(), intake.clone(), store.clone(), config.clone(), sink.clone(), choice);
-        Ok(Engine { store, config, sink, signin, intake, pool, watcher, data_dir, options })
+        let engine = Engine { store, config, sink, signin, intake, pool, watcher, data_dir, options };
+        if let Err(e) = engine.prune_history(crate::clock::unix_now()).await {
+            tracing::warn!("cannot prune old codes from the cache: {e}");
+        }
+        Ok(engine)
     }
 
     /// The data directory in use.
@@ -218,6 +225,21 @@ impl Engine {
     /// The cache cannot be read.
     pub async fn account_overview(&self) -> Result<std::collections::HashMap<String, AccountOverview>, EngineError> {
         Ok(self.store.call(|s| s.account_overview()).await?)
+    }
+
+    /// Deletes codes, links and cached messages older than `cache.codeRetention` as of `now`
+    /// (Unix seconds), unless it is 0 (forever); returns how many codes and messages went.
+    /// The engine does it when it opens; the token keeper once a round.
+    ///
+    /// # Errors
+    /// The cache cannot be written.
+    pub async fn prune_history(&self, now: i64) -> Result<(usize, usize), EngineError> {
+        let keep = self.config.cache.code_retention.as_secs();
+        if keep == 0 {
+            return Ok((0, 0));
+        }
+        let before = now.saturating_sub(i64::try_from(keep).unwrap_or(i64::MAX));
+        Ok(self.store.call(move |s| s.prune_history(before)).await?)
     }
 
     /// Every account, in the order they were added.

@@ -18,7 +18,7 @@ pub struct AccountOverview {
 }
 
 const MESSAGE_COLUMNS: &str =
-    "uid, folder, message_id, from_addr, subject, received, snippet, code, link, service, confidence";
+    "uid, folder, message_id, from_addr, subject, received, snippet, code, link, service, confidence, candidates";
 
 const CODE_COLUMNS: &str = "id, email, code, link, service, from_addr, subject, received, found_at, folder, uid";
 
@@ -115,13 +115,13 @@ impl Store {
                 let mut save_message = tx
                     .prepare_cached(
                         "INSERT INTO messages (email, folder, uid, message_id, from_addr, subject, received, snippet,
-                                               code, link, service, confidence)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                                               code, link, service, confidence, candidates)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                          ON CONFLICT (email, folder, uid) DO UPDATE SET
                              message_id = excluded.message_id, from_addr = excluded.from_addr,
                              subject = excluded.subject, received = excluded.received, snippet = excluded.snippet,
                              code = excluded.code, link = excluded.link, service = excluded.service,
-                             confidence = excluded.confidence",
+                             confidence = excluded.confidence, candidates = excluded.candidates",
                     )
                     .map_err(StoreError::query("save messages"))?;
                 let mut save_code = tx
@@ -149,6 +149,8 @@ impl Store {
                             m.service,
                             // SQLite stores NaN as NULL, which the column refuses.
                             if m.confidence.is_nan() { 0.0 } else { f64::from(m.confidence) },
+                            // Only when there is more than the code itself to choose from.
+                            (m.candidates.len() > 1).then(|| serde_json::to_string(&m.candidates).unwrap_or_default()),
                         ])
                         .map_err(StoreError::query("save messages"))?;
 
@@ -269,6 +271,22 @@ impl Store {
         .map_err(StoreError::query("read the accounts overview"))
     }
 
+    /// Deletes the codes found before `before` and the cached messages that arrived before
+    /// it (Unix seconds); returns how many of each went.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the delete fails; then nothing is deleted.
+    pub fn prune_history(&self, before: i64) -> Result<(usize, usize), StoreError> {
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let codes = tx.execute("DELETE FROM codes WHERE found_at < ?1", [before])?;
+            let messages = tx.execute("DELETE FROM messages WHERE received < ?1", [before])?;
+            tx.commit()?;
+            Ok((codes, messages))
+        })
+        .map_err(StoreError::query("prune the history"))
+    }
+
     /// The code most recently found for the account, if any.
     ///
     /// # Errors
@@ -299,6 +317,10 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<CachedMessage> {
         link: row.get(8)?,
         service: row.get(9)?,
         confidence: row.get::<_, f64>(10)? as f32,
+        candidates: row
+            .get::<_, Option<String>>(11)?
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default(),
     })
 }
 

@@ -77,6 +77,10 @@ pub struct CachedMessage {
     pub service: Option<String>,
     /// Extraction confidence, 0 to 1.
     pub confidence: f32,
+    /// Every value that scored as a possible code, best first (stored only when there is
+    /// more than one), so automation can choose when `code` is `None` because of a tie.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<crate::extract::CodeCandidate>,
 }
 
 /// One found code, for the codes feed.

@@ -101,6 +101,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
         refreshed_at   INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    r#"
+    -- What else could have been the code, as JSON; NULL when only the code itself scored.
+    ALTER TABLE messages ADD COLUMN candidates TEXT;
+    "#,
 ];
 
 /// The version a fully migrated file has.

@@ -58,6 +58,7 @@ fn message(uid: u32, code: Option<&str>, received: i64) -> CachedMessage {
         link: None,
         service: code.map(|_| "Service".into()),
         confidence: if code.is_some() { 0.9 } else { 0.0 },
+        candidates: Vec::new(),
     }
 }
 
@@ -333,7 +334,18 @@ fn a_version_1_file_upgrades_and_keeps_its_data() {
         let old = Store::open_at(&path, 1).unwrap();
         assert_eq!(old.schema_version().unwrap(), 1);
         old.upsert_account(&oauth_account("a@x.com")).unwrap();
-        old.save_sync("a@x.com", "INBOX", state(1, 1), &[message(1, Some("123456"), 10)], 5).unwrap();
+        // Rows as version 1 wrote them (today's save_sync writes columns added since).
+        old.write(|conn| {
+            conn.execute_batch(
+                "INSERT INTO messages (email, folder, uid, message_id, from_addr, subject, received, snippet,
+                                       code, link, service, confidence)
+                 VALUES ('a@x.com', 'INBOX', 1, NULL, NULL, 'Message 1', 10, 'snippet 1', '123456', NULL, NULL, 0.9);
+                 INSERT INTO codes (email, folder, uid_validity, uid, code, link, service, from_addr, subject,
+                                    received, found_at)
+                 VALUES ('a@x.com', 'INBOX', 1, 1, '123456', NULL, NULL, NULL, 'Message 1', 10, 5);",
+            )
+        })
+        .unwrap();
     }
 
     let store = Store::open(&path).unwrap();
@@ -351,6 +363,9 @@ fn a_version_1_file_upgrades_and_keeps_its_data() {
     assert_eq!(indexes, 1, "the v2 migration ran");
     assert_eq!(store.account("a@x.com").unwrap(), Some(oauth_account("a@x.com")), "data survives the upgrade");
     assert_eq!(store.last_code_for("a@x.com").unwrap().and_then(|c| c.code).as_deref(), Some("123456"));
+    let cached = store.recent_messages("a@x.com", "INBOX", 1).unwrap();
+    assert_eq!(cached[0].code.as_deref(), Some("123456"), "an old message reads back: {cached:?}");
+    assert!(cached[0].candidates.is_empty(), "and has no candidates list, which old versions did not keep");
 
     drop(store);
     assert_eq!(
@@ -489,4 +504,34 @@ fn the_accounts_overview_has_each_accounts_newest_code_and_last_sync() {
     assert_eq!(a.last_check, Some(1_700_000_000));
     assert!(overview["b@x.com"].last_code.is_none(), "a message without a code is no code");
     assert!(!overview.contains_key("c@x.com"), "never synced, nothing to say");
+}
+
+#[test]
+fn the_other_candidates_of_a_message_are_kept_with_it() {
+    let store = Store::open_in_memory().unwrap();
+    store.upsert_account(&password_account("a@x.com")).unwrap();
+    let mut tie = message(1, None, 1_700_000_100);
+    tie.candidates = ["482913", "771204"]
+        .iter()
+        .map(|v| crate::extract::CodeCandidate { value: v.to_string(), ..Default::default() })
+        .collect();
+    store
+        .save_sync("a@x.com", "INBOX", state(7, 1), &[tie.clone(), message(2, Some("123456"), 1_700_000_200)], 0)
+        .unwrap();
+    let cached = store.recent_messages("a@x.com", "INBOX", 10).unwrap();
+    assert_eq!(cached[1].candidates, tie.candidates, "a tie keeps what automation may choose from");
+    assert!(cached[0].candidates.is_empty(), "a message with one clear code stores no list");
+}
+
+#[test]
+fn pruning_deletes_codes_found_and_messages_received_before_the_cutoff() {
+    let store = Store::open_in_memory().unwrap();
+    store.upsert_account(&password_account("a@x.com")).unwrap();
+    store.save_sync("a@x.com", "INBOX", state(7, 1), &[message(1, Some("111111"), 1_000)], 1_000).unwrap();
+    store.save_sync("a@x.com", "INBOX", state(7, 2), &[message(2, Some("222222"), 5_000)], 5_000).unwrap();
+    assert_eq!(store.prune_history(3_000).unwrap(), (1, 1), "one code and one message were older");
+    let codes: Vec<_> = store.recent_codes(10).unwrap().into_iter().filter_map(|c| c.code).collect();
+    assert_eq!(codes, ["222222"], "the newer code stays");
+    assert_eq!(store.recent_messages("a@x.com", "INBOX", 10).unwrap().len(), 1);
+    assert_eq!(store.prune_history(3_000).unwrap(), (0, 0), "pruning again deletes nothing");
 }
