@@ -14,8 +14,9 @@
 //! - a [`Pooled`] guard gives the session back when dropped, or closes it when the caller
 //!   marked it broken;
 //! - a session being closed still counts against both limits until its LOGOUT is done: it
-//!   holds a global permit and one of its account's, so the server never sees more than
-//!   `max_per_account` sessions of an account, not even while a stale one says goodbye;
+//!   holds a global permit and, unless it was marked broken, one of its account's, so the
+//!   server never sees more than `max_per_account` healthy sessions of an account, not even
+//!   while a stale one says goodbye;
 //! - a reaper task closes expired idle sessions, and [`SessionPool::close`] logs out of all.
 //!
 //! Counters are atomics, bumped where the event happens, so they stay right when a waiting
@@ -459,8 +460,12 @@ impl<M: Connect> Drop for Pooled<M> {
             || self.generation != self.slot.generation.load(Ordering::Acquire)
             || now.duration_since(self.created) >= self.inner.cfg.max_age;
         if stale {
-            // The account permit goes with it: the account's next login waits for LOGOUT.
-            self.inner.retire(&self.slot, session, Some(global), self.account.take());
+            // A stale session's account permit goes with it: the account's next login waits
+            // for its LOGOUT. A broken one's does not: its connection is already failing, and
+            // the caller replacing it (at once, see `with_session`) must not wait out a LOGOUT
+            // on a dead link and fail with "pool exhausted" instead of its own error.
+            let account = if self.broken { None } else { self.account.take() };
+            self.inner.retire(&self.slot, session, Some(global), account);
         } else {
             self.slot.idle().push(Idle {
                 session,
@@ -1081,10 +1086,10 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_broken_sessions_logout_holds_its_accounts_slot_until_it_is_done() {
+    async fn a_session_returned_past_its_maximum_age_holds_its_accounts_slot_until_its_logout_is_done() {
         let (p, fake) = pool(cfg());
-        let mut s = p.get("a").await.unwrap();
-        s.mark_broken();
+        let s = p.get("a").await.unwrap();
+        tokio::time::advance(Duration::from_secs(601)).await;
         let logout = fake.logout_gate.write().await;
         drop(s);
         let next = pending_get(&p, "a", 3).await;
@@ -1094,6 +1099,19 @@ mod tests {
         assert_eq!(next.await.unwrap(), 1, "the caller got a new session once LOGOUT was done");
         let max = fake.max_open.load(Ordering::SeqCst);
         assert_eq!(max, 1, "the server saw at most one session of the account at a time, saw {max}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_broken_session_frees_its_accounts_slot_at_once_for_the_caller_replacing_it() {
+        let (p, fake) = pool(cfg());
+        let mut s = p.get("a").await.unwrap();
+        s.mark_broken();
+        let logout = fake.logout_gate.write().await;
+        drop(s);
+        let next = pending_get(&p, "a", 1).await;
+        assert!(next.is_finished(), "the replacement does not wait out a LOGOUT on a failing connection");
+        drop(logout);
+        assert_eq!(next.await.unwrap(), 1);
     }
 
     #[tokio::test(start_paused = true)]
