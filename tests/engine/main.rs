@@ -7,6 +7,7 @@
 mod support;
 
 mod cache;
+mod fetch_limits;
 mod import;
 mod layers;
 mod oauth;
