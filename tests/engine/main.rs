@@ -7,6 +7,8 @@
 mod support;
 
 mod cache;
+mod fetch_limits;
+mod idle_refused;
 mod import;
 mod layers;
 mod oauth;

@@ -135,8 +135,17 @@ pub struct CacheConfig {
     /// credentials, and a month covers any sign-up flow. 0 keeps them forever.
     #[serde(with = "secs")]
     pub code_retention: Duration,
-    /// Messages larger than this are fetched for their headers and first part only.
+    /// Messages larger than this are fetched for their first this many bytes only
+    /// (`BODY.PEEK[]<0.N>`), and a batch of fetched messages stops growing at about this
+    /// many bytes. Default 4 MiB: verification mail is a few kilobytes and its code sits near
+    /// the top, while mail is untrusted input, so a 25 MB mail bomb costs a session 4 MiB of
+    /// memory, not 25 MB, and fetches within `pool.commandTimeout` at about 140 kB/s.
     pub max_message_bytes: usize,
+    /// Most messages whose content one FETCH asks for; a poll with more new mail fetches it
+    /// in several batches and moves its position after each, so a backlog that would take
+    /// longer than `pool.commandTimeout` is not fetched again from the start forever.
+    /// Default 50: a few hundred kilobytes of ordinary mail, one round trip per 50 messages.
+    pub fetch_batch: usize,
 }
 
 impl Default for CacheConfig {
@@ -148,7 +157,8 @@ impl Default for CacheConfig {
             list_top: 20,
             wait_timeout: Duration::from_secs(120),
             code_retention: Duration::from_secs(30 * 24 * 3600),
-            max_message_bytes: 25 * 1024 * 1024,
+            max_message_bytes: 4 * 1024 * 1024,
+            fetch_batch: 50,
         }
     }
 }

@@ -13,6 +13,10 @@
 //!   closed to make room;
 //! - a [`Pooled`] guard gives the session back when dropped, or closes it when the caller
 //!   marked it broken;
+//! - a session being closed still counts against both limits until its LOGOUT is done: it
+//!   holds a global permit and, unless it was marked broken, one of its account's, so the
+//!   server never sees more than `max_per_account` healthy sessions of an account, not even
+//!   while a stale one says goodbye;
 //! - a reaper task closes expired idle sessions, and [`SessionPool::close`] logs out of all.
 //!
 //! Counters are atomics, bumped where the event happens, so they stay right when a waiting
@@ -268,18 +272,50 @@ impl<M: Connect> Inner<M> {
         }
     }
 
-    /// Closes one session in the background, counting it at once.
-    fn retire(self: &Arc<Self>, slot: &Slot<M::Session>, session: M::Session, global: Option<OwnedSemaphorePermit>) {
+    /// Closes one session in the background, counting it at once. The permits it holds go
+    /// back when LOGOUT is done.
+    fn retire(
+        self: &Arc<Self>,
+        slot: &Slot<M::Session>,
+        session: M::Session,
+        global: Option<OwnedSemaphorePermit>,
+        account: Option<OwnedSemaphorePermit>,
+    ) {
         self.bump(slot, |c| &c.closed);
         let inner = self.clone();
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 rt.spawn(async move {
                     inner.connector.close(session).await;
-                    drop(global);
+                    drop((global, account));
                 });
             }
-            Err(_) => drop((session, global)),
+            Err(_) => drop((session, global, account)),
+        }
+    }
+
+    /// Closes one session on the caller's account permit and hands the permit back once
+    /// LOGOUT is done, so the caller's next login for the account comes after it. The close
+    /// runs in a task of its own: a caller cancelled meanwhile still frees the permit only
+    /// after LOGOUT.
+    async fn close_holding(
+        self: &Arc<Self>,
+        slot: &Arc<Slot<M::Session>>,
+        session: M::Session,
+        global: OwnedSemaphorePermit,
+        account: OwnedSemaphorePermit,
+    ) -> OwnedSemaphorePermit {
+        self.bump(slot, |c| &c.closed);
+        let inner = self.clone();
+        let closing = tokio::spawn(async move {
+            inner.connector.close(session).await;
+            drop(global);
+            account
+        });
+        match closing.await {
+            Ok(account) => account,
+            // The close panicked and its permit went with it: take the account's next one.
+            Err(_) => slot.permits.clone().acquire_owned().await.expect("account semaphores are never closed"),
         }
     }
 
@@ -302,6 +338,9 @@ impl<M: Connect> Inner<M> {
             best
         };
         let Some((_, slot)) = victim else { return false };
+        // The victim's account must not log in again before its LOGOUT is done either; if
+        // all its permits are taken, one of its callers is about to reuse the session.
+        let Ok(account) = slot.permits.clone().try_acquire_owned() else { return false };
         let taken = {
             let mut idle = slot.idle();
             let pos = idle.iter().enumerate().min_by_key(|(_, e)| e.last_used).map(|(i, _)| i);
@@ -309,9 +348,9 @@ impl<M: Connect> Inner<M> {
         };
         match taken {
             Some(e) => {
-                // The permit goes back only once LOGOUT is done, so the server never sees
+                // The permits go back only once LOGOUT is done, so the server never sees
                 // more than `max_total` sessions, not even for a moment.
-                self.retire(&slot, e.session, Some(e.global));
+                self.retire(&slot, e.session, Some(e.global), Some(account));
                 true
             }
             None => false,
@@ -364,7 +403,7 @@ pub struct Pooled<M: Connect> {
     broken: bool,
     idling: bool,
     global: Option<OwnedSemaphorePermit>,
-    _account: OwnedSemaphorePermit,
+    account: Option<OwnedSemaphorePermit>,
     slot: Arc<Slot<M::Session>>,
     inner: Arc<Inner<M>>,
 }
@@ -421,7 +460,12 @@ impl<M: Connect> Drop for Pooled<M> {
             || self.generation != self.slot.generation.load(Ordering::Acquire)
             || now.duration_since(self.created) >= self.inner.cfg.max_age;
         if stale {
-            self.inner.retire(&self.slot, session, Some(global));
+            // A stale session's account permit goes with it: the account's next login waits
+            // for its LOGOUT. A broken one's does not: its connection is already failing, and
+            // the caller replacing it (at once, see `with_session`) must not wait out a LOGOUT
+            // on a dead link and fail with "pool exhausted" instead of its own error.
+            let account = if self.broken { None } else { self.account.take() };
+            self.inner.retire(&self.slot, session, Some(global), account);
         } else {
             self.slot.idle().push(Idle {
                 session,
@@ -533,7 +577,8 @@ impl<M: Connect> SessionPool<M> {
     }
 
     /// Takes `key`'s idle session if it has a fresh, healthy one and nobody holds its
-    /// account's limit; never connects and never waits. A caller that must pace its logins
+    /// account's limit; never connects and never waits for a limit (only, when the idle
+    /// session is stale, for its LOGOUT). A caller that must pace its logins
     /// (the round robin) tries this first and spends a login only when it gets `None`.
     pub async fn get_reused(&self, key: &str) -> Option<Pooled<M>> {
         if self.inner.closed.load(Ordering::Acquire) {
@@ -546,10 +591,12 @@ impl<M: Connect> SessionPool<M> {
 
     /// Checks out an idle session of `slot` if one is fresh and healthy (with NOOP once it
     /// has idled past `health_check_after`); gives the account permit back when none is.
+    /// A stale session is closed on the caller's account permit, which comes back once its
+    /// LOGOUT is done, so a login that follows never overlaps it.
     async fn reuse(
         &self,
         slot: &Arc<Slot<M::Session>>,
-        account: OwnedSemaphorePermit,
+        mut account: OwnedSemaphorePermit,
     ) -> Result<Pooled<M>, OwnedSemaphorePermit> {
         let inner = &self.inner;
         loop {
@@ -558,20 +605,27 @@ impl<M: Connect> SessionPool<M> {
             let candidate = slot.idle().pop();
             let Some(mut entry) = candidate else { return Err(account) };
             if inner.expired(&entry, now, generation) {
-                inner.retire(slot, entry.session, Some(entry.global));
+                account = inner.close_holding(slot, entry.session, entry.global, account).await;
                 continue;
             }
             if now.duration_since(entry.last_used) >= inner.cfg.health_check_after {
-                let mut check = CloseOnDrop { session: Some(entry.session), global: Some(entry.global), slot, inner };
+                let mut check = CloseOnDrop {
+                    session: Some(entry.session),
+                    global: Some(entry.global),
+                    account: Some(account),
+                    slot,
+                    inner,
+                };
                 let ok = inner.connector.recycle(check.session.as_mut().expect("present")).await.is_ok();
+                let (s, g, a) = check.defuse();
                 if !ok {
                     inner.bump(slot, |c| &c.health_check_failures);
-                    drop(check);
+                    account = inner.close_holding(slot, s, g, a).await;
                     continue;
                 }
-                let (s, g) = check.defuse();
                 entry.session = s;
                 entry.global = g;
+                account = a;
             }
             inner.bump(slot, |c| &c.reused);
             return Ok(self.checkout(
@@ -607,7 +661,7 @@ impl<M: Connect> SessionPool<M> {
             broken: false,
             idling: false,
             global: Some(global),
-            _account: account,
+            account: Some(account),
             slot,
             inner: self.inner.clone(),
         }
@@ -643,10 +697,12 @@ impl<M: Connect> SessionPool<M> {
         let slot = self.inner.slots().get(key).cloned();
         let Some(slot) = slot else { return };
         slot.generation.fetch_add(1, Ordering::AcqRel);
-        let idle: Vec<_> = slot.idle().drain(..).collect();
-        for e in idle {
+        // Each closes holding an account permit; one left idle for want of a permit is of
+        // the old generation, so whoever takes it next retires it.
+        for (e, account) in take_holding(&slot, |_| true) {
             self.inner.bump(&slot, |c| &c.closed);
             self.inner.connector.close(e.session).await;
+            drop((e.global, account));
         }
     }
 
@@ -691,24 +747,30 @@ impl<M: Connect> SessionPool<M> {
     }
 }
 
-/// Holds a session under a health check, so a cancelled check still counts it closed.
+/// Holds a session under a health check, so a cancelled check still counts it closed and
+/// keeps its permits until LOGOUT is done.
 struct CloseOnDrop<'a, M: Connect> {
     session: Option<M::Session>,
     global: Option<OwnedSemaphorePermit>,
+    account: Option<OwnedSemaphorePermit>,
     slot: &'a Arc<Slot<M::Session>>,
     inner: &'a Arc<Inner<M>>,
 }
 
 impl<M: Connect> CloseOnDrop<'_, M> {
-    fn defuse(mut self) -> (M::Session, OwnedSemaphorePermit) {
-        (self.session.take().expect("present"), self.global.take().expect("present"))
+    fn defuse(mut self) -> (M::Session, OwnedSemaphorePermit, OwnedSemaphorePermit) {
+        (
+            self.session.take().expect("present"),
+            self.global.take().expect("present"),
+            self.account.take().expect("present"),
+        )
     }
 }
 
 impl<M: Connect> Drop for CloseOnDrop<'_, M> {
     fn drop(&mut self) {
         if let Some(s) = self.session.take() {
-            self.inner.retire(self.slot, s, self.global.take());
+            self.inner.retire(self.slot, s, self.global.take(), self.account.take());
         }
     }
 }
@@ -719,23 +781,35 @@ async fn reap_once<M: Connect>(inner: &Arc<Inner<M>>) {
     let mut closing = Vec::new();
     for slot in slots {
         let generation = slot.generation.load(Ordering::Acquire);
-        let expired: Vec<Idle<M::Session>> = {
-            let mut idle = slot.idle();
-            let (old, keep): (Vec<_>, Vec<_>) = idle.drain(..).partition(|e| inner.expired(e, now, generation));
-            *idle = keep;
-            old
-        };
-        for e in expired {
+        let expired = take_holding(&slot, |e| inner.expired(e, now, generation));
+        for (e, account) in expired {
             inner.bump(&slot, |c| &c.closed);
             let global = e.global;
             let fut = inner.connector.close(e.session);
             closing.push(async move {
                 fut.await;
-                drop(global);
+                drop((global, account));
             });
         }
     }
     futures::future::join_all(closing).await;
+}
+
+/// Takes the idle sessions of `slot` that `pick` chooses, each with one of the account's
+/// permits to hold while it closes. A session no permit is free for stays idle: one of the
+/// account's callers is about to reuse it (and retires it itself if it is stale).
+fn take_holding<S>(slot: &Slot<S>, pick: impl Fn(&Idle<S>) -> bool) -> Vec<(Idle<S>, OwnedSemaphorePermit)> {
+    let mut idle = slot.idle();
+    let mut taken = Vec::new();
+    let mut keep = Vec::new();
+    for e in idle.drain(..) {
+        match pick(&e).then(|| slot.permits.clone().try_acquire_owned().ok()).flatten() {
+            Some(account) => taken.push((e, account)),
+            None => keep.push(e),
+        }
+    }
+    *idle = keep;
+    taken
 }
 
 async fn reaper<M: Connect>(inner: Weak<Inner<M>>, every: Duration) {
@@ -769,6 +843,11 @@ mod tests {
         closes: AtomicUsize,
         fail_recycle: AtomicBool,
         fail_connect: AtomicBool,
+        /// LOGOUT waits while a test holds this for writing, as a slow server's would.
+        logout_gate: tokio::sync::RwLock<()>,
+        /// Sessions the "server" has now (logged in, LOGOUT not done) and the most it saw.
+        open: AtomicUsize,
+        max_open: AtomicUsize,
     }
 
     impl Connect for Arc<Fake> {
@@ -780,6 +859,8 @@ mod tests {
             if self.fail_connect.load(Ordering::SeqCst) {
                 return Err(Scripted);
             }
+            let open = self.open.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_open.fetch_max(open, Ordering::SeqCst);
             Ok(self.connects.fetch_add(1, Ordering::SeqCst))
         }
 
@@ -789,6 +870,8 @@ mod tests {
 
         async fn close(&self, _s: usize) {
             self.closes.fetch_add(1, Ordering::SeqCst);
+            drop(self.logout_gate.read().await);
+            self.open.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -992,6 +1075,91 @@ mod tests {
         drop(busy);
         tokio::task::yield_now().await;
         assert_eq!(fake.closes.load(Ordering::SeqCst), 2, "the busy one is closed when returned");
+    }
+
+    /// Starts a checkout of `key` in the background and lets paused time run `secs` seconds.
+    async fn pending_get(p: &SessionPool<Arc<Fake>>, key: &'static str, secs: u64) -> tokio::task::JoinHandle<usize> {
+        let p = p.clone();
+        let task = tokio::spawn(async move { *p.get(key).await.expect("a session once LOGOUT is done") });
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        task
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_session_returned_past_its_maximum_age_holds_its_accounts_slot_until_its_logout_is_done() {
+        let (p, fake) = pool(cfg());
+        let s = p.get("a").await.unwrap();
+        tokio::time::advance(Duration::from_secs(601)).await;
+        let logout = fake.logout_gate.write().await;
+        drop(s);
+        let next = pending_get(&p, "a", 3).await;
+        let seen = (next.is_finished(), fake.connects.load(Ordering::SeqCst), fake.closes.load(Ordering::SeqCst));
+        assert_eq!(seen, (false, 1, 1), "(served, logins, logouts begun): no login while the LOGOUT runs");
+        drop(logout);
+        assert_eq!(next.await.unwrap(), 1, "the caller got a new session once LOGOUT was done");
+        let max = fake.max_open.load(Ordering::SeqCst);
+        assert_eq!(max, 1, "the server saw at most one session of the account at a time, saw {max}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_broken_session_frees_its_accounts_slot_at_once_for_the_caller_replacing_it() {
+        let (p, fake) = pool(cfg());
+        let mut s = p.get("a").await.unwrap();
+        s.mark_broken();
+        let logout = fake.logout_gate.write().await;
+        drop(s);
+        let next = pending_get(&p, "a", 1).await;
+        assert!(next.is_finished(), "the replacement does not wait out a LOGOUT on a failing connection");
+        drop(logout);
+        assert_eq!(next.await.unwrap(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stale_idle_sessions_logout_holds_its_accounts_slot_on_every_path() {
+        // The caller finds the stale session itself (the reaper sleeps), then the reaper finds
+        // it, then the caller's NOOP fails.
+        for path in ["checkout", "reaper", "health check"] {
+            let mut c = cfg();
+            if path != "reaper" {
+                c.reap_interval = Duration::from_secs(10_000);
+            }
+            let (p, fake) = pool(c);
+            drop(p.get("a").await.unwrap());
+            let logout = fake.logout_gate.write().await;
+            if path == "health check" {
+                fake.fail_recycle.store(true, Ordering::SeqCst);
+                tokio::time::advance(Duration::from_secs(31)).await;
+            } else {
+                tokio::time::advance(Duration::from_secs(61)).await;
+            }
+            let next = pending_get(&p, "a", 3).await;
+            let seen = (next.is_finished(), fake.connects.load(Ordering::SeqCst), fake.closes.load(Ordering::SeqCst));
+            assert_eq!(seen, (false, 1, 1), "{path}: (served, logins, logouts begun) while the LOGOUT runs");
+            drop(logout);
+            assert_eq!(next.await.unwrap(), 1, "{path}: a new session once LOGOUT was done");
+            let max = fake.max_open.load(Ordering::SeqCst);
+            assert_eq!(max, 1, "{path}: the server saw at most one session of the account, saw {max}");
+            let st = p.stats().total;
+            assert_eq!((st.total_created, st.total_closed, st.in_use), (2, 1, 0), "{path}: {st:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_evicted_session_holds_its_accounts_slot_until_its_logout_is_done() {
+        let mut c = cfg();
+        c.max_total = 1;
+        let (p, fake) = pool(c);
+        drop(p.get("a").await.unwrap());
+        let free = |key: &str| p.inner.slot(key).permits.available_permits();
+        let logout = fake.logout_gate.write().await;
+        let other = pending_get(&p, "b", 1).await;
+        assert_eq!(fake.closes.load(Ordering::SeqCst), 1, "a's idle session is being closed to make room for b");
+        assert_eq!((free("a"), other.is_finished()), (0, false), "(a's free slots, b served) while a's LOGOUT runs");
+        drop(logout);
+        other.await.unwrap();
+        assert_eq!(free("a"), 1, "a's slot came back with the LOGOUT");
+        let max = fake.max_open.load(Ordering::SeqCst);
+        assert_eq!(max, 1, "the server never saw more sessions than the global limit of 1, saw {max}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

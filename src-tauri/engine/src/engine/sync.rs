@@ -8,7 +8,7 @@ use super::{Engine, EngineError};
 use crate::clock::unix_now;
 use crate::config::CacheConfig;
 use crate::events::Event;
-use crate::imap::{FolderSpec, ImapSession};
+use crate::imap::{FetchLimits, FolderSpec, ImapSession};
 use crate::store::{CachedMessage, CodeRecord, FolderState};
 
 /// A wait's settings.
@@ -112,12 +112,13 @@ impl Engine {
                 return Ok(msgs);
             }
         }
+        let limits = FetchLimits::new(&self.config.cache);
         let (sel, raws) = self
             .with_session(&email, |s| {
                 let folder = folder.clone();
                 Box::pin(async move {
                     let name = s.resolve(&folder).await?;
-                    Ok(s.fetch_newest(&name, top).await?)
+                    Ok(s.fetch_newest(&name, top, limits).await?)
                 })
             })
             .await?;
@@ -145,19 +146,21 @@ impl Engine {
         }
     }
 
-    /// One message, whole, as the server has it (for showing it), found by folder and UID.
+    /// One message as the server has it (for showing it), found by folder and UID: whole, or
+    /// its first `cache.maxMessageBytes` when it is larger.
     ///
     /// # Errors
     /// [`EngineError::MessageGone`] if the folder no longer has it; unknown account or
     /// folder; sign-in, network or pool failures.
     pub async fn message(&self, email: &str, folder: &FolderSpec, uid: u32) -> Result<Vec<u8>, EngineError> {
         let email = self.account(email).await?.email;
+        let limits = FetchLimits::new(&self.config.cache);
         let found = self
             .with_session(&email, |s| {
                 let folder = folder.clone();
                 Box::pin(async move {
                     let name = s.resolve(&folder).await?;
-                    Ok(s.fetch_uid(&name, uid).await?)
+                    Ok(s.fetch_uid(&name, uid, limits).await?)
                 })
             })
             .await?;
@@ -179,50 +182,61 @@ impl Engine {
     }
 
     /// One look for new mail in a folder on the account's reused session: a single
-    /// `UID FETCH last+1:*` when the folder is already selected and the cache knows the last
-    /// UID (one round trip when nothing is new). New messages are extracted and cached.
+    /// `UID FETCH last+1:*` of UIDs and sizes when the folder is already selected and the
+    /// cache knows the last UID (one round trip when nothing is new). New messages are
+    /// fetched in batches (`cache.fetchBatch`), each extracted and cached, which moves the
+    /// folder's position, before the next is asked for.
     ///
     /// # Errors
-    /// Unknown account or folder; sign-in, network, pool or cache failures.
+    /// Unknown account or folder; sign-in, network, pool or cache failures. Batches cached
+    /// before a failure stay cached, and the next poll starts after them.
     pub async fn poll(&self, email: &str, folder: &FolderSpec) -> Result<Vec<CachedMessage>, EngineError> {
         let email = self.account(email).await?.email;
         let key = folder.to_string();
-        let (e, k) = (email.clone(), key.clone());
-        let known = self.store.call(move |s| s.folder_state(&e, &k)).await?;
-        let (sel, raws, floor) = self
-            .with_session(&email, |s| {
-                let folder = folder.clone();
-                Box::pin(async move {
-                    let name = s.resolve(&folder).await?;
-                    match known {
-                        Some(st)
-                            if s.selected().is_some_and(|x| x.name == name && x.uid_validity == st.uid_validity) =>
-                        {
-                            let (sel, raws) = s.fetch_after(&name, st.last_uid).await?;
-                            Ok((sel, raws, st.last_uid))
+        let limits = FetchLimits::new(&self.config.cache);
+        let mut found = Vec::new();
+        loop {
+            let (e, k) = (email.clone(), key.clone());
+            let known = self.store.call(move |s| s.folder_state(&e, &k)).await?;
+            let (batch, floor) = self
+                .with_session(&email, |s| {
+                    let folder = folder.clone();
+                    Box::pin(async move {
+                        let name = s.resolve(&folder).await?;
+                        match known {
+                            Some(st)
+                                if s.selected()
+                                    .is_some_and(|x| x.name == name && x.uid_validity == st.uid_validity) =>
+                            {
+                                Ok((s.fetch_after(&name, st.last_uid, limits).await?, st.last_uid))
+                            }
+                            _ => {
+                                let sel = s.reselect(&name).await?;
+                                let last = sel.uid_next.map(|n| n.saturating_sub(1)).unwrap_or(0);
+                                let after = known
+                                    .filter(|st| st.uid_validity == sel.uid_validity)
+                                    .map_or(last, |st| st.last_uid);
+                                Ok((s.fetch_after(&name, after, limits).await?, after))
+                            }
                         }
-                        _ => {
-                            let sel = s.reselect(&name).await?;
-                            let last = sel.uid_next.map(|n| n.saturating_sub(1)).unwrap_or(0);
-                            let after =
-                                known.filter(|st| st.uid_validity == sel.uid_validity).map_or(last, |st| st.last_uid);
-                            let (sel, raws) = s.fetch_after(&name, after).await?;
-                            Ok((sel, raws, after))
-                        }
-                    }
+                    })
                 })
-            })
-            .await?;
-        if raws.is_empty() {
-            if known.as_ref().is_none_or(|st| st.uid_validity != sel.uid_validity || st.last_uid != floor) {
-                // Remember the baseline, so the next poll is a single UID FETCH.
-                let state = FolderState { uid_validity: sel.uid_validity, last_uid: floor, synced_at: unix_now() };
-                let (e, k) = (email.clone(), key.clone());
-                self.store.call(move |s| s.save_sync(&e, &k, state, &[], unix_now())).await?;
+                .await?;
+            let sel = batch.selected;
+            if batch.messages.is_empty() {
+                if known.as_ref().is_none_or(|st| st.uid_validity != sel.uid_validity || st.last_uid != floor) {
+                    // Remember the baseline, so the next poll is a single UID FETCH.
+                    let state = FolderState { uid_validity: sel.uid_validity, last_uid: floor, synced_at: unix_now() };
+                    let (e, k) = (email.clone(), key.clone());
+                    self.store.call(move |s| s.save_sync(&e, &k, state, &[], unix_now())).await?;
+                }
+                return Ok(found);
             }
-            return Ok(Vec::new());
+            found.extend(self.intake.save(&email, &key, &sel, batch.messages).await?.messages);
+            if !batch.more {
+                return Ok(found);
+            }
         }
-        Ok(self.intake.save(&email, &key, &sel, raws).await?.messages)
     }
 
     /// Appends a message to a folder of the account (benchmarks and tests deliver mail this

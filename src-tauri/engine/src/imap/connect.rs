@@ -231,7 +231,7 @@ async fn connect_inner(
             read_greeting(&mut plain).await.map_err(lost)?;
             plain.run_command_and_check_ok("STARTTLS", None).await.map_err(|e| ImapError::Tls {
                 endpoint: ep.clone(),
-                reason: format!("the server refused STARTTLS ({e}); try implicit TLS on port 993"),
+                reason: format!("the server refused STARTTLS ({}); try implicit TLS on port 993", super::describe(&e)),
             })?;
             let stream = tls.wrap(endpoint, plain.into_inner()).await?;
             // No greeting follows STARTTLS; capabilities must be asked for again.
@@ -266,7 +266,7 @@ where
     match client.read_response().await {
         Ok(Some(resp)) => Ok(format!("{:?}", resp.parsed())),
         Ok(None) => Err("the server closed the connection before its greeting".into()),
-        Err(e) => Err(format!("no greeting from the server ({e})")),
+        Err(e) => Err(format!("no greeting from the server ({})", super::describe_io(&e))),
     }
 }
 
@@ -284,10 +284,13 @@ fn map_auth_error(endpoint: &str, user: &str, e: async_imap::error::Error) -> Im
                 ImapError::AuthFailed { endpoint, user, reason }
             }
         }
-        E::Io(io) => ImapError::ConnectionLost { endpoint, reason: io.to_string() },
+        E::Io(io) => ImapError::ConnectionLost { endpoint, reason: super::describe_io(&io) },
         E::ConnectionLost => {
             ImapError::ConnectionLost { endpoint, reason: "the server closed the connection during sign-in".into() }
         }
-        other => ImapError::ConnectionLost { endpoint, reason: format!("unreadable answer during sign-in: {other}") },
+        other => ImapError::ConnectionLost {
+            endpoint,
+            reason: format!("unreadable answer during sign-in: {}", super::describe(&other)),
+        },
     }
 }

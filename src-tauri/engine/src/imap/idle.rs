@@ -49,8 +49,9 @@ impl ImapSession {
     ///
     /// # Errors
     /// [`ImapError::ConnectionLost`] when the server closed the connection during IDLE (an
-    /// EOF), or any error of IDLE or DONE. After an error the session is unusable: every
-    /// later command fails with `ConnectionLost`, so the caller should mark it broken.
+    /// EOF), or any error of IDLE or DONE, a NO or BAD reply included. After an error the
+    /// session is unusable ([`ImapSession::is_usable`] is false, every later command fails
+    /// with `ConnectionLost`), so the caller must mark it broken rather than return it.
     pub async fn idle(
         &mut self,
         renew_after: Duration,

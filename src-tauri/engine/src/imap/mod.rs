@@ -4,6 +4,17 @@
 //! that a caller asking for the same folder again costs no SELECT, and it wraps every command
 //! in the configured timeout so a dead peer never hangs a caller. Reuse, limits and health
 //! checks are the [`crate::pool`]'s business, not this module's.
+//!
+//! Mail is untrusted input, so no fetch downloads an unbounded amount of it: UIDs and sizes
+//! come first (`RFC822.SIZE`, a few dozen bytes a message), then content in batches of at
+//! most [`FetchLimits::batch`] messages and about [`FetchLimits::max_message_bytes`] bytes,
+//! and a message larger than that only for its start (`BODY.PEEK[]<0.N>`: codes sit near the
+//! top). Each batch is one or two commands, so a slow link costs a batch its command timeout,
+//! not the whole backlog, and callers move their position after every batch.
+//!
+//! Server text that reaches an error (a NO's words, a response the parser could not read) is
+//! cut to a short excerpt by [`excerpt`]: a parse error would otherwise carry the whole
+//! receive buffer, mail content and codes included.
 
 mod connect;
 mod folders;
@@ -111,8 +122,65 @@ pub struct RawMessage {
     pub uid: u32,
     /// INTERNALDATE in Unix seconds.
     pub internal_date: Option<i64>,
-    /// The whole message.
+    /// The message, or its first [`FetchLimits::max_message_bytes`] when it is larger
+    /// (then `size` says how large it is).
     pub raw: Vec<u8>,
+    /// The message's full size (`RFC822.SIZE`), when the server said.
+    pub size: Option<u32>,
+}
+
+impl RawMessage {
+    /// Whether `raw` is only the start of the message.
+    pub fn is_partial(&self) -> bool {
+        self.size.is_some_and(|s| s as usize > self.raw.len())
+    }
+}
+
+/// How much one fetch may bring home (from `cache.fetchBatch` and `cache.maxMessageBytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchLimits {
+    /// Most messages whose content one batch asks for.
+    pub batch: usize,
+    /// A message larger than this is fetched for its first this many bytes; a batch stops
+    /// taking messages once their sizes add up to this (it always takes one).
+    pub max_message_bytes: usize,
+}
+
+impl FetchLimits {
+    /// The limits in `cache`.
+    pub fn new(cache: &crate::config::CacheConfig) -> Self {
+        Self { batch: cache.fetch_batch.max(1), max_message_bytes: cache.max_message_bytes.max(1) }
+    }
+
+    fn cap(&self) -> u32 {
+        u32::try_from(self.max_message_bytes).unwrap_or(u32::MAX)
+    }
+
+    /// The longest prefix of `sizes` (UID, size) that makes one batch.
+    fn take<'a>(&self, sizes: &'a [(u32, u32)]) -> &'a [(u32, u32)] {
+        let mut bytes = 0usize;
+        let mut n = 0;
+        for &(_, size) in sizes.iter().take(self.batch) {
+            let size = size.min(self.cap()) as usize;
+            if n > 0 && bytes + size > self.max_message_bytes {
+                break;
+            }
+            bytes += size;
+            n += 1;
+        }
+        &sizes[..n]
+    }
+}
+
+/// One batch of new messages: see [`ImapSession::fetch_after`].
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// The folder as SELECT (and what came since) left it.
+    pub selected: Selected,
+    /// The messages, oldest first.
+    pub messages: Vec<RawMessage>,
+    /// Whether messages above the last one here were left for the next batch.
+    pub more: bool,
 }
 
 /// The selected folder and what SELECT said about it.
@@ -146,7 +214,8 @@ impl std::fmt::Debug for ImapSession {
     }
 }
 
-const FETCH_ITEMS: &str = "(UID INTERNALDATE BODY.PEEK[])";
+const SIZE_ITEMS: &str = "(UID RFC822.SIZE)";
+const WHOLE_ITEMS: &str = "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])";
 
 /// Runs one command under the session's timeout, then applies what the server sent
 /// unasked. A macro rather than a method so the command's borrow of the connection and the
@@ -190,6 +259,13 @@ impl ImapSession {
     /// host:port of the server.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// Whether the connection can still take commands: false after an IDLE or DONE that
+    /// failed, whatever the failure (a NO or BAD included), since IDLE took the connection
+    /// and could not give it back. A holder must then close the session, not return it.
+    pub fn is_usable(&self) -> bool {
+        self.inner.is_some()
     }
 
     /// When the connection was made.
@@ -289,82 +365,134 @@ impl ImapSession {
         }
     }
 
-    /// The newest `top` messages of `folder`, newest first.
+    /// The newest `top` messages of `folder`, newest first, each within `limits` (content
+    /// asked for in batches).
     ///
-    /// When the folder is already selected this is one FETCH: the range starts `top` below
-    /// the last known message count and ends at `*`, so mail that arrived since is included
-    /// without a new SELECT.
+    /// When the folder is already selected the sizes are one FETCH: the range starts `top`
+    /// below the last known message count and ends at `*`, so mail that arrived since is
+    /// included without a new SELECT.
     ///
     /// # Errors
     /// Missing folder, connection errors.
-    pub async fn fetch_newest(&mut self, folder: &str, top: usize) -> Result<(Selected, Vec<RawMessage>), ImapError> {
+    pub async fn fetch_newest(
+        &mut self,
+        folder: &str,
+        top: usize,
+        limits: FetchLimits,
+    ) -> Result<(Selected, Vec<RawMessage>), ImapError> {
         let sel = self.select(folder).await?;
         if top == 0 {
             return Ok((sel, Vec::new()));
         }
-        let mut msgs = if sel.exists > 0 {
+        let mut sizes = if sel.exists > 0 {
             let first = sel.exists.saturating_sub(top as u32 - 1).max(1);
-            self.fetch_range(false, &format!("{first}:*")).await?
+            self.fetch_sizes(false, &format!("{first}:*")).await?
         } else {
             // An empty folder has no sequence numbers; ask by UID from where it stood.
             let next = sel.uid_next.unwrap_or(1).max(1);
-            self.fetch_range(true, &format!("{next}:*")).await?.into_iter().filter(|m| m.uid >= next).collect()
+            self.fetch_sizes(true, &format!("{next}:*")).await?.into_iter().filter(|&(uid, _)| uid >= next).collect()
         };
+        sizes.sort_by_key(|&(uid, _)| std::cmp::Reverse(uid));
+        sizes.truncate(top);
+        sizes.reverse();
+        let mut msgs = Vec::with_capacity(sizes.len());
+        let mut rest = &sizes[..];
+        while !rest.is_empty() {
+            let batch = limits.take(rest);
+            msgs.extend(self.fetch_bodies(batch, limits).await?);
+            rest = &rest[batch.len()..];
+        }
         msgs.sort_by_key(|m| std::cmp::Reverse(m.uid));
-        msgs.truncate(top);
         let sel = self.selected.clone().unwrap_or(sel);
         Ok((sel, msgs))
     }
 
-    /// One message of `folder` by UID, whole; `None` if the folder has no such message.
+    /// One message of `folder` by UID (its start only when larger than `limits` allow);
+    /// `None` if the folder has no such message.
     ///
     /// # Errors
     /// Missing folder, connection errors.
-    pub async fn fetch_uid(&mut self, folder: &str, uid: u32) -> Result<Option<RawMessage>, ImapError> {
-        self.select(folder).await?;
-        Ok(self.fetch_range(true, &uid.to_string()).await?.into_iter().find(|m| m.uid == uid))
-    }
-
-    /// Messages of `folder` with a UID above `after_uid`, oldest first. Costs one UID FETCH
-    /// when the folder is already selected.
-    ///
-    /// # Errors
-    /// Missing folder, connection errors.
-    pub async fn fetch_after(
+    pub async fn fetch_uid(
         &mut self,
         folder: &str,
-        after_uid: u32,
-    ) -> Result<(Selected, Vec<RawMessage>), ImapError> {
-        let sel = self.select(folder).await?;
-        let range = format!("{}:*", after_uid.saturating_add(1));
-        let mut msgs = self.fetch_range(true, &range).await?;
-        // `N:*` always includes the highest message, even when its UID is below N.
-        msgs.retain(|m| m.uid > after_uid);
-        msgs.sort_by_key(|m| m.uid);
-        Ok((sel, msgs))
+        uid: u32,
+        limits: FetchLimits,
+    ) -> Result<Option<RawMessage>, ImapError> {
+        self.select(folder).await?;
+        let sizes: Vec<(u32, u32)> =
+            self.fetch_sizes(true, &uid.to_string()).await?.into_iter().filter(|&(u, _)| u == uid).collect();
+        Ok(self.fetch_bodies(&sizes, limits).await?.into_iter().find(|m| m.uid == uid))
     }
 
-    async fn fetch_range(&mut self, by_uid: bool, range: &str) -> Result<Vec<RawMessage>, ImapError> {
+    /// The oldest batch of messages of `folder` with a UID above `after_uid`, oldest first:
+    /// at most `limits.batch` of them, about `limits.max_message_bytes` together, each
+    /// within that size. [`Batch::more`] says whether newer ones wait for the next call,
+    /// which the caller makes with the last UID it got, after moving its position there.
+    /// Costs one UID FETCH when the folder is already selected and nothing is new.
+    ///
+    /// # Errors
+    /// Missing folder, connection errors.
+    pub async fn fetch_after(&mut self, folder: &str, after_uid: u32, limits: FetchLimits) -> Result<Batch, ImapError> {
+        let sel = self.select(folder).await?;
+        let range = format!("{}:*", after_uid.saturating_add(1));
+        let mut sizes = self.fetch_sizes(true, &range).await?;
+        // `N:*` always includes the highest message, even when its UID is below N.
+        sizes.retain(|&(uid, _)| uid > after_uid);
+        sizes.sort_by_key(|&(uid, _)| uid);
+        let batch = limits.take(&sizes);
+        let more = batch.len() < sizes.len();
+        let mut messages = self.fetch_bodies(batch, limits).await?;
+        messages.sort_by_key(|m| m.uid);
+        Ok(Batch { selected: sel, messages, more })
+    }
+
+    /// UID and RFC822.SIZE of the messages in `range`: no content.
+    async fn fetch_sizes(&mut self, by_uid: bool, range: &str) -> Result<Vec<(u32, u32)>, ImapError> {
+        let fetches = self.fetch_items(by_uid, range, SIZE_ITEMS).await?;
+        // A size the server did not give counts as too large: only the start is asked for.
+        Ok(fetches.iter().filter_map(|f| Some((f.uid?, f.size.unwrap_or(u32::MAX)))).collect())
+    }
+
+    /// The content of the messages in `sizes` (UID, size): whole when within `limits`, the
+    /// start otherwise. One UID FETCH for each kind present.
+    async fn fetch_bodies(&mut self, sizes: &[(u32, u32)], limits: FetchLimits) -> Result<Vec<RawMessage>, ImapError> {
+        let cap = limits.cap();
+        let (whole, large): (Vec<_>, Vec<_>) = sizes.iter().partition(|&&(_, size)| size <= cap);
+        let set = |v: &[&(u32, u32)]| v.iter().map(|(uid, _)| uid.to_string()).collect::<Vec<_>>().join(",");
+        let mut out = Vec::with_capacity(sizes.len());
+        for (part, items) in
+            [(whole, WHOLE_ITEMS.to_string()), (large, format!("(UID RFC822.SIZE INTERNALDATE BODY.PEEK[]<0.{cap}>)"))]
+        {
+            if part.is_empty() {
+                continue;
+            }
+            let fetches = self.fetch_items(true, &set(&part), &items).await?;
+            out.extend(fetches.into_iter().filter_map(|f| {
+                let uid = f.uid?;
+                let mut raw = f.body().unwrap_or_default().to_vec();
+                // A server that ignores the partial range is still kept to the cap.
+                raw.truncate(limits.max_message_bytes);
+                Some(RawMessage { uid, internal_date: f.internal_date().map(|d| d.timestamp()), raw, size: f.size })
+            }));
+        }
+        Ok(out)
+    }
+
+    async fn fetch_items(
+        &mut self,
+        by_uid: bool,
+        range: &str,
+        items: &str,
+    ) -> Result<Vec<async_imap::types::Fetch>, ImapError> {
         let phase = if by_uid { "running UID FETCH" } else { "running FETCH" };
         let inner = conn(&mut self.inner, &self.endpoint)?;
-        let fetches: Vec<async_imap::types::Fetch> = timed!(self, phase, async {
+        timed!(self, phase, async {
             if by_uid {
-                inner.uid_fetch(range, FETCH_ITEMS).await?.try_collect().await
+                inner.uid_fetch(range, items).await?.try_collect().await
             } else {
-                inner.fetch(range, FETCH_ITEMS).await?.try_collect().await
+                inner.fetch(range, items).await?.try_collect().await
             }
-        })?;
-        Ok(fetches
-            .into_iter()
-            .filter_map(|f| {
-                let uid = f.uid?;
-                Some(RawMessage {
-                    uid,
-                    internal_date: f.internal_date().map(|d| d.timestamp()),
-                    raw: f.body().unwrap_or_default().to_vec(),
-                })
-            })
-            .collect())
+        })
     }
 
     /// Appends a message (used by tests and benchmarks to deliver mail).
@@ -430,16 +558,82 @@ fn looks_like_missing_folder(reason: &str) -> bool {
         || r.contains("unknown mailbox")
 }
 
+/// Most characters of server text an error carries.
+const EXCERPT_CHARS: usize = 80;
+
+/// Server text made fit for an error message, a log line or a UI: its first line, printable
+/// characters only, every run of four or more digits masked (a code is most often one), and
+/// at most [`EXCERPT_CHARS`] characters. Enough to tell a `[LIMIT]` from a missing folder,
+/// never a message's content.
+pub fn excerpt(text: &str) -> String {
+    let mut lines = text.trim().lines();
+    let chars: Vec<char> = lines.next().unwrap_or("").chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let mut masked = String::with_capacity(chars.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let run = chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if run >= 4 {
+            masked.extend(std::iter::repeat_n('#', run));
+            i += run;
+        } else {
+            masked.push(chars[i]);
+            i += 1;
+        }
+    }
+    let masked = masked.trim_end();
+    if masked.chars().count() > EXCERPT_CHARS || lines.next().is_some() {
+        let mut cut: String = masked.chars().take(EXCERPT_CHARS).collect();
+        cut.push('…');
+        return cut;
+    }
+    masked.to_string()
+}
+
 /// async-imap puts the server's whole response, debug-formatted, into `No`/`Bad`; keep the
-/// human part (`[AUTHENTICATIONFAILED] Authentication failed.`).
+/// human part (`[AUTHENTICATIONFAILED] Authentication failed.`), as an [`excerpt`].
 pub(crate) fn server_words(raw: &str) -> String {
     if let Some(start) = raw.find("info: Some(\"") {
         let rest = &raw[start + 12..];
         if let Some(end) = rest.find("\")") {
-            return rest[..end].replace("\\\"", "\"");
+            return excerpt(&rest[..end].replace("\\\"", "\""));
         }
     }
-    raw.trim().to_string()
+    excerpt(raw)
+}
+
+/// What an I/O error from the connection says. async-imap reports a response it cannot
+/// parse as an I/O error holding the whole receive buffer; that becomes its size.
+pub(crate) fn describe_io(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" during parsing of ") {
+        Some(at) => format!("a response that cannot be parsed ({} bytes)", text.len() - at - 19),
+        None => excerpt(&text),
+    }
+}
+
+/// What an async-imap error says, without the server data some of them carry whole: a
+/// parse error's receive buffer or unexpected response (a FETCH's literal, that is a
+/// message, codes and all) is reduced to what kind of thing it was and its size.
+pub(crate) fn describe(e: &async_imap::error::Error) -> String {
+    use async_imap::error::{Error as E, ParseError as P};
+    match e {
+        E::Io(io) => format!("io: {}", describe_io(io)),
+        E::Bad(raw) => format!("bad response: {}", server_words(raw)),
+        E::No(raw) => format!("no response: {}", server_words(raw)),
+        E::ConnectionLost => "connection lost".into(),
+        E::Parse(P::Invalid(buf)) => format!("a response that cannot be parsed ({} bytes)", buf.len()),
+        E::Parse(P::Unexpected(what)) => {
+            // The response's debug form; its leading name says what kind it was.
+            let kind: String = what.chars().take_while(|c| c.is_ascii_alphanumeric()).take(40).collect();
+            format!("an unexpected {} response ({} bytes)", if kind.is_empty() { "kind of" } else { &kind }, what.len())
+        }
+        E::Parse(P::DataNotUtf8(buf, _)) => format!("a response that is not UTF-8 ({} bytes)", buf.len()),
+        E::Parse(P::Authentication(..)) => "an authentication challenge that cannot be read".into(),
+        E::Parse(P::ExpectedResponseNotFound(what)) => format!("no expected response for {}", excerpt(what)),
+        E::Validate(v) => format!("validate: {v}"),
+        E::Append => "could not append mail to mailbox".into(),
+        other => excerpt(&other.to_string()),
+    }
 }
 
 fn map_command_error(endpoint: &str, phase: &str, e: async_imap::error::Error) -> ImapError {
@@ -447,10 +641,13 @@ fn map_command_error(endpoint: &str, phase: &str, e: async_imap::error::Error) -
     let endpoint = endpoint.to_string();
     let command = phase.trim_start_matches("running ").to_string();
     match e {
-        E::Io(io) => ImapError::ConnectionLost { endpoint, reason: io.to_string() },
+        E::Io(io) => ImapError::ConnectionLost { endpoint, reason: describe_io(&io) },
         E::ConnectionLost => ImapError::ConnectionLost { endpoint, reason: "the server closed the connection".into() },
         E::No(reason) | E::Bad(reason) => ImapError::Refused { endpoint, command, reason: server_words(&reason) },
-        other => ImapError::ConnectionLost { endpoint, reason: format!("unreadable answer to {command}: {other}") },
+        other => ImapError::ConnectionLost {
+            endpoint,
+            reason: format!("unreadable answer to {command}: {}", describe(&other)),
+        },
     }
 }
 
@@ -463,5 +660,50 @@ mod tests {
         let raw = r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#;
         assert_eq!(server_words(raw), "[AUTHENTICATIONFAILED] Authentication failed.");
         assert_eq!(server_words(" plain text "), "plain text");
+    }
+
+    #[test]
+    fn server_text_in_errors_is_one_short_line_without_codes() {
+        let long = format!("Your code is 482913. {}", "blah ".repeat(200));
+        let e = excerpt(&long);
+        assert!(!e.contains("482913"), "a code never reaches an error: {e}");
+        assert!(e.starts_with("Your code is ######."), "{e}");
+        assert!(e.chars().count() <= EXCERPT_CHARS + 1, "cut to the excerpt's length: {} chars", e.chars().count());
+        let two = excerpt("first line\r\nSubject: secret\r\n");
+        assert_eq!(two, "first line…", "only the first line, marked as cut");
+        assert_eq!(excerpt("limit=10 [LIMIT]\u{7}"), "limit=10 [LIMIT]", "short numbers and codes in brackets stay");
+    }
+
+    #[test]
+    fn a_parse_error_is_described_without_the_receive_buffer() {
+        use async_imap::error::{Error, ParseError};
+        let buffer = b"* 1 FETCH (UID 7 BODY[] {60}\r\nSubject: Your code\r\n\r\nYour code is 482913\r\n)".to_vec();
+        let unexpected =
+            format!("Fetch(1, [Uid(7), BodySection {{ data: Some({:?}) }}])", String::from_utf8_lossy(&buffer));
+        let io = std::io::Error::other(format!(
+            "{:?} during parsing of {:?}",
+            "Error { input: [42], code: Tag }",
+            String::from_utf8_lossy(&buffer)
+        ));
+        for e in [
+            Error::Parse(ParseError::Invalid(buffer.clone())),
+            Error::Parse(ParseError::Unexpected(unexpected)),
+            Error::Io(io),
+        ] {
+            let said = describe(&e);
+            let err = map_command_error("127.0.0.1:993", "running UID FETCH", e);
+            let shown = err.to_string();
+            for text in [&said, &shown] {
+                for secret in ["482913", "Subject", "Your code"] {
+                    assert!(!text.contains(secret), "{secret:?} leaked into the error: {text}");
+                }
+            }
+            assert!(
+                shown.contains("cannot be parsed (") || shown.contains("an unexpected Fetch response ("),
+                "the error says what kind of answer it was, and its size: {shown}"
+            );
+        }
+        let said = describe(&Error::Parse(ParseError::Unexpected("Fetch(1, [Uid(7)])".into())));
+        assert_eq!(said, "an unexpected Fetch response (18 bytes)");
     }
 }

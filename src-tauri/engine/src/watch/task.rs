@@ -12,7 +12,7 @@ use super::{Arrival, Mark, Shared, WatchMode, Watched, lock};
 use crate::clock::unix_now;
 use crate::error::EngineError;
 use crate::events::Event;
-use crate::imap::{FolderSpec, IdleEnd, ImapError, ImapSession, RawMessage, Selected};
+use crate::imap::{FetchLimits, FolderSpec, IdleEnd, ImapError, ImapSession, RawMessage, Selected};
 use crate::intake::record_for;
 
 /// The UIDVALIDITY a mark holds for a folder that did not exist at the baseline (servers
@@ -144,7 +144,7 @@ async fn cold_round(shared: &Shared, w: &Watched) -> ColdPoll {
             None => shared.pool.get(&w.email).await?,
         };
         let r = poll(shared, w, &mut s, true).await;
-        if r.as_ref().is_err_and(EngineError::is_connection_error) {
+        if r.as_ref().is_err_and(EngineError::is_connection_error) || !s.is_usable() {
             s.mark_broken();
         }
         r
@@ -214,7 +214,9 @@ async fn hot_round(shared: &Shared, w: &Watched, junk_due: &mut Instant) -> Resu
         }
     }
     .await;
-    if r.as_ref().is_err_and(EngineError::is_connection_error) {
+    // A NO or BAD to IDLE or DONE is no connection error, but it leaves no connection to
+    // give back: closing it frees its global slot.
+    if r.as_ref().is_err_and(EngineError::is_connection_error) || !s.is_usable() {
         s.mark_broken();
     }
     drop(s);
@@ -277,6 +279,7 @@ async fn poll_folder(
     seq: u64,
 ) -> Result<(), EngineError> {
     let key = spec.to_string();
+    let limits = FetchLimits::new(&shared.config.cache);
     let name = s.resolve(spec).await?;
     let selected = s.selected().is_some_and(|sel| sel.name == name);
     let inbox = FolderSpec::Inbox.to_string();
@@ -290,7 +293,7 @@ async fn poll_folder(
         };
         let last = match uid_next {
             Some(n) => n.saturating_sub(1),
-            None => s.fetch_newest(&name, 1).await?.1.first().map_or(0, |m| m.uid),
+            None => s.fetch_newest(&name, 1, limits).await?.1.first().map_or(0, |m| m.uid),
         };
         set_mark(w, &key, uid_validity, last);
         // The cache's baseline too, so what arrives after this look is news to every path.
@@ -306,28 +309,40 @@ async fn poll_folder(
             return Ok(());
         }
     }
-    let (sel, raws) = s.fetch_after(&name, m.last_uid).await?;
-    let (sel, raws) = if sel.uid_validity != m.uid_validity && m.uid_validity != MISSING {
-        // Every UID changed meaning: start again from what is there now, and look at the
-        // newest few for mail that came since the last look.
-        let sel = s.reselect(&name).await?;
-        let (_, newest) = s.fetch_newest(&name, shared.config.watch.rebaseline_top).await?;
-        let last =
-            sel.uid_next.map(|n| n.saturating_sub(1)).unwrap_or(0).max(newest.iter().map(|r| r.uid).max().unwrap_or(0));
-        set_mark(w, &key, sel.uid_validity, last);
-        let recent: Vec<RawMessage> =
-            newest.into_iter().filter(|r| r.internal_date.is_some_and(|d| d >= m.checked_unix - 1)).collect();
-        (sel, recent)
-    } else {
-        let last = raws.iter().map(|r| r.uid).max().unwrap_or(m.last_uid).max(m.last_uid);
-        set_mark(w, &key, sel.uid_validity, last);
-        (sel, raws)
-    };
+    // New mail comes in batches; the mark moves after each one is delivered, so a backlog
+    // cut short by a timeout resumes where it stopped.
+    let mut last = m.last_uid;
+    loop {
+        let batch = s.fetch_after(&name, last, limits).await?;
+        let (sel, raws, more) = if batch.selected.uid_validity != m.uid_validity && m.uid_validity != MISSING {
+            // Every UID changed meaning: start again from what is there now, and look at the
+            // newest few for mail that came since the last look.
+            let sel = s.reselect(&name).await?;
+            let (_, newest) = s.fetch_newest(&name, shared.config.watch.rebaseline_top, limits).await?;
+            let last = sel
+                .uid_next
+                .map(|n| n.saturating_sub(1))
+                .unwrap_or(0)
+                .max(newest.iter().map(|r| r.uid).max().unwrap_or(0));
+            set_mark(w, &key, sel.uid_validity, last);
+            let recent: Vec<RawMessage> =
+                newest.into_iter().filter(|r| r.internal_date.is_some_and(|d| d >= m.checked_unix - 1)).collect();
+            (sel, recent, false)
+        } else {
+            last = batch.messages.iter().map(|r| r.uid).max().unwrap_or(last).max(last);
+            set_mark(w, &key, batch.selected.uid_validity, last);
+            (batch.selected, batch.messages, batch.more)
+        };
+        deliver(shared, w, &key, &sel, raws, seq).await?;
+        if !more {
+            break;
+        }
+    }
     if key != inbox && s.selected().is_some_and(|x| x.name != "INBOX") && w.hot() {
         // Hot watches idle on INBOX; go back to it now rather than on the next poll.
         s.select("INBOX").await?;
     }
-    deliver(shared, w, &key, &sel, raws, seq).await
+    Ok(())
 }
 
 async fn deliver(
