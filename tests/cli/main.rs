@@ -206,6 +206,45 @@ async fn fetch_and_stats_report_in_json() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_logging_never_writes_a_password_or_a_token() {
+    let mut cli = Cli::start().await;
+    let port = cli.bed.dovecot.imaps_port();
+    let password = "pw-zora-7c1f";
+    let r = cli.add_password("zora@example.com", password, port, "implicit");
+    assert_eq!(r.code, 0, "{r:?}");
+    cli.add_oauth("zeno@outlook.com");
+    for email in ["zora@example.com", "zeno@outlook.com"] {
+        cli.bed.dovecot.append(email, "INBOX", &mail("Your GitHub launch code", "Your code is 73910286.")).await;
+        let out = cli
+            .command(&["fetch", email, "--json"])
+            .env("MAILWATCH_LOG", "trace")
+            .stdin(Stdio::null())
+            .output()
+            .expect("the CLI starts");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // Checked here, before `finish`, so that a failure shows the lines with the secret hidden.
+        let leaks: Vec<String> = stderr
+            .lines()
+            .filter(|l| cli.secrets.iter().any(|s| l.contains(s.as_str())))
+            .map(|l| cli.secrets.iter().fold(l.to_string(), |l, s| l.replace(s.as_str(), "<secret>")))
+            .collect();
+        assert!(leaks.is_empty(), "MAILWATCH_LOG=trace wrote a secret on these lines:\n{}", leaks.join("\n"));
+        assert!(
+            stderr.contains("DEBUG") || stderr.contains("TRACE"),
+            "the filter let debug lines through (else this test proves nothing); stderr's lines began:\n{}",
+            stderr
+                .lines()
+                .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        let r = cli.finish(out);
+        assert_eq!(r.code, 0, "the fetch itself works with tracing on, exit {}", r.code);
+        assert_eq!(r.json()[0]["code"], "73910286", "stdout: {}", r.stdout);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_code_prints_the_code_of_a_message_that_arrives_during_the_wait() {
     let mut cli = Cli::start().await;
     cli.add_oauth("yuri@outlook.com");

@@ -195,10 +195,7 @@ fn exit_code(e: &EngineError) -> u8 {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MAILWATCH_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let json = match &cli.command {
         Command::Accounts(AccountsCmd::List { json, .. }) | Command::Stats(JsonFlag { json }) => *json,
         Command::Accounts(AccountsCmd::Add(a)) => a.json,
@@ -229,6 +226,21 @@ fn main() -> ExitCode {
             ExitCode::from(exit_code(&e))
         }
     }
+}
+
+/// Logs to stderr as `MAILWATCH_LOG` asks (default warn), with the crates that log raw
+/// protocol text capped at info so that no filter writes a password or a token.
+fn init_logging() {
+    use mailwatch_engine::redact::{PROTOCOL_LOG_CAP, PROTOCOL_LOG_TARGETS};
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MAILWATCH_LOG").unwrap_or_else(|_| "warn".into());
+    let quiet = PROTOCOL_LOG_TARGETS
+        .iter()
+        .fold(Targets::new().with_default(LevelFilter::TRACE), |t, target| t.with_target(*target, PROTOCOL_LOG_CAP));
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter).with_filter(quiet))
+        .init();
 }
 
 fn print_json(v: &impl serde::Serialize) {
