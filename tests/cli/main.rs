@@ -244,6 +244,76 @@ async fn trace_logging_never_writes_a_password_or_a_token() {
     }
 }
 
+/// `accounts add --password-stdin` on a real terminal (a pseudo-terminal made by `script`):
+/// the password typed after the prompt must not be echoed back.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_typed_at_the_terminal_is_not_echoed() {
+    use std::io::Read;
+    let mut cli = Cli::start().await;
+    let (email, password) = ("tia@example.com", "pw-tia-typed-4e2");
+    cli.bed.dovecot.add_user(email, password);
+    cli.secrets.push(password.to_string());
+    let port = cli.bed.dovecot.imaps_port().to_string();
+    let args = [
+        "accounts",
+        "add",
+        email,
+        "--provider",
+        "imap",
+        "--imap-host",
+        "127.0.0.1",
+        "--imap-port",
+        &port,
+        "--password-stdin",
+    ];
+    let inner = cli.command(&args);
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', "'\\''"));
+    let line =
+        std::iter::once(quote(inner.get_program())).chain(inner.get_args().map(quote)).collect::<Vec<_>>().join(" ");
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_remove("MAILWATCH_DATA_DIR")
+        .env_remove("MAILWATCH_EXTRA_CA")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux runs the CLI on a pseudo-terminal");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let reader = std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut chunk) {
+            if n == 0 || tx.send(chunk[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    // Type only once the prompt shows: the CLI turns echo off before it prints the prompt.
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("password: ") {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(chunk) => seen.extend(chunk),
+            Err(_) => panic!("no prompt on the terminal; it showed:\n{}", String::from_utf8_lossy(&seen)),
+        }
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{password}\n").as_bytes()).unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    drop(stdin);
+    reader.join().unwrap();
+    seen.extend(rx.try_iter().flatten());
+    let screen = String::from_utf8_lossy(&seen).replace(password, "<password>");
+    assert!(!screen.contains("<password>"), "the password was echoed on the terminal:\n{screen}");
+    assert!(
+        status.success(),
+        "the account was added from the typed password ({status}); the terminal showed:\n{screen}"
+    );
+    let list = cli.run(&["accounts", "list", "--json"]);
+    assert_eq!(list.json()[0]["email"], email, "{list:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_code_prints_the_code_of_a_message_that_arrives_during_the_wait() {
     let mut cli = Cli::start().await;
