@@ -132,6 +132,12 @@ pub fn run() {
 /// Closing the window hides it to the tray, when there is one; the first time, a
 /// notification says so. Without a tray, closing quits as usual.
 fn on_window_event(window: &tauri::Window, event: &WindowEvent) {
+    // Files dropped on the window are offered for import, like a file picked in the dialog.
+    if let WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) = event {
+        let shell = window.app_handle().state::<Shell>();
+        paths.iter().for_each(|p| shell.offered_files.offer(p));
+        return;
+    }
     let WindowEvent::CloseRequested { api, .. } = event else { return };
     let app = window.app_handle();
     let shell = app.state::<Shell>();
