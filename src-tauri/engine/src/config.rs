@@ -133,6 +133,9 @@ pub struct CacheConfig {
     pub wait_timeout: Duration,
     /// Messages larger than this are fetched for their headers and first part only.
     pub max_message_bytes: usize,
+    /// The message viewer parses at most this many bytes of a message; a larger one is
+    /// shown from its start with a note, so a huge mail cannot stall the window.
+    pub view_max_bytes: usize,
 }
 
 impl Default for CacheConfig {
@@ -144,6 +147,7 @@ impl Default for CacheConfig {
             list_top: 20,
             wait_timeout: Duration::from_secs(120),
             max_message_bytes: 25 * 1024 * 1024,
+            view_max_bytes: 2 * 1024 * 1024,
         }
     }
 }
@@ -433,6 +437,7 @@ impl Config {
         usize_in("cache.listTop", c.list_top, 1.0, 10_000.0)?;
         secs_in("cache.waitTimeout", c.wait_timeout, 1.0, DAY)?;
         usize_in("cache.maxMessageBytes", c.max_message_bytes, 64.0 * 1024.0, 1024.0 * 1024.0 * 1024.0)?;
+        usize_in("cache.viewMaxBytes", c.view_max_bytes, 64.0 * 1024.0, 256.0 * 1024.0 * 1024.0)?;
         usize_in("watch.maxIdleSessions", w.max_idle_sessions, 0.0, 10_000.0)?;
         secs_in("watch.idleRenew", w.idle_renew, 10.0, 29.0 * MINUTE)?;
         secs_in("watch.pollInterval", w.poll_interval, 0.1, DAY)?;
