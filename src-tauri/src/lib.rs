@@ -132,6 +132,12 @@ pub fn run() {
 /// Closing the window hides it to the tray, when there is one; the first time, a
 /// notification says so. Without a tray, closing quits as usual.
 fn on_window_event(window: &tauri::Window, event: &WindowEvent) {
+    // Files dropped on the window are offered for import, like a file picked in the dialog.
+    if let WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) = event {
+        let shell = window.app_handle().state::<Shell>();
+        paths.iter().for_each(|p| shell.offered_files.offer(p));
+        return;
+    }
     let WindowEvent::CloseRequested { api, .. } = event else { return };
     let app = window.app_handle();
     let shell = app.state::<Shell>();
@@ -212,10 +218,19 @@ fn install_tray(app: &AppHandle) {
     }
 }
 
+/// Logs to stderr as `RUST_LOG` asks, with the crates that log raw protocol text capped at info
+/// so that no filter writes a password or a token.
 fn init_logging() {
+    use mailwatch_engine::redact::{PROTOCOL_LOG_CAP, PROTOCOL_LOG_TARGETS};
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("warn,mailwatch_shell=info,mailwatch_engine=info"));
+    let quiet = PROTOCOL_LOG_TARGETS
+        .iter()
+        .fold(Targets::new().with_default(LevelFilter::TRACE), |t, target| t.with_target(*target, PROTOCOL_LOG_CAP));
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter).with_filter(quiet);
     // A second initialisation (in tests) fails harmlessly.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }

@@ -3,9 +3,11 @@
 //! Showing a notification and waiting for its action both block on D-Bus, so each runs on a
 //! thread of its own, never on the async runtime. With no notification server the app keeps
 //! working: the first failure is reported once (to the log and the window), later ones only
-//! to the log at debug level.
+//! to the log at debug level. A notification that waits for its "Copy" action holds its
+//! thread until the user picks or dismisses it, so at most [`MAX_WAITING`] wait at once;
+//! beyond that a notification goes without the action rather than park another thread.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use notify_rust::Notification;
 use tauri::{AppHandle, Emitter};
@@ -16,10 +18,39 @@ pub const UNAVAILABLE_EVENT: &str = "mailwatch://notifications-unavailable";
 const APP_NAME: &str = "Mailwatch";
 const COPY_ACTION: &str = "copy";
 
+/// Most notifications waiting for their action at once, each on a thread of its own.
+pub const MAX_WAITING: usize = 8;
+
 /// Sends notifications and remembers whether the server was missing.
 #[derive(Debug, Default)]
 pub struct Notifier {
     reported: AtomicBool,
+    waiting: ActionSlots,
+}
+
+/// A count of the threads waiting for an action, capped.
+#[derive(Debug, Default)]
+struct ActionSlots(AtomicUsize);
+
+/// A waiting thread's place; gives it back when dropped, however the wait ends.
+struct ActionSlot<'a>(&'a AtomicUsize);
+
+impl ActionSlots {
+    const fn new() -> Self {
+        Self(AtomicUsize::new(0))
+    }
+
+    /// A place for one more waiting thread, or `None` when `max` already wait.
+    fn take(&self, max: usize) -> Option<ActionSlot<'_>> {
+        self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).ok()?;
+        Some(ActionSlot(&self.0))
+    }
+}
+
+impl Drop for ActionSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// The app's one notifier.
@@ -60,7 +91,7 @@ impl CodeNotice {
 impl Notifier {
     /// A notifier that has not failed yet.
     pub const fn new() -> Self {
-        Self { reported: AtomicBool::new(false) }
+        Self { reported: AtomicBool::new(false), waiting: ActionSlots::new() }
     }
 
     /// Shows a code notification with a "Copy" action where the server supports actions;
@@ -70,12 +101,13 @@ impl Notifier {
         std::thread::spawn(move || {
             let mut notification = Notification::new();
             notification.appname(APP_NAME).summary(&notice.summary()).body(&notice.body()).icon("mail-unread");
-            let actions = notice.code.is_some() && supports_actions();
-            if actions {
+            let slot = (notice.code.is_some() && supports_actions()).then(|| self.waiting.take(MAX_WAITING)).flatten();
+            if slot.is_some() {
                 notification.action(COPY_ACTION, "Copy");
             }
             match notification.show() {
-                Ok(handle) if actions => {
+                Ok(handle) if slot.is_some() => {
+                    let _slot = slot;
                     let code = notice.code.clone().unwrap_or_default();
                     handle.wait_for_action(move |action| {
                         if action == COPY_ACTION {
@@ -126,6 +158,17 @@ fn supports_actions() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waiting_threads_are_capped_and_a_finished_wait_frees_its_place() {
+        let slots = ActionSlots::new();
+        let mut held: Vec<_> =
+            (0..MAX_WAITING).map(|_| slots.take(MAX_WAITING).expect("a place under the cap")).collect();
+        assert!(slots.take(MAX_WAITING).is_none(), "the notification past the cap goes without an action");
+        held.pop();
+        held.push(slots.take(MAX_WAITING).expect("a dismissed notification gives its place back"));
+        assert!(slots.take(MAX_WAITING).is_none(), "and only its own place");
+    }
 
     #[test]
     fn a_code_notice_names_the_service_and_code_and_puts_the_account_in_the_body() {

@@ -110,9 +110,57 @@ pub struct Shell {
     pub tray: std::sync::atomic::AtomicBool,
     /// The token keeper and background sync, once the engine is open.
     pub keeper: std::sync::Mutex<Option<mailwatch_engine::keeper::Keeper>>,
+    /// The account files the user picked or dropped, the only ones an import may read.
+    pub offered_files: OfferedFiles,
+}
+
+/// The files the user offered the app, in the file dialog or by dropping them on the window.
+/// The page names the file to import, and a page is not to be trusted with the file system:
+/// it may read only what the user handed over.
+#[derive(Default)]
+pub struct OfferedFiles(std::sync::Mutex<std::collections::HashSet<std::path::PathBuf>>);
+
+impl OfferedFiles {
+    /// Remembers a file the user picked or dropped.
+    pub fn offer(&self, path: impl Into<std::path::PathBuf>) {
+        lock(&self.0).insert(path.into());
+    }
+
+    /// The path, if the user offered it.
+    ///
+    /// # Errors
+    /// `invalid_input` for any other path.
+    pub fn check(&self, path: &str) -> Result<std::path::PathBuf, ApiError> {
+        let path = std::path::PathBuf::from(path);
+        if lock(&self.0).contains(&path) {
+            Ok(path)
+        } else {
+            Err(ApiError::new(
+                "invalid_input",
+                "cannot import that file: Mailwatch imports only a file picked with Import or dropped on the window; pick it again",
+            ))
+        }
+    }
 }
 
 /// Locks a mutex, taking the data of a poisoned one (a panic elsewhere must not stop the UI).
 pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_offered_files_may_be_imported() {
+        let offered = OfferedFiles::default();
+        offered.offer("/home/u/accounts.csv");
+        assert_eq!(offered.check("/home/u/accounts.csv").unwrap(), std::path::PathBuf::from("/home/u/accounts.csv"));
+        for other in ["/etc/passwd", "/home/u/accounts.csv.bak", "/home/u/../u/accounts.csv"] {
+            let err = offered.check(other).unwrap_err();
+            assert_eq!(err.code, "invalid_input", "{other} was never offered");
+            assert!(!err.message.contains(other), "the refusal does not echo the path: {}", err.message);
+        }
+    }
 }

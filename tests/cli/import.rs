@@ -128,6 +128,62 @@ async fn export_prints_secrets_only_when_confirmed() {
     }
 }
 
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_with_secrets_writes_a_new_private_file_and_never_follows_a_link() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut cli = Cli::start().await;
+    let file = oauth_file(&mut cli, "cli-priv", 1, "");
+    let bed = bed_args(&cli);
+    let r = cli.run(&args(&["import", file.to_str().unwrap()], &bed));
+    assert_eq!(r.code, 0, "{r:?}");
+    let secrets = std::mem::take(&mut cli.secrets);
+
+    // A link planted at the output path must be replaced, and what it pointed at left alone.
+    let victim = cli.data.path().join("victim.txt");
+    std::fs::write(&victim, "someone else's file\n").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let link = cli.data.path().join("link.txt");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    // An existing world-readable file must not keep its mode.
+    let loose = cli.data.path().join("loose.txt");
+    std::fs::write(&loose, "old\n").unwrap();
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    for out in [&link, &loose] {
+        let r = cli.run(&["export", "--with-secrets", "--yes", "--format", "dash", "--output", out.to_str().unwrap()]);
+        assert_eq!(r.code, 0, "exit {} stderr {}", r.code, r.stderr.lines().next().unwrap_or(""));
+        let meta = std::fs::symlink_metadata(out).unwrap();
+        assert!(meta.file_type().is_file(), "{} is a regular file after the export, not a link", out.display());
+        assert_eq!(
+            meta.permissions().mode() & 0o777,
+            0o600,
+            "{}: only the owner may read exported secrets",
+            out.display()
+        );
+        let text = std::fs::read_to_string(out).unwrap();
+        assert!(secrets.iter().all(|s| text.contains(s.as_str())), "{} holds the exported token", out.display());
+    }
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "someone else's file\n",
+        "the export did not write through the link"
+    );
+    assert_eq!(
+        std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777,
+        0o644,
+        "the link's target kept its mode"
+    );
+    let stray: Vec<_> = std::fs::read_dir(cli.data.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".mailwatch-export-"))
+        .collect();
+    assert!(stray.is_empty(), "no temp file is left behind: {stray:?}");
+    cli.secrets = secrets;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_killed_half_way_leaves_whole_accounts_and_the_rerun_completes_it() {
     let mut cli = Cli::start().await;

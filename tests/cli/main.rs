@@ -206,6 +206,115 @@ async fn fetch_and_stats_report_in_json() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_logging_never_writes_a_password_or_a_token() {
+    let mut cli = Cli::start().await;
+    let port = cli.bed.dovecot.imaps_port();
+    let password = "pw-zora-7c1f";
+    let r = cli.add_password("zora@example.com", password, port, "implicit");
+    assert_eq!(r.code, 0, "{r:?}");
+    cli.add_oauth("zeno@outlook.com");
+    for email in ["zora@example.com", "zeno@outlook.com"] {
+        cli.bed.dovecot.append(email, "INBOX", &mail("Your GitHub launch code", "Your code is 73910286.")).await;
+        let out = cli
+            .command(&["fetch", email, "--json"])
+            .env("MAILWATCH_LOG", "trace")
+            .stdin(Stdio::null())
+            .output()
+            .expect("the CLI starts");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // Checked here, before `finish`, so that a failure shows the lines with the secret hidden.
+        let leaks: Vec<String> = stderr
+            .lines()
+            .filter(|l| cli.secrets.iter().any(|s| l.contains(s.as_str())))
+            .map(|l| cli.secrets.iter().fold(l.to_string(), |l, s| l.replace(s.as_str(), "<secret>")))
+            .collect();
+        assert!(leaks.is_empty(), "MAILWATCH_LOG=trace wrote a secret on these lines:\n{}", leaks.join("\n"));
+        assert!(
+            stderr.contains("DEBUG") || stderr.contains("TRACE"),
+            "the filter let debug lines through (else this test proves nothing); stderr's lines began:\n{}",
+            stderr
+                .lines()
+                .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        let r = cli.finish(out);
+        assert_eq!(r.code, 0, "the fetch itself works with tracing on, exit {}", r.code);
+        assert_eq!(r.json()[0]["code"], "73910286", "stdout: {}", r.stdout);
+    }
+}
+
+/// `accounts add --password-stdin` on a real terminal (a pseudo-terminal made by `script`):
+/// the password typed after the prompt must not be echoed back.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_typed_at_the_terminal_is_not_echoed() {
+    use std::io::Read;
+    let mut cli = Cli::start().await;
+    let (email, password) = ("tia@example.com", "pw-tia-typed-4e2");
+    cli.bed.dovecot.add_user(email, password);
+    cli.secrets.push(password.to_string());
+    let port = cli.bed.dovecot.imaps_port().to_string();
+    let args = [
+        "accounts",
+        "add",
+        email,
+        "--provider",
+        "imap",
+        "--imap-host",
+        "127.0.0.1",
+        "--imap-port",
+        &port,
+        "--password-stdin",
+    ];
+    let inner = cli.command(&args);
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', "'\\''"));
+    let line =
+        std::iter::once(quote(inner.get_program())).chain(inner.get_args().map(quote)).collect::<Vec<_>>().join(" ");
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_remove("MAILWATCH_DATA_DIR")
+        .env_remove("MAILWATCH_EXTRA_CA")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux runs the CLI on a pseudo-terminal");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let reader = std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut chunk) {
+            if n == 0 || tx.send(chunk[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    // Type only once the prompt shows: the CLI turns echo off before it prints the prompt.
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("password: ") {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(chunk) => seen.extend(chunk),
+            Err(_) => panic!("no prompt on the terminal; it showed:\n{}", String::from_utf8_lossy(&seen)),
+        }
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{password}\n").as_bytes()).unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    drop(stdin);
+    reader.join().unwrap();
+    seen.extend(rx.try_iter().flatten());
+    let screen = String::from_utf8_lossy(&seen).replace(password, "<password>");
+    assert!(!screen.contains("<password>"), "the password was echoed on the terminal:\n{screen}");
+    assert!(
+        status.success(),
+        "the account was added from the typed password ({status}); the terminal showed:\n{screen}"
+    );
+    let list = cli.run(&["accounts", "list", "--json"]);
+    assert_eq!(list.json()[0]["email"], email, "{list:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_code_prints_the_code_of_a_message_that_arrives_during_the_wait() {
     let mut cli = Cli::start().await;
     cli.add_oauth("yuri@outlook.com");

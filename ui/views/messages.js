@@ -122,7 +122,8 @@ export class MessagesView {
 
   show(view, allowImages) {
     this.el.subject.textContent = view.subject ?? "(no subject)";
-    this.el.from.textContent = [view.from, view.date && new Date(view.date).toLocaleString()].filter(Boolean).join(" · ");
+    const cut = view.truncatedFrom && `shown in part: the message is ${Math.ceil(view.truncatedFrom / 1048576)} MB`;
+    this.el.from.textContent = [view.from, view.date && new Date(view.date).toLocaleString(), cut].filter(Boolean).join(" · ");
     this.el.images.hidden = !view.remoteImages || allowImages;
     this.el.frame.srcdoc = messageDocument(view, allowImages);
   }

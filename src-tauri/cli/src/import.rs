@@ -256,16 +256,23 @@ fn confirm_on_terminal() -> Result<bool, EngineError> {
     Ok(answer.trim().eq_ignore_ascii_case("yes"))
 }
 
-#[cfg(unix)]
+/// Writes `text` to a new file only the owner can read, then renames it over `path`: the temp
+/// file is created beside `path` with `O_EXCL` and mode 0600, so an existing file's mode is
+/// never kept and a symlink at `path` is replaced, never followed.
 fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-    f.write_all(text.as_bytes())
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    std::fs::write(path, text)
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new().prefix(".mailwatch-export-").tempfile_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    // The rename is durable once the directory is synced; not every platform can open one.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 /// Runs `tokens ...`.

@@ -199,10 +199,7 @@ fn exit_code(e: &EngineError) -> u8 {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MAILWATCH_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let json = match &cli.command {
         Command::Accounts(AccountsCmd::List { json, .. }) | Command::Stats(JsonFlag { json }) => *json,
         Command::Accounts(AccountsCmd::Add(a)) => a.json,
@@ -235,6 +232,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs to stderr as `MAILWATCH_LOG` asks (default warn), with the crates that log raw
+/// protocol text capped at info so that no filter writes a password or a token.
+fn init_logging() {
+    use mailwatch_engine::redact::{PROTOCOL_LOG_CAP, PROTOCOL_LOG_TARGETS};
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MAILWATCH_LOG").unwrap_or_else(|_| "warn".into());
+    let quiet = PROTOCOL_LOG_TARGETS
+        .iter()
+        .fold(Targets::new().with_default(LevelFilter::TRACE), |t, target| t.with_target(*target, PROTOCOL_LOG_CAP));
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter).with_filter(quiet))
+        .init();
+}
+
 fn print_json(v: &impl serde::Serialize) {
     match serde_json::to_string_pretty(v) {
         Ok(s) => println!("{s}"),
@@ -244,15 +256,50 @@ fn print_json(v: &impl serde::Serialize) {
 
 fn read_secret_from_stdin(what: &str) -> Result<Secret, EngineError> {
     let mut stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("{what}: ");
-    }
     let mut buf = String::new();
-    stdin
-        .read_to_string(&mut buf)
-        .map_err(|e| EngineError::InvalidInput(format!("cannot read the {what} from standard input: {e}")))?;
+    let read = if stdin.is_terminal() {
+        // Echo goes off before the prompt shows, so nothing typed after it is ever echoed.
+        let read = without_echo(|| {
+            eprint!("{what}: ");
+            stdin.read_line(&mut buf)
+        });
+        eprintln!();
+        read
+    } else {
+        stdin.read_to_string(&mut buf)
+    };
+    read.map_err(|e| EngineError::InvalidInput(format!("cannot read the {what} from standard input: {e}")))?;
     let first = buf.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
     Ok(Secret::new(first))
+}
+
+/// Runs `read` with the terminal on standard input not echoing what is typed, and restores
+/// the terminal afterwards, so a secret typed at the prompt never shows on screen.
+#[cfg(unix)]
+fn without_echo<T>(read: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+    let fd = libc::STDIN_FILENO;
+    // SAFETY: `termios` is plain data, filled by `tcgetattr` before it is read.
+    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is open for the whole process and `saved` is a valid `termios`.
+    if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
+        return Err(std::io::Error::other("cannot turn off the terminal's echo; pipe the secret instead"));
+    }
+    let mut quiet = saved;
+    quiet.c_lflag &= !(libc::ECHO | libc::ECHONL);
+    quiet.c_lflag |= libc::ICANON;
+    // SAFETY: as above, with a `termios` copied from the terminal's own.
+    if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) } != 0 {
+        return Err(std::io::Error::other("cannot turn off the terminal's echo; pipe the secret instead"));
+    }
+    let result = read();
+    // SAFETY: restores the settings read above.
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+    result
+}
+
+#[cfg(not(unix))]
+fn without_echo<T>(read: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+    read()
 }
 
 async fn open(cli: &Cli, sink: Arc<dyn mailwatch_engine::events::EventSink>) -> Result<Engine, EngineError> {

@@ -146,6 +146,9 @@ pub struct CacheConfig {
     /// longer than `pool.commandTimeout` is not fetched again from the start forever.
     /// Default 50: a few hundred kilobytes of ordinary mail, one round trip per 50 messages.
     pub fetch_batch: usize,
+    /// The message viewer parses at most this many bytes of a message; a larger one is
+    /// shown from its start with a note, so a huge mail cannot stall the window.
+    pub view_max_bytes: usize,
 }
 
 impl Default for CacheConfig {
@@ -159,6 +162,7 @@ impl Default for CacheConfig {
             code_retention: Duration::from_secs(30 * 24 * 3600),
             max_message_bytes: 4 * 1024 * 1024,
             fetch_batch: 50,
+            view_max_bytes: 2 * 1024 * 1024,
         }
     }
 }
@@ -376,7 +380,127 @@ mod secs {
         if !v.is_finite() || v < 0.0 {
             return Err(serde::de::Error::custom("a duration must be a non-negative number of seconds"));
         }
-        Ok(Duration::from_secs_f64(v))
+        Duration::try_from_secs_f64(v)
+            .map_err(|_| serde::de::Error::custom("a duration must be a number of seconds that fits"))
+    }
+}
+
+/// A setting outside its documented range, as `Config::validate` finds it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// The value is below the least or above the most the setting allows.
+    #[error("cannot save the settings: {setting} must be between {min} and {max}{unit} (it is {value}{unit})")]
+    OutOfRange {
+        /// The setting, as Settings and the settings JSON name it (`pool.waitTimeout`).
+        setting: &'static str,
+        /// What was given.
+        value: String,
+        /// The least allowed.
+        min: String,
+        /// The most allowed.
+        max: String,
+        /// ` s` for durations, empty for counts.
+        unit: &'static str,
+    },
+}
+
+const MINUTE: f64 = 60.0;
+const HOUR: f64 = 3600.0;
+const DAY: f64 = 24.0 * HOUR;
+
+fn secs_in(setting: &'static str, d: Duration, min: f64, max: f64) -> Result<(), ConfigError> {
+    let v = d.as_secs_f64();
+    if (min..=max).contains(&v) {
+        return Ok(());
+    }
+    Err(ConfigError::OutOfRange {
+        setting,
+        value: v.to_string(),
+        min: min.to_string(),
+        max: max.to_string(),
+        unit: " s",
+    })
+}
+
+fn count_in(setting: &'static str, v: impl Into<f64>, min: f64, max: f64) -> Result<(), ConfigError> {
+    let v = v.into();
+    if v.is_finite() && (min..=max).contains(&v) {
+        return Ok(());
+    }
+    Err(ConfigError::OutOfRange { setting, value: v.to_string(), min: min.to_string(), max: max.to_string(), unit: "" })
+}
+
+fn usize_in(setting: &'static str, v: usize, min: f64, max: f64) -> Result<(), ConfigError> {
+    // Counts above 2^53 lose precision as f64, but they are far outside every range anyway.
+    count_in(setting, v as f64, min, max)
+}
+
+impl Config {
+    /// Checks every setting against its range, so a value saved from Settings can neither
+    /// overflow time arithmetic nor stop the engine (a zero interval, a zero limit). The
+    /// ranges are the table below; each is wide around its default.
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] for the first value outside its range, naming the setting
+    /// and the range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let (p, h, c, w, b, k, s) =
+            (&self.pool, &self.http, &self.cache, &self.watch, &self.batch, &self.keeper, &self.sync);
+        usize_in("pool.maxPerAccount", p.max_per_account, 1.0, 10.0)?;
+        usize_in("pool.maxTotal", p.max_total, 1.0, 10_000.0)?;
+        secs_in("pool.waitTimeout", p.wait_timeout, 0.1, HOUR)?;
+        secs_in("pool.idleTtl", p.idle_ttl, 1.0, DAY)?;
+        secs_in("pool.maxAge", p.max_age, 1.0, DAY)?;
+        secs_in("pool.healthCheckAfter", p.health_check_after, 0.0, DAY)?;
+        secs_in("pool.connectTimeout", p.connect_timeout, 0.1, 10.0 * MINUTE)?;
+        secs_in("pool.commandTimeout", p.command_timeout, 0.1, HOUR)?;
+        secs_in("pool.reapInterval", p.reap_interval, 0.1, HOUR)?;
+        secs_in("pool.logoutTimeout", p.logout_timeout, 0.0, MINUTE)?;
+        secs_in("http.connectTimeout", h.connect_timeout, 0.1, 10.0 * MINUTE)?;
+        secs_in("http.requestTimeout", h.request_timeout, 0.1, 10.0 * MINUTE)?;
+        usize_in("http.maxIdlePerHost", h.max_idle_per_host, 0.0, 1000.0)?;
+        usize_in("http.maxConnectionsPerHost", h.max_connections_per_host, 1.0, 1000.0)?;
+        secs_in("http.idleTimeout", h.idle_timeout, 0.0, DAY)?;
+        secs_in("http.refreshMargin", h.refresh_margin, 0.0, HOUR)?;
+        secs_in("http.tcpKeepalive", h.tcp_keepalive, 1.0, DAY)?;
+        secs_in("http.defaultTokenLifetime", h.default_token_lifetime, MINUTE, DAY)?;
+        secs_in("http.keyringRetryMax", h.keyring_retry_max, 1.0, DAY)?;
+        secs_in("cache.messageTtl", c.message_ttl, 0.0, 30.0 * DAY)?;
+        secs_in("cache.pollInterval", c.poll_interval, 0.1, HOUR)?;
+        usize_in("cache.maxTop", c.max_top, 1.0, 10_000.0)?;
+        usize_in("cache.listTop", c.list_top, 1.0, 10_000.0)?;
+        secs_in("cache.waitTimeout", c.wait_timeout, 1.0, DAY)?;
+        usize_in("cache.maxMessageBytes", c.max_message_bytes, 64.0 * 1024.0, 1024.0 * 1024.0 * 1024.0)?;
+        usize_in("cache.viewMaxBytes", c.view_max_bytes, 64.0 * 1024.0, 256.0 * 1024.0 * 1024.0)?;
+        usize_in("cache.fetchBatch", c.fetch_batch, 1.0, 10_000.0)?;
+        secs_in("cache.codeRetention", c.code_retention, 0.0, 100.0 * 365.0 * DAY)?;
+        usize_in("watch.maxIdleSessions", w.max_idle_sessions, 0.0, 10_000.0)?;
+        secs_in("watch.idleRenew", w.idle_renew, 10.0, 29.0 * MINUTE)?;
+        secs_in("watch.pollInterval", w.poll_interval, 0.1, DAY)?;
+        usize_in("watch.pollConcurrency", w.poll_concurrency, 1.0, 1000.0)?;
+        count_in("watch.pollLoginRate", w.poll_login_rate, 0.0, 1000.0)?;
+        secs_in("watch.backoffMax", w.backoff_max, 0.0, HOUR)?;
+        secs_in("watch.backoffMin", w.backoff_min, 0.0, HOUR)?;
+        secs_in("watch.arrivalSlack", w.arrival_slack, 0.0, DAY)?;
+        count_in("watch.firstPollSlots", w.first_poll_slots, 1.0, 100_000.0)?;
+        usize_in("watch.rebaselineTop", w.rebaseline_top, 1.0, 10_000.0)?;
+        usize_in("watch.arrivalBuffer", w.arrival_buffer, 1.0, 100_000.0)?;
+        secs_in("watch.idleGrace", w.idle_grace, 1.0, HOUR)?;
+        usize_in("batch.verifyConcurrency", b.verify_concurrency, 1.0, 1000.0)?;
+        usize_in("batch.refreshConcurrency", b.refresh_concurrency, 1.0, 1000.0)?;
+        usize_in("batch.importChunk", b.import_chunk, 1.0, 100_000.0)?;
+        usize_in("keeper.concurrency", k.concurrency, 1.0, 1000.0)?;
+        secs_in("keeper.interval", k.interval, 1.0, DAY)?;
+        secs_in("keeper.inUseWindow", k.in_use_window, 0.0, 30.0 * DAY)?;
+        secs_in("keeper.keepAliveAge", k.keep_alive_age, HOUR, 365.0 * DAY)?;
+        usize_in("keeper.maxPerRound", k.max_per_round, 1.0, 100_000.0)?;
+        usize_in("sync.concurrency", s.concurrency, 1.0, 1000.0)?;
+        secs_in("sync.interval", s.interval, 1.0, 7.0 * DAY)?;
+        secs_in("sync.spacing", s.spacing, 0.0, MINUTE)?;
+        secs_in("sync.jitter", s.jitter, 0.0, HOUR)?;
+        usize_in("sync.top", s.top, 1.0, 10_000.0)?;
+        secs_in("secrets.lockTimeout", self.secrets.lock_timeout, 0.1, HOUR)?;
+        Ok(())
     }
 }
 
@@ -400,6 +524,38 @@ mod tests {
         assert_eq!(c.pool.max_total, 5);
         assert_eq!(c.pool.max_per_account, 1);
         assert_eq!(c.cache, CacheConfig::default());
+    }
+
+    #[test]
+    fn the_defaults_are_in_range() {
+        assert_eq!(Config::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn an_out_of_range_setting_is_named_with_its_range() {
+        let mut c = Config::default();
+        c.pool.reap_interval = Duration::ZERO;
+        let err = c.validate().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot save the settings: pool.reapInterval must be between 0.1 and 3600 s (it is 0 s)"
+        );
+        let mut c = Config::default();
+        c.http.refresh_margin = Duration::MAX;
+        assert!(matches!(c.validate(), Err(ConfigError::OutOfRange { setting: "http.refreshMargin", .. })));
+        let mut c = Config::default();
+        c.batch.import_chunk = 0;
+        let err = c.validate().unwrap_err();
+        assert!(err.to_string().contains("batch.importChunk must be between 1 and 100000"), "{err}");
+        let mut c = Config::default();
+        c.watch.poll_login_rate = f64::NAN;
+        assert!(c.validate().is_err(), "NaN is no rate");
+    }
+
+    #[test]
+    fn a_duration_too_large_for_the_clock_is_refused_not_a_panic() {
+        let err = serde_json::from_str::<Config>(r#"{"pool":{"idleTtl":1e30}}"#).unwrap_err();
+        assert!(err.to_string().contains("fits"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::account::AccountError;
+use crate::config::ConfigError;
 use crate::imap::{ImapError, TlsSetupError};
 use crate::oauth::OAuthError;
 use crate::pool::PoolError;
@@ -113,6 +114,9 @@ pub enum EngineError {
         /// The account.
         email: String,
     },
+    /// A setting outside its range.
+    #[error(transparent)]
+    Settings(#[from] ConfigError),
     /// The engine is shutting down.
     #[error("cannot do that: Mailwatch is shutting down")]
     Closed,
@@ -152,6 +156,7 @@ impl EngineError {
             EngineError::Watch { source, .. } => source.code(),
             EngineError::NotOAuth { .. } => "not_oauth",
             EngineError::InvalidInput(_) => "invalid_input",
+            EngineError::Settings(_) => "invalid_settings",
             EngineError::Closed => "shutting_down",
             EngineError::Internal(_) => "internal",
         }

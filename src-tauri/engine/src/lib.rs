@@ -26,7 +26,7 @@
 //! | 8 | [`secrets`] | refresh tokens and passwords, kept only in the OS keyring |
 //! | 8 | [`config`] | every limit (TTLs, caps, timeouts, concurrency) with its documented default |
 //! | 8 | [`extract`] | verification codes, links and services in a raw message (its own crate) |
-//! | 8 | [`view`], [`redact`], `clock` | a message as the viewer shows it; masking addresses; the wall clock |
+//! | 8 | [`view`], [`redact`], `clock` | a message as the viewer shows it; masking addresses, quiet protocol logs; the wall clock |
 //!
 //! A fetch goes down and comes back up once: the [`Engine`] (or a watch) takes a session
 //! from the [`pool`], which logs in through [`signin`] (the account from the [`store`], its

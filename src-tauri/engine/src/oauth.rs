@@ -76,6 +76,15 @@ pub enum OAuthError {
         /// What is missing.
         what: &'static str,
     },
+    /// The token endpoint is plain `http://` on another machine, where the refresh token
+    /// would cross the network in clear text.
+    #[error(
+        "cannot refresh the access token for {email}: its token endpoint is not https:// (plain http:// is allowed only on this machine); add the account again with an https:// --token-url"
+    )]
+    InsecureEndpoint {
+        /// The account.
+        email: String,
+    },
     /// The HTTP client could not be built (bad TLS setup).
     #[error("cannot set up the HTTP client for token refresh: {0}")]
     Client(String),
@@ -149,6 +158,9 @@ impl OAuth {
             .clone()
             .filter(|c| !c.is_empty())
             .ok_or(OAuthError::Misconfigured { email: email.clone(), what: "a client id" })?;
+        if !crate::account::is_safe_token_url(&url) {
+            return Err(OAuthError::InsecureEndpoint { email });
+        }
         let token_url = TokenUrl::new(url.clone())
             .map_err(|_| OAuthError::Misconfigured { email: email.clone(), what: "a valid token endpoint URL" })?;
         let client = BasicClient::new(ClientId::new(client_id)).set_token_uri(token_url);
@@ -169,7 +181,7 @@ impl OAuth {
                 Ok(Tokens {
                     access_token: Secret::new(resp.access_token().secret().clone()),
                     refresh_token: resp.refresh_token().map(|r| Secret::new(r.secret().clone())),
-                    expires_at: started + lifetime,
+                    expires_at: expiry(started, lifetime),
                 })
             }
             Err(RequestTokenError::ServerResponse(err)) => {
@@ -203,6 +215,17 @@ impl OAuth {
     }
 }
 
+/// Longest an access token is taken to last, whatever `expires_in` says: providers issue
+/// hours, and a day keeps a wrong or hostile value from pinning a token or overflowing.
+pub const LONGEST_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// When a token obtained at `started` for `lifetime` expires, with the lifetime capped at
+/// [`LONGEST_TOKEN_LIFETIME`] (`expires_in` is the endpoint's number, up to `u64::MAX`).
+fn expiry(started: Instant, lifetime: Duration) -> Instant {
+    let lifetime = lifetime.min(LONGEST_TOKEN_LIFETIME);
+    started.checked_add(lifetime).unwrap_or(started)
+}
+
 fn describe_http_error(e: &oauth2::HttpClientError<reqwest::Error>) -> String {
     use std::error::Error as _;
     match e {
@@ -226,5 +249,19 @@ fn describe_http_error(e: &oauth2::HttpClientError<reqwest::Error>) -> String {
             }
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_expires_in_is_capped_and_never_overflows() {
+        let now = Instant::now();
+        assert_eq!(expiry(now, Duration::from_secs(u64::MAX)), now + LONGEST_TOKEN_LIFETIME, "capped at a day");
+        assert_eq!(expiry(now, Duration::MAX), now + LONGEST_TOKEN_LIFETIME);
+        assert_eq!(expiry(now, Duration::from_secs(3600)), now + Duration::from_secs(3600), "an hour is kept");
+        assert_eq!(expiry(now, Duration::ZERO), now);
     }
 }

@@ -1,4 +1,17 @@
-//! Masking addresses in output that may be pasted into a bug report or a chat.
+//! Masking addresses in output that may be pasted into a bug report or a chat, and keeping
+//! secrets out of the logs.
+
+/// Crates whose debug and trace lines carry raw protocol text: async-imap logs every command it
+/// sends (`LOGIN "user" "password"`, the XOAUTH2 bearer) and every byte it reads (mail and
+/// codes); the HTTP and D-Bus stacks can log the token exchange's form and the keyring's
+/// messages. A log setup caps each of these at [`PROTOCOL_LOG_CAP`], whatever the user's
+/// filter asks for, so `MAILWATCH_LOG=trace` never writes a secret.
+pub const PROTOCOL_LOG_TARGETS: &[&str] =
+    &["async_imap", "imap_proto", "hyper", "hyper_util", "h2", "reqwest", "rustls", "tokio_rustls", "zbus"];
+
+/// The most a crate in [`PROTOCOL_LOG_TARGETS`] may log: info, which none of them uses for
+/// protocol text.
+pub const PROTOCOL_LOG_CAP: tracing::Level = tracing::Level::INFO;
 
 /// Masks the local part of an address, keeping its first and last character and the domain:
 /// `alice@example.com` becomes `a***e@example.com`. Text without an `@` is masked whole.

@@ -1,7 +1,7 @@
 //! Importing account files: pick a file, preview it (a dry run), import it with progress,
 //! cancel, and save the report.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use mailwatch_engine::engine::{BatchControl, CancellationToken, ImportOptions, ImportReport};
 use mailwatch_engine::import::{ImportFormat, MergeMode};
@@ -15,9 +15,10 @@ use crate::state::{EngineSlot, Shell, guarded, lock};
 /// The largest account file read (a 10,000-line file is about 5 MB).
 const MAX_FILE: u64 = 256 * 1024 * 1024;
 
-/// Asks the user for an account file; `None` if they cancelled.
+/// Asks the user for an account file; `None` if they cancelled. The file picked is the one
+/// [`import_accounts`] may then read.
 #[tauri::command]
-pub async fn pick_import_file(app: AppHandle) -> Option<String> {
+pub async fn pick_import_file(app: AppHandle, shell: State<'_, Shell>) -> Result<Option<String>, ApiError> {
     let picked = tauri::async_runtime::spawn_blocking(move || {
         app.dialog()
             .file()
@@ -28,8 +29,10 @@ pub async fn pick_import_file(app: AppHandle) -> Option<String> {
     })
     .await
     .ok()
-    .flatten()?;
-    picked.into_path().ok().map(|p| p.display().to_string())
+    .flatten();
+    let Some(path) = picked.and_then(|p| p.into_path().ok()) else { return Ok(None) };
+    shell.offered_files.offer(&path);
+    Ok(Some(path.display().to_string()))
 }
 
 /// How to import a file.
@@ -61,7 +64,8 @@ pub struct ImportRequest {
 /// events; [`cancel_batch`] stops it between chunks, keeping what was stored.
 ///
 /// # Errors
-/// `file_unreadable`; `batch_running` if another job runs; keyring or cache failures that
+/// `invalid_input` for a file the user did not pick or drop; `file_unreadable`;
+/// `batch_running` if another job runs; keyring or cache failures that
 /// would fail every account.
 #[tauri::command]
 pub async fn import_accounts(
@@ -69,8 +73,9 @@ pub async fn import_accounts(
     shell: State<'_, Shell>,
     request: ImportRequest,
 ) -> Result<ImportReport, ApiError> {
+    let path = shell.offered_files.check(&request.path)?;
     let engine = engine.get().await?;
-    let bytes = read_file(&request.path).await?;
+    let bytes = read_file(&path).await?;
     let cancel = CancellationToken::new();
     {
         let mut batch = lock(&shell.batch);
@@ -124,8 +129,7 @@ pub async fn save_report(app: AppHandle, name: String, text: String) -> Result<b
     Ok(true)
 }
 
-async fn read_file(path: &str) -> Result<Vec<u8>, ApiError> {
-    let path = PathBuf::from(path);
+async fn read_file(path: &Path) -> Result<Vec<u8>, ApiError> {
     let shown = path.display().to_string();
     let unreadable = |reason: String| ApiError::new("file_unreadable", format!("cannot read {shown}: {reason}"));
     let meta = tokio::fs::metadata(&path).await.map_err(|e| unreadable(e.to_string()))?;

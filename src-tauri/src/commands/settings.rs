@@ -88,7 +88,8 @@ pub struct Saved {
 /// limits apply from the next start.
 ///
 /// # Errors
-/// `invalid_settings` for a value of the wrong type; the cache cannot be written; the
+/// `invalid_settings` for a value of the wrong type or out of its range (the sentence names
+/// the setting and the range); the cache cannot be written; the
 /// desktop's autostart entry cannot be changed.
 #[tauri::command]
 pub async fn save_settings(
@@ -99,6 +100,8 @@ pub async fn save_settings(
     let engine = engine.get().await?;
     let config: Config = serde_json::from_value(settings.config)
         .map_err(|e| ApiError::new("invalid_settings", format!("cannot save the settings: {e}")))?;
+    // Checked before anything changes, so a value out of range saves nothing.
+    config.validate().map_err(|e| ApiError::new("invalid_settings", e.to_string()))?;
     let shell = app.state::<Shell>();
     let before = shell.prefs.get();
     let mut prefs = settings.app;

@@ -254,6 +254,28 @@ pub enum AccountError {
         /// The address.
         email: String,
     },
+    /// A token endpoint that is not `https://` (plain `http://` only on loopback), or not a URL.
+    #[error(
+        "cannot use that token endpoint for {email}: it must be an https:// URL (plain http:// is allowed only on this machine: localhost, 127.0.0.1 or ::1)"
+    )]
+    InsecureTokenUrl {
+        /// The address.
+        email: String,
+    },
+}
+
+/// Whether refresh tokens may be sent to `url`: `https://` anywhere, `http://` only to a
+/// loopback host, where nothing crosses the network.
+pub fn is_safe_token_url(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else { return false };
+    let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
+    match url.scheme() {
+        "https" => !host.is_empty(),
+        "http" => {
+            host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    }
 }
 
 /// Lower-cases and checks an address.
@@ -318,6 +340,9 @@ impl Account {
                     .clone()
                     .or(oauth.map(|o| o.token_url.to_string()))
                     .ok_or_else(|| AccountError::NoTokenUrl { email: email.clone() })?;
+                if !is_safe_token_url(&token_url) {
+                    return Err(AccountError::InsecureTokenUrl { email: email.clone() });
+                }
                 let client_id = spec.client_id.clone().or(oauth.map(|o| o.default_client_id.to_string()));
                 let scope = spec.scope.clone().or(oauth.map(|o| o.scope.to_string()));
                 (client_id, Some(token_url), scope)
@@ -363,6 +388,34 @@ mod tests {
         assert_eq!(a.token_url.as_deref(), Some("https://login.microsoftonline.com/consumers/oauth2/v2.0/token"));
         assert_eq!(a.scope.as_deref(), Some("https://outlook.office.com/IMAP.AccessAsUser.All offline_access"));
         assert!(a.client_id.is_some(), "a default public client id is filled in");
+    }
+
+    #[test]
+    fn token_urls_must_be_https_except_on_loopback() {
+        for ok in [
+            "https://login.example.com/token",
+            "http://127.0.0.1:9/token",
+            "http://127.8.0.1/token",
+            "http://[::1]:8080/token",
+            "http://LOCALHOST/token",
+        ] {
+            assert!(is_safe_token_url(ok), "{ok} may carry refresh tokens");
+        }
+        for bad in [
+            "http://login.example.com/token",
+            "http://10.0.0.1/token",
+            "http://localhost.example.com/token",
+            "ftp://127.0.0.1/token",
+            "file:///etc/token",
+            "not a url",
+        ] {
+            assert!(!is_safe_token_url(bad), "{bad} must be refused");
+        }
+        let mut s = spec("bob@outlook.com");
+        s.token_url = Some("http://login.example.com/token".into());
+        let err = Account::from_spec(&s, true).unwrap_err();
+        assert_eq!(err, AccountError::InsecureTokenUrl { email: "bob@outlook.com".into() });
+        assert!(err.to_string().contains("https://"), "the sentence says what to use: {err}");
     }
 
     #[test]

@@ -180,8 +180,10 @@ impl Engine {
     /// Stores limits for the next start (the ones in force do not change).
     ///
     /// # Errors
-    /// The cache cannot be written.
+    /// [`EngineError::Settings`] (`invalid_settings`) for a value outside its range, naming
+    /// the setting; the cache cannot be written.
     pub async fn save_config(&self, config: &Config) -> Result<(), EngineError> {
+        config.validate()?;
         let config = config.clone();
         Ok(self.store.call(move |s| s.set_config(&config)).await?)
     }

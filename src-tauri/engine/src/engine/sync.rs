@@ -178,7 +178,7 @@ impl Engine {
         uid: u32,
     ) -> Result<crate::view::MessageView, EngineError> {
         let raw = self.message(email, folder, uid).await?;
-        Ok(crate::view::view(&raw))
+        Ok(crate::view::view(&raw, self.config().cache.view_max_bytes))
     }
 
     /// One look for new mail in a folder on the account's reused session: a single

@@ -86,7 +86,7 @@ fn parse_line(line: &str) -> Result<ImportRecord, String> {
 }
 
 /// A host name or an IP address: dots or colons, no spaces, not an address.
-fn looks_like_host(s: &str) -> bool {
+pub(super) fn looks_like_host(s: &str) -> bool {
     (s.contains('.') || s.contains(':') || s == "localhost")
         && !s.contains('@')
         && !s.contains(char::is_whitespace)

@@ -102,6 +102,19 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
             columns = Some(cols);
             continue;
         };
+        // A row longer or shorter than the header would shift a value into another column's
+        // field (a refresh token into the client id, which is stored and shown).
+        if row.len() != cols.len() {
+            errors.push(LineError {
+                line,
+                reason: format!(
+                    "this row has {} fields but the header has {}: a value with the delimiter in it needs quotes",
+                    row.len(),
+                    cols.len()
+                ),
+            });
+            continue;
+        }
         let mut r = ImportRecord { line, ..Default::default() };
         for (field, value) in cols.iter().zip(row.iter()) {
             let Some(v) = clean(value) else { continue };

@@ -238,6 +238,49 @@ pub(crate) fn is_refresh_token(s: &str) -> bool {
         || (s.len() >= 80 && !s.contains(char::is_whitespace))
 }
 
+/// Whether a field looks like an OAuth2 client id: a GUID (Microsoft), or a short run of
+/// letters, digits, dots, dashes and underscores (Google's end in `.apps.googleusercontent.com`),
+/// and never something shaped like a refresh token.
+pub(crate) fn is_client_id(s: &str) -> bool {
+    is_guid(s)
+        || (!s.is_empty()
+            && s.len() <= 128
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            && !is_refresh_token(s))
+}
+
+impl ImportRecord {
+    /// Checks that each field has the shape of what it claims to be, in every format, so a
+    /// value in the wrong column is refused rather than stored. The reason names the field
+    /// and what it should look like, never its value.
+    fn check_shapes(&self) -> Result<(), String> {
+        if let Some(t) = &self.refresh_token
+            && !is_refresh_token(t.expose())
+        {
+            return Err("the refresh_token field does not look like a refresh token (M.C…, 0.A…, 1//… or a long run without spaces)".into());
+        }
+        if let Some(id) = &self.client_id
+            && !is_client_id(id)
+        {
+            return Err(
+                "the client_id field does not look like a client id (a GUID, or letters, digits, dots and dashes)"
+                    .into(),
+            );
+        }
+        if let Some(host) = &self.imap_host
+            && !dash::looks_like_host(host)
+        {
+            return Err("the imap_host field does not look like a host name or an IP address".into());
+        }
+        if let Some(port) = &self.imap_port
+            && !(port.chars().all(|c| c.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p > 0))
+        {
+            return Err("the imap_port field is not a port number (1 to 65535)".into());
+        }
+        Ok(())
+    }
+}
+
 /// What the engine needs to store one record, once it passed every check.
 #[derive(Debug, Clone)]
 pub struct PlannedAccount {
@@ -275,14 +318,21 @@ impl ImportRecord {
     pub fn plan(&self, defaults: &ImportDefaults) -> Result<PlannedAccount, String> {
         // The field is not echoed: on a malformed line it may well be a password or a token.
         let email = normalize_email(&self.email).map_err(|_| "the first field is not an email address".to_string())?;
+        self.check_shapes()?;
+        // No field's value is echoed below either: a shifted column may hold a secret.
         let provider = match &self.provider {
-            Some(p) => Some(p.parse::<Provider>().map_err(|e| e.to_string())?),
+            Some(p) => Some(
+                p.parse::<Provider>().map_err(|_| "the provider field is not outlook, gmail or imap".to_string())?,
+            ),
             None => defaults.provider,
         };
         let imap_port = match &self.imap_port {
-            Some(p) => {
-                Some(p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| format!("{p:?} is not a port number"))?)
-            }
+            Some(p) => Some(
+                p.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| "the imap_port field is not a port number (1 to 65535)".to_string())?,
+            ),
             None => defaults.imap_port,
         };
         let (secret, auth) = match (&self.refresh_token, &self.password) {

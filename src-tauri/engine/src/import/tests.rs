@@ -241,3 +241,54 @@ fn sample_files_match_their_expectations() {
     assert!(ran >= 6, "the sample files ran ({ran})");
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
+
+#[test]
+fn csv_rows_longer_or_shorter_than_the_header_are_refused_with_their_line() {
+    let t = token(7);
+    // Line 3 has an unquoted comma in the password, which would push the token into the
+    // client id column; line 4 lost its last field.
+    let csv = format!(
+        "email,password,refresh_token,client_id\nok@outlook.com,,{t},{GUID}\nlong@outlook.com,p,w,{t},{GUID}\nshort@outlook.com,,{t}\n"
+    );
+    let p = parse(csv.as_bytes(), ImportFormat::Csv);
+    assert_eq!(p.records.iter().map(|r| r.line).collect::<Vec<_>>(), vec![2], "{:?}", p.errors);
+    let lines: Vec<usize> = p.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, vec![3, 4], "{:?}", p.errors);
+    assert!(p.errors[0].reason.contains("5 fields but the header has 4"), "{:?}", p.errors);
+    assert!(p.errors[1].reason.contains("3 fields but the header has 4"), "{:?}", p.errors);
+    for e in &p.errors {
+        assert!(!e.reason.contains("M.C5") && !e.reason.contains("long@"), "a reason printed a field: {e}");
+    }
+}
+
+#[test]
+fn each_field_must_have_its_shape_and_reasons_name_the_field_not_the_value() {
+    let t = token(8);
+    let rows = [
+        ("email,refresh_token\nx@outlook.com,hunter2-not-a-token\n", "refresh_token", "hunter2"),
+        (&*format!("email,refresh_token,client_id\nx@outlook.com,{t},{t}\n"), "client_id", "M.C5"),
+        ("email,password,provider\nx@example.org,pw,secret-provider\n", "provider", "secret-provider"),
+        ("email,password,imap_host,imap_port\nx@example.org,pw,mail.example.org,99999\n", "imap_port", "99999"),
+        ("email,password,imap_host,imap_port\nx@example.org,pw,mail.example.org,12ab\n", "imap_port", "12ab"),
+        ("email,password,imap_host\nx@example.org,pw,not a host\n", "imap_host", "not a host"),
+    ];
+    for (csv, field, value) in rows {
+        let p = ok(csv, ImportFormat::Csv);
+        let reason = p.records[0].plan(&ImportDefaults::default()).unwrap_err();
+        assert!(reason.contains(field), "the reason names {field}: {reason}");
+        assert!(!reason.contains(value), "the reason must not echo the value of {field}: {reason}");
+    }
+    // JSON goes through the same checks.
+    let json = r#"[{"email": "j@outlook.com", "refresh_token": "short", "client_id": "9e5f94bc-e8a4-4e73-b8be-63364c29d753"}]"#;
+    let p = ok(json, ImportFormat::Json);
+    let reason = p.records[0].plan(&ImportDefaults::default()).unwrap_err();
+    assert!(reason.contains("refresh_token") && !reason.contains("short"), "{reason}");
+    // And good shapes still pass: a Google-style client id and a port in range.
+    let good = format!(
+        "email,refresh_token,client_id,imap_host,imap_port\ng@gmail.com,1//{},123-abc.apps.googleusercontent.com,imap.gmail.com,993\n",
+        "x".repeat(40)
+    );
+    let p = ok(&good, ImportFormat::Csv);
+    let plan = p.records[0].plan(&ImportDefaults::default()).expect("a well-shaped row plans");
+    assert_eq!(plan.account.client_id.as_deref(), Some("123-abc.apps.googleusercontent.com"));
+}

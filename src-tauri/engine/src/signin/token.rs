@@ -64,8 +64,12 @@ impl SignIn {
         let margin = self.refresh_margin;
         let lifetime = tokens.expires_at.saturating_duration_since(Instant::now());
         // Short-lived tokens (as in tests) are used for half their life rather than never.
-        let use_for = if lifetime > margin * 2 { lifetime - margin } else { lifetime / 2 };
-        *cached = Some(AccessToken { token: tokens.access_token.clone(), refresh_at: Instant::now() + use_for });
+        let use_for = if lifetime > margin.saturating_mul(2) { lifetime - margin } else { lifetime / 2 };
+        let now = Instant::now();
+        *cached = Some(AccessToken {
+            token: tokens.access_token.clone(),
+            refresh_at: now.checked_add(use_for).unwrap_or(now),
+        });
         Ok(tokens.access_token)
     }
 
