@@ -109,6 +109,11 @@ pub fn read(raw: &[u8]) -> (Option<Vec<Header<'_>>>, Option<Bodies>) {
     (top, bodies)
 }
 
+/// Parts read at most: verification mail has a handful, and a message of thousands of tiny
+/// parts (a mail bomb) must not cost more than a normal one. The code and the link are in the
+/// first parts; later ones are not read.
+pub const MAX_PARTS: usize = 1_000;
+
 fn read_into<'x>(raw: &'x [u8], top: &mut Option<Vec<Header<'x>>>) -> Option<Bodies> {
     let parser = MessageParser::default();
     let mut stream = MessageStream::new(raw);
@@ -129,6 +134,9 @@ fn read_into<'x>(raw: &'x [u8], top: &mut Option<Vec<Header<'x>>>) -> Option<Bod
     };
 
     'outer: loop {
+        if parts.len() >= MAX_PARTS {
+            break;
+        }
         if !stream.parse_headers(&parser, &mut headers) {
             done_with(&mut headers, top);
             break;
@@ -264,19 +272,19 @@ fn read_into<'x>(raw: &'x [u8], top: &mut Option<Vec<Header<'x>>>) -> Option<Bod
     }
 
     // Each list only takes parts of its own kind, so a part can be moved out instead of
-    // copied; a part listed twice gets a copy of the first.
+    // copied; a part listed twice gets a copy of the first, found by the part's index.
     let mut pick = |ids: &[usize], html: bool| -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        let mut taken: Vec<(usize, usize)> = Vec::new();
+        let mut taken: Vec<Option<usize>> = vec![None; parts.len()];
         for &id in ids {
-            if let Some(&(_, at)) = taken.iter().find(|(t, _)| *t == id) {
+            if let Some(at) = taken.get(id).copied().flatten() {
                 out.push(out[at].clone());
                 continue;
             }
             if let Some(Part::Html(s) | Part::Text(s)) =
                 parts.get_mut(id).filter(|p| matches!((p, html), (Part::Html(_), true) | (Part::Text(_), false)))
             {
-                taken.push((id, out.len()));
+                taken[id] = Some(out.len());
                 out.push(std::mem::take(s));
             }
         }
@@ -503,6 +511,20 @@ impl Specials {
 mod tests {
     use super::*;
     use crate::parse::full_parse_bodies;
+
+    #[test]
+    fn a_message_of_thousands_of_tiny_parts_is_read_only_up_to_the_cap() {
+        let mut raw = String::from("Subject: many\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n");
+        raw.push_str("--b\r\nContent-Type: text/plain\r\n\r\nYour code is 482913\r\n");
+        for i in 0..(MAX_PARTS * 5) {
+            raw.push_str(&format!("--b\r\nContent-Type: text/plain\r\n\r\npart {i}\r\n"));
+        }
+        raw.push_str("--b--\r\n");
+        let bodies = bodies(raw.as_bytes()).expect("the walk reads the message");
+        assert!(bodies.text.len() < MAX_PARTS, "at most the cap of parts is kept: {}", bodies.text.len());
+        assert!(bodies.text[0].contains("482913"), "the first part, where the code is, is read");
+        assert_eq!(crate::extract(raw.as_bytes()).code.as_deref(), Some("482913"));
+    }
 
     fn messages(dir: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
