@@ -30,6 +30,10 @@ async fn concurrent_logins_share_one_token_refresh() {
     cfg.pool.max_per_account = 4;
     let h = Harness::with_config(cfg).await;
     h.oauth_account("leo@outlook.com", None).await;
+    // Dovecot creates a new user's INBOX on first access, and four first sessions at once can
+    // race to create it ("[ALREADYEXISTS]" to one SELECT): the mailbox exists beforehand here,
+    // as any real mailbox does.
+    h.bed.dovecot.create_folder("leo@outlook.com", "INBOX", None);
     h.bed.oauth.set_latency(std::time::Duration::from_millis(200));
     let results = join_all((0..4).map(|_| h.engine.fetch("leo@outlook.com", &FolderSpec::Inbox, 1, false))).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
