@@ -32,6 +32,10 @@ pub enum Mode {
     EmptyPoll,
     /// From an APPEND to the code event, while the account is watched with IDLE.
     Idle,
+    /// Sending a message over the account's reused SMTP connection.
+    SendReuse,
+    /// Sending a message over a new SMTP connection (and client) each time.
+    SendNew,
 }
 
 impl Mode {
@@ -41,6 +45,8 @@ impl Mode {
             Mode::NewClient => "new-client",
             Mode::EmptyPoll => "empty-poll",
             Mode::Idle => "idle",
+            Mode::SendReuse => "send-reuse",
+            Mode::SendNew => "send-new",
         }
     }
 }
@@ -51,7 +57,7 @@ pub struct BenchArgs {
     /// The account to fetch from.
     #[arg(long)]
     email: String,
-    /// reuse-client, new-client, empty-poll or idle.
+    /// reuse-client, new-client, empty-poll, idle, send-reuse or send-new.
     #[arg(long, value_enum, default_value = "reuse-client")]
     mode: Mode,
     /// Fetches before measuring (not counted).
@@ -60,6 +66,9 @@ pub struct BenchArgs {
     /// Fetches measured in all, spread over the callers.
     #[arg(long, default_value_t = 20)]
     iterations: usize,
+    /// The recipient of the send modes' messages (default: the account itself).
+    #[arg(long)]
+    to: Option<String>,
     /// Messages per fetch.
     #[arg(long, default_value_t = 1)]
     top: usize,
@@ -101,7 +110,16 @@ pub async fn run(engine: &Engine, a: &BenchArgs) -> Result<(), EngineError> {
     let account = engine.account(&a.email).await?;
     // A separate cache file keeps benchmark rows out of the user's history.
     let separate;
+    let send_mode = matches!(a.mode, Mode::SendReuse | Mode::SendNew);
     let engine = match &a.database_path {
+        // The send modes measure the connection, not the account's pace: the rate is lifted.
+        None if send_mode => {
+            let mut config = engine.config().clone();
+            config.smtp.rate_per_second = 1000.0;
+            let options = EngineOptions { config: Some(config), ..engine.options().clone() };
+            separate = Engine::open(options, Arc::new(NullSink)).await?;
+            &separate
+        }
         Some(path) => {
             let options = EngineOptions {
                 data_dir: Some(engine.data_dir().to_path_buf()),
@@ -116,12 +134,21 @@ pub async fn run(engine: &Engine, a: &BenchArgs) -> Result<(), EngineError> {
         None => engine,
     };
     let email = account.email.clone();
+    let draft = mailwatch_engine::smtp::compose::Draft {
+        from: email.clone(),
+        to: vec![a.to.clone().unwrap_or_else(|| email.clone())],
+        subject: "Mailwatch benchmark".into(),
+        text: Some("Your verification code is 123456.".into()),
+        ..Default::default()
+    };
     let fetch_once = async |engine: &Engine| -> Result<Duration, EngineError> {
-        if a.mode == Mode::NewClient {
+        if matches!(a.mode, Mode::NewClient | Mode::SendNew) {
             engine.forget_client(&email).await;
         }
         let t = Instant::now();
-        if a.mode == Mode::EmptyPoll {
+        if matches!(a.mode, Mode::SendReuse | Mode::SendNew) {
+            engine.send(&draft).await?;
+        } else if a.mode == Mode::EmptyPoll {
             engine.poll(&email, &FolderSpec::Inbox).await?;
         } else {
             engine.fetch(&email, &FolderSpec::Inbox, a.top, false).await?;
@@ -152,7 +179,7 @@ pub async fn run(engine: &Engine, a: &BenchArgs) -> Result<(), EngineError> {
     }
     let total = started.elapsed();
     report(engine, a, &email, samples, errors, total, callers);
-    if a.database_path.is_some() {
+    if a.database_path.is_some() || send_mode {
         engine.shutdown().await;
     }
     Ok(())
@@ -205,6 +232,15 @@ fn report(
             qps,
             total.as_secs_f64() * 1000.0
         );
+        if matches!(a.mode, Mode::SendReuse | Mode::SendNew) {
+            println!(
+                "  SMTP connections created {} (logins)  reused {}  messages sent {}  rate waits {}",
+                stats.send.smtp_connections_created,
+                stats.send.smtp_connections_reused,
+                stats.send.smtp_messages_sent,
+                stats.send.smtp_rate_waits
+            );
+        }
         println!(
             "  sessions created {}  reused {}  closed {}  waits {}  wait timeouts {}",
             stats.pool.total.total_created,
@@ -221,7 +257,7 @@ fn report(
 
 const CUMULATIVE_KEY: &str = "stats.cumulative";
 /// The counters `stats` adds up over runs and prints, in order.
-pub const COUNTERS: [&str; 9] = [
+pub const COUNTERS: [&str; 14] = [
     "total_created",
     "total_reused",
     "total_closed",
@@ -231,6 +267,11 @@ pub const COUNTERS: [&str; 9] = [
     "client_creates",
     "client_reuses",
     "token_refreshes",
+    "smtp_connections_created",
+    "smtp_connections_reused",
+    "smtp_messages_sent",
+    "smtp_retries",
+    "smtp_rate_waits",
 ];
 
 /// Adds this run's counters to the totals kept in the cache, so `stats` can report across

@@ -110,7 +110,7 @@ fn invalid(message: String) -> EngineError {
 }
 
 /// A progress line on standard error at most every half second, when it is a terminal.
-fn progress_printer() -> BatchControl {
+pub(crate) fn progress_printer() -> BatchControl {
     let mut control = BatchControl::default();
     if std::io::stderr().is_terminal() {
         let last = Arc::new(AtomicU64::new(0));
@@ -154,6 +154,9 @@ pub async fn import(engine: &Engine, a: &ImportArgs) -> Result<(), EngineError> 
             imap_port: a.server.imap_port,
             tls: a.server.tls,
             token_url: a.server.token_url.clone(),
+            smtp_host: a.server.smtp_host.clone(),
+            smtp_port: a.server.smtp_port,
+            smtp_tls: a.server.smtp_tls,
         },
         verify: a.verify,
         concurrency: a.concurrency,

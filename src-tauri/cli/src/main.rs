@@ -7,6 +7,7 @@
 mod bench;
 mod extract;
 mod import;
+mod send;
 mod watch;
 
 use std::io::{IsTerminal, Read};
@@ -32,7 +33,7 @@ struct Cli {
     /// Where the cache lives (default: the platform data directory, shared with the app).
     #[arg(long, global = true, env = "MAILWATCH_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Extra CA certificates (PEM) to trust for IMAP, e.g. a company proxy's.
+    /// Extra CA certificates (PEM) to trust for IMAP and SMTP, e.g. a company proxy's.
     #[arg(long, global = true, env = "MAILWATCH_EXTRA_CA", value_name = "PEM_FILE")]
     extra_ca: Option<PathBuf>,
     #[command(subcommand)]
@@ -63,6 +64,10 @@ enum Command {
     /// Refresh OAuth2 tokens.
     #[command(subcommand)]
     Tokens(import::TokensCmd),
+    /// Send a message from an account, over its reused SMTP connection.
+    Send(send::SendArgs),
+    /// Send one message per line of a CSV or JSON Lines file, with a report per line.
+    SendBatch(send::SendBatchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -112,6 +117,15 @@ pub(crate) struct ServerArgs {
     /// OAuth2 token endpoint (default: the provider's).
     #[arg(long)]
     pub token_url: Option<String>,
+    /// SMTP server for sending (default: the provider's, or the IMAP host with smtp. for imap.).
+    #[arg(long)]
+    pub smtp_host: Option<String>,
+    /// SMTP port (default: 465 with implicit TLS, 587 with STARTTLS).
+    #[arg(long)]
+    pub smtp_port: Option<u16>,
+    /// implicit or starttls, for SMTP.
+    #[arg(long)]
+    pub smtp_tls: Option<Tls>,
 }
 
 #[derive(Args, Debug)]
@@ -182,13 +196,17 @@ fn exit_code(e: &EngineError) -> u8 {
     match e.code() {
         "invalid_account" | "unknown_folder" | "extra_ca_invalid" | "invalid_input" | "not_oauth" => 2,
         "unknown_account" => 3,
-        "needs_reauth" | "auth_failed" | "missing_secret" => 4,
+        "invalid_message" | "no_smtp_server" => 2,
+        "needs_reauth" | "auth_failed" | "missing_secret" | "scope_not_granted" => 4,
         "server_unreachable"
         | "tls_error"
         | "timeout"
         | "token_endpoint_unreachable"
         | "imap_error"
         | "server_connection_limit"
+        | "smtp_error"
+        | "smtp_deferred"
+        | "smtp_refused"
         | "oauth_error" => 5,
         "keyring_unavailable" | "keyring_locked" | "keyring_busy" | "keyring_error" | "rotation_not_saved" => 6,
         "wait_timed_out" => 7,
@@ -212,6 +230,8 @@ fn main() -> ExitCode {
         Command::Import(a) => a.json(),
         Command::Export(_) => false,
         Command::Tokens(t) => t.json(),
+        Command::Send(a) => a.json,
+        Command::SendBatch(a) => a.json,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -341,6 +361,9 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
                 tls: server.tls,
                 token_url: server.token_url,
                 scope: None,
+                smtp_host: server.smtp_host,
+                smtp_port: server.smtp_port,
+                smtp_tls: server.smtp_tls,
             };
             let secret = if a.refresh_token_stdin {
                 NewSecret::RefreshToken(read_secret_from_stdin("refresh token")?)
@@ -445,13 +468,15 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
         Command::Import(a) => import::import(engine, a).await?,
         Command::Export(a) => import::export(engine, a).await?,
         Command::Tokens(t) => import::tokens(engine, t).await?,
+        Command::Send(a) => send::send(engine, a).await?,
+        Command::SendBatch(a) => send::send_batch(engine, a).await?,
     }
     Ok(())
 }
 
 fn print_stats_text(stats: &Value) {
     for key in bench::COUNTERS {
-        println!("{key:<22} {}", stats.get(key).cloned().unwrap_or(Value::from(0)));
+        println!("{key:<26} {}", stats.get(key).cloned().unwrap_or(Value::from(0)));
     }
 }
 

@@ -343,6 +343,83 @@ impl Default for SecretsConfig {
     }
 }
 
+/// Sending mail: the reused SMTP connections, their limits and the pace of sending.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SmtpConfig {
+    /// Most SMTP connections one account may hold open at once. 1 sends an account's mail
+    /// over one connection in turn, which is what providers expect of one mailbox.
+    pub max_per_account: usize,
+    /// Most SMTP connections open across all accounts.
+    pub max_total: usize,
+    /// How long a sender waits for a connection before it gets an "exhausted" error.
+    #[serde(with = "secs")]
+    pub wait_timeout: Duration,
+    /// A connection unused this long is closed with QUIT; servers drop idle ones after a
+    /// few minutes anyway (Postfix after 300 s, Outlook sooner).
+    #[serde(with = "secs")]
+    pub idle_timeout: Duration,
+    /// Messages sent over one connection before it is replaced: providers cap this (Outlook
+    /// and Postfix's defaults allow 100 or more), and a fresh connection now and then keeps a
+    /// long batch from meeting the cap halfway.
+    pub max_messages_per_connection: usize,
+    /// Most messages one account sends per second; a sender over it waits its turn.
+    /// Outlook throttles accounts that send faster than about 30 a minute for long.
+    pub rate_per_second: f64,
+    /// A pause between the messages of a batch, on top of the rate (0: none).
+    #[serde(with = "secs")]
+    pub batch_pause: Duration,
+    /// TCP connect, TLS and AUTH together.
+    #[serde(with = "secs")]
+    pub connect_timeout: Duration,
+    /// Any one SMTP command, the message's data included.
+    #[serde(with = "secs")]
+    pub command_timeout: Duration,
+    /// Tries of a message the server deferred (4xx) within a batch, the first included.
+    pub transient_tries: u32,
+    /// The pause before the first retry of a deferred message; it doubles with each.
+    #[serde(with = "secs")]
+    pub transient_backoff: Duration,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            max_per_account: 1,
+            max_total: 20,
+            wait_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            max_messages_per_connection: 50,
+            rate_per_second: 10.0,
+            batch_pause: Duration::ZERO,
+            connect_timeout: Duration::from_secs(20),
+            command_timeout: Duration::from_secs(60),
+            transient_tries: 3,
+            transient_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl SmtpConfig {
+    /// The connection pool's limits for these settings: no health check before a send (a
+    /// broken connection shows on the send itself, which is then retried once when the server
+    /// cannot have taken the message), closed after `idle_timeout`.
+    pub fn pool(&self) -> PoolConfig {
+        PoolConfig {
+            max_per_account: self.max_per_account,
+            max_total: self.max_total,
+            wait_timeout: self.wait_timeout,
+            idle_ttl: self.idle_timeout,
+            max_age: Duration::from_secs(24 * 3600),
+            health_check_after: Duration::from_secs(365 * 24 * 3600),
+            connect_timeout: self.connect_timeout,
+            command_timeout: self.command_timeout,
+            reap_interval: (self.idle_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(15)),
+            logout_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
 /// Everything configurable in the engine.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -363,6 +440,8 @@ pub struct Config {
     pub sync: SyncConfig,
     /// The system keyring.
     pub secrets: SecretsConfig,
+    /// Sending mail.
+    pub smtp: SmtpConfig,
 }
 
 /// Durations are whole or fractional seconds in JSON, which is what a settings form edits.
@@ -500,6 +579,18 @@ impl Config {
         secs_in("sync.jitter", s.jitter, 0.0, HOUR)?;
         usize_in("sync.top", s.top, 1.0, 10_000.0)?;
         secs_in("secrets.lockTimeout", self.secrets.lock_timeout, 0.1, HOUR)?;
+        let m = &self.smtp;
+        usize_in("smtp.maxPerAccount", m.max_per_account, 1.0, 10.0)?;
+        usize_in("smtp.maxTotal", m.max_total, 1.0, 10_000.0)?;
+        secs_in("smtp.waitTimeout", m.wait_timeout, 0.1, HOUR)?;
+        secs_in("smtp.idleTimeout", m.idle_timeout, 1.0, HOUR)?;
+        usize_in("smtp.maxMessagesPerConnection", m.max_messages_per_connection, 1.0, 100_000.0)?;
+        count_in("smtp.ratePerSecond", m.rate_per_second, 0.01, 1000.0)?;
+        secs_in("smtp.batchPause", m.batch_pause, 0.0, HOUR)?;
+        secs_in("smtp.connectTimeout", m.connect_timeout, 0.1, 10.0 * MINUTE)?;
+        secs_in("smtp.commandTimeout", m.command_timeout, 0.1, HOUR)?;
+        count_in("smtp.transientTries", m.transient_tries, 1.0, 100.0)?;
+        secs_in("smtp.transientBackoff", m.transient_backoff, 0.0, HOUR)?;
         Ok(())
     }
 }

@@ -9,6 +9,8 @@ use crate::imap::{ImapError, TlsSetupError};
 use crate::oauth::OAuthError;
 use crate::pool::PoolError;
 use crate::secrets::SecretsError;
+use crate::smtp::SmtpError;
+use crate::smtp::compose::ComposeError;
 use crate::store::StoreError;
 
 /// What went wrong, in words a user can act on. Never carries a secret.
@@ -62,6 +64,20 @@ pub enum EngineError {
     /// IMAP failed.
     #[error(transparent)]
     Imap(#[from] ImapError),
+    /// SMTP failed.
+    #[error(transparent)]
+    Smtp(#[from] SmtpError),
+    /// A message that cannot be built as given.
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+    /// The account has no known submission server.
+    #[error(
+        "cannot send from {email}: no SMTP server is known for it; add it again with --smtp-host (and --smtp-port, --smtp-tls)"
+    )]
+    NoSmtpServer {
+        /// The account.
+        email: String,
+    },
     /// Every allowed session stayed busy for the whole wait.
     #[error("{message}")]
     PoolExhausted {
@@ -139,6 +155,7 @@ impl EngineError {
             EngineError::MissingSecret { .. } => "missing_secret",
             EngineError::RotationNotSaved { .. } => "rotation_not_saved",
             EngineError::OAuth(e) if e.needs_reauth() => "needs_reauth",
+            EngineError::OAuth(OAuthError::ScopeNotGranted { .. }) => "scope_not_granted",
             EngineError::OAuth(OAuthError::Unreachable { .. }) => "token_endpoint_unreachable",
             EngineError::OAuth(_) => "oauth_error",
             EngineError::Imap(ImapError::AuthFailed { .. }) => "auth_failed",
@@ -149,6 +166,15 @@ impl EngineError {
             EngineError::Imap(ImapError::TooManyConnections { .. }) => "server_connection_limit",
             EngineError::Imap(_) => "imap_error",
             EngineError::PoolExhausted { .. } => "pool_exhausted",
+            EngineError::Smtp(SmtpError::AuthFailed { .. }) => "auth_failed",
+            EngineError::Smtp(SmtpError::Connect { .. }) => "server_unreachable",
+            EngineError::Smtp(SmtpError::Tls { .. } | SmtpError::NoStarttls { .. }) => "tls_error",
+            EngineError::Smtp(SmtpError::Timeout { .. }) => "timeout",
+            EngineError::Smtp(SmtpError::Refused { transient: true, .. }) => "smtp_deferred",
+            EngineError::Smtp(SmtpError::Refused { .. }) => "smtp_refused",
+            EngineError::Smtp(_) => "smtp_error",
+            EngineError::Compose(_) => "invalid_message",
+            EngineError::NoSmtpServer { .. } => "no_smtp_server",
             EngineError::Store(_) => "cache_error",
             EngineError::Tls(_) => "extra_ca_invalid",
             EngineError::DataDir { .. } => "data_dir_unusable",

@@ -16,10 +16,12 @@
 //! | 4 | [`intake`] | what a fetch brings home: extraction, the cache, and when a code is news |
 //! | 4 | [`signin`] | one account's sign-in: client cache, access tokens, rotation, status changes; how the pool logs in |
 //! | 4 | [`import`] | account files: formats, line errors, the import transaction, export |
+//! | 4 | [`outbox`] | sending: one reused SMTP connection per account, its limits and pace, batches and their journal |
 //! | 5 | [`progress`] | how a batch job reports progress, is cancelled and runs its accounts |
 //! | 6 | [`error`], [`events`] | the engine's one error type; how the engine reports to a UI |
 //! | 7 | [`pool`] | one reusable session per account, limits, waits, stats, the reaper |
 //! | 7 | [`imap`] | TLS connect, XOAUTH2/LOGIN, folder discovery, fetching by UID, IDLE |
+//! | 7 | [`smtp`] | SMTP submission: TLS, XOAUTH2/PLAIN/LOGIN, a pipelined send that knows whether the data went, composing messages |
 //! | 7 | [`oauth`] | OAuth2 refresh over one pooled HTTP client |
 //! | 7 | [`store`] | the SQLite cache: accounts (no secrets), folder state, messages, codes, settings |
 //! | 8 | [`account`] | accounts, providers, per-domain presets and endpoint overrides |
@@ -32,7 +34,9 @@
 //! from the [`pool`], which logs in through [`signin`] (the account from the [`store`], its
 //! secret from [`secrets`], an access token from [`oauth`], the connection from [`imap`]);
 //! the messages fetched go through [`intake`], which runs [`extract`], writes the [`store`]
-//! and announces the codes that are news through [`events`].
+//! and announces the codes that are news through [`events`]. A send goes the same way through
+//! the [`outbox`], its own pool of SMTP connections, which sign in through [`signin`] and
+//! speak [`smtp`].
 
 pub mod keeper;
 
@@ -41,12 +45,14 @@ pub mod engine;
 pub mod watch;
 
 pub mod intake;
+pub mod outbox;
 pub mod signin;
 
 pub mod imap;
 pub mod import;
 pub mod oauth;
 pub mod pool;
+pub mod smtp;
 pub mod store;
 
 pub mod account;

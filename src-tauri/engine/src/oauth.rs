@@ -68,6 +68,19 @@ pub enum OAuthError {
         /// What was wrong with it (never the body, which may hold tokens).
         reason: String,
     },
+    /// The refresh token is good but was not granted the scope asked for (sending mail, with
+    /// a token issued for reading only). Reading goes on; only what needs the scope fails.
+    #[error(
+        "cannot get a token to send mail from {email}: its refresh token was not granted sending ({scope}); the provider said: {description}. Reading mail is not affected; to send, sign in to this account again with an app that asks for sending"
+    )]
+    ScopeNotGranted {
+        /// The account.
+        email: String,
+        /// The scope asked for.
+        scope: String,
+        /// The provider's first line of explanation.
+        description: String,
+    },
     /// The account has no token endpoint or client id.
     #[error("cannot refresh the access token for {email}: {what} is not set for this account")]
     Misconfigured {
@@ -147,7 +160,14 @@ impl OAuth {
     /// # Errors
     /// [`OAuthError::Rejected`] when the provider refuses; [`OAuthError::Unreachable`] on
     /// network failures, timeouts and 5xx answers.
-    pub async fn refresh(&self, account: &Account, refresh_token: &Secret) -> Result<Tokens, OAuthError> {
+    /// `scope` is asked for instead of the account's own when given (a second resource, such
+    /// as Microsoft's SMTP).
+    pub async fn refresh(
+        &self,
+        account: &Account,
+        refresh_token: &Secret,
+        scope: Option<&str>,
+    ) -> Result<Tokens, OAuthError> {
         let email = account.email.clone();
         let url = account
             .token_url
@@ -172,7 +192,8 @@ impl OAuth {
         let started = Instant::now();
         let rt = RefreshToken::new(refresh_token.expose().to_string());
         let mut request = client.exchange_refresh_token(&rt);
-        if let Some(scope) = account.scope.as_deref() {
+        let asked = scope.or(account.scope.as_deref());
+        if let Some(scope) = asked {
             request = request.add_scopes(scope.split_whitespace().map(|s| Scope::new(s.to_string())));
         }
         match request.request_async(&self.http).await {
@@ -195,6 +216,12 @@ impl OAuth {
                     .unwrap_or_else(|| "no description".into());
                 if code == "temporarily_unavailable" || code == "server_error" {
                     Err(OAuthError::Unreachable { email, url, reason: format!("{code}: {description}") })
+                } else if scope.is_some() && not_consented(&code, &description) {
+                    Err(OAuthError::ScopeNotGranted {
+                        email,
+                        scope: asked.unwrap_or_default().to_string(),
+                        description,
+                    })
                 } else {
                     Err(OAuthError::Rejected { email, error: code, description })
                 }
@@ -213,6 +240,14 @@ impl OAuth {
             Err(RequestTokenError::Other(s)) => Err(OAuthError::Unexpected { email, reason: s }),
         }
     }
+}
+
+/// Whether a refused refresh means "this token may not have that scope" rather than "this
+/// token is dead": OAuth2's `invalid_scope`, or Microsoft's consent errors (AADSTS65001: no
+/// consent for the resource; AADSTS70000: the grant does not cover the scope), which arrive
+/// as `invalid_grant`.
+fn not_consented(code: &str, description: &str) -> bool {
+    code == "invalid_scope" || description.starts_with("AADSTS65001") || description.starts_with("AADSTS70000")
 }
 
 /// Longest an access token is taken to last, whatever `expires_in` says: providers issue

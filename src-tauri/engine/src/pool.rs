@@ -41,6 +41,8 @@ pub trait Connect: Send + Sync + 'static {
     type Session: Send + 'static;
     /// What connecting or checking can fail with.
     type Error: std::error::Error + Send + Sync + 'static;
+    /// What the pool is called in its "exhausted" sentence.
+    const NAME: &'static str = "pool";
 
     /// Opens a new, signed-in session for `key`.
     fn connect(&self, key: &str) -> impl Future<Output = Result<Self::Session, Self::Error>> + Send;
@@ -72,8 +74,10 @@ impl std::fmt::Display for LimitScope {
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError<E: std::error::Error + 'static> {
     /// Every allowed session was busy for the whole wait.
-    #[error("pool exhausted for {key}: {in_use} in use, waited {} s (limit {limit} {scope}); raise the limit or lower the concurrency", waited.as_secs_f64().round())]
+    #[error("{name} exhausted for {key}: {in_use} in use, waited {} s (limit {limit} {scope}); raise the limit or lower the concurrency", waited.as_secs_f64().round())]
     WaitTimeout {
+        /// The pool's [`Connect::NAME`].
+        name: &'static str,
         /// The account.
         key: String,
         /// Sessions of this account in use when the wait ended.
@@ -259,6 +263,7 @@ impl<M: Connect> Inner<M> {
             Err(_) => {
                 self.bump(slot, |c| &c.wait_timeouts);
                 Err(PoolError::WaitTimeout {
+                    name: M::NAME,
                     key: key.to_string(),
                     in_use: slot.counters.in_use.load(Ordering::Relaxed),
                     waited: started.elapsed(),
@@ -401,6 +406,7 @@ pub struct Pooled<M: Connect> {
     generation: u64,
     reused: bool,
     broken: bool,
+    spent: bool,
     idling: bool,
     global: Option<OwnedSemaphorePermit>,
     account: Option<OwnedSemaphorePermit>,
@@ -417,6 +423,12 @@ impl<M: Connect> Pooled<M> {
     /// Marks the session unusable: it is closed instead of returned.
     pub fn mark_broken(&mut self) {
         self.broken = true;
+    }
+
+    /// Closes the session when it is given back, gracefully, as one past its maximum age
+    /// (an SMTP connection that sent its quota of messages, say).
+    pub fn retire(&mut self) {
+        self.spent = true;
     }
 
     /// Counts the session as idling (IMAP IDLE) or not, for [`Counts::idling`].
@@ -456,6 +468,7 @@ impl<M: Connect> Drop for Pooled<M> {
         let (Some(session), Some(global)) = (self.session.take(), self.global.take()) else { return };
         let now = Instant::now();
         let stale = self.broken
+            || self.spent
             || self.inner.closed.load(Ordering::Acquire)
             || self.generation != self.slot.generation.load(Ordering::Acquire)
             || now.duration_since(self.created) >= self.inner.cfg.max_age;
@@ -659,6 +672,7 @@ impl<M: Connect> SessionPool<M> {
             generation,
             reused,
             broken: false,
+            spent: false,
             idling: false,
             global: Some(global),
             account: Some(account),

@@ -138,6 +138,24 @@ impl fmt::Display for ImapEndpoint {
     }
 }
 
+/// An SMTP submission server address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SmtpEndpoint {
+    /// Host name or IP address.
+    pub host: String,
+    /// TCP port: 465 with implicit TLS, 587 with STARTTLS, as a rule.
+    pub port: u16,
+    /// Implicit TLS or STARTTLS; never plain text.
+    pub tls: Tls,
+}
+
+impl fmt::Display for SmtpEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
 /// Where an account's health stands, as the UI shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -194,6 +212,10 @@ pub struct Account {
     pub token_url: Option<String>,
     /// OAuth2 scope requested on refresh.
     pub scope: Option<String>,
+    /// Where mail is sent from: the provider's submission server, the account's override, or
+    /// `None` when neither is known (a generic IMAP server whose name gives no hint).
+    #[serde(default)]
+    pub smtp: Option<SmtpEndpoint>,
     /// Health as last seen.
     pub status: AccountStatus,
     /// What went wrong, in words, when `status` is not ok.
@@ -222,6 +244,12 @@ pub struct AccountSpec {
     pub token_url: Option<String>,
     /// Scope override.
     pub scope: Option<String>,
+    /// SMTP host override.
+    pub smtp_host: Option<String>,
+    /// SMTP port override.
+    pub smtp_port: Option<u16>,
+    /// SMTP TLS mode override.
+    pub smtp_tls: Option<Tls>,
 }
 
 /// Why an account could not be built or parsed.
@@ -349,18 +377,54 @@ impl Account {
             }
         };
 
+        let imap = ImapEndpoint { host, port, tls };
+        let smtp = match &spec.smtp_host {
+            Some(host) => {
+                let tls = spec.smtp_tls.unwrap_or(match spec.smtp_port {
+                    Some(587 | 25) => Tls::Starttls,
+                    _ => Tls::Implicit,
+                });
+                let port = spec.smtp_port.unwrap_or(match tls {
+                    Tls::Implicit => 465,
+                    Tls::Starttls => 587,
+                });
+                Some(SmtpEndpoint { host: host.clone(), port, tls })
+            }
+            None => presets::smtp_default(provider, &imap).map(|mut e| {
+                if let Some(port) = spec.smtp_port {
+                    e.port = port;
+                }
+                if let Some(tls) = spec.smtp_tls {
+                    e.tls = tls;
+                }
+                e
+            }),
+        };
+
         Ok(Account {
             email,
             provider,
             auth,
-            imap: ImapEndpoint { host, port, tls },
+            imap,
             imap_fallback,
             client_id,
             token_url,
             scope,
+            smtp,
             status: AccountStatus::Ok,
             status_detail: None,
         })
+    }
+
+    /// The OAuth2 scope an access token for sending needs. Microsoft issues SMTP tokens for a
+    /// scope of their own, asked for separately from the IMAP one; Google's full-mail scope and
+    /// other servers' scopes cover both.
+    pub fn smtp_scope(&self) -> Option<String> {
+        let scope = self.scope.as_deref()?;
+        if self.provider == Provider::Outlook && scope.contains("outlook.office.com/") {
+            return Some(presets::MICROSOFT_SMTP_SCOPE.to_string());
+        }
+        Some(scope.to_string())
     }
 
     /// The endpoints to try, primary first.

@@ -38,6 +38,9 @@ pub const MICROSOFT: OAuthPreset = OAuthPreset {
     default_client_id: "9e5f94bc-e8a4-4e73-b8be-63364c29d753",
 };
 
+/// The scope of Microsoft access tokens for SMTP AUTH, which an IMAP token does not carry.
+pub const MICROSOFT_SMTP_SCOPE: &str = "https://outlook.office.com/SMTP.Send offline_access";
+
 /// Google's token endpoint and the full-mail scope IMAP needs.
 pub const GOOGLE: OAuthPreset = OAuthPreset {
     token_url: "https://oauth2.googleapis.com/token",
@@ -117,6 +120,36 @@ pub fn preset_for(domain: &str) -> Option<&'static Preset> {
     })
 }
 
+/// Submission servers whose names do not follow from their IMAP server's by swapping `imap`
+/// for `smtp`, or that take STARTTLS on 587 rather than implicit TLS on 465.
+const SMTP_EXCEPTIONS: &[(&str, &str, u16, Tls)] = &[
+    ("outlook.office365.com", "smtp.office365.com", 587, Tls::Starttls),
+    ("imap.gmail.com", "smtp.gmail.com", 465, Tls::Implicit),
+    ("imap.mail.me.com", "smtp.mail.me.com", 587, Tls::Starttls),
+    ("imap.gmx.net", "mail.gmx.net", 587, Tls::Starttls),
+    ("imap.web.de", "smtp.web.de", 587, Tls::Starttls),
+    ("secureimap.t-online.de", "securesmtp.t-online.de", 465, Tls::Implicit),
+    ("imapmail.libero.it", "smtp.libero.it", 465, Tls::Implicit),
+];
+
+/// The submission server of an account with this provider and IMAP server: the provider's
+/// own for Outlook and Gmail, a known exception, or `smtp.` in place of the IMAP host's
+/// `imap.` with implicit TLS on 465. `None` when the IMAP host gives no hint (an IP address,
+/// say); such an account needs its SMTP server given.
+pub fn smtp_default(provider: Provider, imap: &super::ImapEndpoint) -> Option<super::SmtpEndpoint> {
+    let host = match provider {
+        Provider::Outlook => "outlook.office365.com",
+        Provider::Gmail => "imap.gmail.com",
+        Provider::Imap => imap.host.as_str(),
+    };
+    let host = host.to_ascii_lowercase();
+    if let Some((_, smtp, port, tls)) = SMTP_EXCEPTIONS.iter().find(|(i, ..)| *i == host) {
+        return Some(super::SmtpEndpoint { host: smtp.to_string(), port: *port, tls: *tls });
+    }
+    let rest = host.strip_prefix("imap.")?;
+    Some(super::SmtpEndpoint { host: format!("smtp.{rest}"), port: 465, tls: Tls::Implicit })
+}
+
 /// The preset for a provider chosen by hand on an unknown domain (a custom domain on
 /// Microsoft 365 or Google Workspace, say).
 pub fn provider_default(provider: Provider) -> Option<&'static Preset> {
@@ -142,5 +175,17 @@ mod tests {
         assert_eq!(preset_for("yandex.ru").unwrap().imap_host, "imap.yandex.com");
         assert_eq!(preset_for("GMX.de").unwrap().imap_host, "imap.gmx.net");
         assert_eq!(preset_for("qq.com").unwrap().imap_host, "imap.qq.com");
+    }
+
+    #[test]
+    fn submission_servers_follow_the_provider_or_the_imap_host() {
+        let imap = |h: &str| crate::account::ImapEndpoint { host: h.into(), port: 993, tls: Tls::Implicit };
+        let outlook = smtp_default(Provider::Outlook, &imap("127.0.0.1")).unwrap();
+        assert_eq!((outlook.to_string(), outlook.tls), ("smtp.office365.com:587".into(), Tls::Starttls));
+        assert_eq!(smtp_default(Provider::Gmail, &imap("x")).unwrap().to_string(), "smtp.gmail.com:465");
+        assert_eq!(smtp_default(Provider::Imap, &imap("imap.qq.com")).unwrap().to_string(), "smtp.qq.com:465");
+        assert_eq!(smtp_default(Provider::Imap, &imap("IMAP.gmx.net")).unwrap().to_string(), "mail.gmx.net:587");
+        assert!(smtp_default(Provider::Imap, &imap("127.0.0.1")).is_none(), "an address gives no hint");
+        assert!(smtp_default(Provider::Imap, &imap("mail.example.org")).is_none());
     }
 }

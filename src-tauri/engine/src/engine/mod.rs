@@ -11,6 +11,7 @@
 //! - `import.rs`: importing and exporting account files.
 
 mod import;
+mod send;
 mod sync;
 mod tokens;
 mod watching;
@@ -32,9 +33,10 @@ use crate::events::EventSink;
 use crate::imap::{TlsSetup, TlsStats};
 use crate::intake::Intake;
 use crate::oauth::OAuth;
+use crate::outbox::{Outbox, SendStats};
 use crate::pool::{PoolStats, SessionPool};
 use crate::secrets::{KeyringSecrets, Secret, SecretStore};
-use crate::signin::{ImapLogin, SignIn};
+use crate::signin::{ImapLogin, SignIn, SmtpLogin};
 use crate::store::{AccountOverview, CodeRecord, Store};
 use crate::watch::{WatchStats, Watcher};
 
@@ -87,6 +89,9 @@ pub struct EngineStats {
     /// Watched accounts, the round robin's login budget and the poll interval it reaches.
     #[serde(default)]
     pub watch: WatchStats,
+    /// Sending: SMTP connections and messages.
+    #[serde(flatten, default)]
+    pub send: SendStats,
 }
 
 /// What the user gives as an account's secret.
@@ -105,6 +110,7 @@ pub struct Engine {
     signin: Arc<SignIn>,
     intake: Intake,
     pool: SessionPool<ImapLogin>,
+    outbox: Outbox,
     watcher: Watcher,
     data_dir: PathBuf,
     options: EngineOptions,
@@ -135,6 +141,7 @@ impl Engine {
             .clone()
             .or_else(|| std::env::var_os("MAILWATCH_EXTRA_CA").filter(|v| !v.is_empty()).map(PathBuf::from));
         let tls = TlsSetup::new(extra_ca.as_deref())?;
+        let smtp_tls = crate::smtp::SmtpTls::new(extra_ca.as_deref());
         let oauth = OAuth::new(&config.http)?;
         let secrets = options
             .secrets
@@ -143,10 +150,13 @@ impl Engine {
         let signin =
             Arc::new(SignIn::new(store.clone(), secrets, oauth, tls, config.pool.clone(), &config.http, sink.clone()));
         let pool = SessionPool::new(ImapLogin::new(signin.clone()), config.pool.clone());
+        let smtp_login =
+            SmtpLogin::new(signin.clone(), smtp_tls, config.smtp.connect_timeout, config.smtp.command_timeout);
+        let outbox = Outbox::new(smtp_login, config.smtp.clone());
         let intake = Intake::new(store.clone(), sink.clone());
         let choice = store.call(crate::watch::choice::load).await?;
         let watcher = Watcher::new(pool.clone(), intake.clone(), store.clone(), config.clone(), sink.clone(), choice);
-        let engine = Engine { store, config, sink, signin, intake, pool, watcher, data_dir, options };
+        let engine = Engine { store, config, sink, signin, intake, pool, outbox, watcher, data_dir, options };
         if let Err(e) = engine.prune_history(crate::clock::unix_now()).await {
             tracing::warn!("cannot prune old codes from the cache: {e}");
         }
@@ -360,6 +370,7 @@ impl Engine {
     pub async fn forget_client(&self, email: &str) {
         self.signin.forget(email);
         self.pool.invalidate(email).await;
+        self.outbox.invalidate(email).await;
     }
 
     /// The counters.
@@ -369,6 +380,7 @@ impl Engine {
             clients: self.signin.stats(),
             tls: self.signin.tls().stats(),
             watch: self.watcher.stats(),
+            send: self.outbox.stats(),
         }
     }
 
@@ -380,5 +392,6 @@ impl Engine {
         // A rotated token the keyring refused lives only in memory: one last try.
         let _ = tokio::time::timeout(deadline, self.signin.save_all_unsaved()).await;
         let _ = tokio::time::timeout(deadline, self.pool.close()).await;
+        let _ = tokio::time::timeout(deadline, self.outbox.close()).await;
     }
 }

@@ -1,5 +1,5 @@
 //! CSV or TSV with a header naming the columns, in any order: email, password,
-//! refresh_token, client_id, provider, imap_host, imap_port. Common spellings of each name
+//! refresh_token, client_id, provider, imap_host, imap_port, smtp_host, smtp_port, smtp_tls. Common spellings of each name
 //! are accepted; unknown columns are ignored.
 
 use super::{ImportRecord, LineError, clean};
@@ -14,6 +14,9 @@ pub(super) const COLUMNS: &[(Field, &[&str])] = &[
     (Field::Provider, &["provider"]),
     (Field::ImapHost, &["imap_host", "host", "server", "imap_server"]),
     (Field::ImapPort, &["imap_port", "port"]),
+    (Field::SmtpHost, &["smtp_host", "smtp_server"]),
+    (Field::SmtpPort, &["smtp_port"]),
+    (Field::SmtpTls, &["smtp_tls", "smtp_security"]),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +28,9 @@ pub(super) enum Field {
     Provider,
     ImapHost,
     ImapPort,
+    SmtpHost,
+    SmtpPort,
+    SmtpTls,
 }
 
 /// Parses the file; the delimiter is a tab if the header has one, else `;` if it has no
@@ -126,6 +132,9 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
                 Some(Field::Provider) => r.provider = Some(v),
                 Some(Field::ImapHost) => r.imap_host = Some(v),
                 Some(Field::ImapPort) => r.imap_port = Some(v),
+                Some(Field::SmtpHost) => r.smtp_host = Some(v),
+                Some(Field::SmtpPort) => r.smtp_port = Some(v),
+                Some(Field::SmtpTls) => r.smtp_tls = Some(v),
                 None => {}
             }
         }

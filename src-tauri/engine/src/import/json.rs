@@ -48,6 +48,9 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
             provider: get(&["provider"]),
             imap_host: get(&["imap_host", "imapHost"]),
             imap_port: get(&["imap_port", "imapPort"]),
+            smtp_host: get(&["smtp_host", "smtpHost"]),
+            smtp_port: get(&["smtp_port", "smtpPort"]),
+            smtp_tls: get(&["smtp_tls", "smtpTls"]),
         };
         if r.email.is_empty() {
             errors.push(LineError { line, reason: "no email address".into() });

@@ -146,6 +146,12 @@ pub struct ImportRecord {
     pub imap_host: Option<String>,
     /// An IMAP port named by the file.
     pub imap_port: Option<String>,
+    /// An SMTP host named by the file.
+    pub smtp_host: Option<String>,
+    /// An SMTP port named by the file.
+    pub smtp_port: Option<String>,
+    /// An SMTP TLS mode named by the file (implicit or starttls).
+    pub smtp_tls: Option<String>,
 }
 
 /// A line that could not be used, and why.
@@ -277,6 +283,21 @@ impl ImportRecord {
         {
             return Err("the imap_port field is not a port number (1 to 65535)".into());
         }
+        if let Some(host) = &self.smtp_host
+            && !dash::looks_like_host(host)
+        {
+            return Err("the smtp_host field does not look like a host name or an IP address".into());
+        }
+        if let Some(port) = &self.smtp_port
+            && !(port.chars().all(|c| c.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p > 0))
+        {
+            return Err("the smtp_port field is not a port number (1 to 65535)".into());
+        }
+        if let Some(tls) = &self.smtp_tls
+            && tls.parse::<Tls>().is_err()
+        {
+            return Err("the smtp_tls field is not implicit or starttls".into());
+        }
         Ok(())
     }
 }
@@ -307,6 +328,12 @@ pub struct ImportDefaults {
     pub tls: Option<Tls>,
     /// OAuth2 token endpoint.
     pub token_url: Option<String>,
+    /// SMTP host for records that name none.
+    pub smtp_host: Option<String>,
+    /// SMTP port for records that name none.
+    pub smtp_port: Option<u16>,
+    /// SMTP TLS mode for records that name none.
+    pub smtp_tls: Option<Tls>,
 }
 
 impl ImportRecord {
@@ -360,6 +387,10 @@ impl ImportRecord {
             tls: defaults.tls.or((imap_port == Some(143)).then_some(Tls::Starttls)),
             token_url: defaults.token_url.clone(),
             scope: None,
+            smtp_host: self.smtp_host.clone().or_else(|| defaults.smtp_host.clone()),
+            // Checked by `check_shapes`.
+            smtp_port: self.smtp_port.as_deref().and_then(|p| p.parse().ok()).or(defaults.smtp_port),
+            smtp_tls: self.smtp_tls.as_deref().and_then(|t| t.parse().ok()).or(defaults.smtp_tls),
         };
         let account = Account::from_spec(&spec, auth == AuthMethod::OAuth2).map_err(|e| match e {
             crate::account::AccountError::NoImapHost { domain } => {

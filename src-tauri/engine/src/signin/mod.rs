@@ -11,7 +11,10 @@
 //! primary server first, then the fallback, and marks the account when the server or the
 //! provider refuses it.
 
+mod smtp;
 mod token;
+
+pub use self::smtp::SmtpLogin;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +41,8 @@ pub struct Client {
     pub account: Account,
     secret: tokio::sync::Mutex<Secret>,
     token: tokio::sync::Mutex<Option<AccessToken>>,
+    /// The access token for sending, when sending needs a scope of its own.
+    smtp_token: tokio::sync::Mutex<Option<AccessToken>>,
 }
 
 /// How often the client cache was hit and missed, and what token refreshes went through.
@@ -177,8 +182,12 @@ impl SignIn {
             email: email.to_string(),
             what: if account.auth == AuthMethod::OAuth2 { "refresh token" } else { "password" },
         })?;
-        let client =
-            Arc::new(Client { secret: tokio::sync::Mutex::new(secret), token: tokio::sync::Mutex::new(None), account });
+        let client = Arc::new(Client {
+            secret: tokio::sync::Mutex::new(secret),
+            token: tokio::sync::Mutex::new(None),
+            smtp_token: tokio::sync::Mutex::new(None),
+            account,
+        });
         let mut clients = self.clients();
         // Another caller may have built one meanwhile; keep the first.
         let kept = clients.entry(email.to_string()).or_insert_with(|| {

@@ -40,17 +40,43 @@ pub(super) struct AccessToken {
     refresh_at: Instant,
 }
 
+/// What an access token is for. Each is cached on its own: Microsoft issues a token for one
+/// resource at a time, so sending needs a second token, asked for with the SMTP scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// Reading mail over IMAP, with the account's own scope.
+    Imap,
+    /// Sending mail over SMTP, with [`crate::account::Account::smtp_scope`].
+    Smtp,
+}
+
 impl SignIn {
-    /// A valid access token for the client. Concurrent callers share one refresh: the
-    /// token mutex is held across it. `rejected` is a token the server just refused, which
-    /// forces a refresh unless another caller already replaced it; `force` refreshes anyway.
+    /// A valid IMAP access token for the client; see [`SignIn::access_token_for`].
     pub(crate) async fn access_token(
         self: &Arc<Self>,
         client: &Arc<Client>,
         rejected: Option<&Secret>,
         force: bool,
     ) -> Result<Secret, EngineError> {
-        let mut cached = client.token.lock().await;
+        self.access_token_for(client, Purpose::Imap, rejected, force).await
+    }
+
+    /// A valid access token for the client and purpose. Concurrent callers share one
+    /// refresh: the token mutex is held across it. `rejected` is a token the server just
+    /// refused, which forces a refresh unless another caller already replaced it; `force`
+    /// refreshes anyway. An SMTP token whose scope is the account's own is the IMAP token.
+    pub(crate) async fn access_token_for(
+        self: &Arc<Self>,
+        client: &Arc<Client>,
+        purpose: Purpose,
+        rejected: Option<&Secret>,
+        force: bool,
+    ) -> Result<Secret, EngineError> {
+        let scope = match purpose {
+            Purpose::Smtp => client.account.smtp_scope().filter(|s| Some(s) != client.account.scope.as_ref()),
+            Purpose::Imap => None,
+        };
+        let mut cached = if scope.is_some() { client.smtp_token.lock().await } else { client.token.lock().await };
         if let Some(t) = cached.as_ref()
             && !force
             && Instant::now() < t.refresh_at
@@ -59,7 +85,7 @@ impl SignIn {
             return Ok(t.token.clone());
         }
         // A task of its own: a caller that gives up does not cut the exchange from the write.
-        let exchange = tokio::spawn(self.clone().exchange(client.clone()));
+        let exchange = tokio::spawn(self.clone().exchange(client.clone(), scope));
         let tokens = exchange.await.map_err(|e| EngineError::Internal(e.to_string()))??;
         let margin = self.refresh_margin;
         let lifetime = tokens.expires_at.saturating_duration_since(Instant::now());
@@ -88,7 +114,8 @@ impl SignIn {
 
     /// One exchange of the account's current refresh token, under the account's gate, and
     /// the new refresh token stored (or kept in memory and retried; see the module docs).
-    async fn exchange(self: Arc<Self>, client: Arc<Client>) -> Result<Tokens, EngineError> {
+    /// `scope` replaces the account's own scope when given.
+    async fn exchange(self: Arc<Self>, client: Arc<Client>, scope: Option<String>) -> Result<Tokens, EngineError> {
         let email = client.account.email.clone();
         let gate = self.gate(&email);
         let _turn = gate.lock().await;
@@ -96,7 +123,7 @@ impl SignIn {
         let mut used = self.current_refresh_token(&client).await?;
         let mut reread = false;
         let tokens = loop {
-            match self.oauth.refresh(&client.account, &used).await {
+            match self.oauth.refresh(&client.account, &used, scope.as_deref()).await {
                 Ok(t) => break t,
                 Err(e) if e.needs_reauth() && !reread && !lock(&self.unsaved).contains_key(&email) => {
                     // Another process may have rotated the token since it was read.

@@ -6,10 +6,10 @@ use rusqlite::types::Type;
 use rusqlite::{OptionalExtension, Row};
 
 use super::{Store, StoreError};
-use crate::account::{Account, AccountStatus, AuthMethod, ImapEndpoint, Provider, Tls};
+use crate::account::{Account, AccountStatus, AuthMethod, ImapEndpoint, Provider, SmtpEndpoint, Tls, presets};
 
 const COLUMNS: &str = "email, provider, auth, imap_host, imap_port, imap_tls, fallback_host, fallback_port, \
-                       fallback_tls, client_id, token_url, scope, status, status_detail";
+                       fallback_tls, client_id, token_url, scope, status, status_detail, smtp_host, smtp_port, smtp_tls";
 
 impl Store {
     /// Adds the account, or updates every field of the one with the same email. An update
@@ -92,18 +92,21 @@ impl Store {
 /// is given and free, else the next one at the end; an update keeps its row.
 pub(super) fn upsert(conn: &rusqlite::Connection, account: &Account, id: Option<i64>) -> rusqlite::Result<()> {
     let fallback = account.imap_fallback.as_ref();
+    let smtp = account.smtp.as_ref();
     conn.prepare_cached(
         "INSERT INTO accounts (id, email, provider, auth, imap_host, imap_port, imap_tls, fallback_host,
-                                   fallback_port, fallback_tls, client_id, token_url, scope, status, status_detail)
+                                   fallback_port, fallback_tls, client_id, token_url, scope, status, status_detail,
+                                   smtp_host, smtp_port, smtp_tls)
              VALUES (CASE WHEN ?15 IS NULL OR EXISTS (SELECT 1 FROM accounts WHERE id = ?15) THEN NULL ELSE ?15 END,
-                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?16, ?17, ?18)
              ON CONFLICT (email) DO UPDATE SET
                  provider = excluded.provider, auth = excluded.auth,
                  imap_host = excluded.imap_host, imap_port = excluded.imap_port, imap_tls = excluded.imap_tls,
                  fallback_host = excluded.fallback_host, fallback_port = excluded.fallback_port,
                  fallback_tls = excluded.fallback_tls, client_id = excluded.client_id,
                  token_url = excluded.token_url, scope = excluded.scope,
-                 status = excluded.status, status_detail = excluded.status_detail",
+                 status = excluded.status, status_detail = excluded.status_detail,
+                 smtp_host = excluded.smtp_host, smtp_port = excluded.smtp_port, smtp_tls = excluded.smtp_tls",
     )?
     .execute(rusqlite::params![
         account.email,
@@ -121,6 +124,9 @@ pub(super) fn upsert(conn: &rusqlite::Connection, account: &Account, id: Option<
         account.status.as_str(),
         account.status_detail,
         id,
+        smtp.map(|e| &e.host),
+        smtp.map(|e| e.port),
+        smtp.map(|e| e.tls.as_str()),
     ])
     .map(drop)
 }
@@ -131,12 +137,19 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
         Some(host) => Some(ImapEndpoint { host, port: row.get(7)?, tls: parse(row, 8)? }),
         None => None,
     };
+    let provider = parse::<Provider>(row, 1)?;
+    let imap = ImapEndpoint { host: row.get(3)?, port: row.get(4)?, tls: parse::<Tls>(row, 5)? };
+    let smtp = match row.get::<_, Option<String>>(14)? {
+        Some(host) => Some(SmtpEndpoint { host, port: row.get(15)?, tls: parse(row, 16)? }),
+        None => presets::smtp_default(provider, &imap),
+    };
     Ok(Account {
         email: row.get(0)?,
-        provider: parse::<Provider>(row, 1)?,
+        provider,
         auth: parse::<AuthMethod>(row, 2)?,
-        imap: ImapEndpoint { host: row.get(3)?, port: row.get(4)?, tls: parse::<Tls>(row, 5)? },
+        imap,
         imap_fallback: fallback,
+        smtp,
         client_id: row.get(9)?,
         token_url: row.get(10)?,
         scope: row.get(11)?,

@@ -105,6 +105,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
     -- What else could have been the code, as JSON; NULL when only the code itself scored.
     ALTER TABLE messages ADD COLUMN candidates TEXT;
     "#,
+    // v5: where each account sends mail from. NULL in rows written before: such an account
+    // takes its provider's or its IMAP host's submission server when read.
+    r#"
+    ALTER TABLE accounts ADD COLUMN smtp_host TEXT;
+    ALTER TABLE accounts ADD COLUMN smtp_port INTEGER;
+    ALTER TABLE accounts ADD COLUMN smtp_tls TEXT;
+    "#,
 ];
 
 /// The version a fully migrated file has.

@@ -25,6 +25,7 @@ fn oauth_account(email: &str) -> Account {
         client_id: Some("client-123".into()),
         token_url: Some("https://login.example/token".into()),
         scope: Some("imap offline_access".into()),
+        smtp: Some(crate::account::SmtpEndpoint { host: "smtp.office365.com".into(), port: 587, tls: Tls::Starttls }),
         status: AccountStatus::NeedsReauth,
         status_detail: Some("the refresh token was refused".into()),
     }
@@ -40,6 +41,7 @@ fn password_account(email: &str) -> Account {
         client_id: None,
         token_url: None,
         scope: None,
+        smtp: None,
         status: AccountStatus::Ok,
         status_detail: None,
     }
@@ -333,11 +335,15 @@ fn a_version_1_file_upgrades_and_keeps_its_data() {
     {
         let old = Store::open_at(&path, 1).unwrap();
         assert_eq!(old.schema_version().unwrap(), 1);
-        old.upsert_account(&oauth_account("a@x.com")).unwrap();
-        // Rows as version 1 wrote them (today's save_sync writes columns added since).
+        // Rows as version 1 wrote them (today's writes fill columns added since).
         old.write(|conn| {
             conn.execute_batch(
-                "INSERT INTO messages (email, folder, uid, message_id, from_addr, subject, received, snippet,
+                "INSERT INTO accounts (email, provider, auth, imap_host, imap_port, imap_tls, fallback_host,
+                                       fallback_port, fallback_tls, client_id, token_url, scope, status, status_detail)
+                 VALUES ('a@x.com', 'outlook', 'oauth2', 'outlook.office365.com', 993, 'implicit', 'outlook.live.com',
+                         993, 'implicit', 'client-123', 'https://login.example/token', 'imap offline_access',
+                         'needs-reauth', 'the refresh token was refused');
+                 INSERT INTO messages (email, folder, uid, message_id, from_addr, subject, received, snippet,
                                        code, link, service, confidence)
                  VALUES ('a@x.com', 'INBOX', 1, NULL, NULL, 'Message 1', 10, 'snippet 1', '123456', NULL, NULL, 0.9);
                  INSERT INTO codes (email, folder, uid_validity, uid, code, link, service, from_addr, subject,
@@ -361,7 +367,11 @@ fn a_version_1_file_upgrades_and_keeps_its_data() {
         })
         .unwrap();
     assert_eq!(indexes, 1, "the v2 migration ran");
-    assert_eq!(store.account("a@x.com").unwrap(), Some(oauth_account("a@x.com")), "data survives the upgrade");
+    assert_eq!(
+        store.account("a@x.com").unwrap(),
+        Some(oauth_account("a@x.com")),
+        "data survives the upgrade, and an account stored before SMTP sends through its provider's server"
+    );
     assert_eq!(store.last_code_for("a@x.com").unwrap().and_then(|c| c.code).as_deref(), Some("123456"));
     let cached = store.recent_messages("a@x.com", "INBOX", 1).unwrap();
     assert_eq!(cached[0].code.as_deref(), Some("123456"), "an old message reads back: {cached:?}");

@@ -1,0 +1,91 @@
+//! How the SMTP connection pool signs in: the account's submission server, with its password
+//! or an access token for sending, refreshed once when the server refuses it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::SignIn;
+use super::token::Purpose;
+use crate::account::{AccountStatus, AuthMethod};
+use crate::error::EngineError;
+use crate::pool::Connect;
+use crate::smtp::{self, SmtpConnection, SmtpCredential, SmtpError, SmtpTls};
+
+/// The SMTP pool's way in: connections are opened through [`SignIn`] and closed with QUIT.
+/// No check runs before a send (see [`crate::smtp`]), so `recycle` has nothing to do.
+pub struct SmtpLogin {
+    signin: Arc<SignIn>,
+    tls: SmtpTls,
+    connect_timeout: Duration,
+    command_timeout: Duration,
+}
+
+impl SmtpLogin {
+    /// Opens connections through `signin`, trusting what `tls` trusts, within these timeouts.
+    pub(crate) fn new(signin: Arc<SignIn>, tls: SmtpTls, connect_timeout: Duration, command_timeout: Duration) -> Self {
+        Self { signin, tls, connect_timeout, command_timeout }
+    }
+}
+
+impl Connect for SmtpLogin {
+    type Session = SmtpConnection;
+    type Error = EngineError;
+    const NAME: &'static str = "SMTP connections";
+
+    async fn connect(&self, key: &str) -> Result<SmtpConnection, EngineError> {
+        self.signin.open_smtp(key, &self.tls, self.connect_timeout, self.command_timeout).await
+    }
+
+    async fn recycle(&self, _connection: &mut SmtpConnection) -> Result<(), EngineError> {
+        Ok(())
+    }
+
+    async fn close(&self, connection: SmtpConnection) {
+        connection.quit(Duration::from_secs(1)).await;
+    }
+}
+
+impl SignIn {
+    /// Opens a signed-in SMTP connection for the account. With OAuth2, a refused token is
+    /// refreshed once and tried once more; a refusal after that marks the account as needing a
+    /// new sign-in, as IMAP does. A server that cannot be reached changes nothing: reading
+    /// mail may well work.
+    pub(crate) async fn open_smtp(
+        self: &Arc<Self>,
+        email: &str,
+        tls: &SmtpTls,
+        connect_timeout: Duration,
+        command_timeout: Duration,
+    ) -> Result<SmtpConnection, EngineError> {
+        let client = self.client(email).await?;
+        let account = &client.account;
+        let endpoint = account.smtp.clone().ok_or_else(|| EngineError::NoSmtpServer { email: email.to_string() })?;
+        let attempt = match account.auth {
+            AuthMethod::Password => {
+                let password = client.secret.lock().await.clone();
+                let cred = SmtpCredential::Password { user: email, password: &password };
+                smtp::connect(&endpoint, tls, cred, connect_timeout, command_timeout).await
+            }
+            AuthMethod::OAuth2 => {
+                let token = self.access_token_for(&client, Purpose::Smtp, None, false).await?;
+                let cred = SmtpCredential::OAuth2 { user: email, access_token: &token };
+                match smtp::connect(&endpoint, tls, cred, connect_timeout, command_timeout).await {
+                    Err(SmtpError::AuthFailed { .. }) => {
+                        let fresh = self.access_token_for(&client, Purpose::Smtp, Some(&token), false).await?;
+                        let cred = SmtpCredential::OAuth2 { user: email, access_token: &fresh };
+                        smtp::connect(&endpoint, tls, cred, connect_timeout, command_timeout).await
+                    }
+                    other => other,
+                }
+            }
+        };
+        match attempt {
+            Ok(connection) => Ok(connection),
+            Err(e @ SmtpError::AuthFailed { .. }) => {
+                self.set_status(email, AccountStatus::NeedsReauth, Some(e.to_string())).await;
+                Err(e.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
