@@ -9,7 +9,8 @@
 //! - [`FaultProxy`]: a TCP proxy that adds latency, drops, resets and stalls connections.
 //! - [`keyring::require_secret_service`]: a clear failure when the tests run outside the
 //!   D-Bus session set up by `with-session.sh`.
-//! - [`imap::ImapClient`]: a tiny line-based IMAP client for checks in tests.
+//! - [`imap::ImapClient`] and [`smtp::SmtpClient`]: tiny line-based clients for checks in
+//!   tests.
 //!
 //! Everything listens on 127.0.0.1 only. A failing test prints Dovecot's log path and last
 //! lines when its handle is dropped during the panic.
@@ -20,6 +21,7 @@ pub mod imap;
 pub mod keyring;
 mod oauth;
 mod proxy;
+pub mod smtp;
 mod tls;
 mod util;
 
