@@ -1,9 +1,11 @@
 //! The test bed proves its own parts work: Dovecot logins (password, XOAUTH2, OAUTHBEARER,
-//! STARTTLS), the token endpoint's Microsoft behaviour, the fault proxy, and Dovecot's records.
+//! STARTTLS) and LMTP deliveries, the token endpoint's Microsoft behaviour, the fault proxy,
+//! and Dovecot's records.
 
 use std::time::{Duration, Instant};
 
 use mailwatch_testbed::imap::ImapClient;
+use mailwatch_testbed::smtp::SmtpClient;
 use mailwatch_testbed::{
     DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Dovecot, DovecotOptions, Failure, FaultProxy, OAuthServer, TestBed, form_encode,
 };
@@ -384,4 +386,28 @@ async fn userip_limit_refuses_extra_sessions_and_the_log_stays_countable() {
     b.logout().await;
     assert_eq!(dovecot.max_sessions_seen(USER), 2, "refused sessions do not count\n{dovecot}");
     assert_eq!(dovecot.limit_refusals_for(USER), 1, "{dovecot}");
+}
+
+fn message(from: &str, to: &str, subject: &str) -> Vec<u8> {
+    format!("From: <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\r\nHello from the test bed.\r\n.leading dot\r\n")
+        .into_bytes()
+}
+
+#[tokio::test]
+async fn lmtp_delivers_to_password_and_token_only_users() {
+    let dovecot = Dovecot::start(DovecotOptions::default()).await;
+    dovecot.add_user(USER, PASSWORD);
+    let mut lmtp = SmtpClient::connect_plain(dovecot.lmtp_addr().port()).await.unwrap();
+    assert!(lmtp.lhlo("mta.example").await.unwrap().is_ok());
+    // carol has no passwd entry, like a user who only ever signs in with a token.
+    let to = [USER, "Carol@Example.com"];
+    let replies = lmtp.send_mail("sender@example.net", &to, &message("sender@example.net", USER, "via LMTP")).await;
+    let replies = replies.unwrap();
+    assert!(replies.iter().all(|r| r.code < 400), "LMTP accepts both: {replies:?}\n{dovecot}");
+    assert_eq!(replies.iter().filter(|r| r.text().contains("Saved")).count(), 2, "{replies:?}");
+    lmtp.quit().await;
+    assert_eq!(dovecot.deliveries_for(USER), 1, "{dovecot}");
+    assert_eq!(dovecot.deliveries_for("carol@example.com"), 1, "{dovecot}");
+    let mut c = login_tls(&dovecot, dovecot.imaps_port()).await;
+    assert_eq!(c.select("INBOX").await.unwrap().exists(), Some(1), "the delivery is visible over IMAP");
 }
