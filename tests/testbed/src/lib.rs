@@ -4,8 +4,8 @@
 //!   (a CA made for the run), a STARTTLS port, passwd-file users and XOAUTH2/OAUTHBEARER
 //!   validated by token introspection.
 //! - [`OAuthServer`]: a token endpoint that behaves like Microsoft's v2 endpoint (rotating
-//!   refresh tokens, Microsoft-shaped errors), with injectable latency and failures and
-//!   request counters; it also answers Dovecot's introspection.
+//!   refresh tokens, Microsoft-shaped errors, consent per scope), with injectable latency and
+//!   failures and request counters; it also answers Dovecot's introspection.
 //! - [`FaultProxy`]: a TCP proxy that adds latency, drops, resets and stalls connections.
 //! - [`keyring::require_secret_service`]: a clear failure when the tests run outside the
 //!   D-Bus session set up by `with-session.sh`.
@@ -26,7 +26,7 @@ mod tls;
 mod util;
 
 pub use dovecot::{Dovecot, DovecotOptions};
-pub use oauth::{DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Failure, OAuthServer};
+pub use oauth::{DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Failure, IMAP_SCOPE, OAuthServer, SMTP_SCOPE};
 pub use proxy::FaultProxy;
 pub use util::form_encode;
 

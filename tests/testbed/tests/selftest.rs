@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use mailwatch_testbed::imap::ImapClient;
 use mailwatch_testbed::smtp::SmtpClient;
 use mailwatch_testbed::{
-    DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Dovecot, DovecotOptions, Failure, FaultProxy, OAuthServer, TestBed, form_encode,
+    DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Dovecot, DovecotOptions, Failure, FaultProxy, IMAP_SCOPE, OAuthServer,
+    SMTP_SCOPE, TestBed, form_encode,
 };
 use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -37,13 +38,17 @@ async fn post_form(url: &str, fields: &[(&str, &str)]) -> (u16, Value) {
 }
 
 async fn refresh(oauth: &OAuthServer, refresh_token: &str) -> (u16, Value) {
+    refresh_scope(oauth, refresh_token, DEFAULT_SCOPE).await
+}
+
+async fn refresh_scope(oauth: &OAuthServer, refresh_token: &str, scope: &str) -> (u16, Value) {
     post_form(
         &oauth.token_url(),
         &[
             ("client_id", DEFAULT_CLIENT_ID),
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
-            ("scope", DEFAULT_SCOPE),
+            ("scope", scope),
         ],
     )
     .await
@@ -410,4 +415,42 @@ async fn lmtp_delivers_to_password_and_token_only_users() {
     assert_eq!(dovecot.deliveries_for("carol@example.com"), 1, "{dovecot}");
     let mut c = login_tls(&dovecot, dovecot.imaps_port()).await;
     assert_eq!(c.select("INBOX").await.unwrap().exists(), Some(1), "the delivery is visible over IMAP");
+}
+
+#[tokio::test]
+async fn refresh_without_smtp_consent_is_refused_and_keeps_the_token() {
+    let oauth = OAuthServer::start().await;
+    let rt = oauth.issue_refresh_token_without_smtp(USER, DEFAULT_CLIENT_ID);
+    let (status, err) = refresh_scope(&oauth, &rt, &format!("{SMTP_SCOPE} offline_access")).await;
+    assert_eq!((status, err["error"].as_str()), (400, Some("invalid_grant")), "{err}");
+    assert_eq!(err["error_codes"][0], 65001);
+    assert_eq!(err["suberror"], "consent_required");
+    let description = err["error_description"].as_str().unwrap();
+    assert!(
+        description.starts_with(&format!(
+            "AADSTS65001: The user or administrator has not consented to use the application with ID \
+             '{DEFAULT_CLIENT_ID}' named 'Mailwatch'. Send an interactive authorization request for this \
+             user and resource. Trace ID: "
+        )),
+        "{description}"
+    );
+    assert_eq!(oauth.current_refresh_token(USER).as_deref(), Some(rt.as_str()), "the refused request rotated nothing");
+
+    let (status, ok) = refresh_scope(&oauth, &rt, &format!("{IMAP_SCOPE} offline_access openid")).await;
+    assert_eq!(status, 200, "the same token still refreshes for IMAP: {ok}");
+    assert_eq!(ok["scope"], format!("{IMAP_SCOPE} openid"));
+    let rt2 = ok["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(rt2, rt, "a successful refresh rotates");
+    let (status, err) = refresh_scope(&oauth, &rt2, SMTP_SCOPE).await;
+    assert_eq!((status, err["error_codes"][0].as_u64()), (400, Some(65001)), "the grant survives rotation: {err}");
+    assert_eq!(oauth.refresh_count_for_token(&rt), 2, "refused requests are counted too");
+
+    // Full consent: SMTP refreshes rotate like any other.
+    let full = oauth.issue_refresh_token("bob@example.com", DEFAULT_CLIENT_ID);
+    let (status, ok) = refresh_scope(&oauth, &full, &format!("{SMTP_SCOPE} offline_access")).await;
+    assert_eq!(status, 200, "{ok}");
+    assert_eq!(ok["scope"], SMTP_SCOPE);
+    let next = ok["refresh_token"].as_str().unwrap();
+    assert_eq!(oauth.current_refresh_token("bob@example.com").as_deref(), Some(next));
+    assert_eq!(refresh(&oauth, &full).await.0, 400, "the SMTP refresh consumed the old token");
 }
