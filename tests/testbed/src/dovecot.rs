@@ -268,6 +268,11 @@ impl Dovecot {
         &self.ca.ca_der
     }
 
+    /// The run's CA with the server certificate and key, for other servers of the same run.
+    pub(crate) fn run_ca(&self) -> &RunCa {
+        &self.ca
+    }
+
     /// A rustls client config (ring provider) trusting only the run's CA.
     pub fn tls_client_config(&self) -> Arc<ClientConfig> {
         self.client_config.clone()
@@ -797,7 +802,7 @@ fn run_with_stdin(args: &[String], input: &[u8]) -> Result<String, String> {
     }
 }
 
-fn lookup_user(name: &str) -> Option<(u32, u32)> {
+pub(crate) fn lookup_user(name: &str) -> Option<(u32, u32)> {
     let cname = std::ffi::CString::new(name).ok()?;
     // SAFETY: getpwnam returns a pointer into static storage or null; we copy out at once.
     // Tests call this rarely; the race with other getpw* callers is accepted.
