@@ -315,6 +315,66 @@ async fn a_password_typed_at_the_terminal_is_not_echoed() {
     assert_eq!(list.json()[0]["email"], email, "{list:?}");
 }
 
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_at_the_password_prompt_gives_the_terminal_its_echo_back() {
+    use std::io::Read;
+    let cli = Cli::start().await;
+    let inner = cli.command(&["accounts", "add", "uma@example.com", "--imap-host", "127.0.0.1", "--password-stdin"]);
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', "'\\''"));
+    let command =
+        std::iter::once(quote(inner.get_program())).chain(inner.get_args().map(quote)).collect::<Vec<_>>().join(" ");
+    // The shell survives Ctrl-C (a trap, not an ignore, which the CLI would inherit) and then
+    // prints the terminal's settings as the CLI left them.
+    let line = format!("trap : INT; {command}; echo; echo SETTINGS; stty -a");
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("SHELL", "/bin/sh")
+        .env_remove("MAILWATCH_DATA_DIR")
+        .env_remove("MAILWATCH_EXTRA_CA")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux runs the CLI on a pseudo-terminal");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let reader = std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut chunk) {
+            if n == 0 || tx.send(chunk[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("password: ") {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(chunk) => seen.extend(chunk),
+            Err(_) => panic!("no prompt on the terminal; it showed:\n{}", String::from_utf8_lossy(&seen)),
+        }
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"\x03").unwrap();
+    while !String::from_utf8_lossy(&seen).contains("speed") {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(chunk) => seen.extend(chunk),
+            Err(_) => panic!("no settings after Ctrl-C; the terminal showed:\n{}", String::from_utf8_lossy(&seen)),
+        }
+    }
+    drop(stdin);
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    reader.join().unwrap();
+    seen.extend(rx.try_iter().flatten());
+    let screen = String::from_utf8_lossy(&seen).into_owned();
+    let settings = screen.split("SETTINGS").nth(1).unwrap_or_default();
+    let flags: Vec<&str> = settings.split(|c: char| c.is_whitespace() || c == ';').collect();
+    assert!(
+        flags.contains(&"echo") && !flags.contains(&"-echo"),
+        "after Ctrl-C at the prompt the terminal echoes again; it showed:\n{screen}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_code_prints_the_code_of_a_message_that_arrives_during_the_wait() {
     let mut cli = Cli::start().await;

@@ -297,8 +297,38 @@ fn read_secret_from_stdin(what: &str) -> Result<Secret, EngineError> {
     Ok(Secret::new(first))
 }
 
+/// The terminal's settings while echo is off, for the signal handler that puts them back.
+#[cfg(unix)]
+static mut SAVED_TERMINAL: std::mem::MaybeUninit<libc::termios> = std::mem::MaybeUninit::uninit();
+/// Whether [`SAVED_TERMINAL`] holds settings to put back.
+#[cfg(unix)]
+static ECHO_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The signals that end the process while a secret is typed (Ctrl-C, Ctrl-\, a closed
+/// terminal, `kill`).
+#[cfg(unix)]
+const ENDING_SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGTERM];
+
+/// Puts the terminal's echo back, then dies of the signal as it would have.
+#[cfg(unix)]
+extern "C" fn restore_echo_and_die(signal: libc::c_int) {
+    if ECHO_OFF.load(std::sync::atomic::Ordering::Acquire) {
+        // SAFETY: tcsetattr, signal and raise are async-signal-safe; the settings were written
+        // before ECHO_OFF was set and are not written again while it is.
+        unsafe {
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, (&raw const SAVED_TERMINAL).cast());
+        }
+    }
+    // SAFETY: as above.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
+}
+
 /// Runs `read` with the terminal on standard input not echoing what is typed, and restores
-/// the terminal afterwards, so a secret typed at the prompt never shows on screen.
+/// the terminal afterwards, so a secret typed at the prompt never shows on screen. Ctrl-C
+/// (or another ending signal) at the prompt restores it too, instead of leaving the shell
+/// without echo.
 #[cfg(unix)]
 fn without_echo<T>(read: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
     let fd = libc::STDIN_FILENO;
@@ -308,6 +338,31 @@ fn without_echo<T>(read: impl FnOnce() -> std::io::Result<T>) -> std::io::Result
     if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
         return Err(std::io::Error::other("cannot turn off the terminal's echo; pipe the secret instead"));
     }
+    // SAFETY: only this function writes SAVED_TERMINAL, before ECHO_OFF says it is there; the
+    // handler is a plain `extern "C" fn` that only reads it.
+    unsafe {
+        (&raw mut SAVED_TERMINAL).cast::<libc::termios>().write(saved);
+    }
+    ECHO_OFF.store(true, std::sync::atomic::Ordering::Release);
+    let handler = restore_echo_and_die as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    let previous: Vec<libc::sighandler_t> =
+        // SAFETY: installs a handler that only calls async-signal-safe functions.
+        ENDING_SIGNALS.iter().map(|s| unsafe { libc::signal(*s, handler) }).collect();
+    let result = echo_off_while(fd, saved, read);
+    ECHO_OFF.store(false, std::sync::atomic::Ordering::Release);
+    for (s, p) in ENDING_SIGNALS.iter().zip(previous) {
+        // SAFETY: puts back what was there before.
+        unsafe { libc::signal(*s, p) };
+    }
+    result
+}
+
+#[cfg(unix)]
+fn echo_off_while<T>(
+    fd: libc::c_int,
+    saved: libc::termios,
+    read: impl FnOnce() -> std::io::Result<T>,
+) -> std::io::Result<T> {
     let mut quiet = saved;
     quiet.c_lflag &= !(libc::ECHO | libc::ECHONL);
     quiet.c_lflag |= libc::ICANON;
