@@ -339,3 +339,27 @@ async fn a_token_without_the_sending_scope_gets_a_clear_sentence_and_reading_goe
         .await
         .unwrap_or_else(|e| panic!("the IMAP side still works: {e}"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_given_up_halfway_never_leaves_its_connection_to_the_next_sender() {
+    let h = Harness::with_config(fast_config()).await;
+    let postfix = Postfix::start(&h.bed.dovecot, PostfixOptions::default()).await;
+    let proxy = FaultProxy::start(postfix.submissions_addr()).await;
+    let from = password_sender(&h, "ada@example.com", "pw", "pw", smtp(proxy.port(), Tls::Implicit)).await;
+    h.bed.dovecot.add_user("ben@example.com", "pw");
+    h.engine.send(&draft(&from, "ben@example.com", "First", "One.")).await.expect("the first message goes");
+    // The next send is cut off mid-conversation: its replies are still on the way.
+    proxy.set_latency(Duration::from_millis(400), Duration::from_millis(400));
+    let given_up = tokio::time::timeout(
+        Duration::from_millis(300),
+        h.engine.send(&draft(&from, "ben@example.com", "Given up", "Two.")),
+    )
+    .await;
+    assert!(given_up.is_err(), "the send was still going when its caller gave up");
+    proxy.set_latency(Duration::ZERO, Duration::ZERO);
+    let third = h.engine.send(&draft(&from, "ben@example.com", "Third", "Three.")).await;
+    let third = third.unwrap_or_else(|e| panic!("the next sender is not handed a half-spoken connection: {e}"));
+    assert!(!third.reused_connection, "it got a new connection: {third:?}");
+    assert_eq!(h.engine.send_stats().smtp_connections_created, 2);
+    expect_deliveries(&h, &postfix, "ben@example.com", 2).await;
+}

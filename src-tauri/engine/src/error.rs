@@ -72,7 +72,7 @@ pub enum EngineError {
     Compose(#[from] ComposeError),
     /// The account has no known submission server.
     #[error(
-        "cannot send from {email}: no SMTP server is known for it; add it again with --smtp-host (and --smtp-port, --smtp-tls)"
+        "cannot send from {email}: no SMTP server is known for it; give the account its SMTP server (host, port and TLS: in the app's account settings, or --smtp-host, --smtp-port and --smtp-tls with `accounts add`)"
     )]
     NoSmtpServer {
         /// The account.

@@ -425,6 +425,13 @@ impl<M: Connect> Pooled<M> {
         self.broken = true;
     }
 
+    /// Takes back [`Pooled::mark_broken`]: the session is returned after all. A caller that
+    /// cannot be sure to finish a conversation (it may be cancelled halfway) marks the session
+    /// broken first and clears the mark once the conversation is over.
+    pub fn clear_broken(&mut self) {
+        self.broken = false;
+    }
+
     /// Closes the session when it is given back, gracefully, as one past its maximum age
     /// (an SMTP connection that sent its quota of messages, say).
     pub fn retire(&mut self) {

@@ -199,7 +199,15 @@ impl Outbox {
         loop {
             let mut connection = self.pool.get(from).await?;
             let reused = connection.is_reused();
-            match connection.send(&composed.envelope, &composed.bytes).await {
+            // A sender cancelled halfway (a caller that gave up) leaves the conversation in an
+            // unknown state: until it is over, the connection counts as broken, so it is closed
+            // rather than handed to the next sender.
+            connection.mark_broken();
+            let result = connection.send(&composed.envelope, &composed.bytes).await;
+            if !matches!(&result, Err(e) if e.is_connection_error()) {
+                connection.clear_broken();
+            }
+            match result {
                 Ok(reply) => {
                     self.counters.sent.fetch_add(1, Ordering::Relaxed);
                     if connection.sent() >= self.cfg.max_messages_per_connection {
@@ -214,7 +222,6 @@ impl Outbox {
                     });
                 }
                 Err(e) if e.is_connection_error() => {
-                    connection.mark_broken();
                     self.counters.broken.fetch_add(1, Ordering::Relaxed);
                     if retried || e.may_have_been_sent() {
                         return Err(e.into());
