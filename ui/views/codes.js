@@ -46,7 +46,7 @@ export class CodesView {
         if (c.code) code.append(dataButton("copy-code", "copy", c.code, c.code, "Copy"));
         const link = document.createElement("td");
         if (c.link) link.append(dataButton("link-button", "link", c.link, "Open link", c.link));
-        const forward = document.createElement("td");
+        const forward = td("", "actions");
         forward.append(dataButton("button small", "forward", String(index), "Forward", "Forward this code by mail"));
         tr.append(code, td(c.service ?? "—"), td(c.email), td(age(c.foundAt ?? c.received, now)), link, forward);
         return tr;
