@@ -111,9 +111,11 @@ export function smtpFailures(stats) {
   return SMTP_FAILURES.reduce((sum, [k]) => sum + Number(stats?.[k] ?? 0), 0);
 }
 
-/** What the failures card says under its number: "1 refused · 0 deferred · 0 sign-in · 0 connection". */
+/** What the failures card says under its number, the kinds that happened: "1 refused · 3 connection". */
 export function smtpFailureDetail(stats) {
-  return SMTP_FAILURES.map(([k, words]) => `${Number(stats?.[k] ?? 0).toLocaleString("en-US")} ${words}`).join(" · ");
+  return SMTP_FAILURES.filter(([k]) => Number(stats?.[k] ?? 0) > 0)
+    .map(([k, words]) => `${Number(stats[k]).toLocaleString("en-US")} ${words}`)
+    .join(" · ");
 }
 
 /**
