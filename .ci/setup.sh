@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Installs what Mailwatch needs on Debian 12 and is not there yet, and nothing else.
 #   .ci/setup.sh --app    what building and running the desktop app needs
-#   .ci/setup.sh --test   that, plus the test bed (Dovecot, gnome-keyring, Xvfb, dunst,
-#                         WebKitWebDriver and tauri-driver, node for the UI's unit tests,
-#                         cargo-fuzz)
+#   .ci/setup.sh --test   that, plus the test bed (Dovecot with LMTP, Postfix, gnome-keyring,
+#                         Xvfb, dunst, WebKitWebDriver and tauri-driver, node for the UI's
+#                         unit tests, cargo-fuzz)
 set -euo pipefail
 mode="${1:---app}"
 case "$mode" in --app | --test) ;; *) echo "usage: $0 [--app|--test]" >&2; exit 2 ;; esac
 
 app_packages=(build-essential pkg-config curl wget file libssl-dev libwebkit2gtk-4.1-dev
   libxdo-dev libayatana-appindicator3-dev librsvg2-dev)
-test_packages=(dovecot-core dovecot-imapd gnome-keyring dbus-x11 libsecret-tools xvfb xdotool
+test_packages=(dovecot-core dovecot-imapd dovecot-lmtpd postfix gnome-keyring dbus-x11 libsecret-tools xvfb xdotool
   imagemagick webkit2gtk-driver dunst libnotify-bin dbus xclip nodejs)
 
 wanted=("${app_packages[@]}")
@@ -25,9 +25,21 @@ sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "Installing Debian packages: ${missing[*]}"
+  new_postfix=no
+  if [[ " ${missing[*]} " == *" postfix "* ]]; then
+    # The test bed runs its own Postfix per test from a generated config; the package must
+    # neither ask questions nor set up a system MTA on port 25.
+    new_postfix=yes
+    echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+  fi
   $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
     --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$new_postfix" = yes ] && command -v systemctl >/dev/null 2>&1 \
+    && systemctl is-active --quiet postfix 2>/dev/null; then
+    echo "Stopping the system Postfix the package started (the tests run their own)"
+    $sudo systemctl disable --now postfix >/dev/null 2>&1 || true
+  fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -5,6 +5,7 @@
 #
 #   tests/bench/run.sh          # the bench table at 0 and 20 ms round trip
 #   tests/bench/run.sh many     # 1,000 watched accounts within 50 sessions (about 8 minutes)
+#   tests/bench/run.sh send     # sending over a reused SMTP connection against a new one
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 what="${1:-table}"
@@ -13,5 +14,6 @@ target="${CARGO_TARGET_DIR:-target}/release"
 case "$what" in
   table) exec tests/testbed/with-session.sh "$target/examples/bench-table" "$target/mailwatch-cli" ;;
   many) exec tests/testbed/with-session.sh "$target/examples/bench-many" ;;
-  *) echo "usage: $0 [table|many]" >&2; exit 2 ;;
+  send) exec tests/testbed/with-session.sh "$target/examples/bench-send" "$target/mailwatch-cli" ;;
+  *) echo "usage: $0 [table|many|send]" >&2; exit 2 ;;
 esac

@@ -14,5 +14,6 @@ mod layers;
 mod oauth;
 mod pool_limits;
 mod secrets;
+mod send;
 mod sessions;
 mod watch;

@@ -191,6 +191,10 @@ struct ExtractArgs {
     explain: bool,
 }
 
+/// Set to 1 by a batch that ran to its end but could not do every line; its report says
+/// which, so no error sentence is printed.
+pub(crate) static PARTLY_FAILED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
 /// Exit codes by kind of failure, so scripts can react without parsing text.
 fn exit_code(e: &EngineError) -> u8 {
     match e.code() {
@@ -241,7 +245,7 @@ fn main() -> ExitCode {
         }
     };
     match rt.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(PARTLY_FAILED.load(std::sync::atomic::Ordering::Relaxed)),
         Err(e) => {
             eprintln!("error: {e}");
             if json {

@@ -126,7 +126,7 @@ pub async fn send(engine: &Engine, a: &SendArgs) -> Result<(), EngineError> {
 ///
 /// # Errors
 /// The file cannot be read, or the journal cannot be written. Each line's failure is in the
-/// report, and makes the exit code 1.
+/// report, and a line not sent makes the exit code 1.
 pub async fn send_batch(engine: &Engine, a: &SendBatchArgs) -> Result<(), EngineError> {
     let text = read(&a.file.to_string_lossy())?;
     let options = BatchOptions { concurrency: a.concurrency, dry_run: a.dry_run, resume: a.resume };
@@ -136,11 +136,8 @@ pub async fn send_batch(engine: &Engine, a: &SendBatchArgs) -> Result<(), Engine
     } else {
         print_report(&report);
     }
-    if report.failed + report.uncertain > 0 {
-        return Err(EngineError::InvalidInput(format!(
-            "{} of the file's messages were not sent (see the report above)",
-            report.failed + report.uncertain
-        )));
+    if report.failed + report.uncertain > 0 || report.cancelled {
+        crate::PARTLY_FAILED.store(1, std::sync::atomic::Ordering::Relaxed);
     }
     Ok(())
 }

@@ -1,10 +1,15 @@
 //! Dovecot (the Debian package) on loopback, configured and started for one test run.
 //!
 //! Each [`Dovecot`] owns a temp dir holding its generated config, a CA made for the run,
-//! a passwd-file, maildirs and the log. It listens on two free loopback ports: implicit TLS
-//! (imaps) and plain IMAP with STARTTLS. Password logins are checked against the passwd-file;
-//! XOAUTH2 and OAUTHBEARER tokens are checked by Dovecot itself through token introspection
-//! against the run's [`OAuthServer`](crate::OAuthServer) when an introspection URL is given.
+//! a passwd-file, maildirs and the log. It listens on free loopback ports: implicit TLS
+//! (imaps), plain IMAP with STARTTLS, LMTP (so an MTA such as [`Postfix`](crate::Postfix) can
+//! deliver) and Dovecot's authentication service (so that MTA checks SMTP AUTH exactly as IMAP
+//! checks logins). Password logins are checked against the passwd-file; XOAUTH2 and
+//! OAUTHBEARER tokens are checked by Dovecot itself through token introspection against the
+//! run's [`OAuthServer`](crate::OAuthServer) when an introspection URL is given.
+//!
+//! The userdb is static with `allow_all_users`, so every name is a mailbox: LMTP delivers to
+//! passwd-file users and to users who only ever sign in with a token alike.
 //!
 //! The record helpers (`sessions_for`, `logins_for`, ...) and `create_folder` are synchronous
 //! and block the calling thread briefly (they run `doveadm` or wait ~100 ms for the log to
@@ -83,6 +88,8 @@ pub struct Dovecot {
     client_config: Arc<ClientConfig>,
     imaps_port: u16,
     imap_port: u16,
+    lmtp_port: u16,
+    auth_port: u16,
     opts: DovecotOptions,
     state: Mutex<State>,
     child: Mutex<Option<Child>>,
@@ -177,6 +184,8 @@ impl Dovecot {
             client_config,
             imaps_port: 0,
             imap_port: 0,
+            lmtp_port: 0,
+            auth_port: 0,
             state: Mutex::new(State { special_use: opts.special_use.clone(), ..State::default() }),
             opts,
             child: Mutex::new(None),
@@ -184,9 +193,11 @@ impl Dovecot {
         };
         let mut last_error = String::new();
         for _attempt in 0..3 {
-            let ports = util::free_ports(2);
+            let ports = util::free_ports(4);
             dovecot.imaps_port = ports[0];
             dovecot.imap_port = ports[1];
+            dovecot.lmtp_port = ports[2];
+            dovecot.auth_port = ports[3];
             dovecot.write_config();
             match dovecot.launch().await {
                 Ok(()) => return dovecot,
@@ -228,6 +239,19 @@ impl Dovecot {
         ([127, 0, 0, 1], self.imap_port).into()
     }
 
+    /// Address of the LMTP listener (plain, no authentication): `RCPT TO` any address
+    /// delivers to that user's INBOX.
+    pub fn lmtp_addr(&self) -> std::net::SocketAddr {
+        ([127, 0, 0, 1], self.lmtp_port).into()
+    }
+
+    /// Address of Dovecot's authentication service (the auth-client protocol that Postfix's
+    /// `smtpd_sasl_type = dovecot` speaks). It checks passwords and tokens with the same
+    /// passdbs as IMAP logins.
+    pub fn auth_addr(&self) -> std::net::SocketAddr {
+        ([127, 0, 0, 1], self.auth_port).into()
+    }
+
     /// PEM file of the CA that signed the server certificate (valid for `localhost`,
     /// `127.0.0.1` and `::1`).
     pub fn ca_pem_path(&self) -> &Path {
@@ -242,6 +266,11 @@ impl Dovecot {
     /// The run's CA certificate in DER form.
     pub fn ca_der(&self) -> &[u8] {
         &self.ca.ca_der
+    }
+
+    /// The run's CA with the server certificate and key, for other servers of the same run.
+    pub(crate) fn run_ca(&self) -> &RunCa {
+        &self.ca
     }
 
     /// A rustls client config (ring provider) trusting only the run's CA.
@@ -357,6 +386,28 @@ impl Dovecot {
         self.read_settled_log().lines().filter(|l| l.contains("imap-login: ") && l.contains(&needle)).count()
     }
 
+    /// Messages LMTP saved to the INBOX of `user` since this Dovecot was created, counted from
+    /// the log's `saved mail to INBOX` lines after the log has been quiet for 100 ms (like
+    /// [`Dovecot::logins_for`]). An MTA delivers a moment after it accepted a message, so
+    /// right after sending, use [`Dovecot::wait_deliveries`].
+    pub fn deliveries_for(&self, user: &str) -> usize {
+        count_deliveries(&self.read_settled_log(), user)
+    }
+
+    /// Waits until at least `n` messages were delivered to the INBOX of `user` (as counted by
+    /// [`Dovecot::deliveries_for`]) or `timeout` passed, and returns the count then. It polls
+    /// the log without blocking the runtime, so servers in the same test keep running.
+    pub async fn wait_deliveries(&self, user: &str, n: usize, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let seen = count_deliveries(&self.read_log(), user);
+            if seen >= n || Instant::now() >= deadline {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Failed authentications of `user` (password or token), counted from the auth process's
     /// log lines: `Password mismatch`, `unknown user`, `oauth2 failed`.
     pub fn auth_failures_for(&self, user: &str) -> usize {
@@ -464,9 +515,12 @@ impl Dovecot {
     /// A report for failure messages: ports, paths and the last 40 log lines.
     pub fn diagnostics(&self) -> String {
         format!(
-            "Dovecot test bed: imaps 127.0.0.1:{} imap 127.0.0.1:{}\n  config: {}\n  log: {}\n--- last log lines ---\n{}",
+            "Dovecot test bed: imaps 127.0.0.1:{} imap 127.0.0.1:{} lmtp 127.0.0.1:{} auth 127.0.0.1:{}\n  \
+             config: {}\n  log: {}\n--- last log lines ---\n{}",
             self.imaps_port,
             self.imap_port,
+            self.lmtp_port,
+            self.auth_port,
             self.conf_path.display(),
             self.log_path.display(),
             self.log_tail(40)
@@ -519,7 +573,7 @@ impl Dovecot {
             c.push_str(&format!("{k} = {v}\n"));
         }
         c.push_str("log_timestamp = \"%Y-%m-%d %H:%M:%S \"\n");
-        c.push_str("protocols = imap\nlisten = 127.0.0.1\n");
+        c.push_str("protocols = imap lmtp\nlisten = 127.0.0.1\n");
         c.push_str(&format!("ssl = yes\nssl_cert = <{root}/server.pem\nssl_key = <{root}/server.key\n"));
         if Path::new("/usr/share/dovecot/dh.pem").exists() {
             c.push_str("ssl_dh = </usr/share/dovecot/dh.pem\n");
@@ -564,6 +618,19 @@ impl Dovecot {
             self.imap_port, self.imaps_port
         ));
         c.push_str("service imap {\n  process_limit = 1024\n}\n");
+        // LMTP for an MTA's deliveries. Recipients are looked up in the static userdb, so any
+        // address is deliverable, and `%u` keeps the full address as the user name, as IMAP.
+        c.push_str(&format!(
+            "service lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {}\n  }}\n}}\n",
+            self.lmtp_port
+        ));
+        // The auth service on TCP for an MTA's SASL (Postfix's smtpd_sasl_type = dovecot). A
+        // listener whose name does not end in -login, -master, -userdb or -token speaks the
+        // auth-client protocol.
+        c.push_str(&format!(
+            "service auth {{\n  inet_listener auth-client {{\n    address = 127.0.0.1\n    port = {}\n  }}\n}}\n",
+            self.auth_port
+        ));
         c.push_str(&format!(
             "service anvil {{\n  unix_listener anvil-auth-penalty {{\n    mode = 0\n  }}\n{chroot}}}\n"
         ));
@@ -653,6 +720,8 @@ impl fmt::Debug for Dovecot {
         f.debug_struct("Dovecot")
             .field("imaps_port", &self.imaps_port)
             .field("imap_port", &self.imap_port)
+            .field("lmtp_port", &self.lmtp_port)
+            .field("auth_port", &self.auth_port)
             .field("log_path", &self.log_path)
             .finish()
     }
@@ -677,6 +746,14 @@ async fn greets(port: u16) -> bool {
         Some(buf[..n].starts_with(b"* OK"))
     };
     matches!(tokio::time::timeout(Duration::from_secs(2), attempt).await, Ok(Some(true)))
+}
+
+/// `lmtp(bob@example.com)<pid><session>: Info: msgid=<...>: saved mail to INBOX` lines. LMTP
+/// logs the user as the userdb knows it: lower-cased by Dovecot's default
+/// `auth_username_format = %Lu`.
+fn count_deliveries(log: &str, user: &str) -> usize {
+    let prefix = format!("lmtp({})<", user.to_ascii_lowercase());
+    log.lines().filter(|l| l.contains(&prefix) && l.ends_with(": saved mail to INBOX")).count()
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
@@ -725,7 +802,7 @@ fn run_with_stdin(args: &[String], input: &[u8]) -> Result<String, String> {
     }
 }
 
-fn lookup_user(name: &str) -> Option<(u32, u32)> {
+pub(crate) fn lookup_user(name: &str) -> Option<(u32, u32)> {
     let cname = std::ffi::CString::new(name).ok()?;
     // SAFETY: getpwnam returns a pointer into static storage or null; we copy out at once.
     // Tests call this rarely; the race with other getpw* callers is accepted.

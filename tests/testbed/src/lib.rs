@@ -2,29 +2,36 @@
 //!
 //! - [`Dovecot`]: the Debian Dovecot, configured per run in a temp dir, with implicit TLS
 //!   (a CA made for the run), a STARTTLS port, passwd-file users and XOAUTH2/OAUTHBEARER
-//!   validated by token introspection.
+//!   validated by token introspection; also LMTP and its auth service, for Postfix.
+//! - [`Postfix`]: the Debian Postfix as submission server (STARTTLS and implicit TLS) in
+//!   front of a [`Dovecot`]: SMTP AUTH is checked by Dovecot, mail is delivered to Dovecot
+//!   over LMTP; counters of connections, AUTHs and accepted messages from its log.
 //! - [`OAuthServer`]: a token endpoint that behaves like Microsoft's v2 endpoint (rotating
-//!   refresh tokens, Microsoft-shaped errors), with injectable latency and failures and
-//!   request counters; it also answers Dovecot's introspection.
+//!   refresh tokens, Microsoft-shaped errors, consent per scope), with injectable latency and
+//!   failures and request counters; it also answers Dovecot's introspection.
 //! - [`FaultProxy`]: a TCP proxy that adds latency, drops, resets and stalls connections.
 //! - [`keyring::require_secret_service`]: a clear failure when the tests run outside the
 //!   D-Bus session set up by `with-session.sh`.
-//! - [`imap::ImapClient`]: a tiny line-based IMAP client for checks in tests.
+//! - [`imap::ImapClient`] and [`smtp::SmtpClient`]: tiny line-based clients for checks in
+//!   tests.
 //!
-//! Everything listens on 127.0.0.1 only. A failing test prints Dovecot's log path and last
-//! lines when its handle is dropped during the panic.
+//! Everything listens on 127.0.0.1 only. A failing test prints Dovecot's (and Postfix's) log
+//! path and last lines when its handle is dropped during the panic.
 
 mod dovecot;
 mod http;
 pub mod imap;
 pub mod keyring;
 mod oauth;
+mod postfix;
 mod proxy;
+pub mod smtp;
 mod tls;
 mod util;
 
 pub use dovecot::{Dovecot, DovecotOptions};
-pub use oauth::{DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Failure, OAuthServer};
+pub use oauth::{DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Failure, IMAP_SCOPE, OAuthServer, SMTP_SCOPE};
+pub use postfix::{Postfix, PostfixOptions};
 pub use proxy::FaultProxy;
 pub use util::form_encode;
 

@@ -4,16 +4,23 @@
 //! Token endpoint (`POST {base}/{tenant}/oauth2/v2.0/token`, form body):
 //! - only `grant_type=refresh_token`, with `client_id`, `refresh_token` and optional `scope`
 //!   (defaults to the scope the refresh token was issued with);
-//! - refresh tokens rotate: each success returns a new `refresh_token` and invalidates the one
-//!   presented;
+//! - each refresh token carries the scopes the user consented to: everything for
+//!   [`OAuthServer::issue_refresh_token`], a given list for
+//!   [`OAuthServer::issue_refresh_token_with_scopes`]. Asking for a scope outside the grant
+//!   gets `invalid_grant` AADSTS65001 (consent required), as Microsoft answers an app that asks
+//!   for `SMTP.Send` without consent; such a request does not consume the token. The
+//!   OpenID Connect scopes (`offline_access`, `openid`, `profile`, `email`) need no consent;
+//! - refresh tokens rotate: each success returns a new `refresh_token` (with the same grant)
+//!   and invalidates the one presented, whatever scope was asked;
 //! - success: `{"token_type":"Bearer","scope":..,"expires_in":..,"ext_expires_in":..,
 //!   "access_token":..,"refresh_token":..}`;
 //! - errors are HTTP 400 with Microsoft's JSON shape (`error`, `error_description` starting
 //!   with `AADSTSnnnn:`, `error_codes`, `timestamp`, `trace_id`, `correlation_id`,
 //!   `error_uri`): `invalid_grant` 70000 for an unknown or already rotated refresh token,
-//!   `invalid_grant` 50173 for a revoked one, `invalid_client` 700016 for a client id that was
-//!   never registered, `invalid_request` 900144 for a missing parameter,
-//!   `unsupported_grant_type` 70003.
+//!   `invalid_grant` 50173 for a revoked one, `invalid_grant` 65001 (plus
+//!   `"suberror": "consent_required"`) for a scope the user did not consent to,
+//!   `invalid_client` 700016 for a client id that was never registered, `invalid_request`
+//!   900144 for a missing parameter, `unsupported_grant_type` 70003.
 //!
 //! Client ids: unknown ids are rejected. [`DEFAULT_CLIENT_ID`] is registered from the start,
 //! and [`OAuthServer::issue_refresh_token`] registers the client id it is given.
@@ -37,6 +44,19 @@ pub const DEFAULT_CLIENT_ID: &str = "6f2b2b5e-3c1d-4a8e-9d7a-0c5e6b1f4a21";
 
 /// The scope refresh tokens are issued with unless a request names another.
 pub const DEFAULT_SCOPE: &str = "https://outlook.office.com/IMAP.AccessAsUser.All offline_access";
+
+/// Outlook's IMAP scope.
+pub const IMAP_SCOPE: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
+
+/// Outlook's scope for SMTP AUTH (submission with XOAUTH2).
+pub const SMTP_SCOPE: &str = "https://outlook.office.com/SMTP.Send";
+
+/// Scopes of OpenID Connect that Microsoft grants without consent to a resource.
+const OIDC_SCOPES: [&str; 4] = ["offline_access", "openid", "profile", "email"];
+
+/// The display name of every registered application in consent errors (Microsoft names the
+/// app the user would have to consent to).
+const APP_NAME: &str = "Mailwatch";
 
 /// An injected failure of the token endpoint (see [`OAuthServer::fail_next`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,6 +86,8 @@ struct RefreshToken {
     user: String,
     client_id: String,
     scope: String,
+    /// Scopes the user consented to; `None` is consent to every scope.
+    granted: Option<Vec<String>>,
     status: TokenStatus,
     uses: usize,
 }
@@ -147,13 +169,36 @@ impl OAuthServer {
     }
 
     /// Issues a fresh refresh token for `user` and `client_id` (registering the client) with
-    /// [`DEFAULT_SCOPE`]; it replaces (invalidates) the user's previous one. Shaped like
-    /// Microsoft's consumer tokens: `M.C5xx_BAY.0.U.-` and ~400 more characters, including
-    /// `!`, `*` and `$` that need form encoding.
+    /// [`DEFAULT_SCOPE`]; it replaces (invalidates) the user's previous one. The user
+    /// consented to every scope, so a refresh may ask for IMAP, [`SMTP_SCOPE`] or anything
+    /// else. Shaped like Microsoft's consumer tokens: `M.C5xx_BAY.0.U.-` and ~400 more
+    /// characters, including `!`, `*` and `$` that need form encoding.
     pub fn issue_refresh_token(&self, user: &str, client_id: &str) -> String {
         let mut s = self.lock();
         s.clients.insert(client_id.to_string());
-        s.issue_refresh(user, client_id, DEFAULT_SCOPE)
+        s.issue_refresh(user, client_id, DEFAULT_SCOPE, None)
+    }
+
+    /// As [`OAuthServer::issue_refresh_token`], but the user consented to `scopes` only (the
+    /// OpenID Connect scopes such as `offline_access` are always allowed). A refresh asking
+    /// for anything else gets HTTP 400 `invalid_grant` AADSTS65001 and leaves the token valid.
+    /// A refresh without a `scope` field gets the first of `scopes` plus `offline_access`.
+    ///
+    /// # Panics
+    /// When `scopes` is empty.
+    pub fn issue_refresh_token_with_scopes(&self, user: &str, client_id: &str, scopes: &[&str]) -> String {
+        assert!(!scopes.is_empty(), "a refresh token needs at least one granted scope");
+        let mut s = self.lock();
+        s.clients.insert(client_id.to_string());
+        let granted: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        let default_scope = format!("{} offline_access", scopes[0]);
+        s.issue_refresh(user, client_id, &default_scope, Some(granted))
+    }
+
+    /// A refresh token whose grant has [`IMAP_SCOPE`] but not [`SMTP_SCOPE`]: an account added
+    /// before the app asked for SMTP, or a user who declined it.
+    pub fn issue_refresh_token_without_smtp(&self, user: &str, client_id: &str) -> String {
+        self.issue_refresh_token_with_scopes(user, client_id, &[IMAP_SCOPE])
     }
 
     /// Issues an access token for `user` directly (no HTTP), valid for the configured lifetime.
@@ -256,7 +301,7 @@ impl std::fmt::Debug for OAuthServer {
 }
 
 impl State {
-    fn issue_refresh(&mut self, user: &str, client_id: &str, scope: &str) -> String {
+    fn issue_refresh(&mut self, user: &str, client_id: &str, scope: &str, granted: Option<Vec<String>>) -> String {
         let token = format!(
             "M.C5{}_BAY.0.U.-{}$$",
             random_token(2, b"0123456789"),
@@ -274,6 +319,7 @@ impl State {
                 user: user.to_string(),
                 client_id: client_id.to_string(),
                 scope: scope.to_string(),
+                granted,
                 status: TokenStatus::Current,
                 uses: 0,
             },
@@ -404,8 +450,18 @@ async fn token(state: &Mutex<State>, req: Request) -> Reply {
         return invalid();
     }
     let user = rt.user.clone();
+    let consented = rt.granted.clone();
     let scope = param("scope").filter(|s| !s.trim().is_empty()).unwrap_or_else(|| rt.scope.clone());
-    let new_refresh = s.issue_refresh(&user, &client_id, &scope);
+    // Consent is checked before anything changes: Microsoft refuses the request, and the
+    // refresh token stays valid for the scopes the user did consent to.
+    if let Some(consented) = &consented
+        && scope
+            .split_whitespace()
+            .any(|wanted| !OIDC_SCOPES.contains(&wanted) && !consented.iter().any(|g| g == wanted))
+    {
+        return Reply::Json { status: 400, body: consent_required(&client_id) };
+    }
+    let new_refresh = s.issue_refresh(&user, &client_id, &scope, consented);
     let access = s.issue_access(&user, &client_id, &scope);
     let granted: Vec<&str> = scope.split_whitespace().filter(|s| *s != "offline_access").collect();
     let body = json!({
@@ -488,6 +544,19 @@ fn failure_reply(failure: Failure) -> Reply {
             Reply::Json { status, body: ms_error(&error, code, &description) }
         }
     }
+}
+
+/// AADSTS65001 as Microsoft sends it for a refresh that asks for a scope without consent: an
+/// `invalid_grant` whose `suberror` tells the client that only an interactive sign-in helps.
+fn consent_required(client_id: &str) -> String {
+    let text = format!(
+        "AADSTS65001: The user or administrator has not consented to use the application with ID \
+         '{client_id}' named '{APP_NAME}'. Send an interactive authorization request for this user and \
+         resource."
+    );
+    let mut body: Value = serde_json::from_str(&ms_error("invalid_grant", 65001, &text)).expect("ms_error is JSON");
+    body["suberror"] = json!("consent_required");
+    body.to_string()
 }
 
 /// Microsoft's error body: the description carries trace and correlation ids and a timestamp.

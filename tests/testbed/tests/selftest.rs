@@ -1,11 +1,15 @@
 //! The test bed proves its own parts work: Dovecot logins (password, XOAUTH2, OAUTHBEARER,
-//! STARTTLS), the token endpoint's Microsoft behaviour, the fault proxy, and Dovecot's records.
+//! STARTTLS) and LMTP deliveries, Postfix submission in front of it, the token endpoint's
+//! Microsoft behaviour, the fault proxy, and the servers' records.
 
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use mailwatch_testbed::imap::ImapClient;
+use mailwatch_testbed::smtp::{Reply, SmtpClient};
 use mailwatch_testbed::{
-    DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Dovecot, DovecotOptions, Failure, FaultProxy, OAuthServer, TestBed, form_encode,
+    DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Dovecot, DovecotOptions, Failure, FaultProxy, IMAP_SCOPE, OAuthServer, Postfix,
+    PostfixOptions, SMTP_SCOPE, TestBed, form_encode,
 };
 use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -35,13 +39,17 @@ async fn post_form(url: &str, fields: &[(&str, &str)]) -> (u16, Value) {
 }
 
 async fn refresh(oauth: &OAuthServer, refresh_token: &str) -> (u16, Value) {
+    refresh_scope(oauth, refresh_token, DEFAULT_SCOPE).await
+}
+
+async fn refresh_scope(oauth: &OAuthServer, refresh_token: &str, scope: &str) -> (u16, Value) {
     post_form(
         &oauth.token_url(),
         &[
             ("client_id", DEFAULT_CLIENT_ID),
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
-            ("scope", DEFAULT_SCOPE),
+            ("scope", scope),
         ],
     )
     .await
@@ -384,4 +392,236 @@ async fn userip_limit_refuses_extra_sessions_and_the_log_stays_countable() {
     b.logout().await;
     assert_eq!(dovecot.max_sessions_seen(USER), 2, "refused sessions do not count\n{dovecot}");
     assert_eq!(dovecot.limit_refusals_for(USER), 1, "{dovecot}");
+}
+
+const BOB: &str = "bob@example.com";
+const BOB_PASSWORD: &str = "battery staple";
+/// How long a delivery may take before a test gives up waiting; it normally takes well under
+/// 100 ms.
+const DELIVERY_WAIT: Duration = Duration::from_secs(10);
+
+fn message(from: &str, to: &str, subject: &str) -> Vec<u8> {
+    format!("From: <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\r\nHello from the test bed.\r\n.leading dot\r\n")
+        .into_bytes()
+}
+
+/// Opens a submission session with STARTTLS and AUTH PLAIN.
+async fn plain_session(postfix: &Postfix, user: &str, password: &str) -> SmtpClient {
+    let mut c = SmtpClient::connect_plain(postfix.submission_port()).await.expect("connect submission");
+    assert_eq!(c.greeting.code, 220, "greeting: {}\n{postfix}", c.greeting);
+    c.ehlo("client.example").await.unwrap();
+    let r = c.starttls(postfix.tls_client_config()).await.unwrap();
+    assert_eq!(r.code, 220, "{r}\n{postfix}");
+    c.ehlo("client.example").await.unwrap();
+    let r = c.auth_plain(user, password).await.unwrap();
+    assert_eq!(r.code, 235, "AUTH PLAIN of {user}: {r}\n{postfix}");
+    c
+}
+
+fn assert_sent(replies: &[Reply], postfix: &Postfix) {
+    let last = replies.last().expect("replies");
+    assert!(last.is_ok() && last.text().contains("queued as"), "message accepted: {replies:?}\n{postfix}");
+}
+
+#[tokio::test]
+async fn lmtp_delivers_to_password_and_token_only_users() {
+    let dovecot = Dovecot::start(DovecotOptions::default()).await;
+    dovecot.add_user(USER, PASSWORD);
+    let mut lmtp = SmtpClient::connect_plain(dovecot.lmtp_addr().port()).await.unwrap();
+    assert!(lmtp.lhlo("mta.example").await.unwrap().is_ok());
+    // carol has no passwd entry, like a user who only ever signs in with a token.
+    let to = [USER, "Carol@Example.com"];
+    let replies = lmtp.send_mail("sender@example.net", &to, &message("sender@example.net", USER, "via LMTP")).await;
+    let replies = replies.unwrap();
+    assert!(replies.iter().all(|r| r.code < 400), "LMTP accepts both: {replies:?}\n{dovecot}");
+    assert_eq!(replies.iter().filter(|r| r.text().contains("Saved")).count(), 2, "{replies:?}");
+    lmtp.quit().await;
+    assert_eq!(dovecot.deliveries_for(USER), 1, "{dovecot}");
+    assert_eq!(dovecot.deliveries_for("carol@example.com"), 1, "{dovecot}");
+    let mut c = login_tls(&dovecot, dovecot.imaps_port()).await;
+    assert_eq!(c.select("INBOX").await.unwrap().exists(), Some(1), "the delivery is visible over IMAP");
+}
+
+#[tokio::test]
+async fn postfix_submission_with_starttls_and_password_delivers_to_another_user() {
+    let bed = TestBed::start().await;
+    bed.dovecot.add_user(USER, PASSWORD);
+    bed.dovecot.add_user(BOB, BOB_PASSWORD);
+    let t = Instant::now();
+    let postfix = Postfix::start(&bed.dovecot, PostfixOptions::default()).await;
+    eprintln!("postfix start: {:?}", t.elapsed());
+    assert_eq!(postfix.connections(), 0, "the readiness probe is not counted\n{postfix}");
+
+    let mut c = SmtpClient::connect_plain(postfix.submission_port()).await.unwrap();
+    let ehlo = c.ehlo("client.example").await.unwrap();
+    assert!(!ehlo.has_extension("AUTH"), "no AUTH before TLS: {ehlo}");
+    let r = c.command("MAIL FROM:<alice@example.com>").await.unwrap();
+    assert_eq!(r.code, 530, "TLS is required first: {r}");
+    assert_eq!(c.starttls(postfix.tls_client_config()).await.unwrap().code, 220);
+    let ehlo = c.ehlo("client.example").await.unwrap();
+    for ext in ["AUTH PLAIN", "AUTH LOGIN", "AUTH XOAUTH2", "AUTH OAUTHBEARER", "PIPELINING"] {
+        assert!(ehlo.has_extension(ext), "{ext} advertised after STARTTLS: {ehlo}");
+    }
+    let r = c.auth_plain(USER, "wrong").await.unwrap();
+    assert_eq!(r.code, 535, "a wrong password is refused: {r}");
+    let r = c.auth_plain(USER, PASSWORD).await.unwrap();
+    assert_eq!(r.code, 235, "{r}\n{postfix}");
+    let t = Instant::now();
+    let replies = c.send_mail(USER, &[BOB], &message(USER, BOB, "Submitted")).await.unwrap();
+    assert_sent(&replies, &postfix);
+    c.quit().await;
+
+    assert_eq!(bed.dovecot.wait_deliveries(BOB, 1, DELIVERY_WAIT).await, 1, "{postfix}\n{}", bed.dovecot);
+    eprintln!("DATA to delivery in bob's INBOX: {:?}", t.elapsed());
+    assert_eq!(bed.dovecot.deliveries_for(BOB), 1);
+    assert_eq!(bed.dovecot.deliveries_for(USER), 0, "nothing for the sender");
+    let mut imap = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config()).await.unwrap();
+    assert!(imap.login(BOB, BOB_PASSWORD).await.unwrap().is_ok());
+    assert_eq!(imap.select("INBOX").await.unwrap().exists(), Some(1));
+    let fetch = imap.command("FETCH 1 BODY.PEEK[]").await.unwrap();
+    let body = fetch.lines.join("\n");
+    assert!(body.contains("Subject: Submitted") && body.contains("\r\n.leading dot"), "message intact: {body}");
+
+    assert!(postfix.wait_closed(Duration::from_secs(5)).await, "the session's end is logged\n{postfix}");
+    assert_eq!(postfix.connections(), 1, "{postfix}");
+    assert_eq!(postfix.auths(), 1, "one successful AUTH (the failed one is not counted)\n{postfix}");
+    assert_eq!(postfix.auth_failures(), 1, "{postfix}");
+    assert_eq!(postfix.accepted_messages(), 1, "{postfix}");
+    assert_eq!(postfix.accepted_messages_from(USER), 1);
+    assert_eq!(postfix.max_concurrent_connections(), 1);
+    assert_eq!(bed.dovecot.auth_failures_for(USER), 1, "Dovecot checked the password\n{}", bed.dovecot);
+}
+
+#[tokio::test]
+async fn postfix_checks_xoauth2_tokens_like_imap() {
+    let bed = TestBed::start().await;
+    bed.dovecot.add_user(BOB, BOB_PASSWORD);
+    let postfix = Postfix::start(&bed.dovecot, PostfixOptions::default()).await;
+    // A user with no passwd entry, who signs in with tokens only.
+    let user = "token.user@example.com";
+    let rt = bed.oauth.issue_refresh_token(user, DEFAULT_CLIENT_ID);
+    let (status, body) = refresh_scope(&bed.oauth, &rt, &format!("{SMTP_SCOPE} offline_access")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], SMTP_SCOPE);
+    let access = body["access_token"].as_str().unwrap().to_string();
+
+    let mut c = SmtpClient::connect_tls(postfix.submissions_port(), postfix.tls_client_config()).await.unwrap();
+    assert_eq!(c.greeting.code, 220, "implicit TLS greeting: {}", c.greeting);
+    let ehlo = c.ehlo("client.example").await.unwrap();
+    assert!(ehlo.has_extension("AUTH XOAUTH2") && ehlo.has_extension("PIPELINING"), "{ehlo}");
+    let r = c.auth_xoauth2(user, &access).await.unwrap();
+    assert_eq!(r.code, 235, "XOAUTH2 with a fresh token: {r}\n{postfix}\n{}", bed.dovecot);
+    let replies = c.send_mail(user, &[BOB, user], &message(user, BOB, "Sent with a token")).await.unwrap();
+    assert_sent(&replies, &postfix);
+    c.quit().await;
+    assert_eq!(bed.dovecot.wait_deliveries(BOB, 1, DELIVERY_WAIT).await, 1, "{postfix}");
+    assert_eq!(bed.dovecot.wait_deliveries(user, 1, DELIVERY_WAIT).await, 1, "a token-only user gets mail too");
+
+    let mut bad = SmtpClient::connect_tls(postfix.submissions_port(), postfix.tls_client_config()).await.unwrap();
+    bad.ehlo("client.example").await.unwrap();
+    let r = bad.auth_xoauth2(user, "not-a-valid-token").await.unwrap();
+    assert_eq!(r.code, 535, "a bad token is refused: {r}");
+    let challenge = r.lines.iter().find_map(|l| l.strip_prefix("334 ")).expect("Dovecot's error challenge first");
+    let challenge = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(challenge).unwrap()).unwrap();
+    assert!(challenge.contains("\"status\""), "the challenge is Dovecot's JSON error: {challenge}");
+    let r = bad.command(&format!("MAIL FROM:<{user}>")).await.unwrap();
+    assert!(r.is_ok(), "{r}");
+    let r = bad.command(&format!("RCPT TO:<{BOB}>")).await.unwrap();
+    assert_eq!(r.code, 554, "an unauthenticated client may not send: {r}");
+    bad.quit().await;
+
+    assert!(postfix.wait_closed(Duration::from_secs(5)).await, "{postfix}");
+    assert_eq!((postfix.connections(), postfix.auths(), postfix.auth_failures()), (2, 1, 1), "{postfix}");
+    assert_eq!(postfix.accepted_messages_from(user), 1);
+    assert_eq!(bed.oauth.introspection_count(), 2, "both tokens were introspected");
+}
+
+#[tokio::test]
+async fn postfix_rejects_and_defers_listed_recipients() {
+    let bed = TestBed::start().await;
+    bed.dovecot.add_user(USER, PASSWORD);
+    let opts = PostfixOptions {
+        rejected_recipients: vec!["nobody@example.com".into()],
+        deferred_recipients: vec!["busy@example.com".into()],
+        ..PostfixOptions::default()
+    };
+    let postfix = Postfix::start(&bed.dovecot, opts).await;
+    let mut c = plain_session(&postfix, USER, PASSWORD).await;
+    assert!(c.command(&format!("MAIL FROM:<{USER}>")).await.unwrap().is_ok());
+    let r = c.command("RCPT TO:<nobody@example.com>").await.unwrap();
+    assert_eq!(r.to_string(), "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown");
+    let r = c.command("RCPT TO:<busy@example.com>").await.unwrap();
+    assert_eq!(r.code, 450, "{r}");
+    assert!(r.text().starts_with("4.2.0 <busy@example.com>:"), "{r}");
+    assert!(c.command(&format!("RCPT TO:<{BOB}>")).await.unwrap().is_ok());
+    assert_eq!(c.command("DATA").await.unwrap().code, 354);
+    let r = c.command("Subject: partly\r\n\r\nonly bob gets this\r\n.").await.unwrap();
+    assert!(r.is_ok(), "{r}");
+    // A transaction given up after an accepted RCPT (Postfix has made a queue file by then)
+    // is not an accepted message.
+    assert!(c.command(&format!("MAIL FROM:<{USER}>")).await.unwrap().is_ok());
+    assert!(c.command(&format!("RCPT TO:<{BOB}>")).await.unwrap().is_ok());
+    assert!(c.command("RSET").await.unwrap().is_ok());
+    c.quit().await;
+    assert_eq!(bed.dovecot.wait_deliveries(BOB, 1, DELIVERY_WAIT).await, 1, "{postfix}");
+    assert_eq!(bed.dovecot.deliveries_for("nobody@example.com") + bed.dovecot.deliveries_for("busy@example.com"), 0);
+    assert!(postfix.wait_for(|p| p.auths() == 1, Duration::from_secs(5)).await, "{postfix}");
+    assert_eq!(postfix.accepted_messages(), 1);
+}
+
+#[tokio::test]
+async fn refresh_without_smtp_consent_is_refused_and_keeps_the_token() {
+    let oauth = OAuthServer::start().await;
+    let rt = oauth.issue_refresh_token_without_smtp(USER, DEFAULT_CLIENT_ID);
+    let (status, err) = refresh_scope(&oauth, &rt, &format!("{SMTP_SCOPE} offline_access")).await;
+    assert_eq!((status, err["error"].as_str()), (400, Some("invalid_grant")), "{err}");
+    assert_eq!(err["error_codes"][0], 65001);
+    assert_eq!(err["suberror"], "consent_required");
+    let description = err["error_description"].as_str().unwrap();
+    assert!(
+        description.starts_with(&format!(
+            "AADSTS65001: The user or administrator has not consented to use the application with ID \
+             '{DEFAULT_CLIENT_ID}' named 'Mailwatch'. Send an interactive authorization request for this \
+             user and resource. Trace ID: "
+        )),
+        "{description}"
+    );
+    assert_eq!(oauth.current_refresh_token(USER).as_deref(), Some(rt.as_str()), "the refused request rotated nothing");
+
+    let (status, ok) = refresh_scope(&oauth, &rt, &format!("{IMAP_SCOPE} offline_access openid")).await;
+    assert_eq!(status, 200, "the same token still refreshes for IMAP: {ok}");
+    assert_eq!(ok["scope"], format!("{IMAP_SCOPE} openid"));
+    let rt2 = ok["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(rt2, rt, "a successful refresh rotates");
+    let (status, err) = refresh_scope(&oauth, &rt2, SMTP_SCOPE).await;
+    assert_eq!((status, err["error_codes"][0].as_u64()), (400, Some(65001)), "the grant survives rotation: {err}");
+    assert_eq!(oauth.refresh_count_for_token(&rt), 2, "refused requests are counted too");
+
+    // Full consent: SMTP refreshes rotate like any other.
+    let full = oauth.issue_refresh_token("bob@example.com", DEFAULT_CLIENT_ID);
+    let (status, ok) = refresh_scope(&oauth, &full, &format!("{SMTP_SCOPE} offline_access")).await;
+    assert_eq!(status, 200, "{ok}");
+    assert_eq!(ok["scope"], SMTP_SCOPE);
+    let next = ok["refresh_token"].as_str().unwrap();
+    assert_eq!(oauth.current_refresh_token("bob@example.com").as_deref(), Some(next));
+    assert_eq!(refresh(&oauth, &full).await.0, 400, "the SMTP refresh consumed the old token");
+}
+
+#[tokio::test]
+async fn postfix_retries_mail_deferred_while_dovecot_was_down() {
+    let bed = TestBed::start().await;
+    bed.dovecot.add_user(USER, PASSWORD);
+    let postfix = Postfix::start(&bed.dovecot, PostfixOptions::default()).await;
+    // Authenticate first: AUTH needs Dovecot, the delivery is what should fail.
+    let mut c = plain_session(&postfix, USER, PASSWORD).await;
+    bed.dovecot.stop().await;
+    let replies = c.send_mail(USER, &[BOB], &message(USER, BOB, "Queued")).await.unwrap();
+    assert_sent(&replies, &postfix);
+    c.quit().await;
+    let deferred = postfix.wait_for(|p| p.log_tail(20).contains("status=deferred"), Duration::from_secs(5)).await;
+    assert!(deferred, "LMTP refused, so the message waits in the queue\n{postfix}");
+    let t = Instant::now();
+    bed.dovecot.restart().await;
+    assert_eq!(bed.dovecot.wait_deliveries(BOB, 1, Duration::from_secs(20)).await, 1, "{postfix}\n{}", bed.dovecot);
+    eprintln!("deferred message delivered {:?} after Dovecot came back", t.elapsed());
 }
