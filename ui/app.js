@@ -104,10 +104,11 @@ const editor = new AccountEditor({
   },
 });
 
-// Sending changes the SMTP counters, which no pushed event carries: ask for them.
+// Sending changes the SMTP counters, which no pushed event carries: ask for them. The
+// session pool did not change, so the reuse chart gets no sample.
 async function refreshPool() {
   try {
-    pool.update(await ipc.poolStats());
+    pool.update(await ipc.poolStats(), { chart: false });
   } catch {
     // The panel keeps what it showed.
   }

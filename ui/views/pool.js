@@ -49,8 +49,11 @@ export class PoolView {
     matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => this.drawChart());
   }
 
-  /** Takes a full snapshot (from `pool_stats` or a `pool-stats` event). */
-  update(next) {
+  /**
+   * Takes a full snapshot (from `pool_stats` or a `pool-stats` event). With `chart: false`
+   * (a refresh for the sending counters) the chart gets no sample.
+   */
+  update(next, { chart = true } = {}) {
     const stats = mergeStats(this.stats, next);
     this.stats = stats;
     for (const [key, card] of this.cards) {
@@ -69,7 +72,7 @@ export class PoolView {
       this.el.adviceText.textContent = advice.text;
     }
     this.onAdvice(advice);
-    this.history.push(stats);
+    if (chart) this.history.push(stats);
     const ratio = this.history.reuseRatio();
     this.el.ratio.textContent = ratio == null ? "" : `${Math.round(ratio * 100)}% of requests reused a session`;
     this.paintAccounts(stats.per_account ?? []);
