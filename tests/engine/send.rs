@@ -265,6 +265,13 @@ async fn a_refused_recipient_fails_its_line_with_the_servers_words_and_the_rest_
     expect_deliveries(&h, &postfix, "xena@example.com", 2).await;
     assert_eq!(h.engine.send_stats().smtp_connections_created, 1, "the refusal left the connection usable (RSET)");
 
+    // A message to a good and a refused recipient goes to neither: never to only some.
+    let mut both = draft(&from, "xena@example.com", "Both", "Hi.");
+    both.to.push("ghost@example.com".into());
+    let err = h.engine.send(&both).await.expect_err("one recipient is refused");
+    assert_eq!(err.code(), "smtp_refused", "{err}");
+    assert!(err.to_string().contains("ghost@example.com"), "{err}");
+
     // The same file again with --resume sends nothing twice.
     let again = h
         .engine

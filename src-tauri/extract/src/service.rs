@@ -2,6 +2,10 @@
 //! e.g. `noreply@accountprotection.microsoft.com` → Microsoft), else from a known name in the
 //! display name, else from the display name itself with "Team", "Support", "no-reply" and the
 //! like removed. Mailbox providers' own domains (gmail.com, qq.com...) name no service.
+//!
+//! A display name is anyone's to write: one that claims a known service ("PayPal", "Steam
+//! Support") from a domain that is not that service's names the domain instead
+//! (`paypa1-verify.com`), so a phishing message never shows up under the brand it imitates.
 
 /// Known services: registrable domains and the name users know them by.
 const DOMAINS: &[(&str, &str)] = &[
@@ -287,6 +291,9 @@ pub fn recognise(address: Option<&str>, name: Option<&str>) -> Option<String> {
         }
     }
     if let Some(name) = name {
+        if let (Some(domain), true) = (&domain, claims_brand(name)) {
+            return registrable(domain).or_else(|| Some(domain.clone()));
+        }
         let lower = name.to_lowercase();
         for (known, k) in NAMES.iter().zip(NAMES_LOWER.iter()) {
             // Most names are absent: one memmem rules them out before the word-boundary check.
@@ -315,15 +322,45 @@ pub fn recognise(address: Option<&str>, name: Option<&str>) -> Option<String> {
         return None;
     }
     // The registrable label: accounts.acme.io → Acme.
-    let labels: Vec<&str> = domain.split('.').filter(|l| !l.is_empty()).collect();
-    let label = match labels.as_slice() {
-        [.., l, "co" | "com" | "net" | "org" | "ac" | "gov", _] if labels.len() >= 3 => l,
-        [.., l, _] => l,
-        _ => return None,
-    };
+    let registrable = registrable(&domain)?;
+    let label = registrable.split('.').next()?;
     let mut chars = label.chars();
     let first = chars.next()?;
     Some(first.to_uppercase().chain(chars).collect())
+}
+
+/// The domain one registers: `accounts.acme.io` → `acme.io`, `notify.acme.co.uk` → `acme.co.uk`.
+fn registrable(domain: &str) -> Option<String> {
+    let labels: Vec<&str> = domain.split('.').filter(|l| !l.is_empty()).collect();
+    let keep = match labels.as_slice() {
+        [.., _, "co" | "com" | "net" | "org" | "ac" | "gov", _] if labels.len() >= 3 => 3,
+        [.., _, _] => 2,
+        _ => return None,
+    };
+    Some(labels[labels.len() - keep..].join("."))
+}
+
+/// Whether a display name claims a known service: one of [`NAMES`] as a word, or a known
+/// service's name once the noise words are gone ("Netflix Team").
+fn claims_brand(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    let has_word = |k: &str| {
+        lower.match_indices(k).any(|(i, _)| {
+            let before = lower[..i].chars().next_back();
+            let after = lower[i + k.len()..].chars().next();
+            !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+        })
+    };
+    if NAMES_LOWER.iter().any(|k| memchr::memmem::find(lower.as_bytes(), k.as_bytes()).is_some() && has_word(k)) {
+        return true;
+    }
+    let cleaned: Vec<String> = name
+        .split(|c: char| c.is_whitespace() || matches!(c, '-' | '|' | ',' | '(' | ')' | '"' | '[' | ']'))
+        .filter(|w| !w.is_empty() && !NOISE.contains(&w.to_lowercase().as_str()))
+        .map(str::to_lowercase)
+        .collect();
+    let cleaned = cleaned.join(" ");
+    !cleaned.is_empty() && DOMAINS.iter().any(|(_, service)| service.to_lowercase() == cleaned)
 }
 
 #[cfg(test)]
@@ -340,5 +377,16 @@ mod tests {
         assert_eq!(recognise(Some("x@mail.acme.io"), Some("Acme Team")).as_deref(), Some("Acme"));
         assert_eq!(recognise(Some("x@notify.acme.co.uk"), None).as_deref(), Some("Acme"));
         assert_eq!(recognise(Some("bob@gmail.com"), None), None);
+    }
+
+    #[test]
+    fn a_brand_in_the_display_name_from_another_domain_shows_the_domain() {
+        assert_eq!(recognise(Some("security@paypa1-verify.com"), Some("PayPal")).as_deref(), Some("paypa1-verify.com"));
+        assert_eq!(recognise(Some("help@mail.steam-gift.ru"), Some("Steam Support")).as_deref(), Some("steam-gift.ru"));
+        assert_eq!(recognise(Some("someone@gmail.com"), Some("Netflix Team")).as_deref(), Some("gmail.com"));
+        // The real thing, and names that claim no brand, are unchanged.
+        assert_eq!(recognise(Some("service@intl.paypal.com"), Some("PayPal")).as_deref(), Some("PayPal"));
+        assert_eq!(recognise(Some("x@mail.acme.io"), Some("Acme Team")).as_deref(), Some("Acme"));
+        assert_eq!(recognise(None, Some("Steam Support")).as_deref(), Some("Steam"), "no address, nothing to compare");
     }
 }

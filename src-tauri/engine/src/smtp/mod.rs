@@ -11,8 +11,9 @@
 //!   breaks after may have, so it never goes again ([`SmtpError::may_have_been_sent`]).
 //! - **No check before a send.** A NOOP before each message costs a round trip and proves
 //!   little; the send itself shows a dead connection, before the data.
-//! - **PIPELINING.** MAIL FROM and every RCPT TO go in one write when the server offers it, so
-//!   a message on a reused connection costs three round trips: the envelope, DATA, the data.
+//! - **PIPELINING.** MAIL FROM and every RCPT TO go in one write when the server offers it,
+//!   and DATA with them when there is one recipient, so a message on a reused connection costs
+//!   two round trips (the envelope, the data), or three with several recipients.
 //! - **The server's words** in every refusal, and a refused recipient leaves the connection
 //!   usable (RSET) for the next message.
 
@@ -242,14 +243,21 @@ fn data_block(message: &[u8]) -> Option<String> {
     Some(out)
 }
 
-/// MAIL FROM and every RCPT TO, written at once (PIPELINING).
-struct Envelope2<'a>(&'a Mail, &'a [Rcpt]);
+/// MAIL FROM, every RCPT TO and perhaps DATA, written at once (PIPELINING).
+struct Group<'a> {
+    mail: &'a Mail,
+    rcpts: &'a [Rcpt],
+    data: bool,
+}
 
-impl fmt::Display for Envelope2<'_> {
+impl fmt::Display for Group<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        for r in self.1 {
+        write!(f, "{}", self.mail)?;
+        for r in self.rcpts {
             write!(f, "{r}")?;
+        }
+        if self.data {
+            write!(f, "{Data}")?;
         }
         Ok(())
     }
@@ -502,18 +510,29 @@ impl SmtpConnection {
         let t = self.command_timeout;
 
         // The envelope: one write and one reply each when pipelined, else command by command.
+        // With one recipient, DATA goes in the same write (RFC 2920 allows it as the group's
+        // last command): a refused recipient then leaves no valid one, the server refuses DATA,
+        // and no data is sent. With several, DATA waits for their replies, so a message never
+        // goes to only some of them.
+        let data_in_group = self.pipelining && rcpts.len() == 1;
         let mut refusal = None;
+        let mut data_open = false;
         if self.pipelining {
-            let first = timeout(t, self.conn.command(Envelope2(&mail, &rcpts))).await;
+            let first = timeout(t, self.conn.command(Group { mail: &mail, rcpts: &rcpts, data: data_in_group })).await;
             let mut replies = vec![first];
-            for _ in &rcpts {
+            for _ in 0..rcpts.len() + usize::from(data_in_group) {
                 replies.push(timeout(t, self.conn.read_response()).await);
             }
             for (i, reply) in replies.into_iter().enumerate() {
-                let what =
-                    if i == 0 { "the sender".to_string() } else { format!("the recipient {}", envelope.to()[i - 1]) };
+                let what = match i {
+                    0 => "the sender".to_string(),
+                    i if i <= rcpts.len() => format!("the recipient {}", envelope.to()[i - 1]),
+                    _ => "the message".to_string(),
+                };
+                let is_data = i > rcpts.len();
                 match reply {
-                    Ok(Ok(_)) => {}
+                    Ok(Ok(_)) => data_open |= is_data,
+                    // DATA refused after a refused sender or recipient says nothing new.
                     Ok(Err(e)) if e.status().is_some() => {
                         refusal.get_or_insert(self.failed(e, &what, false));
                     }
@@ -543,7 +562,17 @@ impl SmtpConnection {
             }
         }
         if let Some(refusal) = refusal {
-            // Start over cleanly, so the connection serves the next message.
+            // A server that opened DATA all the same gets an empty one, which has no valid
+            // recipient to go to; then start over cleanly, so the connection serves the next
+            // message.
+            if data_open {
+                match timeout(t, self.conn.command(Raw(".\r\n".into()))).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) if e.status().is_some() => {}
+                    Ok(Err(e)) => return Err(self.failed(e, "the end of an empty message", false)),
+                    Err(_) => return Err(self.timed_out("to the end of an empty message", false)),
+                }
+            }
             return match timeout(t, self.conn.command(Rset)).await {
                 Ok(Ok(_)) => Err(refusal),
                 Ok(Err(e)) => Err(self.failed(e, "RSET", false)),
@@ -551,10 +580,12 @@ impl SmtpConnection {
             };
         }
 
-        match timeout(t, self.conn.command(Data)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(self.failed(e, "the message", false)),
-            Err(_) => return Err(self.timed_out("to DATA", false)),
+        if !data_open {
+            match timeout(t, self.conn.command(Data)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(self.failed(e, "the message", false)),
+                Err(_) => return Err(self.timed_out("to DATA", false)),
+            }
         }
         // From here on, a broken connection may have delivered the message. The data and its
         // end go in one write: lettre writes them in two, and the second then waits for the
