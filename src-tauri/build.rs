@@ -16,6 +16,7 @@ fn main() {
         "set_paused",
         "list_messages",
         "open_message",
+        "send_message",
         "pool_stats",
         "get_settings",
         "save_settings",

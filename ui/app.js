@@ -4,6 +4,7 @@
 import * as ipc from "./ipc.js";
 import { sentence } from "./lib/format.js";
 import { statusLabel, displayStatus, statusAdvice } from "./lib/accounts.js";
+import { forwardDraft, sentTo } from "./lib/compose.js";
 import { AccountsView } from "./views/accounts.js";
 import { CodesView } from "./views/codes.js";
 import { MessagesView } from "./views/messages.js";
@@ -12,6 +13,7 @@ import { SettingsView } from "./views/settings.js";
 import { WaitDialog } from "./views/wait.js";
 import { AccountEditor } from "./views/editor.js";
 import { ImportDialog } from "./views/import.js";
+import { ComposeDialog } from "./views/compose.js";
 import { confirmDialog } from "./views/confirm.js";
 
 const $ = (id) => document.getElementById(id);
@@ -102,6 +104,24 @@ const editor = new AccountEditor({
   },
 });
 
+// Sending changes the SMTP counters, which no pushed event carries: ask for them. The
+// session pool did not change, so the reuse chart gets no sample.
+async function refreshPool() {
+  try {
+    pool.update(await ipc.poolStats(), { chart: false });
+  } catch {
+    // The panel keeps what it showed.
+  }
+}
+
+const compose = new ComposeDialog({
+  onSent: (receipt, draft) => {
+    toast(sentTo(draft.to));
+    refreshPool();
+  },
+  onFailed: () => refreshPool(),
+});
+
 const accounts = new AccountsView({
   wait: (row) => wait.start(row.email),
   watch: (row, on) => setWatching([row.email], on),
@@ -109,13 +129,14 @@ const accounts = new AccountsView({
     showView("messages");
     messages.showAccount(row.email);
   },
+  compose: (row) => compose.open({ from: row.email }),
   edit: (row) => editor.open(row),
   remove: (row) => remove(row),
   status: (row) => showStatus(row),
   copy,
 });
 
-const codes = new CodesView({ copy, open: openLink });
+const codes = new CodesView({ copy, open: openLink, forward: (record) => compose.open(forwardDraft(record), "Forward code") });
 const messages = new MessagesView({ onError: (e, title) => showError(e, title) });
 const pool = new PoolView({ onAdvice: (advice) => ($("pool-badge").hidden = advice?.level !== "warning") });
 const settingsView = new SettingsView({

@@ -59,6 +59,10 @@ export const setPaused = (paused) => call("set_paused", { paused });
 export const listMessages = (email, folder, top) => call("list_messages", { email, folder, top });
 export const openMessage = (email, folder, uid) => call("open_message", { email, folder, uid });
 
+// Sending
+/** `draft`: `{from, to, cc, bcc, subject, text}`; resolves with `{sent, messageId, reply, reusedConnection, retried}`. */
+export const sendMessage = (draft) => call("send_message", { draft });
+
 // Pool stats and settings
 export const poolStats = () => call("pool_stats");
 export const getSettings = () => call("get_settings");

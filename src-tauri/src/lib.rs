@@ -94,6 +94,7 @@ pub fn run() {
             commands::watch::set_paused,
             commands::messages::list_messages,
             commands::messages::open_message,
+            commands::send::send_message,
             commands::stats::pool_stats,
             commands::settings::get_settings,
             commands::settings::save_settings,

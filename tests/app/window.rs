@@ -1,6 +1,7 @@
 //! The desktop app in its real window, driven by WebDriver (tauri-driver with WebKitWebDriver)
-//! against the test bed: Dovecot on loopback, the local token server, the fault proxy, a real
-//! gnome-keyring and dunst in a private D-Bus session, under Xvfb.
+//! against the test bed: Dovecot on loopback, Postfix in front of it for sending, the local
+//! token server, the fault proxy, a real gnome-keyring and dunst in a private D-Bus session,
+//! under Xvfb.
 //!
 //! Run it the way CI does:
 //!
@@ -10,7 +11,8 @@
 //! ```
 //!
 //! It needs `tauri-driver` (`cargo install tauri-driver --locked`) and WebKitWebDriver
-//! (apt: webkit2gtk-driver), `xclip` for the clipboard and `dbus-monitor` for notifications.
+//! (apt: webkit2gtk-driver), `xclip` for the clipboard, `dbus-monitor` for notifications, and
+//! Postfix (run as root; see the test bed's README).
 //! Screenshots of every view go to `tests/artifacts/window-*.png`. The figure it prints,
 //! APPEND to code shown, is the time from the server accepting the message to the code being
 //! in the window; it is printed, not asserted.
@@ -22,7 +24,7 @@ use std::time::{Duration, Instant};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use mailwatch_testbed::{DEFAULT_CLIENT_ID, FaultProxy, TestBed};
+use mailwatch_testbed::{DEFAULT_CLIENT_ID, FaultProxy, Postfix, PostfixOptions, TestBed};
 use serde_json::json;
 
 const OAUTH_USER: &str = "olivia@example.test";
@@ -200,7 +202,17 @@ impl App {
         );
     }
 
-    async fn add_account(&self, email: &str, oauth: bool, secret: &str, port: u16, token_url: &str) {
+    /// Adds an account on 127.0.0.1:`port` (IMAP, implicit TLS) and, with `smtp_port`, with
+    /// its SMTP server on 127.0.0.1:`smtp_port` (implicit TLS).
+    async fn add_account(
+        &self,
+        email: &str,
+        oauth: bool,
+        secret: &str,
+        port: u16,
+        smtp_port: Option<u16>,
+        token_url: &str,
+    ) {
         self.click("#add-account").await;
         self.shown("#account-dialog[open]", 5).await;
         self.fill("#account-email", email).await;
@@ -214,6 +226,12 @@ impl App {
         self.fill("#account-host", "127.0.0.1").await;
         self.fill("#account-port", &port.to_string()).await;
         self.click("#account-tls option[value=implicit]").await;
+        if let Some(smtp_port) = smtp_port {
+            self.fill("#account-smtp-host", "127.0.0.1").await;
+            self.fill("#account-smtp-port", &smtp_port.to_string()).await;
+            self.click("#account-smtp-tls option[value=implicit]").await;
+            self.screenshot("account-smtp").await;
+        }
         if oauth {
             self.fill("#account-token-url", token_url).await;
         }
@@ -221,9 +239,38 @@ impl App {
         self.shown(&format!(".vrow[data-email=\"{email}\"]"), 15).await;
     }
 
+    /// A form field's current value.
+    async fn value(&self, css: &str) -> String {
+        self.shown(css, 5).await.prop("value").await.unwrap().unwrap_or_default()
+    }
+
+    /// Evaluates `script` (which returns a JSON value) in the window.
+    async fn eval(&self, script: &str) -> serde_json::Value {
+        self.client.execute(script, vec![]).await.unwrap_or_else(|e| panic!("cannot run {script:?}: {e}"))
+    }
+
     async fn stat(&self, counter: &str) -> u64 {
         let text = self.text_until(&format!("[data-counter={counter}] .stat-value"), 5, |_| true).await;
         text.replace(',', "").trim().parse().unwrap_or(0)
+    }
+}
+
+/// WebDriver key codes: Escape, and Control held for Enter then released.
+const ESCAPE: &str = "\u{E00C}";
+const CTRL_ENTER: &str = "\u{E009}\u{E007}\u{E000}";
+
+/// Polls `ok` for up to 10 s, failing the test with `what` if it never holds.
+async fn wait_until<F, Fut>(app: &App, what: &str, ok: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ok().await {
+        if Instant::now() > deadline {
+            app.fail(&format!("{what}: it did not happen within 10 s")).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -259,6 +306,7 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
     bed.dovecot.add_user(STALL_USER, PASSWORD);
     let token = bed.oauth.issue_refresh_token(OAUTH_USER, DEFAULT_CLIENT_ID);
     let proxy = FaultProxy::start(bed.dovecot.imaps_addr()).await;
+    let postfix = Postfix::start(&bed.dovecot, PostfixOptions::default()).await;
     let work = tempdir();
     let data_dir = work.join("data");
 
@@ -267,9 +315,9 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
     app.shown("#accounts-empty", 20).await;
     app.screenshot("empty").await;
     let port = bed.dovecot.imaps_port();
-    app.add_account(OAUTH_USER, true, &token, port, &bed.oauth.token_url()).await;
-    app.add_account(PASSWORD_USER, false, PASSWORD, port, "").await;
-    app.add_account(STALL_USER, false, PASSWORD, proxy.port(), "").await;
+    app.add_account(OAUTH_USER, true, &token, port, None, &bed.oauth.token_url()).await;
+    app.add_account(PASSWORD_USER, false, PASSWORD, port, Some(postfix.submissions_port()), "").await;
+    app.add_account(STALL_USER, false, PASSWORD, proxy.port(), None, "").await;
     app.screenshot("accounts").await;
 
     app.click("#tab-settings").await;
@@ -338,6 +386,7 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
         seen = std::fs::read_to_string(work.join("notify.log")).unwrap_or_default();
     }
     let _ = monitor.kill();
+    let _ = monitor.wait();
     assert!(seen.contains(CODE), "a notification with the code should be sent; dbus-monitor saw:\n{seen}");
     assert!(seen.contains("GitHub"), "the notification names the service; dbus-monitor saw:\n{seen}");
 
@@ -345,6 +394,61 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
     app.click("#tab-codes").await;
     app.text_until("#codes-rows", 10, |t| t.contains(CODE) && t.contains(OAUTH_USER)).await;
     app.screenshot("codes").await;
+
+    // Forward opens Compose from the code's account, with the code in the text and the
+    // cursor in To; Escape closes it.
+    app.click("#codes-rows [data-forward=\"0\"]").await;
+    app.shown("#compose-dialog[open]", 5).await;
+    assert_eq!(app.value("#compose-from").await, OAUTH_USER, "a code is forwarded from the account it arrived in");
+    assert_eq!(app.value("#compose-subject").await, "Fwd: [GitHub] Please verify your device");
+    assert!(app.value("#compose-text").await.contains(CODE), "the forwarded text carries the code");
+    assert_eq!(app.eval("return document.activeElement.id").await, json!("compose-to"), "To is empty and focused");
+    app.screenshot("forward").await;
+    app.shown("#compose-to", 5).await.send_keys(ESCAPE).await.unwrap();
+    wait_until(&app, "Escape closes the compose dialog", || async {
+        app.eval("return document.getElementById('compose-dialog').open").await == json!(false)
+    })
+    .await;
+
+    // An account with no SMTP server cannot send, and the dialog says what to change,
+    // keeping what was written.
+    app.click("#tab-accounts").await;
+    app.click(&format!(".vrow[data-email=\"{STALL_USER}\"] [data-action=compose]")).await;
+    app.shown("#compose-dialog[open]", 5).await;
+    app.fill("#compose-to", PASSWORD_USER).await;
+    app.fill("#compose-text", "kept").await;
+    app.click("#compose-send").await;
+    let refused = app.text_until("#compose-error", 15, |t| !t.is_empty()).await;
+    assert!(refused.contains("SMTP host"), "no_smtp_server says to edit the account's SMTP server: {refused}");
+    assert_eq!(app.value("#compose-text").await, "kept", "a failed send keeps the text");
+    app.screenshot("compose-refused").await;
+    app.click("#compose-cancel").await;
+
+    // Compose from the password account's row; Ctrl+Enter sends it through Postfix, which
+    // delivers it to Dovecot.
+    let sent_code = "582046";
+    app.click(&format!(".vrow[data-email=\"{PASSWORD_USER}\"] [data-action=compose]")).await;
+    app.shown("#compose-dialog[open]", 5).await;
+    assert_eq!(app.value("#compose-from").await, PASSWORD_USER);
+    app.fill("#compose-to", STALL_USER).await;
+    app.fill("#compose-subject", "Your verification code").await;
+    app.fill("#compose-text", &format!("Your verification code is {sent_code}.")).await;
+    app.screenshot("compose").await;
+    app.shown("#compose-text", 5).await.send_keys(CTRL_ENTER).await.unwrap();
+    let toast = app.text_until("#toast", 30, |t| t.starts_with("Sent to")).await;
+    assert_eq!(toast, format!("Sent to {STALL_USER}"));
+    assert_eq!(
+        app.eval("return document.getElementById('compose-dialog').open").await,
+        json!(false),
+        "the dialog closes once the message is sent"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while bed.dovecot.deliveries_for(STALL_USER) == 0 {
+        if Instant::now() > deadline {
+            app.fail(&format!("the message never reached {STALL_USER}'s inbox:\n{}", postfix.diagnostics())).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     app.click("#tab-messages").await;
     app.click(&format!("#messages-account option[value=\"{OAUTH_USER}\"]")).await;
@@ -372,10 +476,18 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
     app.screenshot("message").await;
     app.click("#message-dialog [data-close]").await;
 
+    // The message sent from Compose went the whole way: Postfix, Dovecot, and Mailwatch
+    // finds its code.
+    app.click(&format!("#messages-account option[value=\"{STALL_USER}\"]")).await;
+    app.click("#messages-load").await;
+    app.text_until("#messages-rows", 15, |t| t.contains(sent_code) && t.contains("Your verification code")).await;
+
     app.click("#tab-pool").await;
     app.shown("#view-pool", 5).await;
     let created = app.stat("total_created").await;
     assert!(created > 0, "the pool panel should count created sessions");
+    assert_eq!(app.stat("smtp_messages_sent").await, 1, "the pool panel counts the message sent");
+    assert_eq!(app.stat("smtp_connections_created").await, 1, "one SMTP login sent it");
     app.screenshot("pool").await;
     app.quit().await;
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { poolAdvice, ReuseHistory } from "../../ui/lib/pool.js";
+import { poolAdvice, ReuseHistory, SMTP_COUNTERS, smtpCounter, smtpFailures, smtpFailureDetail, mergeStats } from "../../ui/lib/pool.js";
 import { GROUPS, getPath, setPath, describeDefault, parseField } from "../../ui/lib/settings.js";
 import { messageDocument, messagePolicy } from "../../ui/lib/sandbox.js";
 
@@ -38,6 +38,42 @@ test("the reuse chart keeps per-sample increments and a bounded history", () => 
   assert.equal(h.reuseRatio(), 9 / 11);
   h.push({ total_created: 0, total_reused: 1 }, 5);
   assert.deepEqual(h.samples.at(-1), { time: 5, created: 0, reused: 0 }, "a restarted engine starts a new baseline");
+});
+
+const sending = {
+  smtp_connections_created: 2,
+  smtp_connections_reused: 1234,
+  smtp_messages_sent: 1236,
+  smtp_messages_per_connection: 618,
+  smtp_refused: 1,
+  smtp_deferred: 2,
+  smtp_signin_failures: 0,
+  smtp_connection_failures: 3,
+};
+
+test("the sending counters read as numbers, with failures summed over their kinds", () => {
+  assert.equal(smtpCounter(sending, "smtp_connections_reused"), "1,234");
+  assert.equal(smtpCounter(sending, "smtp_messages_per_connection"), "618.0");
+  assert.equal(smtpCounter({ smtp_messages_per_connection: 2.345 }, "smtp_messages_per_connection"), "2.3");
+  assert.equal(smtpCounter({}, "smtp_retries"), "0", "a counter the engine did not send is zero");
+  assert.equal(smtpFailures(sending), 6);
+  assert.equal(smtpCounter(sending, "smtp_failures"), "6");
+  assert.equal(smtpFailureDetail(sending), "1 refused · 2 deferred · 3 connection", "only the kinds that happened");
+  assert.equal(smtpFailureDetail({}), "");
+  for (const key of ["smtp_connections_created", "smtp_connections_reused", "smtp_connections_open", "smtp_messages_sent", "smtp_messages_per_connection", "smtp_rate_waits", "smtp_retries", "smtp_wait_timeouts", "smtp_failures"]) {
+    assert.ok(SMTP_COUNTERS.some(([k, label]) => k === key && label), `${key} is on the panel`);
+  }
+});
+
+test("a pushed pool event keeps the sending counters of the last full snapshot", () => {
+  const full = { ...base, ...sending };
+  const pushed = { kind: "pool-stats", total_created: 11, total_reused: 95 };
+  const merged = mergeStats(full, pushed);
+  assert.equal(merged.total_created, 11, "the pool's own counters are the pushed ones");
+  assert.equal(merged.smtp_messages_sent, 1236, "the pushed event has no sending counters, so they stay");
+  assert.equal(mergeStats(full, { ...pushed, smtp_messages_sent: 1237 }).smtp_messages_sent, 1237, "a full snapshot replaces them");
+  assert.equal(merged.wait_timeouts, undefined, "only sending counters are carried over");
+  assert.deepEqual(mergeStats(null, pushed), pushed);
 });
 
 test("every setting has a label, a one-line help and a known kind", () => {

@@ -1,5 +1,5 @@
 // Reading the pool's counters (snake_case, as the engine and the CLI name them): the
-// warning banner's advice and the reuse chart's series.
+// warning banner's advice, the reuse chart's series and the sending counters.
 
 /**
  * What the pool-stats panel should say, given the counters now and the counters when the
@@ -73,4 +73,57 @@ export class ReuseHistory {
     }
     return created + reused ? reused / (created + reused) : null;
   }
+}
+
+/** The sending counters the panel shows, in order: `[key, label]`. */
+export const SMTP_COUNTERS = [
+  ["smtp_connections_created", "Connections created"],
+  ["smtp_connections_reused", "Connections reused"],
+  ["smtp_connections_open", "Connections open"],
+  ["smtp_messages_sent", "Messages sent"],
+  ["smtp_messages_per_connection", "Messages per connection"],
+  ["smtp_rate_waits", "Rate waits"],
+  ["smtp_retries", "Retries"],
+  ["smtp_wait_timeouts", "Wait timeouts"],
+  ["smtp_failures", "Failures"],
+];
+
+/** The kinds of failed send, as `[key, words]`; `smtp_failures` is their sum. */
+export const SMTP_FAILURES = [
+  ["smtp_refused", "refused"],
+  ["smtp_deferred", "deferred"],
+  ["smtp_signin_failures", "sign-in"],
+  ["smtp_connection_failures", "connection"],
+];
+
+/**
+ * A sending counter as the panel shows it: whole numbers with thousands separators, messages
+ * per connection with one decimal, failures summed over their kinds.
+ */
+export function smtpCounter(stats, key) {
+  const value = key === "smtp_failures" ? smtpFailures(stats) : Number(stats?.[key] ?? 0);
+  if (key === "smtp_messages_per_connection") return value.toLocaleString("en-US", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  return value.toLocaleString("en-US");
+}
+
+/** Sends that failed, of every kind the panel names. */
+export function smtpFailures(stats) {
+  return SMTP_FAILURES.reduce((sum, [k]) => sum + Number(stats?.[k] ?? 0), 0);
+}
+
+/** What the failures card says under its number, the kinds that happened: "1 refused · 3 connection". */
+export function smtpFailureDetail(stats) {
+  return SMTP_FAILURES.filter(([k]) => Number(stats?.[k] ?? 0) > 0)
+    .map(([k, words]) => `${Number(stats[k]).toLocaleString("en-US")} ${words}`)
+    .join(" · ");
+}
+
+/**
+ * The counters to show after `next` arrives. A pushed `pool-stats` event carries the session
+ * pool's counters only, so the sending counters (`smtp_*`) of the last full snapshot stay.
+ */
+export function mergeStats(previous, next) {
+  if (!previous) return next;
+  const kept = Object.fromEntries(Object.entries(previous).filter(([k]) => k.startsWith("smtp_") && !(k in next)));
+  return { ...next, ...kept };
 }

@@ -10,7 +10,7 @@ const ROW_HEIGHT = 40;
 
 export class AccountsView {
   /**
-   * @param {object} actions `{wait(row), watch(row, on), messages(row), edit(row), remove(row), status(row), copy(code)}`
+   * @param {object} actions `{wait(row), watch(row, on), messages(row), compose(row), edit(row), remove(row), status(row), copy(code)}`
    */
   constructor(actions) {
     this.actions = actions;
@@ -195,6 +195,7 @@ export class AccountsView {
     if (action === "wait") this.actions.wait(row);
     else if (action === "watch") this.actions.watch(row, !row.watching);
     else if (action === "messages") this.actions.messages(row);
+    else if (action === "compose") this.actions.compose(row);
     else if (action === "edit") this.actions.edit(row);
     else if (action === "remove") this.actions.remove(row);
     else if (action === "status") this.actions.status(row);
@@ -224,6 +225,7 @@ export class AccountsView {
     if (event.key === "Enter") this.actions.wait(row);
     else if (key === "w") this.actions.watch(row, !row.watching);
     else if (key === "m") this.actions.messages(row);
+    else if (key === "c") this.actions.compose(row);
     else if (key === "e") this.actions.edit(row);
     else if (event.key === "Delete") this.actions.remove(row);
     else return;
@@ -273,6 +275,7 @@ function fillRow(el, row, now) {
     button("wait", "Wait for code", "Wait for a new code (Enter)", "button small"),
     button("watch", row.watching ? "Unwatch" : "Watch", row.watching ? "Stop watching (W)" : "Watch continuously (W)"),
     button("messages", "Messages", "Show the newest messages (M)"),
+    button("compose", "Compose", "Write a message from this account (C)"),
     button("edit", "Edit", "Edit the account (E)"),
     button("remove", "✕", "Remove the account (Delete)"),
   );

@@ -13,7 +13,8 @@ export class AccountEditor {
       preset: $("account-preset"), secret: $("account-secret"), secretLabel: $("account-secret-label"),
       secretNote: $("account-secret-note"), client: $("account-client"), clientLabel: $("account-client-label"),
       advanced: $("account-advanced"), provider: $("account-provider"), host: $("account-host"), port: $("account-port"),
-      tls: $("account-tls"), tokenUrl: $("account-token-url"), error: $("account-error"), save: $("account-save"),
+      tls: $("account-tls"), smtpHost: $("account-smtp-host"), smtpPort: $("account-smtp-port"), smtpTls: $("account-smtp-tls"),
+      tokenUrl: $("account-token-url"), error: $("account-error"), save: $("account-save"),
     };
     this.el.form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -53,6 +54,9 @@ export class AccountEditor {
     el.host.value = row?.imap?.host ?? "";
     el.port.value = row?.imap?.port ?? "";
     el.tls.value = row?.imap?.tls ?? "";
+    el.smtpHost.value = row?.smtp?.host ?? "";
+    el.smtpPort.value = row?.smtp?.port ?? "";
+    el.smtpTls.value = row?.smtp?.tls ?? "";
     el.tokenUrl.value = row?.tokenUrl ?? "";
     el.advanced.open = false;
     el.secretNote.hidden = !row;
@@ -77,10 +81,11 @@ export class AccountEditor {
     try {
       const preset = await ipc.accountPreset(email);
       if (!preset) {
-        this.el.preset.textContent = "Unknown provider: open Advanced server settings and give the IMAP host.";
+        this.el.preset.textContent = "Unknown provider: open Advanced server settings and give the IMAP host (and the SMTP host, to send mail).";
         return;
       }
-      this.el.preset.textContent = `${providerName(preset.provider)} · ${preset.imapHost}:${preset.imapPort}${preset.oauth ? " · OAuth2" : ""}`;
+      const smtp = preset.smtp ? ` · sends via ${preset.smtp.host}:${preset.smtp.port}` : "";
+      this.el.preset.textContent = `${providerName(preset.provider)} · ${preset.imapHost}:${preset.imapPort}${preset.oauth ? " · OAuth2" : ""}${smtp}`;
       if (!this.editing) this.auth = preset.oauth ? "oauth2" : "password";
       this.syncAuth();
     } catch {
@@ -98,8 +103,11 @@ export class AccountEditor {
     };
     if (!email.includes("@")) return fail("Enter the account's email address.");
     if (!this.editing && !secret) return fail(this.auth === "oauth2" ? "Paste the account's refresh token." : "Enter the account's password.");
+    const isPort = (v) => !v || (Number.isInteger(Number(v)) && Number(v) > 0 && Number(v) < 65536);
     const port = el.port.value.trim();
-    if (port && !(Number.isInteger(Number(port)) && Number(port) > 0 && Number(port) < 65536)) return fail("The IMAP port is a number from 1 to 65535.");
+    if (!isPort(port)) return fail("The IMAP port is a number from 1 to 65535.");
+    const smtpPort = el.smtpPort.value.trim();
+    if (!isPort(smtpPort)) return fail("The SMTP port is a number from 1 to 65535.");
     const blank = (v) => (v.trim() ? v.trim() : null);
     const spec = {
       email,
@@ -109,6 +117,9 @@ export class AccountEditor {
       imapHost: blank(el.host.value),
       imapPort: port ? Number(port) : null,
       tls: blank(el.tls.value),
+      smtpHost: blank(el.smtpHost.value),
+      smtpPort: smtpPort ? Number(smtpPort) : null,
+      smtpTls: blank(el.smtpTls.value),
       tokenUrl: this.auth === "oauth2" ? blank(el.tokenUrl.value) : null,
     };
     el.save.disabled = true;

@@ -1,7 +1,7 @@
 // The pool-stats panel: live counters pushed by the engine, advice when callers wait or time
-// out, and a chart of reused against new connections over time.
+// out, a chart of reused against new connections over time, and the sending counters.
 
-import { poolAdvice, ReuseHistory } from "../lib/pool.js";
+import { poolAdvice, ReuseHistory, SMTP_COUNTERS, smtpCounter, smtpFailures, smtpFailureDetail, mergeStats } from "../lib/pool.js";
 
 const COUNTERS = [
   ["total_created", "Sessions created"],
@@ -24,6 +24,7 @@ export class PoolView {
       adviceTitle: document.getElementById("pool-advice-title"),
       adviceText: document.getElementById("pool-advice-text"),
       counters: document.getElementById("pool-counters"),
+      smtpCounters: document.getElementById("pool-smtp-counters"),
       chart: document.getElementById("pool-chart"),
       ratio: document.getElementById("pool-ratio"),
       accounts: document.getElementById("pool-accounts"),
@@ -32,29 +33,37 @@ export class PoolView {
     };
     this.cards = new Map();
     for (const [key, label] of COUNTERS) {
-      const card = document.createElement("div");
-      card.className = "stat";
-      card.dataset.counter = key;
-      const value = document.createElement("div");
-      value.className = "stat-value";
-      value.textContent = "0";
-      const name = document.createElement("div");
-      name.className = "stat-label";
-      name.textContent = label;
-      card.append(value, name);
+      const card = statCard(key, label);
       this.el.counters.append(card);
       this.cards.set(key, card);
     }
+    this.smtpCards = new Map();
+    for (const [key, label] of SMTP_COUNTERS) {
+      const card = statCard(key, label);
+      this.el.smtpCounters.append(card);
+      this.smtpCards.set(key, card);
+    }
+    this.failureDetail = document.createElement("div");
+    this.failureDetail.className = "stat-label small";
+    this.smtpCards.get("smtp_failures").append(this.failureDetail);
     matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => this.drawChart());
   }
 
-  /** Takes a full snapshot (from `pool_stats` or a `pool-stats` event). */
-  update(stats) {
+  /**
+   * Takes a full snapshot (from `pool_stats` or a `pool-stats` event). With `chart: false`
+   * (a refresh for the sending counters) the chart gets no sample.
+   */
+  update(next, { chart = true } = {}) {
+    const stats = mergeStats(this.stats, next);
     this.stats = stats;
     for (const [key, card] of this.cards) {
       card.querySelector(".stat-value").textContent = Number(stats[key] ?? 0).toLocaleString("en-US");
     }
     this.cards.get("wait_timeouts").classList.toggle("alert", (stats.wait_timeouts ?? 0) > 0);
+    for (const [key, card] of this.smtpCards) card.querySelector(".stat-value").textContent = smtpCounter(stats, key);
+    this.failureDetail.textContent = smtpFailureDetail(stats);
+    this.smtpCards.get("smtp_wait_timeouts").classList.toggle("alert", (stats.smtp_wait_timeouts ?? 0) > 0);
+    this.smtpCards.get("smtp_failures").classList.toggle("alert", smtpFailures(stats) > 0);
     const advice = poolAdvice(stats);
     this.el.advice.hidden = !advice;
     if (advice) {
@@ -63,7 +72,7 @@ export class PoolView {
       this.el.adviceText.textContent = advice.text;
     }
     this.onAdvice(advice);
-    this.history.push(stats);
+    if (chart) this.history.push(stats);
     const ratio = this.history.reuseRatio();
     this.el.ratio.textContent = ratio == null ? "" : `${Math.round(ratio * 100)}% of requests reused a session`;
     this.paintAccounts(stats.per_account ?? []);
@@ -119,4 +128,19 @@ export class PoolView {
       g.fillRect(x, height - hReused - hCreated, bar, hCreated);
     });
   }
+}
+
+/** A counter's card: its value over its name, found by `data-counter`. */
+function statCard(key, label) {
+  const card = document.createElement("div");
+  card.className = "stat";
+  card.dataset.counter = key;
+  const value = document.createElement("div");
+  value.className = "stat-value";
+  value.textContent = "0";
+  const name = document.createElement("div");
+  name.className = "stat-label";
+  name.textContent = label;
+  card.append(value, name);
+  return card;
 }

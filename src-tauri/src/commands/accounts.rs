@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use mailwatch_engine::account::{Account, AccountSpec, presets};
+use mailwatch_engine::account::{Account, AccountSpec, ImapEndpoint, SmtpEndpoint, presets};
 use mailwatch_engine::engine::NewSecret;
 use mailwatch_engine::secrets::Secret;
 use mailwatch_engine::store::CodeRecord;
@@ -66,6 +66,8 @@ pub struct PresetView {
     pub tls: String,
     /// Whether the provider signs in with OAuth2 (a refresh token) rather than a password.
     pub oauth: bool,
+    /// The SMTP server mail is sent through, `None` when the preset gives no hint.
+    pub smtp: Option<SmtpEndpoint>,
 }
 
 /// The preset for an address's domain, if Mailwatch knows it.
@@ -73,12 +75,14 @@ pub struct PresetView {
 pub fn account_preset(email: String) -> Option<PresetView> {
     let domain = email.rsplit_once('@')?.1.trim();
     let preset = presets::preset_for(domain)?;
+    let imap = ImapEndpoint { host: preset.imap_host.to_string(), port: preset.imap_port, tls: preset.tls };
     Some(PresetView {
         provider: plain(&preset.provider),
         imap_host: preset.imap_host.to_string(),
         imap_port: preset.imap_port,
         tls: plain(&preset.tls),
         oauth: preset.oauth.is_some(),
+        smtp: presets::smtp_default(preset.provider, &imap),
     })
 }
 
@@ -136,4 +140,17 @@ pub async fn save_account(engine: State<'_, EngineSlot>, input: AccountInput) ->
 pub async fn remove_account(engine: State<'_, EngineSlot>, email: String) -> Result<(), ApiError> {
     let engine = engine.get().await?;
     guarded("remove the account", async move { Ok(engine.remove_account(&email).await?) }).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_preset_names_the_server_mail_is_sent_through() {
+        let outlook = account_preset("ann@outlook.com".into()).expect("outlook.com has a preset");
+        let smtp = outlook.smtp.expect("Outlook has a submission server");
+        assert_eq!((smtp.to_string(), plain(&smtp.tls)), ("smtp.office365.com:587".into(), "starttls".into()));
+        assert!(account_preset("ann@unknown.example".into()).is_none(), "an unknown domain has no preset");
+    }
 }

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod codes;
 pub mod import;
 pub mod messages;
+pub mod send;
 pub mod settings;
 pub mod stats;
 pub mod system;
