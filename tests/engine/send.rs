@@ -363,3 +363,51 @@ async fn a_send_given_up_halfway_never_leaves_its_connection_to_the_next_sender(
     assert_eq!(h.engine.send_stats().smtp_connections_created, 2);
     expect_deliveries(&h, &postfix, "ben@example.com", 2).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_starttls_port_without_starttls_is_refused_and_nothing_goes_in_plain_text() {
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let h = Harness::with_config(fast_config()).await;
+    // A server that does not offer STARTTLS: what a real submission server is not made to do
+    // on cue, so a scripted one plays it and records every line it is sent.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let heard = lines.clone();
+    tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        let (read, mut write) = socket.into_split();
+        write.write_all(b"220 plain.example ESMTP\r\n").await.unwrap();
+        let mut read = BufReader::new(read);
+        let mut line = String::new();
+        while read.read_line(&mut line).await.is_ok_and(|n| n > 0) {
+            let command = line.trim_end().to_string();
+            heard.lock().unwrap().push(command.clone());
+            let reply: &[u8] = if command.to_ascii_uppercase().starts_with("EHLO") {
+                b"250-plain.example\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n"
+            } else if command.eq_ignore_ascii_case("QUIT") {
+                b"221 bye\r\n"
+            } else {
+                b"502 5.5.1 not here\r\n"
+            };
+            let _ = write.write_all(reply).await;
+            line.clear();
+        }
+    });
+    let from = password_sender(&h, "cal@example.com", "pw", "pw-cal-never-sent", smtp(port, Tls::Starttls)).await;
+    let err = h.engine.send(&draft(&from, "dan@example.com", "Hi", "Hi")).await.expect_err("no STARTTLS, no send");
+    assert_eq!(err.code(), "tls_error", "{err}");
+    assert!(err.to_string().contains("does not offer STARTTLS"), "{err}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let lines = lines.lock().unwrap().clone();
+    assert!(
+        !lines.iter().any(|l| l.to_ascii_uppercase().starts_with("AUTH") || l.to_ascii_uppercase().starts_with("MAIL")),
+        "nothing but EHLO and QUIT went in plain text: {lines:?}"
+    );
+    assert_eq!(
+        h.engine.account(&from).await.unwrap().status,
+        AccountStatus::Ok,
+        "a server problem is not the account's"
+    );
+}
