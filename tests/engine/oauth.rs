@@ -182,3 +182,33 @@ async fn refreshes_and_verifications_at_once_never_present_a_spent_token() {
     let stored = KeyringSecrets::default().get(&email).unwrap().unwrap();
     assert_eq!(stored.expose(), current, "the keyring holds the token the provider considers current");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_rotating_one_account_take_turns_and_never_present_a_spent_token() {
+    let h = Harness::start().await;
+    let original = h.oauth_account("rex@outlook.com", None).await;
+    // A second engine on the same data and keyring, as the CLI beside the app would be.
+    let other = mailwatch_engine::Engine::open(
+        mailwatch_engine::engine::EngineOptions {
+            data_dir: Some(h.dir.path().to_path_buf()),
+            extra_ca: Some(h.bed.dovecot.ca_pem_path().to_path_buf()),
+            config: Some(test_config()),
+            ..Default::default()
+        },
+        Arc::new(mailwatch_engine::events::NullSink),
+    )
+    .await
+    .expect("a second engine opens the same data dir");
+    // Slow answers, so both exchanges would overlap without the lock between processes.
+    h.bed.oauth.set_latency(std::time::Duration::from_millis(300));
+    let (a, b) = tokio::join!(h.engine.refresh_token("rex@outlook.com"), other.refresh_token("rex@outlook.com"));
+    a.expect("the first process refreshes");
+    b.expect("the second process refreshes, after the first");
+    assert_eq!(h.bed.oauth.refresh_count_for_token(&original), 1, "the spent token was presented once, not twice");
+    assert_eq!(h.bed.oauth.refresh_count("rex@outlook.com"), 2, "two exchanges, one after the other");
+    let rereads = h.engine.stats().clients.token_rereads + other.stats().clients.token_rereads;
+    assert_eq!(rereads, 0, "the second read the first's new token before its exchange, not after a refusal");
+    let stored = KeyringSecrets::default().get("rex@outlook.com").unwrap().unwrap();
+    assert_eq!(Some(stored.expose().to_string()), h.bed.oauth.current_refresh_token("rex@outlook.com"));
+    other.shutdown().await;
+}

@@ -38,7 +38,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
@@ -206,6 +206,17 @@ pub trait SecretStore: Send + Sync + 'static {
         let _ = email;
         None
     }
+
+    /// Locks the account's refresh token against other processes for one exchange (read,
+    /// exchange, write): held while the returned file is open. `None` when the store is this
+    /// process's alone.
+    ///
+    /// # Errors
+    /// [`SecretsError::Busy`] when another process held it for the whole wait.
+    fn lock_exchange(&self, email: &str) -> Result<Option<File>, SecretsError> {
+        let _ = email;
+        Ok(None)
+    }
 }
 
 /// How many keyring items hold the secrets. It is part of the items' names
@@ -301,35 +312,54 @@ impl Shards {
         let Some(path) = &self.lock_path else {
             return Err(SecretsError::Lock { path: "(none)".into(), reason: "no home directory is known".into() });
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| self.lock_error(&e))?;
+        lock_with_deadline(path, exclusive, timeout)
+    }
+
+    /// The lock file of an account's token exchanges: one of [`EXCHANGE_LOCKS`] beside the
+    /// keyring's lock, picked by a hash of the address.
+    fn exchange_lock_path(&self, email: &str) -> Option<PathBuf> {
+        let dir = self.lock_path.as_ref()?.parent()?;
+        // FNV-1a: the same file in every process and build.
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in email.as_bytes() {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x100000001b3);
         }
-        // A file of its own per call: a lock is held by an open file, so threads of one
-        // process sharing one file would not exclude each other.
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| self.lock_error(&e))?;
-        // The system offers no lock with a deadline, so the lock is tried with a pause that
-        // grows from 1 ms to 50 ms; an uncontended lock is taken at the first try.
-        let started = std::time::Instant::now();
-        let mut pause = Duration::from_millis(1);
-        loop {
-            let attempt = if exclusive { file.try_lock() } else { file.try_lock_shared() };
-            match attempt {
-                Ok(()) => return Ok(file),
-                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(50));
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(SecretsError::Busy { path: path.display().to_string(), waited: started.elapsed() });
-                }
-                Err(std::fs::TryLockError::Error(e)) => return Err(self.lock_error(&e)),
+        Some(dir.join("token-locks").join(format!("{:03}.lock", h % EXCHANGE_LOCKS)))
+    }
+}
+
+/// Lock files for token exchanges. Accounts sharing one only wait for each other when two
+/// processes exchange both at the same moment.
+const EXCHANGE_LOCKS: u64 = 256;
+
+/// Opens `path` (and its directory) and locks it, exclusively or shared, waiting at most
+/// `timeout` for a holder to let go. Closing the file (dropping it) unlocks it.
+fn lock_with_deadline(path: &Path, exclusive: bool, timeout: Duration) -> Result<File, SecretsError> {
+    let failed = |e: &std::io::Error| SecretsError::Lock { path: path.display().to_string(), reason: e.to_string() };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| failed(&e))?;
+    }
+    // A file of its own per call: a lock is held by an open file, so threads of one process
+    // sharing one file would not exclude each other.
+    let file =
+        File::options().read(true).write(true).create(true).truncate(false).open(path).map_err(|e| failed(&e))?;
+    // The system offers no lock with a deadline, so the lock is tried with a pause that grows
+    // from 1 ms to 50 ms; an uncontended lock is taken at the first try.
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let attempt = if exclusive { file.try_lock() } else { file.try_lock_shared() };
+        match attempt {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
             }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(SecretsError::Busy { path: path.display().to_string(), waited: started.elapsed() });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(failed(&e)),
         }
     }
 }
@@ -598,6 +628,13 @@ fn by_shard<'a>(keys: impl Iterator<Item = &'a str>) -> BTreeMap<usize, Vec<usiz
 }
 
 impl SecretStore for KeyringSecrets {
+    fn lock_exchange(&self, email: &str) -> Result<Option<File>, SecretsError> {
+        match self.shards.exchange_lock_path(email) {
+            Some(path) => lock_with_deadline(&path, true, self.lock_timeout).map(Some),
+            None => Ok(None),
+        }
+    }
+
     fn get(&self, email: &str) -> Result<Option<Secret>, SecretsError> {
         let map = self.shard(shard_of(email)).map_err(|e| e.for_account(email))?;
         match map.get(email) {

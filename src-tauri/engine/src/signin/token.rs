@@ -5,8 +5,9 @@
 //! the test bed) refuse it afterwards. So the rules here are about never using a spent token
 //! and never losing the new one:
 //!
-//! - **One exchange per account at a time**, whatever the number of clients: an account's
-//!   exchange holds the account's gate across reading the current token, exchanging it and
+//! - **One exchange per account at a time**, whatever the number of clients and processes: an
+//!   account's exchange holds the account's gate, and a lock file shared with other processes
+//!   (the keyring's `lock_exchange`), across reading the current token, exchanging it and
 //!   storing the new one. A client built while an older one rotates waits, then reads the new
 //!   token.
 //! - **The current token is read at every exchange**: the keyring's (cheap: the shard is cached
@@ -119,6 +120,9 @@ impl SignIn {
         let email = client.account.email.clone();
         let gate = self.gate(&email);
         let _turn = gate.lock().await;
+        // Other processes (the app and the CLI at once) take turns too, so none of them
+        // presents a token another has just spent.
+        let _across = self.lock_exchange(&email).await?;
         self.save_unsaved(&email).await;
         let mut used = self.current_refresh_token(&client).await?;
         let mut reread = false;
@@ -169,6 +173,15 @@ impl SignIn {
             }
         }
         Ok(tokens)
+    }
+
+    /// Takes the account's exchange lock shared with other processes; held until dropped.
+    async fn lock_exchange(&self, email: &str) -> Result<Option<std::fs::File>, EngineError> {
+        let secrets = self.secrets().clone();
+        let e = email.to_string();
+        Ok(tokio::task::spawn_blocking(move || secrets.lock_exchange(&e))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??)
     }
 
     /// Writes the account's rotated token that the keyring refused, if there is one; returns
