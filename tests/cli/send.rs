@@ -114,6 +114,11 @@ async fn send_batch_reports_each_failed_line_and_resume_sends_nothing_twice() {
     assert_eq!((dry.json()["pending"].as_u64(), dry.json()["sent"].as_u64()), (Some(3), Some(0)), "{dry:?}");
     assert_eq!(postfix.connections(), 0, "a dry run connects nowhere");
 
+    let r = cli.run(&["send-batch", path, "--resume"]);
+    assert_eq!(r.code, 2, "nothing to resume: {r:?}");
+    assert!(r.stderr.contains("no earlier run of this file"), "{r:?}");
+    assert_eq!(postfix.connections(), 0, "and nothing was sent");
+
     let r = cli.run(&["send-batch", path, "--json"]);
     assert_eq!(r.code, 1, "a line failed, so the run says so: {r:?}");
     let v = r.json();

@@ -299,16 +299,19 @@ async fn a_wrong_password_or_a_revoked_token_marks_the_account_once_without_a_st
         .engine
         .send_batch(
             &format!("from,to,subject,text\n{rows}"),
-            &BatchOptions { concurrency: 1, ..Default::default() },
+            &BatchOptions { concurrency: 3, ..Default::default() },
             &BatchControl::default(),
         )
         .await
         .expect("the batch runs");
     assert_eq!(report.failed, 5, "{report:#?}");
     assert_eq!(report.failures[0].code, "auth_failed", "{report:#?}");
-    assert!(report.failures[1..].iter().all(|f| f.code == "skipped"), "the other lines are not tried: {report:#?}");
+    assert!(
+        report.failures[1..].iter().all(|f| f.code == "skipped" || f.code == "auth_failed"),
+        "the other lines are not tried, or get the first refusal: {report:#?}"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(postfix.auth_failures(), 1, "one refused login, not five\n{}", postfix.diagnostics());
+    assert_eq!(postfix.auth_failures(), 1, "one refused login, not one per line in flight\n{}", postfix.diagnostics());
     assert_eq!(h.engine.account(&wrong).await.unwrap().status, AccountStatus::NeedsReauth);
 
     let token = h.bed.oauth.issue_refresh_token("abe@example.com", DEFAULT_CLIENT_ID);

@@ -1,4 +1,5 @@
-//! One reusable IMAP session per account, shared by callers in turn.
+//! One reusable session per account (an IMAP session, or an SMTP connection in the outbox's
+//! own pool), shared by callers in turn.
 //!
 //! The pool is modelled on deadpool and bb8. A [`Connect`] implementation knows how to `connect` a session
 //! for a key (an account's address), `recycle` it (a NOOP health check) and `close` it

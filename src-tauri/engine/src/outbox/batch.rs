@@ -198,7 +198,7 @@ pub struct BatchReport {
     pub sent: usize,
     /// Lines that failed, each in `failures`.
     pub failed: usize,
-    /// Lines skipped because the journal says an earlier run sent them.
+    /// Lines skipped because the journal says an earlier run sent them, or may have.
     pub already_sent: usize,
     /// Lines whose connection broke after the data: they may have been sent and are not sent again.
     pub uncertain: usize,
@@ -226,10 +226,19 @@ pub fn journal_path(data_dir: &Path, text: &str) -> PathBuf {
 }
 
 /// Lines recorded as sent (or maybe sent) in a journal.
-fn read_journal(path: &Path) -> HashSet<usize> {
-    std::fs::read_to_string(path)
-        .map(|t| t.lines().filter_map(|l| l.split_whitespace().nth(1)?.parse().ok()).collect())
-        .unwrap_or_default()
+///
+/// # Errors
+/// There is no journal (the file changed since its run, or never ran), or it cannot be read:
+/// resuming then would send every line again.
+fn read_journal(path: &Path) -> Result<HashSet<usize>, EngineError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        EngineError::InvalidInput(if e.kind() == std::io::ErrorKind::NotFound {
+            "cannot resume: no earlier run of this file is recorded (a file changed since its run counts as a new one); run it without --resume to send every line".to_string()
+        } else {
+            format!("cannot resume: the send journal {} cannot be read ({e})", path.display())
+        })
+    })?;
+    Ok(text.lines().filter_map(|l| l.split_whitespace().nth(1)?.parse().ok()).collect())
 }
 
 struct Journal(Mutex<Option<std::fs::File>>);
@@ -249,7 +258,7 @@ impl Journal {
     fn record(&self, what: &str, line: usize) {
         let mut file = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(f) = file.as_mut()
-            && let Err(e) = f.write_all(format!("{what} {line}\n").as_bytes()).and_then(|()| f.flush())
+            && let Err(e) = f.write_all(format!("{what} {line}\n").as_bytes()).and_then(|()| f.sync_data())
         {
             tracing::warn!("cannot write the send journal ({e}); a rerun with --resume may send line {line} again");
         }
@@ -290,7 +299,7 @@ pub(crate) async fn run(
         });
     }
     let done_before = match journal {
-        Some(p) if options.resume => read_journal(p),
+        Some(p) if options.resume => read_journal(p)?,
         _ => HashSet::new(),
     };
     let journal = match journal {

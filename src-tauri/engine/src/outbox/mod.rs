@@ -70,13 +70,16 @@ pub struct SendStats {
     pub smtp_retries: u64,
     /// Connections found broken while sending.
     pub smtp_broken_connections: u64,
-    /// Messages refused for good (5xx): a recipient, the sender or the message.
+    /// Sends refused for good (5xx: a recipient, the sender or the message), or that the
+    /// server could not take as they were (an 8-bit message without 8BITMIME).
     pub smtp_refused: u64,
-    /// Messages the server deferred (4xx).
+    /// Deferrals (4xx): each try of a message the server deferred counts.
     pub smtp_deferred: u64,
-    /// Sign-ins the server refused.
+    /// Sign-ins refused: by the SMTP server, or by the provider (a revoked token, no scope
+    /// for sending).
     pub smtp_signin_failures: u64,
-    /// Sends that failed on the connection (unreachable, broken, silent).
+    /// Sends that failed on the way (the server or the token endpoint unreachable, a broken
+    /// or silent connection).
     pub smtp_connection_failures: u64,
     /// Other failures (a bad message, no server known, an exhausted pool).
     pub smtp_other_failures: u64,
@@ -100,7 +103,10 @@ impl Counters {
         let c = match e {
             EngineError::Smtp(SmtpError::Refused { transient: true, .. }) => &self.deferred,
             EngineError::Smtp(SmtpError::Refused { .. } | SmtpError::Unsendable { .. }) => &self.refused,
-            EngineError::Smtp(SmtpError::AuthFailed { .. }) | EngineError::OAuth(_) => &self.signin,
+            EngineError::Smtp(SmtpError::AuthFailed { .. }) => &self.signin,
+            EngineError::OAuth(e) if e.needs_reauth() => &self.signin,
+            EngineError::OAuth(crate::oauth::OAuthError::ScopeNotGranted { .. }) => &self.signin,
+            EngineError::OAuth(_) => &self.connection,
             EngineError::Smtp(_) => &self.connection,
             _ => &self.other,
         };
@@ -172,10 +178,13 @@ impl Outbox {
     /// the data (the message may have been sent and is not sent again); the pool stayed
     /// exhausted.
     pub async fn send(&self, draft: &Draft) -> Result<SendReceipt, EngineError> {
-        let composed = compose(draft).inspect_err(|_| {
+        let count_other = |_: &_| {
+            self.counters.other.fetch_add(1, Ordering::Relaxed);
+        };
+        let composed = compose(draft).inspect_err(count_other)?;
+        let from = crate::account::normalize_email(&draft.from).inspect_err(|_| {
             self.counters.other.fetch_add(1, Ordering::Relaxed);
         })?;
-        let from = crate::account::normalize_email(&draft.from)?;
         self.send_composed(&from, &composed).await
     }
 
@@ -192,12 +201,14 @@ impl Outbox {
     }
 
     async fn try_send(&self, from: &str, composed: &Composed) -> Result<SendReceipt, EngineError> {
-        if self.pace.turn(from).await {
-            self.counters.rate_waits.fetch_add(1, Ordering::Relaxed);
-        }
         let mut retried = false;
         loop {
             let mut connection = self.pool.get(from).await?;
+            // The turn is taken with the connection in hand: a sender that waited for it
+            // (behind a slow login, say) must not have spent its slot meanwhile.
+            if !retried && self.pace.turn(from).await {
+                self.counters.rate_waits.fetch_add(1, Ordering::Relaxed);
+            }
             let reused = connection.is_reused();
             // A sender cancelled halfway (a caller that gave up) leaves the conversation in an
             // unknown state: until it is over, the connection counts as broken, so it is closed
@@ -238,6 +249,7 @@ impl Outbox {
     /// Closes the account's idle connections and makes its busy ones close when returned
     /// (its secret or servers changed).
     pub(crate) async fn invalidate(&self, email: &str) {
+        self.pool.connector().forget_refusal(email);
         self.pool.invalidate(email).await;
     }
 

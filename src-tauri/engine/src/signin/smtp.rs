@@ -1,7 +1,8 @@
 //! How the SMTP connection pool signs in: the account's submission server, with its password
 //! or an access token for sending, refreshed once when the server refuses it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::SignIn;
@@ -18,12 +19,20 @@ pub struct SmtpLogin {
     tls: SmtpTls,
     connect_timeout: Duration,
     command_timeout: Duration,
+    /// Accounts whose sign-in was refused, with the refusal: their senders waiting in the
+    /// pool get it at once instead of one login each, until the account's secret changes.
+    refused: Mutex<HashMap<String, SmtpError>>,
 }
 
 impl SmtpLogin {
     /// Opens connections through `signin`, trusting what `tls` trusts, within these timeouts.
     pub(crate) fn new(signin: Arc<SignIn>, tls: SmtpTls, connect_timeout: Duration, command_timeout: Duration) -> Self {
-        Self { signin, tls, connect_timeout, command_timeout }
+        Self { signin, tls, connect_timeout, command_timeout, refused: Mutex::new(HashMap::new()) }
+    }
+
+    /// Forgets the account's refused sign-in (its secret or servers changed).
+    pub(crate) fn forget_refusal(&self, email: &str) {
+        self.refused.lock().unwrap_or_else(|e| e.into_inner()).remove(email);
     }
 }
 
@@ -33,7 +42,14 @@ impl Connect for SmtpLogin {
     const NAME: &'static str = "SMTP connections";
 
     async fn connect(&self, key: &str) -> Result<SmtpConnection, EngineError> {
-        self.signin.open_smtp(key, &self.tls, self.connect_timeout, self.command_timeout).await
+        if let Some(refusal) = self.refused.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned() {
+            return Err(EngineError::Smtp(refusal));
+        }
+        let result = self.signin.open_smtp(key, &self.tls, self.connect_timeout, self.command_timeout).await;
+        if let Err(EngineError::Smtp(e @ SmtpError::AuthFailed { .. })) = &result {
+            self.refused.lock().unwrap_or_else(|e| e.into_inner()).insert(key.to_string(), e.clone());
+        }
+        result
     }
 
     async fn recycle(&self, _connection: &mut SmtpConnection) -> Result<(), EngineError> {
@@ -81,6 +97,9 @@ impl SignIn {
         };
         match attempt {
             Ok(connection) => Ok(connection),
+            // Microsoft refuses a good token with 5.7.139 when SMTP AUTH is turned off for the
+            // mailbox: reading still works, and signing in again would not help.
+            Err(e @ SmtpError::AuthFailed { .. }) if smtp_auth_disabled(&e) => Err(e.into()),
             Err(e @ SmtpError::AuthFailed { .. }) => {
                 self.set_status(email, AccountStatus::NeedsReauth, Some(e.to_string())).await;
                 Err(e.into())
@@ -88,4 +107,11 @@ impl SignIn {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Whether a refused sign-in says SMTP AUTH is off for the mailbox rather than that the
+/// credentials are wrong.
+fn smtp_auth_disabled(e: &SmtpError) -> bool {
+    matches!(e, SmtpError::AuthFailed { reply, .. }
+        if reply.contains("5.7.139") || reply.contains("SmtpClientAuthentication") || reply.contains("SMTP AUTH is disabled"))
 }

@@ -31,7 +31,7 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Quit, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
-use tokio::time::timeout;
+use tokio::time::{timeout, timeout_at};
 
 use crate::account::{SmtpEndpoint, Tls};
 use crate::secrets::Secret;
@@ -518,10 +518,17 @@ impl SmtpConnection {
         let mut refusal = None;
         let mut data_open = false;
         if self.pipelining {
-            let first = timeout(t, self.conn.command(Group { mail: &mail, rcpts: &rcpts, data: data_in_group })).await;
+            // One deadline for the group: a silent server costs one timeout, not one per reply.
+            let deadline = tokio::time::Instant::now() + t;
+            let first =
+                timeout_at(deadline, self.conn.command(Group { mail: &mail, rcpts: &rcpts, data: data_in_group }))
+                    .await;
             let mut replies = vec![first];
             for _ in 0..rcpts.len() + usize::from(data_in_group) {
-                replies.push(timeout(t, self.conn.read_response()).await);
+                if matches!(replies.last(), Some(Err(_))) {
+                    break;
+                }
+                replies.push(timeout_at(deadline, self.conn.read_response()).await);
             }
             for (i, reply) in replies.into_iter().enumerate() {
                 let what = match i {
@@ -561,6 +568,15 @@ impl SmtpConnection {
                 }
             }
         }
+        if refusal.is_none() && !data_open {
+            match timeout(t, self.conn.command(Data)).await {
+                Ok(Ok(_)) => data_open = true,
+                // Refused: MAIL and RCPT still stand, so the RSET below ends the transaction.
+                Ok(Err(e)) if e.status().is_some() => refusal = Some(self.failed(e, "the message", false)),
+                Ok(Err(e)) => return Err(self.failed(e, "the message", false)),
+                Err(_) => return Err(self.timed_out("to DATA", false)),
+            }
+        }
         if let Some(refusal) = refusal {
             // A server that opened DATA all the same gets an empty one, which has no valid
             // recipient to go to; then start over cleanly, so the connection serves the next
@@ -580,13 +596,6 @@ impl SmtpConnection {
             };
         }
 
-        if !data_open {
-            match timeout(t, self.conn.command(Data)).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(self.failed(e, "the message", false)),
-                Err(_) => return Err(self.timed_out("to DATA", false)),
-            }
-        }
         // From here on, a broken connection may have delivered the message. The data and its
         // end go in one write: lettre writes them in two, and the second then waits for the
         // server's delayed ACK of the first (Nagle), 40 ms per message on Linux.
