@@ -437,8 +437,12 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
             if a.json {
                 print_json(&account);
             } else {
+                let sends = account.smtp.as_ref().map_or_else(
+                    || "no SMTP server known: give --smtp-host to send".to_string(),
+                    |s| format!("sends through {s}"),
+                );
                 println!(
-                    "added {} ({}, {} at {})",
+                    "added {} ({}, {} at {}, {sends})",
                     account.email,
                     account.provider,
                     account.auth.as_str(),
