@@ -166,3 +166,18 @@ async fn an_unreachable_primary_server_falls_back_to_the_second() {
     assert!(msgs.is_empty());
     assert_eq!(h.bed.dovecot.logins_for("gina@example.com"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_on_a_reused_session_shows_mail_delivered_since_the_folder_was_selected() {
+    let h = Harness::start().await;
+    let email = h.password_account("lia@example.com", "pw", None).await;
+    assert!(h.engine.fetch(&email, &FolderSpec::Inbox, 10, false).await.unwrap().is_empty(), "an empty inbox");
+    for (n, code) in [(1, "310482"), (2, "775120")] {
+        let (s, b) = code_mail(code);
+        h.deliver(&email, "INBOX", &s, &b).await;
+        let listed = h.engine.fetch(&email, &FolderSpec::Inbox, 10, false).await.expect("the listing works");
+        assert_eq!(listed.len(), n, "the new message is listed at once, not after the next health check: {listed:?}");
+        assert_eq!(listed[0].code.as_deref(), Some(code), "{listed:?}");
+    }
+    assert_eq!(h.engine.stats().pool.total.total_created, 1, "on the one reused session");
+}

@@ -380,7 +380,15 @@ impl ImapSession {
         top: usize,
         limits: FetchLimits,
     ) -> Result<(Selected, Vec<RawMessage>), ImapError> {
-        let sel = self.select(folder).await?;
+        let already = self.selected.as_ref().is_some_and(|s| s.name == folder);
+        let mut sel = self.select(folder).await?;
+        if already {
+            // A folder selected earlier in this session shows the messages the server has told
+            // it about: Dovecot reports mail delivered since only on NOOP, IDLE or SELECT, so a
+            // listing asks first (one round trip) rather than show an inbox without its newest.
+            self.noop().await?;
+            sel = self.selected.clone().unwrap_or(sel);
+        }
         if top == 0 {
             return Ok((sel, Vec::new()));
         }
