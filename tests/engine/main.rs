@@ -7,6 +7,7 @@
 mod support;
 
 mod cache;
+mod faults;
 mod fetch_limits;
 mod idle_refused;
 mod import;
