@@ -9,6 +9,7 @@ use mailwatch_testbed::{DEFAULT_CLIENT_ID, TestBed};
 use serde_json::Value;
 
 mod import;
+mod kill;
 mod send;
 mod watch;
 

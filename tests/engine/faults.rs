@@ -162,7 +162,7 @@ impl std::fmt::Display for Outcome {
 fn skipped(op: Op, fault: Fault) -> Option<Outcome> {
     match (op, fault) {
         (Op::Import | Op::Refresh | Op::Keeper, Fault::Kill9) => Some(Outcome::NotBuilt(
-            "needs a child process to kill; the CLI binary is not a dependency of the engine tests".into(),
+            "a process to kill: see tests/cli/kill.rs (import: whole or absent; rotation: known loss)".into(),
         )),
         (_, Fault::Kill9) => Some(Outcome::NotApplicable("not-asked")),
         (Op::Refresh | Op::Keeper, f) if f.is_imap() => Some(Outcome::NotApplicable("no-IMAP")),
