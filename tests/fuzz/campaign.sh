@@ -5,9 +5,10 @@
 #
 # The corpus of each target stays in its fuzz crate (fuzz/corpus/TARGET, ignored by git) and
 # grows from one campaign to the next; it starts from the same seeds as CI's short run. A
-# crash does not end a target's time: its input is kept in fuzz/artifacts/TARGET and fuzzing
-# starts again for the time left (at most 20 runs a target). Each run's libFuzzer output is kept in a
-# log folder, printed at the end. Exits 1 if any target crashed.
+# crash does not end a target's time: its input is kept in fuzz/artifacts/TARGET (and taken
+# out of the corpus if it was there), and fuzzing starts again for the time left, at most 20
+# runs a target. Each run's libFuzzer output is kept in a log folder, printed at the end.
+# Exits 1 if any target crashed.
 #
 # Needs cargo-fuzz (cargo install cargo-fuzz --locked); with only a stable toolchain,
 # RUSTC_BOOTSTRAP=1 lets stable rustc accept its nightly-only flags.
@@ -90,6 +91,11 @@ for target in "${TARGETS[@]}"; do
         while IFS= read -r path; do
             case "$path" in /*) ;; *) path="$crate/../$path" ;; esac
             path="$(cd "$(dirname "$path")" && pwd)/$(basename "$path")"
+            # An input of the corpus that crashes would end every run as it starts: it goes
+            # (corpus files are named by the SHA-1 of their content, like the crash files).
+            name="$(basename "$path")"
+            rm -f "$corpus/${name#*-}"
+            case " ${crashes[*]-} " in *" $path "*) continue ;; esac
             crashes+=("$path")
             echo "$target: crash, input kept in $path"
         done <<<"$found"
@@ -101,7 +107,10 @@ for target in "${TARGETS[@]}"; do
         /^stat::number_of_executed_units:/ { n = $2; total += n }
         /^stat::average_exec_per_sec:/ { if ($2 > 0) secs += n / $2 }
         END { printf "%d %d\n", total, (secs > 0 ? total / secs : 0) }')
-    status=$(grep -h -E '^#[0-9]+.*cov: [0-9]+ ft: [0-9]+' "$LOGS/$target-$runs.log" | tail -n 1 || true)
+    status=""
+    for ((n = runs; n > 0 && ${#status} == 0; n--)); do
+        status=$(grep -h -E '^#[0-9]+.*cov: [0-9]+ ft: [0-9]+' "$LOGS/$target-$n.log" | tail -n 1 || true)
+    done
     cov=$(sed -n 's/.* cov: \([0-9]*\) .*/\1/p' <<<"$status")
     ft=$(sed -n 's/.* ft: \([0-9]*\) .*/\1/p' <<<"$status")
     files=$(find "$corpus" -type f | wc -l)
