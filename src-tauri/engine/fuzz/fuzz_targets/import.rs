@@ -4,8 +4,9 @@
 //!
 //! What must hold, besides never panicking:
 //!
-//! - every record and every line error has a line number from 1 to the file's line count,
-//!   and each list is in file order;
+//! - every line error has a line number from 1 to the file's line count, every record the
+//!   number of a line that has something on it and is not a comment, with the record's
+//!   address from there on, and each list is in file order;
 //! - auto-detection gives the same result as asking for the format it detected;
 //! - the parsers' reasons echo nothing from the file but numbers: each is one of the known
 //!   sentences below with its numbers taken out;
@@ -93,14 +94,43 @@ fn looks_like_token(s: &str) -> bool {
         || (s.len() >= 80 && !s.contains(char::is_whitespace))
 }
 
-fn check_lines(file: &ParsedFile, line_count: usize, format: ImportFormat) {
+fn check_lines(file: &ParsedFile, text: &str, line_count: usize, format: ImportFormat) {
+    let lines: Vec<&str> = text.lines().collect();
+    let line_starts: Vec<usize> = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let escaped = text.contains('\\');
+    // The text without quotes, and where each line starts in it.
+    let unquoted = if format == ImportFormat::Csv {
+        let mut starts = vec![0];
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars().filter(|c| *c != '"') {
+            out.push(c);
+            if c == '\n' {
+                starts.push(out.len());
+            }
+        }
+        (out, starts)
+    } else {
+        (String::new(), Vec::new())
+    };
     let mut last = 0;
     for r in &file.records {
+        // A record starts on a line with something on it, never a blank line or a comment.
+        let on = lines.get(r.line.wrapping_sub(1)).map(|l| l.trim().trim_start_matches('\u{feff}'));
         assert!(
-            (1..=line_count).contains(&r.line),
-            "{format}: a record on line {} of a file of {line_count} lines",
-            r.line
+            on.is_some_and(|l| !l.is_empty() && !l.starts_with('#')),
+            "{format}: a record on line {}, which is {on:?} (the file has {} lines)",
+            r.line,
+            lines.len()
         );
+        // Its address is on that line (dash) or comes after its start: in CSV once the quotes
+        // are taken out of both (a field can be quoted in part), in JSON where nothing is
+        // escaped. The search stops at the first match, in the record itself.
+        let found = match format {
+            ImportFormat::Dash => lines[r.line - 1].contains(&r.email),
+            ImportFormat::Csv => unquoted.0[unquoted.1[r.line - 1]..].contains(&r.email.replace('"', "")),
+            _ => escaped || text[line_starts[r.line - 1]..].contains(&r.email),
+        };
+        assert!(found, "{format}: a record on line {} whose address is not on that line or after it", r.line);
         assert!(r.line >= last, "{format}: records out of file order ({} after {last})", r.line);
         last = r.line;
         assert!(!r.email.is_empty(), "{format}: a record without an address on line {}", r.line);
@@ -133,7 +163,7 @@ fuzz_target!(|data: &[u8]| {
     for format in [ImportFormat::Dash, ImportFormat::Csv, ImportFormat::Json] {
         let file = import::parse(data, format);
         assert_eq!(file.format, format);
-        check_lines(&file, line_count, format);
+        check_lines(&file, &text, line_count, format);
         if format == auto.format {
             assert_eq!(file.records, auto.records, "{format}: detected and asked for differ");
             assert_eq!(file.errors, auto.errors, "{format}: detected and asked for differ");
