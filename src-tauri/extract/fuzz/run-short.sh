@@ -10,8 +10,6 @@ set -eu
 SECONDS_TO_RUN="${1:-45}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../../.." && pwd)"
-# The fuzz crates share one target dir, so what they have in common is built once.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/fuzz}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "cargo-fuzz is missing: cargo install cargo-fuzz --locked" >&2
