@@ -62,12 +62,14 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
     // The reader's own line count skips comment lines; byte offsets do not.
     let line_starts: Vec<usize> = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
     // A record's position is where the previous one ended, before any line break, blank
-    // line or comment in between; skip those to find the line the record is on.
+    // line or comment in between; skip those, as the reader does, to find where the record
+    // starts. Only line breaks count as blank here: a line of spaces is a record to the
+    // reader, and so is a comment with spaces before its `#`.
     let bytes = text.as_bytes();
-    let line_of = |pos: Option<&csv::Position>| {
+    let start_of = |pos: Option<&csv::Position>| {
         let mut at = pos.map(|p| p.byte() as usize).unwrap_or(0);
         loop {
-            while at < bytes.len() && bytes[at].is_ascii_whitespace() {
+            while at < bytes.len() && matches!(bytes[at], b'\r' | b'\n') {
                 at += 1;
             }
             if bytes.get(at) == Some(&b'#') {
@@ -76,7 +78,16 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
                 break;
             }
         }
-        line_starts.partition_point(|s| *s <= at)
+        at
+    };
+    let line_of = |at: usize| line_starts.partition_point(|s| *s <= at);
+    // Whether the record starting at `at` is a comment with spaces before its `#`, which
+    // the other formats, the format detection and the header search above all skip.
+    let indented_comment = |at: usize| {
+        text.get(at..)
+            .unwrap_or_default()
+            .trim_start_matches(|c: char| c == '\u{feff}' || (c.is_whitespace() && c != '\n' && c != '\r'))
+            .starts_with('#')
     };
     let mut columns: Option<Vec<Option<Field>>> = None;
     let mut records = Vec::new();
@@ -84,12 +95,16 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
         let row = match row {
             Ok(r) => r,
             Err(e) => {
-                let line = line_of(e.position());
+                let line = line_of(start_of(e.position()));
                 errors.push(LineError { line, reason: "cannot read this row (unbalanced quotes or bad text)".into() });
                 continue;
             }
         };
-        let line = line_of(row.position());
+        let start = start_of(row.position());
+        let line = line_of(start);
+        if indented_comment(start) {
+            continue;
+        }
         if row.iter().all(|f| f.is_empty()) {
             continue;
         }

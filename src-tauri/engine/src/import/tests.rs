@@ -292,3 +292,19 @@ fn each_field_must_have_its_shape_and_reasons_name_the_field_not_the_value() {
     let plan = p.records[0].plan(&ImportDefaults::default()).expect("a well-shaped row plans");
     assert_eq!(plan.account.client_id.as_deref(), Some("123-abc.apps.googleusercontent.com"));
 }
+
+/// Found by fuzzing: a CSV line whose `#` has spaces before it was read as a row, and the
+/// line number of that row and of the next one skipped ahead to the next line. Such a line
+/// is a comment, as in dash files and to the format detection, and every row keeps its line.
+#[test]
+fn csv_comments_with_spaces_before_the_hash_are_skipped_and_lines_stay_right() {
+    let csv = "  # supplier notes, batch 7\nemail,password\n  # x@example.org,hunter2\nb@example.org,pw\n\n   \n\t#c@example.org,pw\nd@example.org,pw\n";
+    let p = ok(csv, ImportFormat::Auto);
+    assert_eq!(p.format, ImportFormat::Csv);
+    let got: Vec<(usize, &str)> = p.records.iter().map(|r| (r.line, r.email.as_str())).collect();
+    assert_eq!(got, vec![(4, "b@example.org"), (8, "d@example.org")]);
+
+    // A comment at the first column, and blank lines, still count for the lines after them.
+    let p = ok("email,password\n\n# c\r\n\r\ne@example.org,pw\n", ImportFormat::Csv);
+    assert_eq!(p.records.iter().map(|r| r.line).collect::<Vec<_>>(), vec![5]);
+}
