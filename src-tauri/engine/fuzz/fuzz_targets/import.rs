@@ -5,8 +5,8 @@
 //! What must hold, besides never panicking:
 //!
 //! - every line error has a line number from 1 to the file's line count, every record the
-//!   number of a line that has something on it and is not a comment, with the record's
-//!   address from there on, and each list is in file order;
+//!   number of a line that has something on it, with the record's address on it or after
+//!   its start, and each list is in file order;
 //! - auto-detection gives the same result as asking for the format it detected;
 //! - the parsers' reasons echo nothing from the file but numbers: each is one of the known
 //!   sentences below with its numbers taken out;
@@ -114,10 +114,11 @@ fn check_lines(file: &ParsedFile, text: &str, line_count: usize, format: ImportF
     };
     let mut last = 0;
     for r in &file.records {
-        // A record starts on a line with something on it, never a blank line or a comment.
+        // A record starts on a line with something on it. (Not necessarily the start of a
+        // row: in CSV a quoted field can go on over lines, and a lone CR ends a row.)
         let on = lines.get(r.line.wrapping_sub(1)).map(|l| l.trim().trim_start_matches('\u{feff}'));
         assert!(
-            on.is_some_and(|l| !l.is_empty() && !l.starts_with('#')),
+            on.is_some_and(|l| !l.is_empty()),
             "{format}: a record on line {}, which is {on:?} (the file has {} lines)",
             r.line,
             lines.len()
