@@ -700,8 +700,8 @@ async fn setup(op: Op, fault: Fault, index: usize) -> Result<Cell, String> {
 /// Losses that no client can prevent, with why. A token exchange the engine gave up on (its
 /// HTTP timeout) may still have been carried out by the provider: the test bed's token server
 /// then revokes the spent refresh token at once, so the new one, which never arrived, was the
-/// account's only token. Providers that keep a spent refresh token valid for a while (Microsoft
-/// documents rotation without revoking the old token) recover in this cell.
+/// account's only token. Providers that keep a spent refresh token valid for a while recover
+/// in this cell.
 fn known_loss(fault: Fault) -> Option<&'static str> {
     match fault {
         Fault::TokenSlow => {
