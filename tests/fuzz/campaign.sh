@@ -91,10 +91,9 @@ for target in "${TARGETS[@]}"; do
         while IFS= read -r path; do
             case "$path" in /*) ;; *) path="$crate/../$path" ;; esac
             path="$(cd "$(dirname "$path")" && pwd)/$(basename "$path")"
-            # An input of the corpus that crashes would end every run as it starts: it goes
-            # (corpus files are named by the SHA-1 of their content, like the crash files).
-            name="$(basename "$path")"
-            rm -f "$corpus/${name#*-}"
+            # An input of the corpus that crashes would end every run as it starts: it goes,
+            # found by its content (seeds are not named by their hash as other inputs are).
+            find "$corpus" -type f -size "$(wc -c <"$path")c" -exec cmp -s "$path" {} \; -delete
             case " ${crashes[*]-} " in *" $path "*) continue ;; esac
             crashes+=("$path")
             echo "$target: crash, input kept in $path"
