@@ -201,7 +201,7 @@ fn open_engine_in_background(app: AppHandle) {
             tray::show_main_window(&app);
         }
         tray::refresh(&app);
-        engine.resume_watching();
+        engine.resume_watching().await;
         *state::lock(&app.state::<Shell>().keeper) = Some(mailwatch_engine::keeper::Keeper::start(&engine));
     });
 }

@@ -1,7 +1,7 @@
 //! Watching accounts against the real Dovecot: IDLE for the accounts being waited on, shared
 //! by every waiter, giving way to other callers at a per-account limit of 1, surviving a lost
-//! connection, and round-robin polling for the rest within the global limit and the login
-//! budget.
+//! connection, and round-robin polling (with no IDLE budget) within the global limit and the
+//! login budget. Watched accounts that idle: `push.rs`.
 
 use std::time::Duration;
 
@@ -176,6 +176,8 @@ async fn without_waiters_watched_accounts_are_polled_in_turn_within_the_global_l
     cfg.pool.max_total = 4;
     cfg.watch.poll_concurrency = 2;
     cfg.watch.poll_interval = Duration::from_secs(1);
+    // No IDLE budget: every watched account is polled in turn.
+    cfg.watch.max_idle_sessions = 0;
     let h = Harness::with_config(cfg).await;
     let mut emails = Vec::new();
     for i in 0..12 {
@@ -209,7 +211,7 @@ async fn without_waiters_watched_accounts_are_polled_in_turn_within_the_global_l
     println!("12 watched accounts, limit 4: codes {found:?}; stats {:?}", h.engine.stats().pool.total);
     assert_eq!(found, expected, "every watched account's code was announced: {statuses:?}");
     assert!(
-        statuses.iter().all(|s| s.mode == WatchMode::Poll && s.waiters == 0),
+        statuses.iter().all(|s| matches!(s.mode, WatchMode::Poll | WatchMode::Queued) && s.waiters == 0),
         "nobody waits, so nobody idles: {statuses:?}"
     );
     let max = h.bed.dovecot.max_total_sessions_seen();
@@ -279,6 +281,8 @@ async fn round_robin_logins_wait_for_the_budget_but_reused_sessions_and_waited_a
     cfg.watch.poll_concurrency = 1;
     // One login slot now, the next in 50 s: longer than this test runs.
     cfg.watch.poll_login_rate = 0.02;
+    // No IDLE budget: the watched accounts are polled, and the waited-on one polls quickly.
+    cfg.watch.max_idle_sessions = 0;
     let h = Harness::with_config(cfg).await;
     let mut emails = Vec::new();
     for i in 0..4 {

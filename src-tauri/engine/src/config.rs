@@ -15,7 +15,9 @@ pub struct PoolConfig {
     /// Most sessions one account may hold open at once. 1 means one session per account,
     /// shared by every caller in turn. Many servers (Outlook among them) throttle above a few.
     pub max_per_account: usize,
-    /// Most sessions open across all accounts.
+    /// Most sessions open across all accounts, IDLE sessions of watched accounts included,
+    /// so the servers never see more than this from Mailwatch. The default leaves room for
+    /// `watch.maxIdleSessions` idling accounts plus the round robin and the user's fetches.
     pub max_total: usize,
     /// How long a caller waits for a session before it gets a "pool exhausted" error.
     #[serde(with = "secs")]
@@ -48,7 +50,7 @@ impl Default for PoolConfig {
     fn default() -> Self {
         Self {
             max_per_account: 1,
-            max_total: 50,
+            max_total: 1100,
             wait_timeout: Duration::from_secs(30),
             idle_ttl: Duration::from_secs(300),
             max_age: Duration::from_secs(1800),
@@ -174,14 +176,20 @@ impl Default for CacheConfig {
 pub struct WatchConfig {
     /// Use IMAP IDLE where the server advertises it; off means every watch polls.
     pub idle: bool,
-    /// Most sessions held in IDLE at once, over all accounts. Each one is a checked-out
-    /// session, so this is also capped at `pool.maxTotal` less `pollConcurrency` less one,
-    /// to leave room for polling and for the user's own fetches. Waits beyond it poll.
+    /// Most sessions held in IDLE at once, over all accounts: watched accounts and accounts
+    /// someone waits on alike, first come first served. Each one is a checked-out session,
+    /// so this is also capped at `pool.maxTotal` less `pollConcurrency` less one, to leave
+    /// room for polling and for the user's own fetches. Accounts beyond it are polled (the
+    /// round robin, or every `cache.pollInterval` while someone waits). An idle session
+    /// costs about 60 KB in Mailwatch (TLS and IMAP buffers and one task) and one IMAP
+    /// process at the server.
     pub max_idle_sessions: usize,
     /// IDLE is ended and issued again after this long (servers drop IDLE after 30 minutes).
     #[serde(with = "secs")]
     pub idle_renew: Duration,
-    /// How often an account nobody is waiting on is polled (round robin).
+    /// How often a watched account that does not idle (past `maxIdleSessions`, or on a
+    /// server without IDLE) is polled by the round robin, and how often the junk folder of a
+    /// watched account that idles on INBOX is checked with STATUS.
     #[serde(with = "secs")]
     pub poll_interval: Duration,
     /// Accounts polled at the same time by the round robin.
@@ -222,7 +230,7 @@ impl Default for WatchConfig {
     fn default() -> Self {
         Self {
             idle: true,
-            max_idle_sessions: 40,
+            max_idle_sessions: 1000,
             idle_renew: Duration::from_secs(25 * 60),
             poll_interval: Duration::from_secs(60),
             poll_concurrency: 4,

@@ -20,8 +20,6 @@
 //! reference to the engine and stop when it is dropped or when [`Keeper::stop`] is called,
 //! whichever comes first; a round in progress is abandoned at its next await.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -32,7 +30,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::Engine;
-use crate::clock::unix_now;
+use crate::clock::{random_fraction, unix_now};
 use crate::imap::FolderSpec;
 
 /// What one round of the token keeper did.
@@ -109,11 +107,10 @@ pub async fn sync_watched(engine: Arc<Engine>) -> SyncRound {
 pub async fn sync_accounts(engine: Arc<Engine>, emails: Vec<String>) -> SyncRound {
     let cfg = engine.config().sync.clone();
     let start = Instant::now();
-    let seed = RandomState::new();
     let permits = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, email) in emails.into_iter().enumerate() {
-        let jitter = cfg.jitter.mul_f64((seed.hash_one(&email) % 1000) as f64 / 1000.0);
+        let jitter = cfg.jitter.mul_f64(random_fraction(&email));
         let at = start + cfg.spacing * i as u32 + jitter;
         let (engine, permits, top) = (engine.clone(), permits.clone(), cfg.top);
         tasks.spawn(async move {

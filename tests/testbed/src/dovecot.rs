@@ -325,6 +325,33 @@ impl Dovecot {
         }
     }
 
+    /// Drops `raw` into the INBOX of `user` the way a local delivery agent does (written to
+    /// the maildir's `tmp/`, then renamed into `new/`), without Dovecot: for mail that lands
+    /// while Dovecot is stopped. The next session sees it as new mail. The user must have
+    /// logged in once, so the maildir exists.
+    ///
+    /// # Panics
+    /// When the maildir is missing or cannot be written.
+    pub fn deliver_offline(&self, user: &str, raw: &[u8]) {
+        let maildir = self.dir.path().join("mail").join(user).join("Maildir");
+        let name = format!(
+            "{}.M{}P{}.mailwatch-testbed",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_micros(),
+            std::process::id()
+        );
+        let (tmp, new) = (maildir.join("tmp").join(&name), maildir.join("new").join(&name));
+        fs::write(&tmp, raw).unwrap_or_else(|e| panic!("cannot write {}: {e}\n{}", tmp.display(), self.diagnostics()));
+        let owner = MailOwner::detect();
+        if owner.root {
+            let path = std::ffi::CString::new(tmp.as_os_str().as_encoded_bytes()).expect("no NUL in a path");
+            // SAFETY: a valid NUL-terminated path; chown has no other preconditions.
+            unsafe { libc::chown(path.as_ptr(), owner.uid, owner.gid) };
+        }
+        util::set_mode(&tmp, 0o600);
+        fs::rename(&tmp, &new).unwrap_or_else(|e| panic!("cannot deliver to {}: {e}", new.display()));
+    }
+
     /// Creates `folder` for `user` (subscribed). With `special_use` (e.g. `Some("\\Junk")`),
     /// the folder name is declared with that flag — in Dovecot this is per folder name for all
     /// users — and Dovecot reloads its config, which affects new sessions only.
@@ -472,6 +499,37 @@ impl Dovecot {
         max
     }
 
+    /// When each IMAP login since Dovecot last started happened, in seconds after that start,
+    /// read off the log's microsecond timestamps (waits until the log is quiet, as
+    /// [`Dovecot::logins_for`]). A login rate can be checked with these.
+    pub fn login_times_since_start(&self) -> Vec<f64> {
+        let mut start = None;
+        let mut times = Vec::new();
+        for line in self.read_settled_log().lines() {
+            let Some(t) = log_time(line) else { continue };
+            if line.contains("master: Info: Dovecot v") {
+                start = Some(t);
+                times.clear();
+            } else if line.contains("imap-login: ") && line.contains(": Login: user=<") {
+                let from = start.unwrap_or(t);
+                // Past midnight the time of day starts again.
+                times.push(if t < from { t + 86_400.0 - from } else { t - from });
+            }
+        }
+        times
+    }
+
+    /// The users of the IMAP logins since this Dovecot was created, in the order Dovecot
+    /// logged them (waits until the log is quiet, as [`Dovecot::logins_for`]).
+    pub fn login_order(&self) -> Vec<String> {
+        self.read_settled_log()
+            .lines()
+            .filter(|l| l.contains("imap-login: "))
+            .filter_map(|l| between(l, ": Login: user=<", ">"))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Stops Dovecot and starts it again on the same ports and data (sessions are cut).
     ///
     /// # Panics
@@ -572,7 +630,8 @@ impl Dovecot {
         ] {
             c.push_str(&format!("{k} = {v}\n"));
         }
-        c.push_str("log_timestamp = \"%Y-%m-%d %H:%M:%S \"\n");
+        // Microseconds, so a test can read a login rate off the log.
+        c.push_str("log_timestamp = \"%Y-%m-%d %H:%M:%S.%{usecs} \"\n");
         c.push_str("protocols = imap lmtp\nlisten = 127.0.0.1\n");
         c.push_str(&format!("ssl = yes\nssl_cert = <{root}/server.pem\nssl_key = <{root}/server.key\n"));
         if Path::new("/usr/share/dovecot/dh.pem").exists() {
@@ -585,6 +644,9 @@ impl Dovecot {
             c.push_str("auth_debug = yes\nmail_debug = yes\n");
         }
         c.push_str("mail_location = maildir:~/Maildir:LAYOUT=fs\n");
+        // IDLE learns of new mail through inotify, whose instances are limited per user
+        // (often 128; `.ci/setup.sh` raises it): past that, Dovecot looks at the folder this often.
+        c.push_str("mailbox_idle_check_interval = 1 s\n");
         if !owner.root {
             c.push_str(&format!(
                 "default_internal_user = {0}\ndefault_internal_group = {1}\ndefault_login_user = {0}\n",
@@ -831,4 +893,13 @@ fn lookup_group_name(gid: u32) -> Option<String> {
     }
     let name = unsafe { std::ffi::CStr::from_ptr((*gr).gr_name) };
     Some(name.to_string_lossy().into_owned())
+}
+
+/// The time of day of a log line, in seconds, from its `YYYY-MM-DD HH:MM:SS.uuuuuu` prefix.
+fn log_time(line: &str) -> Option<f64> {
+    let clock = line.get(11..26)?;
+    let (hms, us) = clock.split_once('.')?;
+    let mut parts = hms.split(':').map(|p| p.parse::<f64>().ok());
+    let (h, m, sec) = (parts.next()??, parts.next()??, parts.next()??);
+    Some(h * 3600.0 + m * 60.0 + sec + us.parse::<f64>().ok()? / 1e6)
 }

@@ -17,7 +17,11 @@ impl Engine {
     /// # Errors
     /// See [`crate::outbox::Outbox::send`].
     pub async fn send(&self, draft: &Draft) -> Result<SendReceipt, EngineError> {
-        self.outbox.send(draft).await
+        let receipt = self.outbox.send(draft).await?;
+        if let Ok(from) = crate::account::normalize_email(&draft.from) {
+            self.mark_used(&from).await;
+        }
+        Ok(receipt)
     }
 
     /// Sends every line of a batch file's `text` (CSV or JSON Lines), with progress and

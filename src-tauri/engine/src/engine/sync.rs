@@ -139,6 +139,7 @@ impl Engine {
     pub async fn wait_code(&self, email: &str, options: &WaitOptions) -> Result<CodeRecord, EngineError> {
         let email = self.account(email).await?.email;
         let folders: Vec<String> = options.folders.iter().map(ToString::to_string).collect();
+        self.mark_used(&email).await;
         let mut sub = self.watcher.subscribe(&email);
         match tokio::time::timeout(options.timeout, sub.next(&folders)).await {
             Ok(r) => r,

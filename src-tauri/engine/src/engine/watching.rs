@@ -2,6 +2,7 @@
 //! accounts are watched"), pausing, watches for this run only, and code subscriptions.
 
 use super::{Engine, EngineError};
+use crate::clock::unix_now;
 use crate::watch::{CodeSubscription, WatchChoice, WatchStatus};
 
 impl Engine {
@@ -41,9 +42,32 @@ impl Engine {
         self.watcher.choice().active().to_vec()
     }
 
-    /// Starts the watches of the stored choice, as the desktop app does when it starts.
-    pub fn resume_watching(&self) {
-        self.watcher.resume();
+    /// Starts the watches of the stored choice, as the desktop app does when it starts: the
+    /// accounts used most recently first, so they are the first to idle and to log in.
+    pub async fn resume_watching(&self) {
+        let chosen = self.watcher.choice().active().to_vec();
+        let order = self.recently_used_first(chosen).await;
+        self.watcher.resume(&order);
+    }
+
+    /// `emails` with the accounts the user used most recently (waited on, opened a message of,
+    /// sent from) first, then the others in the order they were added. If the cache cannot
+    /// be read, `emails` as given.
+    pub async fn recently_used_first(&self, emails: Vec<String>) -> Vec<String> {
+        let given = emails.clone();
+        self.store.call(move |s| s.by_recent_use(&emails)).await.unwrap_or_else(|e| {
+            tracing::warn!("cannot order the accounts by use: {e}");
+            given
+        })
+    }
+
+    /// Records that the user used `email` now; a failure is only logged (the order of the
+    /// next start is all it affects).
+    pub(super) async fn mark_used(&self, email: &str) {
+        let email = email.to_string();
+        if let Err(e) = self.store.call(move |s| s.mark_used(&email, unix_now())).await {
+            tracing::warn!("cannot record that an account was used: {e}");
+        }
     }
 
     /// Watches an account for this run only, leaving the stored choice alone (the CLI's
@@ -78,6 +102,7 @@ impl Engine {
     /// [`EngineError::UnknownAccount`]; the cache cannot be read.
     pub async fn subscribe_codes(&self, email: &str) -> Result<CodeSubscription, EngineError> {
         let email = self.account(email).await?.email;
+        self.mark_used(&email).await;
         Ok(self.watcher.subscribe(&email))
     }
 

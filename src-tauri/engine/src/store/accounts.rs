@@ -85,6 +85,38 @@ impl Store {
         .map(drop)
         .map_err(StoreError::query("save the account status"))
     }
+
+    /// Records that the user used `email` at `at` (Unix seconds).
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the update fails.
+    pub fn mark_used(&self, email: &str, at: i64) -> Result<(), StoreError> {
+        self.write(|conn| conn.prepare_cached("UPDATE accounts SET used_at = ?2 WHERE email = ?1")?.execute((email, at)))
+            .map(drop)
+            .map_err(StoreError::query("record when the account was used"))
+    }
+
+    /// `emails` with the most recently used first; accounts never used follow in the order
+    /// they were added, and addresses not in the cache come last, in the order given.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the read fails.
+    pub fn by_recent_use(&self, emails: &[String]) -> Result<Vec<String>, StoreError> {
+        let known: std::collections::HashMap<String, (Option<i64>, i64)> = self
+            .read(|conn| {
+                let mut q = conn.prepare_cached("SELECT email, used_at, id FROM accounts")?;
+                q.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?
+                    .collect::<rusqlite::Result<std::collections::HashMap<_, _>>>()
+            })
+            .map_err(StoreError::query("read when the accounts were used"))?;
+        let mut v: Vec<(usize, &String)> = emails.iter().enumerate().collect();
+        v.sort_by_key(|(i, e)| match known.get(*e) {
+            Some((Some(used), id)) => (0, -used, *id, *i),
+            Some((None, id)) => (1, 0, *id, *i),
+            None => (2, 0, 0, *i),
+        });
+        Ok(v.into_iter().map(|(_, e)| e.clone()).collect())
+    }
 }
 
 /// Adds the account or updates the one with the same email; shared by the single and the

@@ -112,6 +112,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE accounts ADD COLUMN smtp_port INTEGER;
     ALTER TABLE accounts ADD COLUMN smtp_tls TEXT;
     "#,
+    // v6: when the user last used each account (waited on it, opened a message, sent from
+    // it), Unix seconds; NULL until then. The watcher starts recently used accounts first.
+    r#"
+    ALTER TABLE accounts ADD COLUMN used_at INTEGER;
+    "#,
 ];
 
 /// The version a fully migrated file has.

@@ -133,6 +133,23 @@ fn set_status_records_health_and_ignores_unknown_accounts() {
 }
 
 #[test]
+fn accounts_used_most_recently_come_first_then_the_rest_in_the_order_they_were_added() {
+    let (_dir, _path, store) = temp_store();
+    for e in ["a@x.com", "b@x.com", "c@x.com", "d@x.com"] {
+        store.upsert_account(&password_account(e)).unwrap();
+    }
+    store.mark_used("c@x.com", 1_000).unwrap();
+    store.mark_used("b@x.com", 2_000).unwrap();
+    store.mark_used("nobody@x.com", 3_000).unwrap();
+    let asked: Vec<String> = ["d@x.com", "gone@x.com", "a@x.com", "b@x.com", "c@x.com"].map(String::from).to_vec();
+    assert_eq!(
+        store.by_recent_use(&asked).unwrap(),
+        ["b@x.com", "c@x.com", "a@x.com", "d@x.com", "gone@x.com"],
+        "used ones newest first, never used ones by row order, unknown ones last"
+    );
+}
+
+#[test]
 fn removing_an_account_cascades_to_its_folders_messages_and_codes() {
     let (_dir, _path, store) = temp_store();
     store.upsert_account(&password_account("a@x.com")).unwrap();

@@ -3,27 +3,36 @@
 //! Every watched account has one task, whatever the number of callers interested in it, and
 //! that task is the only reader of the account's new mail. It runs in one of two modes:
 //!
-//! - **hot**, while someone waits for a code on the account (`wait_code`, a
-//!   [`CodeSubscription`]): it keeps the account's session checked out of the pool, selected
-//!   on INBOX, in IMAP IDLE where the server advertises it, and fetches `UID FETCH last+1:*`
-//!   whenever the server reports a change. The junk folder is checked with STATUS (one round
-//!   trip, INBOX stays selected) every `cache.pollInterval`. At most `watch.maxIdleSessions`
-//!   accounts idle at once; a hot account past that cap, or on a server without IDLE, polls
-//!   every `cache.pollInterval` instead. When any other caller waits for the account's
-//!   session (a fetch, with `pool.maxPerAccount` = 1), the task ends IDLE with DONE, gives the
-//!   session back, and takes it again after that caller.
-//! - **cold**, while the account is only watched ([`crate::Engine::watch`]): it is polled
-//!   once per `watch.pollInterval`, at most `watch.pollConcurrency` accounts at a time, in
-//!   turn (first come, first served), each poll taking a session from the pool and giving it
-//!   back, so 1,000 cold accounts never hold more sessions than the pool allows. A poll that
-//!   finds no open session for its account waits for a login slot first (`pace`): at most
-//!   `watch.pollLoginRate` logins a second, so with many accounts the round stretches rather
-//!   than the server being hammered. [`Watcher::stats`] says how long the round takes.
+//! - **pushed**, while it holds one of the `watch.maxIdleSessions` IDLE slots (watched
+//!   accounts and accounts someone waits on alike, first come first served): it keeps the
+//!   account's session checked out of the pool, selected on INBOX, in IMAP IDLE, and fetches
+//!   `UID FETCH last+1:*` whenever the server reports a change, so a code shows within one
+//!   server notification of its arrival. The junk folder is checked with STATUS (one round
+//!   trip, INBOX stays selected) every `cache.pollInterval` while someone waits
+//!   (`wait_code`, a [`CodeSubscription`]), every `watch.pollInterval` otherwise. When any
+//!   other caller waits for the account's session (a fetch, with `pool.maxPerAccount` = 1),
+//!   the task ends IDLE with DONE, gives the session back, and takes it again after that
+//!   caller. The IDLE slots are checked-out sessions, so they count in `pool.maxTotal`, and
+//!   the cap leaves room below it for polling and the user's fetches.
+//! - **polled**, past the IDLE budget or on a server without IDLE: an account someone waits
+//!   on is polled every `cache.pollInterval`; a watched account is polled once per
+//!   `watch.pollInterval`, at most `watch.pollConcurrency` accounts at a time, in turn, each
+//!   poll taking a session from the pool and giving it back, so 1,000 polled accounts never
+//!   hold more sessions than the pool allows. [`Watcher::stats`] says how long the round
+//!   takes.
+//!
+//! Every login of an account nobody waits on, pushed or polled, waits for a slot of the
+//! login budget first (`pace`): at most `watch.pollLoginRate` logins a second, lowest rank
+//! first, so 1,000 accounts starting together, or coming back after a network loss or a
+//! server restart, log in at that rate instead of in one burst, and the first round serves
+//! the accounts used most recently first ([`Watcher::resume`] starts them in that order). A
+//! session still open costs no login; an account someone waits on never queues.
 //!
 //! A poll on a selected, reused session is one `UID FETCH last+1:*` (plus one STATUS for the
 //! junk folder); a changed UIDVALIDITY resets the folder's baseline. A lost connection (an
 //! EOF during IDLE among them) is retried at once, then with a doubling pause up to
-//! `watch.backoffMax`. Every new message goes through extraction and the cache as a fetch
+//! `watch.backoffMax`, each pause jittered per account so accounts cut off together do not
+//! come back together. Every new message goes through extraction and the cache as a fetch
 //! would, and codes found are sent to the account's subscribers. Tasks stop on
 //! [`Watcher::shutdown`] or when the watcher is dropped.
 //!
@@ -65,10 +74,12 @@ use crate::store::{CodeRecord, Store};
 pub enum WatchMode {
     /// Connecting, or taking its first look.
     Starting,
-    /// In IMAP IDLE on INBOX.
+    /// In IMAP IDLE on INBOX: pushed.
     Idle,
-    /// Polling (cold, or hot without IDLE).
+    /// Polled (past the IDLE budget, or on a server without IDLE).
     Poll,
+    /// Waiting for a slot of the login budget (`watch.pollLoginRate`).
+    Queued,
     /// Waiting before it reconnects after a failure.
     Backoff,
 }
@@ -127,6 +138,10 @@ struct Watched {
     wake: Notify,
     polls_started: AtomicU64,
     polls_done: tokio::sync::watch::Sender<u64>,
+    /// Logins this account has had from the login budget: its rank in the budget's queue.
+    paced_logins: AtomicU64,
+    /// Its server does not offer IDLE (learned from a session), so it is polled.
+    no_idle: AtomicBool,
     /// Milliseconds between the starts of the last two round-robin polls; 0 until known.
     cold_gap_ms: AtomicU64,
     mode: Mutex<(WatchMode, Option<String>)>,
@@ -178,6 +193,22 @@ pub struct WatchStats {
     pub accounts: usize,
     /// Accounts someone waits on now (IDLE, or quick polls).
     pub waited: usize,
+    /// Accounts in IDLE now: pushed.
+    #[serde(default)]
+    pub pushed: usize,
+    /// Accounts polled now (past the IDLE budget, or on a server without IDLE).
+    #[serde(default)]
+    pub polled: usize,
+    /// Accounts waiting for a slot of the login budget now.
+    #[serde(default)]
+    pub queued: usize,
+    /// Accounts connecting, or pausing after a failure before they try again.
+    #[serde(default)]
+    pub starting: usize,
+    /// The most accounts that may idle at once: `watch.maxIdleSessions`, capped below
+    /// `pool.maxTotal` (0 with `watch.idle` off).
+    #[serde(default)]
+    pub idle_budget: usize,
     /// The round robin's login budget, per second (`watch.pollLoginRate`; 0: not paced).
     pub poll_login_rate: f64,
     /// Logins the round robin has spent so far.
@@ -205,6 +236,7 @@ pub(crate) struct Shared {
     accounts: Mutex<HashMap<String, Arc<Watched>>>,
     next_index: AtomicUsize,
     idle_slots: Arc<Semaphore>,
+    idle_budget: usize,
     poll_turns: Arc<Semaphore>,
     logins: LoginPace,
     polls_reused: AtomicU64,
@@ -229,6 +261,8 @@ impl Shared {
                     wake: Notify::new(),
                     polls_started: AtomicU64::new(0),
                     polls_done: tokio::sync::watch::channel(0).0,
+                    paced_logins: AtomicU64::new(0),
+                    no_idle: AtomicBool::new(false),
                     cold_gap_ms: AtomicU64::new(0),
                     mode: Mutex::new((WatchMode::Starting, None)),
                     marks: Mutex::new(HashMap::new()),
@@ -289,8 +323,10 @@ impl Watcher {
         // IDLE sessions are checked out for as long as they idle; leave room for the round
         // robin and for one fetch of the user's.
         let idle_cap = w.max_idle_sessions.min(p.max_total.saturating_sub(w.poll_concurrency.max(1) + 1));
+        let idle_budget = if w.idle { idle_cap } else { 0 };
         let shared = Arc::new(Shared {
-            idle_slots: Arc::new(Semaphore::new(if w.idle { idle_cap } else { 0 })),
+            idle_slots: Arc::new(Semaphore::new(idle_budget)),
+            idle_budget,
             poll_turns: Arc::new(Semaphore::new(w.poll_concurrency.max(1))),
             logins: LoginPace::new(w.poll_login_rate),
             polls_reused: AtomicU64::new(0),
@@ -310,9 +346,13 @@ impl Watcher {
         lock(&self.choice).clone()
     }
 
-    /// Starts the watches of the stored choice (none while paused).
-    pub(crate) fn resume(&self) {
-        for email in self.choice().active() {
+    /// Starts the watches of the stored choice (none while paused), in the order of `order`
+    /// (the engine puts the most recently used accounts first): the earlier an account's
+    /// watch starts, the earlier it gets an IDLE slot and a login slot.
+    pub(crate) fn resume(&self, order: &[String]) {
+        let active = self.choice().active().to_vec();
+        self.shared.logins.gather();
+        for email in order.iter().filter(|e| active.contains(e)) {
             self.watch(email);
         }
     }
@@ -413,8 +453,15 @@ impl Watcher {
     pub(crate) fn stats(&self) -> WatchStats {
         let cfg = &self.shared.config;
         let (mut accounts, mut waited, mut gaps) = (0, 0, Vec::new());
+        let (mut pushed, mut polled, mut queued, mut starting) = (0, 0, 0, 0);
         for w in lock(&self.shared.accounts).values() {
             accounts += 1;
+            match lock(&w.mode).0 {
+                WatchMode::Idle => pushed += 1,
+                WatchMode::Poll => polled += 1,
+                WatchMode::Queued => queued += 1,
+                WatchMode::Starting | WatchMode::Backoff => starting += 1,
+            }
             if w.hot() {
                 waited += 1;
             } else if let Some(g) = w.cold_gap() {
@@ -425,10 +472,12 @@ impl Watcher {
             let mid = gaps.len() / 2;
             *gaps.select_nth_unstable_by(mid, f64::total_cmp).1
         });
-        let cold = accounts - waited;
+        // The round robin polls the accounts that neither idle nor are waited on.
+        let held = accounts.min(self.shared.idle_budget).max(waited);
+        let cold = accounts - held;
         let interval = cfg.watch.poll_interval.as_secs_f64();
-        // Sessions the round robin can keep open between polls: the rest are held by waits.
-        let room = cfg.pool.max_total.saturating_sub(waited);
+        // Sessions the round robin can keep open between polls: the rest idle or serve waits.
+        let room = cfg.pool.max_total.saturating_sub(held);
         let kept = cold <= room && cfg.watch.poll_interval < cfg.pool.idle_ttl;
         let rate = cfg.watch.poll_login_rate;
         let expected =
@@ -436,6 +485,11 @@ impl Watcher {
         WatchStats {
             accounts,
             waited,
+            pushed,
+            polled,
+            queued,
+            starting,
+            idle_budget: self.shared.idle_budget,
             poll_login_rate: if rate.is_finite() && rate > 0.0 { rate } else { 0.0 },
             poll_logins: self.shared.logins.spent(),
             polls_reused: self.shared.polls_reused.load(Ordering::Relaxed),

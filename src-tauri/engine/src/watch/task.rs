@@ -1,15 +1,16 @@
-//! One watched account's task: hot rounds (IDLE, or quick polls) while someone waits on it,
-//! cold rounds (a poll now and then, in turn with the other accounts, within the login
-//! budget) otherwise.
+//! One watched account's task: push rounds (IDLE) while it holds an IDLE slot, or quick
+//! polls while someone waits on it without one; cold rounds (a poll now and then, in turn with
+//! the other accounts, within the login budget) otherwise.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use super::{Arrival, Mark, Shared, WatchMode, Watched, lock};
-use crate::clock::unix_now;
+use crate::clock::{random_fraction, unix_now};
 use crate::error::EngineError;
 use crate::events::Event;
 use crate::imap::{FetchLimits, FolderSpec, IdleEnd, ImapError, ImapSession, RawMessage, Selected};
@@ -38,7 +39,11 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
         }
         let result = if w.hot() {
             last_cold = None;
-            hot_round(&shared, &w, &mut junk_due).await
+            let slot = shared.idle_slots.clone().try_acquire_owned().ok();
+            push_round(&shared, &w, slot, &mut junk_due).await
+        } else if let Some(slot) = push_slot(&shared, &w) {
+            last_cold = None;
+            push_round(&shared, &w, Some(slot), &mut junk_due).await
         } else {
             if let ColdTurn::Changed = cold_wait(&shared, &w, next_cold).await {
                 continue;
@@ -70,10 +75,13 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
                 }
                 w.polls_done.send_replace(poll);
                 // The first retry is immediate: a dead reused session is replaced invisibly.
+                // Later pauses are jittered between half and all of the doubling pause, so the
+                // accounts one outage cut off together spread out when they come back.
                 let pause = if failures == 0 {
                     Duration::ZERO
                 } else {
-                    (backoff_min * 2u32.saturating_pow(failures - 1)).min(backoff_max)
+                    let full = (backoff_min * 2u32.saturating_pow(failures - 1)).min(backoff_max);
+                    full.mul_f64(0.5 + random_fraction((&w.email, failures)) / 2.0)
                 };
                 failures = failures.saturating_add(1);
                 if !pause.is_zero() {
@@ -128,13 +136,8 @@ async fn cold_round(shared: &Shared, w: &Watched) -> ColdPoll {
     let kept = shared.pool.get_reused(&w.email).await;
     if kept.is_some() {
         shared.polls_reused.fetch_add(1, Ordering::Relaxed);
-    } else {
-        let mut stop = shared.shutdown.subscribe();
-        tokio::select! {
-            _ = shared.logins.wait() => {}
-            _ = w.wake.notified() => return ColdPoll::Changed,
-            _ = stop.wait_for(|s| *s) => return ColdPoll::Changed,
-        }
+    } else if !queue_for_login(shared, w).await {
+        return ColdPoll::Changed;
     }
     let started = Instant::now();
     let result = async {
@@ -153,33 +156,84 @@ async fn cold_round(shared: &Shared, w: &Watched) -> ColdPoll {
     ColdPoll::Ran { started, result }
 }
 
-/// Holds the account's session while someone waits on it: IDLE when allowed, otherwise one
-/// poll and a pause of `cache.pollInterval`. Returns to let the loop re-decide (the wait
-/// ended, another caller wants the session, the session is old, shutdown).
-async fn hot_round(shared: &Shared, w: &Watched, junk_due: &mut Instant) -> Result<(), EngineError> {
+/// An IDLE slot for a watched account nobody waits on, if IDLE is on, its server offers it
+/// (as far as known), and the budget has one free.
+fn push_slot(shared: &Shared, w: &Watched) -> Option<OwnedSemaphorePermit> {
+    if w.no_idle.load(Ordering::Acquire) {
+        return None;
+    }
+    shared.idle_slots.clone().try_acquire_owned().ok()
+}
+
+/// Waits for a slot of the login budget, ranked by the logins the account has had and then by
+/// when its watch started. Returns false, without a slot, when the account's state changed
+/// meanwhile (a wait began, the watch ended, shutdown): a waited-on account does not queue.
+async fn queue_for_login(shared: &Shared, w: &Watched) -> bool {
+    w.set_mode(WatchMode::Queued);
+    let rank = w.paced_logins.load(Ordering::Acquire);
+    let mut stop = shared.shutdown.subscribe();
+    tokio::select! {
+        _ = shared.logins.wait(rank, w.index as u64) => {
+            w.paced_logins.fetch_add(1, Ordering::AcqRel);
+            true
+        }
+        _ = w.wake.notified() => false,
+        _ = stop.wait_for(|s| *s) => false,
+    }
+}
+
+/// Holds the account's session in IDLE on INBOX while it has an IDLE slot; without one (a
+/// waited-on account past the budget) or on a server without IDLE, polls once and, while
+/// someone waits, pauses `cache.pollInterval`. A session still open is taken at once; a new
+/// one for an account nobody waits on waits for the login budget first. Returns to let the
+/// loop re-decide (nobody wants the account, another caller wants the session, the session
+/// is old, shutdown).
+async fn push_round(
+    shared: &Shared,
+    w: &Watched,
+    idle_slot: Option<OwnedSemaphorePermit>,
+    junk_due: &mut Instant,
+) -> Result<(), EngineError> {
     let cfg = &shared.config;
-    let junk_every = cfg.cache.poll_interval;
-    let idle_slot = shared.idle_slots.clone().try_acquire_owned().ok();
-    let mut s = shared.pool.get(&w.email).await?;
+    // Junk is checked often while someone waits, once a poll interval otherwise.
+    let junk_every = || if w.hot() { cfg.cache.poll_interval } else { cfg.watch.poll_interval };
+    let mut s = if w.hot() {
+        shared.pool.get(&w.email).await?
+    } else if let Some(s) = shared.pool.get_reused(&w.email).await {
+        s
+    } else if queue_for_login(shared, w).await {
+        shared.pool.get(&w.email).await?
+    } else {
+        return Ok(());
+    };
+    if lock(&w.mode).0 == WatchMode::Queued {
+        w.set_mode(WatchMode::Starting);
+    }
     let r: Result<bool, EngineError> = async {
         let junk = Instant::now() >= *junk_due;
         poll(shared, w, &mut s, junk).await?;
         if junk {
-            *junk_due = Instant::now() + junk_every;
+            *junk_due = Instant::now() + junk_every();
         }
-        if idle_slot.is_none() || !s.supports_idle().await? {
+        if idle_slot.is_none() {
+            return Ok(false);
+        }
+        if !s.supports_idle().await? {
+            w.no_idle.store(true, Ordering::Release);
             return Ok(false);
         }
         let mut stop = shared.shutdown.subscribe();
         let mut announced = false;
         loop {
             if shared.stopping()
-                || !w.hot()
+                || !w.wanted()
                 || shared.pool.waiting(&w.email) > 0
                 || s.created().elapsed() >= cfg.pool.max_age
             {
                 return Ok(true);
             }
+            // Someone began to wait: their junk checks start from now.
+            *junk_due = (*junk_due).min(Instant::now() + junk_every());
             let renew = cfg
                 .watch
                 .idle_renew
@@ -209,7 +263,7 @@ async fn hot_round(shared: &Shared, w: &Watched, junk_due: &mut Instant) -> Resu
                 IdleEnd::Renew => poll(shared, w, &mut s, junk).await?,
             }
             if junk {
-                *junk_due = Instant::now() + junk_every;
+                *junk_due = Instant::now() + junk_every();
             }
         }
     }
@@ -227,7 +281,7 @@ async fn hot_round(shared: &Shared, w: &Watched, junk_due: &mut Instant) -> Resu
         w.set_mode(WatchMode::Poll);
         let mut stop = shared.shutdown.subscribe();
         tokio::select! {
-            _ = tokio::time::sleep(junk_every) => {}
+            _ = tokio::time::sleep(cfg.cache.poll_interval) => {}
             _ = w.wake.notified() => {}
             _ = stop.wait_for(|s| *s) => {}
         }
