@@ -62,6 +62,41 @@ async fn watch_with_idle_prints_each_new_code_once_as_a_json_line() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watched_accounts_idle_and_the_status_lines_say_so() {
+    let mut cli = Cli::start().await;
+    let port = cli.bed.dovecot.imaps_port();
+    let users = ["rosa@example.com", "saul@example.com", "tina@example.com"];
+    for who in users {
+        let r = cli.add_password(who, &format!("pw-{who}"), port, "implicit");
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+    let child = cli
+        .command(&["watch", "--all", "--json", "--status", "1", "--for", "12"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    until_sessions(&cli, &users).await;
+    cli.bed.dovecot.append("saul@example.com", "INBOX", &mail("Your code", "Your verification code is 864209.")).await;
+    let r = cli.finish(tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap());
+    assert_eq!(r.code, 0, "{r:?}");
+    let lines: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\n{r:?}")))
+        .collect();
+    let codes: Vec<&serde_json::Value> = lines.iter().filter(|v| v.get("email").is_some()).collect();
+    assert_eq!(codes.len(), 1, "one code line: {r:?}");
+    assert_eq!((codes[0]["email"].as_str(), codes[0]["code"].as_str()), (Some("saul@example.com"), Some("864209")));
+    let pushed = lines.iter().filter_map(|v| v.get("status")).find(|s| s["pushed"] == 3);
+    let pushed = pushed.unwrap_or_else(|| panic!("a status line with all 3 accounts pushed: {r:?}"));
+    assert_eq!((pushed["polled"].as_u64(), pushed["queued"].as_u64()), (Some(0), Some(0)), "{pushed}");
+    for u in users {
+        assert_eq!(cli.bed.dovecot.max_sessions_seen(u), 1, "one idling session for {u}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_needs_known_accounts() {
     let cli = Cli::start().await;
     let r = cli.run(&["watch", "nobody@example.com", "--for", "1"]);

@@ -1,10 +1,15 @@
 //! `mailwatch-cli watch`: watch accounts and print each new code as it arrives.
 //!
-//! Without `--idle` the accounts are polled in turn (every `watch.pollInterval`, at most
-//! `watch.pollConcurrency` at a time, within `pool.maxTotal` sessions); with `--idle` they
-//! are waited on, which means IMAP IDLE for up to `watch.maxIdleSessions` of them and quick
-//! polls for the rest. Each code new to the history is printed once, as text or as one JSON
-//! object per line.
+//! The accounts are watched as the app watches them: each one idles on its own session (IMAP
+//! IDLE) within `watch.maxIdleSessions`, and the rest are polled in turn (every
+//! `watch.pollInterval`, at most `watch.pollConcurrency` at a time, within `pool.maxTotal`
+//! sessions); logins are paced by `watch.pollLoginRate`, the most recently used accounts
+//! first. With `--idle` they are waited on instead, which also checks the junk folder every
+//! `cache.pollInterval` and never queues for a login. Each code new to the history is printed
+//! once, as text or as one JSON object per line. How many accounts are pushed, polled and
+//! waiting for a login is printed to stderr whenever it changes (at most every 5 s; not with
+//! `--json`), or with `--status SECS` to stdout, as `{"status": {...}}` lines among the codes
+//! with `--json`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,10 +28,14 @@ pub struct WatchArgs {
     /// Watch every account.
     #[arg(long, conflicts_with = "emails")]
     all: bool,
-    /// Wait on the accounts with IMAP IDLE (up to `watch.maxIdleSessions` of them) instead of
-    /// polling them in turn.
+    /// Wait on the accounts (IDLE up to `watch.maxIdleSessions`, quick polls past it, the
+    /// junk folder checked every `cache.pollInterval`) instead of watching them.
     #[arg(long)]
     idle: bool,
+    /// Also print the watch's figures (accounts pushed, polled, waiting for a login slot) to
+    /// stdout every this many seconds when they changed; with `--json` as `{"status": ...}`.
+    #[arg(long, value_name = "SECS")]
+    status: Option<u64>,
     /// Stop after this many seconds (default: until interrupted).
     #[arg(long = "for", value_name = "SECS")]
     duration: Option<u64>,
@@ -61,6 +70,8 @@ pub fn sink() -> (Arc<dyn EventSink>, UnboundedReceiver<Event>) {
 pub async fn run(engine: &Engine, a: &WatchArgs, mut events: UnboundedReceiver<Event>) -> Result<(), EngineError> {
     let emails: Vec<String> =
         if a.all { engine.accounts().await?.into_iter().map(|acc| acc.email).collect() } else { a.emails.clone() };
+    // The most recently used first: they are the first to idle and to log in.
+    let emails = engine.recently_used_first(emails).await;
     if emails.is_empty() {
         return Err(EngineError::InvalidInput("nothing to watch: name the accounts, or pass --all".into()));
     }
@@ -73,15 +84,23 @@ pub async fn run(engine: &Engine, a: &WatchArgs, mut events: UnboundedReceiver<E
         }
     }
     if !a.json {
+        let w = engine.stats().watch;
         let how = if a.idle {
-            "IDLE".to_string()
+            "waits: IDLE, or quick polls past the IDLE budget".to_string()
+        } else if w.idle_budget >= emails.len() {
+            "IMAP IDLE".to_string()
         } else {
             // With more accounts than sessions the login budget sets the pace.
-            let w = engine.stats().watch;
-            format!("round-robin polling, each about every {:.0} s", w.expected_poll_interval)
+            format!(
+                "IMAP IDLE for {} of them, round-robin polling for the rest, each about every {:.0} s",
+                w.idle_budget, w.expected_poll_interval
+            )
         };
         eprintln!("watching {} account(s) with {how}; Ctrl-C stops", emails.len());
     }
+    let mut shown = Figures::default();
+    let mut printed_at = None::<tokio::time::Instant>;
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
     let until = a.duration.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
     let mut printed = 0usize;
     let ctrl_c = tokio::signal::ctrl_c();
@@ -98,6 +117,10 @@ pub async fn run(engine: &Engine, a: &WatchArgs, mut events: UnboundedReceiver<E
         };
         let event = tokio::select! {
             e = events.recv() => e,
+            _ = ticks.tick() => {
+                report(engine, a, &mut shown, &mut printed_at);
+                continue;
+            }
             _ = deadline => break,
             _ = &mut ctrl_c => break,
         };
@@ -115,4 +138,42 @@ pub async fn run(engine: &Engine, a: &WatchArgs, mut events: UnboundedReceiver<E
     }
     drop(subscriptions);
     Ok(())
+}
+
+/// The watch's figures as `watch` reports them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Figures {
+    accounts: usize,
+    pushed: usize,
+    polled: usize,
+    queued: usize,
+    starting: usize,
+}
+
+/// Prints the figures when they changed: to stderr at most every 5 s, and to stdout every
+/// `--status` seconds when asked for.
+fn report(engine: &Engine, a: &WatchArgs, shown: &mut Figures, at: &mut Option<tokio::time::Instant>) {
+    let w = engine.stats().watch;
+    let now = Figures { accounts: w.accounts, pushed: w.pushed, polled: w.polled, queued: w.queued, starting: w.starting };
+    let every = Duration::from_secs(a.status.unwrap_or(5).max(1));
+    if now == *shown || at.is_some_and(|t| t.elapsed() < every) {
+        return;
+    }
+    *shown = now;
+    *at = Some(tokio::time::Instant::now());
+    let line = format!(
+        "{} account(s): {} pushed (IDLE), {} polled, {} waiting for a login slot, {} connecting",
+        now.accounts, now.pushed, now.polled, now.queued, now.starting
+    );
+    if a.status.is_some() {
+        if a.json {
+            let status = json!({"accounts": now.accounts, "pushed": now.pushed, "polled": now.polled,
+                "queued": now.queued, "starting": now.starting, "idleBudget": w.idle_budget});
+            println!("{}", json!({ "status": status }));
+        } else {
+            println!("{line}");
+        }
+    } else if !a.json {
+        eprintln!("{line}");
+    }
 }
