@@ -4,10 +4,16 @@
 //! interval the round robin reached, how many codes were announced, and the most IMAP
 //! sessions Dovecot had open at once (replayed from Dovecot's own log).
 //!
+//! With `MODE=push` it measures the other way of watching: every watched account idling on
+//! its own session (the defaults: `watch.maxIdleSessions` 1,000 within `pool.maxTotal`
+//! 1,100). It prints the RSS before and with all of them idling (and so per idle session), CPU
+//! over a quiet window, and the time from APPEND to the code for `CODES` codes spread over
+//! random accounts (p50, p99).
+//!
 //! Secrets live in memory here (a stand-in for the keyring, which is not what is measured).
-//! Settings through the environment: `ACCOUNTS` (1000), `WAITED` (10), `MAX_TOTAL` (50),
-//! `POLL_INTERVAL` seconds (60), `LOGIN_RATE` per second (`watch.pollLoginRate`'s default),
-//! `MEASURE` seconds (120).
+//! Settings through the environment: `ACCOUNTS` (1000), `WAITED` (10), `MAX_TOTAL` (50; with
+//! `MODE=push` the default 1,100), `POLL_INTERVAL` seconds (60), `LOGIN_RATE` per second
+//! (`watch.pollLoginRate`'s default), `MEASURE` seconds (120), `CODES` (50, push only).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -82,6 +88,9 @@ fn code_mail(code: &str) -> Vec<u8> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if std::env::var("MODE").is_ok_and(|m| m == "push") {
+        return push().await;
+    }
     let accounts = env("ACCOUNTS", 1000) as usize;
     let waited = env("WAITED", 10) as usize;
     let max_total = env("MAX_TOTAL", 50) as usize;
@@ -90,7 +99,6 @@ async fn main() {
     let login_rate = std::env::var("LOGIN_RATE").ok().and_then(|v| v.parse::<f64>().ok());
 
     let bed = TestBed::start_with(DovecotOptions::default()).await;
-    let dir = tempfile::tempdir().expect("a temp data dir");
     let mut config = Config::default();
     config.pool.max_total = max_total;
     config.watch.poll_interval = poll_interval;
@@ -99,28 +107,8 @@ async fn main() {
     }
     let login_rate = config.watch.poll_login_rate;
     let codes = Arc::new(Codes::default());
-    let options = EngineOptions {
-        data_dir: Some(dir.path().to_path_buf()),
-        extra_ca: Some(bed.dovecot.ca_pem_path().to_path_buf()),
-        config: Some(config),
-        secrets: Some(Arc::new(MemorySecrets::default())),
-        ..Default::default()
-    };
-    let engine = Engine::open(options, codes.clone()).await.expect("the engine opens");
-    let emails: Vec<String> = (0..accounts).map(|i| format!("user{i:04}@example.com")).collect();
     let t = Instant::now();
-    for e in &emails {
-        bed.dovecot.add_user(e, "pw");
-        let spec = AccountSpec {
-            email: e.clone(),
-            provider: Some(Provider::Imap),
-            imap_host: Some("127.0.0.1".into()),
-            imap_port: Some(bed.dovecot.imaps_port()),
-            tls: Some(Tls::Implicit),
-            ..Default::default()
-        };
-        engine.add_account(&spec, NewSecret::Password(Secret::new("pw"))).await.expect("the account is added");
-    }
+    let (engine, emails, _dir) = engine_with_accounts(&bed, config, codes.clone(), accounts).await;
     eprintln!("{accounts} accounts added in {:.1} s", t.elapsed().as_secs_f64());
     let (rss_before, _) = usage();
 
@@ -236,4 +224,135 @@ fn summary(ms: &[f64]) -> String {
     let mut v = ms.to_vec();
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     format!("median {:.0} ms, max {:.0} ms after delivery", v[v.len() / 2], v[v.len() - 1])
+}
+
+/// An engine on the test bed with `accounts` password accounts added (secrets in memory),
+/// their addresses, and its data dir.
+async fn engine_with_accounts(bed: &TestBed, config: Config, codes: Arc<Codes>, accounts: usize) -> (Engine, Vec<String>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temp data dir");
+    let options = EngineOptions {
+        data_dir: Some(dir.path().to_path_buf()),
+        extra_ca: Some(bed.dovecot.ca_pem_path().to_path_buf()),
+        config: Some(config),
+        secrets: Some(Arc::new(MemorySecrets::default())),
+        ..Default::default()
+    };
+    let engine = Engine::open(options, codes).await.expect("the engine opens");
+    let emails: Vec<String> = (0..accounts).map(|i| format!("user{i:04}@example.com")).collect();
+    for e in &emails {
+        bed.dovecot.add_user(e, "pw");
+        let spec = AccountSpec {
+            email: e.clone(),
+            provider: Some(Provider::Imap),
+            imap_host: Some("127.0.0.1".into()),
+            imap_port: Some(bed.dovecot.imaps_port()),
+            tls: Some(Tls::Implicit),
+            ..Default::default()
+        };
+        engine.add_account(&spec, NewSecret::Password(Secret::new("pw"))).await.expect("the account is added");
+    }
+    (engine, emails, dir)
+}
+
+/// Every watched account idling: memory per session, quiet CPU, APPEND to code.
+async fn push() {
+    let accounts = env("ACCOUNTS", 1000) as usize;
+    let measure = Duration::from_secs(env("MEASURE", 120));
+    let n_codes = env("CODES", 50) as usize;
+    let mut config = Config::default();
+    if let Some(total) = std::env::var("MAX_TOTAL").ok().and_then(|v| v.parse().ok()) {
+        config.pool.max_total = total;
+    }
+    if let Some(rate) = std::env::var("LOGIN_RATE").ok().and_then(|v| v.parse::<f64>().ok()) {
+        config.watch.poll_login_rate = rate;
+    }
+    let (max_total, max_idle, rate) = (config.pool.max_total, config.watch.max_idle_sessions, config.watch.poll_login_rate);
+    let bed = TestBed::start_with(DovecotOptions::default()).await;
+    let codes = Arc::new(Codes::default());
+    let (engine, emails, _dir) = engine_with_accounts(&bed, config, codes.clone(), accounts).await;
+    let (rss_before, _) = usage();
+
+    let t = Instant::now();
+    engine.set_watched(&emails, true).await.expect("watch");
+    eprintln!("waiting until every account idles (logins at {rate} /s)");
+    loop {
+        let w = engine.stats().watch;
+        if w.pushed >= accounts.min(w.idle_budget) {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(1800) {
+            panic!("not every account idles after 30 minutes: {w:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ramp = t.elapsed();
+    // Let the last logins' allocations settle before reading memory.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (rss_idle, cpu0) = usage();
+    eprintln!("all idling after {:.0} s; quiet for {} s", ramp.as_secs_f64(), measure.as_secs());
+    let t0 = Instant::now();
+    let mut rss_max = rss_idle;
+    while t0.elapsed() < measure {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        rss_max = rss_max.max(usage().0);
+    }
+    let (_, cpu1) = usage();
+    let quiet_cpu = (cpu1 - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0;
+
+    // Codes to random accounts, one every 200 ms; the time runs from `doveadm save` returning.
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut sent: Vec<(String, Instant)> = Vec::new();
+    for i in 0..n_codes {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let who = &emails[(seed % accounts as u64) as usize];
+        let code = format!("{}", 700_000 + i * 37);
+        bed.dovecot.append(who, "INBOX", &code_mail(&code)).await;
+        sent.push((code, Instant::now()));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let tail = Instant::now();
+    while tail.elapsed() < Duration::from_secs(30) && codes.0.lock().unwrap().len() < n_codes {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let found = codes.0.lock().unwrap().clone();
+    let mut ms: Vec<f64> = sent
+        .iter()
+        .filter_map(|(c, at)| found.iter().find(|(_, code, _)| code == c).map(|x| x.2.saturating_duration_since(*at)))
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    let q = |p: f64| if ms.is_empty() { f64::NAN } else { ms[((ms.len() - 1) as f64 * p).round() as usize] };
+    let stats = engine.stats();
+    engine.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let dovecot_max = bed.dovecot.max_total_sessions_seen();
+
+    println!("| figure | value |");
+    println!("|---|---|");
+    println!("| accounts watched, all idling | {accounts} (IDLE budget {}) |", stats.watch.idle_budget);
+    println!("| pool.maxTotal, watch.maxIdleSessions, watch.pollLoginRate | {max_total}, {max_idle}, {rate} /s |");
+    println!("| time until every account idled | {:.0} s |", ramp.as_secs_f64());
+    println!(
+        "| RSS before watching / all idling / most in the quiet window | {:.0} / {:.0} / {:.0} MB |",
+        rss_before as f64 / 1024.0,
+        rss_idle as f64 / 1024.0,
+        rss_max as f64 / 1024.0
+    );
+    println!(
+        "| RSS per idle session | {:.0} KB |",
+        rss_idle.saturating_sub(rss_before) as f64 / accounts.max(1) as f64
+    );
+    println!("| CPU while quiet ({} s, junk checked once a minute per account) | {quiet_cpu:.2} % of one core |", measure.as_secs());
+    println!(
+        "| APPEND to code, {} codes to random accounts | {}/{n_codes} announced, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms |",
+        n_codes,
+        ms.len(),
+        q(0.5),
+        q(0.99),
+        q(1.0)
+    );
+    println!("| most IMAP sessions open at once (Dovecot's log) | {dovecot_max} |");
+    println!("| sessions opened by the pool | {} |", stats.pool.total.total_created);
 }

@@ -5,15 +5,19 @@
 #
 #   tests/bench/run.sh          # the bench table at 0 and 20 ms round trip
 #   tests/bench/run.sh many     # 1,000 watched accounts within 50 sessions (about 8 minutes)
+#   tests/bench/run.sh push     # 1,000 watched accounts, each idling on its own session
 #   tests/bench/run.sh send     # sending over a reused SMTP connection against a new one
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 what="${1:-table}"
-cargo build --release -p mailwatch-cli --bin mailwatch-cli --example "bench-$what" >&2
+example="bench-$what"
+[ "$what" = push ] && example=bench-many
+cargo build --release -p mailwatch-cli --bin mailwatch-cli --example "$example" >&2
 target="${CARGO_TARGET_DIR:-target}/release"
 case "$what" in
   table) exec tests/testbed/with-session.sh "$target/examples/bench-table" "$target/mailwatch-cli" ;;
   many) exec tests/testbed/with-session.sh "$target/examples/bench-many" ;;
+  push) MODE=push exec tests/testbed/with-session.sh "$target/examples/bench-many" ;;
   send) exec tests/testbed/with-session.sh "$target/examples/bench-send" "$target/mailwatch-cli" ;;
-  *) echo "usage: $0 [table|many|send]" >&2; exit 2 ;;
+  *) echo "usage: $0 [table|many|push|send]" >&2; exit 2 ;;
 esac
