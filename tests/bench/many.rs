@@ -301,7 +301,7 @@ async fn push() {
 
     // Codes to random accounts, one every 200 ms; the time runs from `doveadm save` returning.
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut sent: Vec<(String, Instant)> = Vec::new();
+    let mut sent: Vec<(String, String, Instant)> = Vec::new();
     for i in 0..n_codes {
         seed ^= seed << 13;
         seed ^= seed >> 7;
@@ -309,7 +309,7 @@ async fn push() {
         let who = &emails[(seed % accounts as u64) as usize];
         let code = format!("{}", 700_000 + i * 37);
         bed.dovecot.append(who, "INBOX", &code_mail(&code)).await;
-        sent.push((code, Instant::now()));
+        sent.push((who.clone(), code, Instant::now()));
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let tail = Instant::now();
@@ -319,9 +319,12 @@ async fn push() {
     let found = codes.0.lock().unwrap().clone();
     let mut ms: Vec<f64> = sent
         .iter()
-        .filter_map(|(c, at)| found.iter().find(|(_, code, _)| code == c).map(|x| x.2.saturating_duration_since(*at)))
+        .filter_map(|(_, c, at)| found.iter().find(|(_, code, _)| code == c).map(|x| x.2.saturating_duration_since(*at)))
         .map(|d| d.as_secs_f64() * 1000.0)
         .collect();
+    for (who, c, _) in sent.iter().filter(|(_, c, _)| !found.iter().any(|(_, code, _)| code == c)) {
+        eprintln!("not announced within 30 s: {c} to {who}");
+    }
     ms.sort_by(f64::total_cmp);
     let q = |p: f64| if ms.is_empty() { f64::NAN } else { ms[((ms.len() - 1) as f64 * p).round() as usize] };
     let stats = engine.stats();

@@ -205,6 +205,9 @@ pub struct ImapSession {
     selected: Option<Selected>,
     junk: Option<Option<String>>,
     idle: Option<bool>,
+    /// The server reported more messages in the selected folder (an unasked EXISTS above the
+    /// count known) since [`ImapSession::take_reported_arrivals`] last asked.
+    arrivals: bool,
     created: Instant,
 }
 
@@ -252,6 +255,7 @@ impl ImapSession {
             selected: None,
             junk: None,
             idle: None,
+            arrivals: false,
             created: Instant::now(),
         }
     }
@@ -287,12 +291,22 @@ impl ImapSession {
         while let Ok(r) = inner.unsolicited_responses.try_recv() {
             if let Some(sel) = self.selected.as_mut() {
                 match r {
-                    U::Exists(n) => sel.exists = n,
+                    U::Exists(n) => {
+                        self.arrivals |= n > sel.exists;
+                        sel.exists = n;
+                    }
                     U::Expunge(_) => sel.exists = sel.exists.saturating_sub(1),
                     _ => {}
                 }
             }
         }
+    }
+
+    /// Whether the server reported new messages in the selected folder since the last call:
+    /// an EXISTS it sent along with another command's answer. A server reports each arrival
+    /// once, so mail reported that way while a poll ran will not be announced again by IDLE.
+    pub fn take_reported_arrivals(&mut self) -> bool {
+        std::mem::take(&mut self.arrivals)
     }
 
     /// NOOP: a health check, and a way to learn of new mail on the selected folder.

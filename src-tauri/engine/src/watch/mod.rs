@@ -133,7 +133,12 @@ struct Watched {
     arrival_slack: i64,
     waiters: AtomicUsize,
     watched: AtomicBool,
-    arrivals: broadcast::Sender<Arrival>,
+    /// The channel to the account's subscribers, while it has any: `watch.arrivalBuffer`
+    /// slots are allocated up front, too much to keep for each of 1,000 idling accounts
+    /// nobody waits on. Changed only together with `waiters`.
+    arrivals: Mutex<Option<broadcast::Sender<Arrival>>>,
+    /// `watch.arrivalBuffer`.
+    arrival_buffer: usize,
     /// A waiter came or went, or the watch was turned on or off.
     wake: Notify,
     polls_started: AtomicU64,
@@ -176,6 +181,13 @@ impl Watched {
             polls: *self.polls_done.borrow(),
             poll_interval: self.cold_gap(),
             last_error,
+        }
+    }
+
+    /// Tells the account's subscribers, if it has any.
+    fn announce(&self, arrival: Arrival) {
+        if let Some(tx) = lock(&self.arrivals).as_ref() {
+            let _ = tx.send(arrival);
         }
     }
 
@@ -257,7 +269,8 @@ impl Shared {
                     arrival_slack: self.config.watch.arrival_slack.as_secs() as i64,
                     waiters: AtomicUsize::new(0),
                     watched: AtomicBool::new(false),
-                    arrivals: broadcast::channel(self.config.watch.arrival_buffer.max(1)).0,
+                    arrivals: Mutex::new(None),
+                    arrival_buffer: self.config.watch.arrival_buffer.max(1),
                     wake: Notify::new(),
                     polls_started: AtomicU64::new(0),
                     polls_done: tokio::sync::watch::channel(0).0,
@@ -433,8 +446,9 @@ impl Watcher {
         let mut rx = None;
         let mut accept_from = 0;
         let w = self.shared.enter(email, |w| {
+            let mut tx = lock(&w.arrivals);
             w.waiters.fetch_add(1, Ordering::AcqRel);
-            rx = Some(w.arrivals.subscribe());
+            rx = Some(tx.get_or_insert_with(|| broadcast::channel(w.arrival_buffer).0).subscribe());
             // The next poll to start is this subscriber's baseline; what later polls find is new.
             accept_from = w.polls_started.load(Ordering::Acquire) + 2;
         });
@@ -563,7 +577,12 @@ impl CodeSubscription {
 
 impl Drop for CodeSubscription {
     fn drop(&mut self) {
-        self.w.waiters.fetch_sub(1, Ordering::AcqRel);
+        let mut tx = lock(&self.w.arrivals);
+        if self.w.waiters.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // The last subscriber: the channel's slots go with it.
+            *tx = None;
+        }
+        drop(tx);
         self.w.wake.notify_one();
     }
 }

@@ -71,7 +71,7 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
                 // Every waiter gets the same failure, with its cause.
                 let e = Arc::new(e);
                 if !e.is_connection_error() {
-                    let _ = w.arrivals.send(Arrival::Failed { poll, error: e.clone() });
+                    w.announce(Arrival::Failed { poll, error: e.clone() });
                 }
                 w.polls_done.send_replace(poll);
                 // The first retry is immediate: a dead reused session is replaced invisibly.
@@ -232,6 +232,12 @@ async fn push_round(
             {
                 return Ok(true);
             }
+            // Mail the server reported while the last poll ran, after its FETCH had looked: an
+            // IDLE issued now would not report it again.
+            if s.take_reported_arrivals() {
+                poll(shared, w, &mut s, false).await?;
+                continue;
+            }
             // Someone began to wait: their junk checks start from now.
             *junk_due = (*junk_due).min(Instant::now() + junk_every());
             let renew = cfg
@@ -298,6 +304,8 @@ fn emit_stats(shared: &Shared) {
 /// new this is one UID FETCH (and one STATUS for the junk folder).
 async fn poll(shared: &Shared, w: &Watched, s: &mut ImapSession, junk: bool) -> Result<(), EngineError> {
     let seq = w.polls_started.fetch_add(1, Ordering::AcqRel) + 1;
+    // What was reported before this look, this look finds.
+    s.take_reported_arrivals();
     poll_folder(shared, w, s, &FolderSpec::Inbox, seq).await?;
     if junk {
         match poll_folder(shared, w, s, &FolderSpec::Junk, seq).await {
@@ -413,7 +421,7 @@ async fn deliver(
     let saved = shared.intake.save(&w.email, key, sel, raws).await?;
     for m in &saved.messages {
         if let Some(record) = record_for(&w.email, key, m, &saved.news) {
-            let _ = w.arrivals.send(Arrival::Found { poll: seq, record });
+            w.announce(Arrival::Found { poll: seq, record });
         }
     }
     Ok(())
