@@ -28,6 +28,7 @@ fn main() {
         "copy_text",
         "open_link",
         "app_info",
+        "get_catalogue",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("cannot generate the Tauri context from tauri.conf.json");

@@ -108,15 +108,17 @@ pub fn cancel_batch(shell: State<'_, Shell>) {
     }
 }
 
-/// Asks where to save a report and writes it; `false` if the user cancelled.
+/// Asks where to save a report (or an export) and writes it; `false` if the user cancelled.
+/// `title` is the file dialog's title in the window's language.
 ///
 /// # Errors
 /// `file_unwritable` if the file cannot be written.
 #[tauri::command]
-pub async fn save_report(app: AppHandle, name: String, text: String) -> Result<bool, ApiError> {
+pub async fn save_report(app: AppHandle, name: String, text: String, title: Option<String>) -> Result<bool, ApiError> {
     let dialog_app = app.clone();
+    let title = title.unwrap_or_else(|| "Save the import report".into());
     let picked = tauri::async_runtime::spawn_blocking(move || {
-        dialog_app.dialog().file().set_title("Save the import report").set_file_name(name).blocking_save_file()
+        dialog_app.dialog().file().set_title(title).set_file_name(name).blocking_save_file()
     })
     .await
     .ok()
@@ -125,13 +127,17 @@ pub async fn save_report(app: AppHandle, name: String, text: String) -> Result<b
     let shown = path.display().to_string();
     tokio::fs::write(&path, text)
         .await
-        .map_err(|e| ApiError::new("file_unwritable", format!("cannot write {shown}: {e}")))?;
+        .map_err(|e| ApiError::new("file_unwritable", format!("cannot write {shown}: {e}")).arg("path", &shown))?;
     Ok(true)
 }
 
 async fn read_file(path: &Path) -> Result<Vec<u8>, ApiError> {
     let shown = path.display().to_string();
-    let unreadable = |reason: String| ApiError::new("file_unreadable", format!("cannot read {shown}: {reason}"));
+    let unreadable = |reason: String| {
+        ApiError::new("file_unreadable", format!("cannot read {shown}: {reason}"))
+            .arg("path", &shown)
+            .arg("reason", reason)
+    };
     let meta = tokio::fs::metadata(&path).await.map_err(|e| unreadable(e.to_string()))?;
     if !meta.is_file() {
         return Err(unreadable("it is not a file".into()));
