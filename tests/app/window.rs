@@ -162,11 +162,21 @@ impl App {
         }
     }
 
-    /// Clicks the element, finding it again if the view redrew it in between.
+    /// Clicks the element, finding it again if the view redrew it in between. It is scrolled
+    /// to the middle of its scroller first (a select for an option), as a person would, so a
+    /// dialog's buttons kept in view at its bottom do not cover it.
     async fn click(&self, css: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            match self.shown(css, 10).await.click().await {
+            let el = self.shown(css, 10).await;
+            let _ = self
+                .client
+                .execute(
+                    "const el = arguments[0]; (el.closest('select') ?? el).scrollIntoView({block: 'center'}); return true;",
+                    vec![serde_json::to_value(&el).unwrap()],
+                )
+                .await;
+            match el.click().await {
                 Ok(()) => return,
                 Err(e) if Instant::now() > deadline => self.fail(&format!("cannot click {css}: {e:?}")).await,
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -435,7 +445,7 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
     app.fill("#compose-text", &format!("Your verification code is {sent_code}.")).await;
     app.screenshot("compose").await;
     app.shown("#compose-text", 5).await.send_keys(CTRL_ENTER).await.unwrap();
-    let toast = app.text_until("#toast", 30, |t| t.starts_with("Sent to")).await;
+    let toast = app.text_until("#toasts", 30, |t| t.starts_with("Sent to")).await;
     assert_eq!(toast, format!("Sent to {STALL_USER}"));
     assert_eq!(
         app.eval("return document.getElementById('compose-dialog').open").await,

@@ -2,8 +2,9 @@
 // 10,000 accounts scroll smoothly. Rows are reused DOM nodes; nothing is rebuilt per scroll
 // except the few rows that come into view.
 
-import { displayStatus, statusLabel, statusTone, filterAccounts, countByStatus, FILTERS } from "../lib/accounts.js";
+import { displayStatus, statusLabel, statusTone, filterAccounts, countByStatus, sortAccounts, FILTERS, SORTS } from "../lib/accounts.js";
 import { age, providerName } from "../lib/format.js";
+import { t, number } from "../lib/i18n.js";
 import { visibleRange, scrollToReveal } from "../lib/virtual.js";
 
 const ROW_HEIGHT = 40;
@@ -18,7 +19,9 @@ export class AccountsView {
     this.shown = [];
     this.selected = null; // email
     this.query = "";
-    this.filter = "all";
+    // The filter and order survive restarts (the window's own storage; no account data).
+    this.filter = localStorage.getItem("mailwatch:accounts-filter") ?? "all";
+    this.sort = localStorage.getItem("mailwatch:accounts-sort") ?? "added";
     this.el = {
       view: document.getElementById("view-accounts"),
       loading: document.getElementById("accounts-loading"),
@@ -29,6 +32,7 @@ export class AccountsView {
       spacer: document.getElementById("accounts-spacer"),
       search: document.getElementById("account-search"),
       filter: document.getElementById("account-filter"),
+      sort: document.getElementById("account-sort"),
       count: document.getElementById("account-count"),
     };
     this.el.search.addEventListener("input", () => {
@@ -37,6 +41,12 @@ export class AccountsView {
     });
     this.el.filter.addEventListener("change", () => {
       this.filter = this.el.filter.value;
+      localStorage.setItem("mailwatch:accounts-filter", this.filter);
+      this.apply();
+    });
+    this.el.sort.addEventListener("change", () => {
+      this.sort = this.el.sort.value;
+      localStorage.setItem("mailwatch:accounts-sort", this.sort);
       this.apply();
     });
     this.el.viewport.addEventListener("scroll", () => this.paint(), { passive: true });
@@ -44,6 +54,12 @@ export class AccountsView {
     this.el.list.addEventListener("keydown", (event) => this.onKey(event));
     this.el.spacer.addEventListener("click", (event) => this.onClick(event));
     this.renderFilter();
+  }
+
+  /** Draws everything again in the language now in force. */
+  relabel() {
+    this.renderFilter();
+    this.apply();
   }
 
   setBusy(busy) {
@@ -110,16 +126,25 @@ export class AccountsView {
       ...FILTERS.map(([value, label]) => {
         const option = document.createElement("option");
         option.value = value;
-        option.textContent = this.rows.length ? `${label} (${counts[value] ?? 0})` : label;
+        option.textContent = this.rows.length ? t("accounts.filter.count", { label: t(label), count: counts[value] ?? 0 }) : t(label);
         return option;
       }),
     );
     this.el.filter.value = current;
+    this.el.sort.replaceChildren(
+      ...SORTS.map(([value, label]) => {
+        const option = document.createElement("option");
+        option.value = value;
+        option.textContent = t(label);
+        return option;
+      }),
+    );
+    this.el.sort.value = this.sort;
   }
 
   apply() {
     this.renderFilter();
-    this.shown = filterAccounts(this.rows, this.query, this.filter);
+    this.shown = sortAccounts(filterAccounts(this.rows, this.query, this.filter), this.sort);
     const total = this.rows.length;
     this.el.empty.hidden = total !== 0;
     this.el.list.hidden = total === 0 || this.shown.length === 0;
@@ -127,9 +152,9 @@ export class AccountsView {
     document.getElementById("accounts-keys").hidden = total === 0;
     const watchShown = document.getElementById("watch-shown");
     watchShown.hidden = this.shown.length === 0;
-    watchShown.textContent = this.shown.length && this.shown.every((r) => r.watching) ? "Unwatch all shown" : "Watch all shown";
+    watchShown.textContent = t(this.shown.length && this.shown.every((r) => r.watching) ? "accounts.unwatchShown" : "accounts.watchShown");
     this.el.count.textContent =
-      total === 0 ? "" : this.shown.length === total ? `${total.toLocaleString("en-US")} accounts` : `${this.shown.length.toLocaleString("en-US")} of ${total.toLocaleString("en-US")}`;
+      total === 0 ? "" : this.shown.length === total ? t("accounts.count", { count: total }) : t("accounts.countOf", { shown: number(this.shown.length), count: total });
     this.el.list.setAttribute("aria-rowcount", String(this.shown.length));
     this.el.spacer.style.height = `${this.shown.length * ROW_HEIGHT}px`;
     if (this.selected && !this.shown.some((r) => r.email === this.selected)) this.selected = null;
@@ -200,6 +225,8 @@ export class AccountsView {
     else if (action === "remove") this.actions.remove(row);
     else if (action === "status") this.actions.status(row);
     else if (action === "copy" && row.lastCode?.code) this.actions.copy(row.lastCode.code);
+    else if (action === "copy-address") this.actions.copy(row.email, "address");
+    else if (action === "codes") this.actions.codes(row);
   }
 
   onKey(event) {
@@ -227,6 +254,8 @@ export class AccountsView {
     else if (key === "m") this.actions.messages(row);
     else if (key === "c") this.actions.compose(row);
     else if (key === "e") this.actions.edit(row);
+    else if (key === "y") this.actions.copy(row.email, "address");
+    else if (key === "k") this.actions.codes(row);
     else if (event.key === "Delete") this.actions.remove(row);
     else return;
     event.preventDefault();
@@ -252,19 +281,34 @@ function button(action, label, title, className = "icon-button") {
   return b;
 }
 
+/** A button that shows a symbol; its name for screen readers is its title. */
+function iconButton(action, symbol, title) {
+  const b = button(action, symbol, title);
+  b.setAttribute("aria-label", title);
+  return b;
+}
+
 function fillRow(el, row, now) {
   const status = displayStatus(row);
-  const email = cell("email", row.email);
-  email.title = row.email;
+  const email = cell("email");
+  const address = document.createElement("span");
+  address.className = "address";
+  address.textContent = row.email;
+  address.title = row.email;
+  const copyAddress = button("copy-address", "", t("accounts.copyAddress.title"), "icon-button copy-address");
+  copyAddress.setAttribute("aria-label", t("accounts.copyAddress.title"));
+  email.append(address, copyAddress);
   const statusCell = cell("");
-  const badge = button("status", statusLabel(status), row.statusDetail ?? "What this status means", `status ${statusTone(status)}`);
+  const badge = button("status", statusLabel(status), row.statusDetail ?? t("accounts.status.title"), `status ${statusTone(status)}`);
   statusCell.append(badge);
   const codeCell = cell("");
   if (row.lastCode?.code) {
-    const code = button("copy", row.lastCode.code, "Copy this code", "copy-code");
+    codeCell.classList.add("last-code");
+    const code = button("copy", row.lastCode.code, t("accounts.copyCode.title"), "copy-code");
     const when = document.createElement("span");
-    when.className = "muted small";
-    when.textContent = ` ${age(row.lastCode.foundAt, now)}`;
+    when.className = "muted small age";
+    when.textContent = age(row.lastCode.foundAt, now);
+    when.title = when.textContent;
     codeCell.append(code, when);
   } else {
     codeCell.textContent = "—";
@@ -272,12 +316,13 @@ function fillRow(el, row, now) {
   }
   const actions = cell("actions");
   actions.append(
-    button("wait", "Wait for code", "Wait for a new code (Enter)", "button small"),
-    button("watch", row.watching ? "Unwatch" : "Watch", row.watching ? "Stop watching (W)" : "Watch continuously (W)"),
-    button("messages", "Messages", "Show the newest messages (M)"),
-    button("compose", "Compose", "Write a message from this account (C)"),
-    button("edit", "Edit", "Edit the account (E)"),
-    button("remove", "✕", "Remove the account (Delete)"),
+    button("wait", t("accounts.action.wait"), t("accounts.action.wait.title"), "button small"),
+    button("watch", t(row.watching ? "accounts.action.unwatch" : "accounts.action.watch"), t(row.watching ? "accounts.action.unwatch.title" : "accounts.action.watch.title")),
+    button("messages", t("accounts.action.messages"), t("accounts.action.messages.title")),
+    button("codes", t("accounts.action.codes"), t("accounts.action.codes.title")),
+    iconButton("compose", "✉", t("accounts.action.compose.title")),
+    iconButton("edit", "✎", t("accounts.action.edit.title")),
+    button("remove", "✕", t("accounts.action.remove.title")),
   );
   el.replaceChildren(email, cell("muted", providerName(row.provider)), statusCell, codeCell, cell("muted", age(row.lastCheck, now)), actions);
 }
