@@ -13,7 +13,8 @@
 //! It needs `tauri-driver` (`cargo install tauri-driver --locked`) and WebKitWebDriver
 //! (apt: webkit2gtk-driver), `xclip` for the clipboard, `dbus-monitor` for notifications, and
 //! Postfix (run as root; see the test bed's README).
-//! Screenshots of every view go to `tests/artifacts/window-*.png`. The figure it prints,
+//! Screenshots of every view go to `tests/artifacts/window-*.png`: in English, then in
+//! Simplified Chinese (`window-zh-*`), and in the dark theme (`window-dark-*`). The figure it prints,
 //! APPEND to code shown, is the time from the server accepting the message to the code being
 //! in the window; it is printed, not asserted.
 
@@ -74,7 +75,8 @@ struct App {
 }
 
 impl App {
-    async fn launch(data_dir: &Path, extra_ca: &Path, work: &Path, run: usize) -> App {
+    /// Starts the app in English (`LANG=C.UTF-8`), or with the locale and theme `env` gives.
+    async fn launch(data_dir: &Path, extra_ca: &Path, work: &Path, run: usize, env: &[(&str, &str)]) -> App {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "the window tests need a display: run them under `MAILWATCH_WITH_X=1 tests/testbed/with-session.sh`"
@@ -92,6 +94,13 @@ impl App {
             .env("HOME", work.join("home"))
             .env("XDG_CONFIG_HOME", work.join("home/.config"))
             .env("RUST_LOG", "warn,mailwatch_shell=info,mailwatch_engine=info")
+            // The app follows the system's language: make it known, whatever runs the test.
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env_remove("LANGUAGE")
+            .env_remove("GTK_THEME")
+            .env("LANG", "C.UTF-8")
+            .envs(env.iter().copied())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()
@@ -321,7 +330,7 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
     let data_dir = work.join("data");
 
     // First run: add accounts, wait for a code, look at every view, change settings.
-    let app = App::launch(&data_dir, bed.dovecot.ca_pem_path(), &work, 1).await;
+    let app = App::launch(&data_dir, bed.dovecot.ca_pem_path(), &work, 1, &[]).await;
     app.shown("#accounts-empty", 20).await;
     app.screenshot("empty").await;
     let port = bed.dovecot.imaps_port();
@@ -502,7 +511,7 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
     app.quit().await;
 
     // Second run: the settings survived, and a forced wait timeout shows the warning.
-    let app = App::launch(&data_dir, bed.dovecot.ca_pem_path(), &work, 2).await;
+    let app = App::launch(&data_dir, bed.dovecot.ca_pem_path(), &work, 2, &[]).await;
     app.shown(&format!(".vrow[data-email=\"{OAUTH_USER}\"]"), 20).await;
     app.click("#tab-settings").await;
     let wait_timeout = app.shown("#setting-config-pool-waitTimeout", 10).await;
@@ -531,6 +540,151 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
     app.screenshot("pool-warning").await;
     app.quit().await;
     proxy.set_stall(false);
+
+    chinese_and_dark(&bed, &data_dir, &work).await;
+}
+
+/// The app in Simplified Chinese, from the system's locale: the accounts, a wait that receives
+/// a code, the notification's text on D-Bus, every view and the dialogs, with screenshots;
+/// then English chosen in Settings applies at once and wins over the system's language at
+/// the next start, which is also the dark-mode pass.
+async fn chinese_and_dark(bed: &TestBed, data_dir: &Path, work: &Path) {
+    const ZH_CODE: &str = "481527";
+    let logins = bed.dovecot.logins_for(OAUTH_USER);
+    let app = App::launch(data_dir, bed.dovecot.ca_pem_path(), work, 3, &[("LANG", "zh_CN.UTF-8")]).await;
+    app.text_until("#tab-accounts", 20, |t| t.trim() == "账户").await;
+    app.shown(&format!(".vrow[data-email=\"{OAUTH_USER}\"]"), 20).await;
+    assert_eq!(app.eval("return document.documentElement.lang").await, json!("zh-CN"), "the page says its language");
+    let count = app.text_until("#account-count", 5, |t| !t.is_empty()).await;
+    assert_eq!(count, "3 个账户", "counts are in Chinese");
+    app.screenshot("zh-accounts").await;
+
+    let mut monitor = Command::new("dbus-monitor")
+        .args(["--session", "interface='org.freedesktop.Notifications',member='Notify'"])
+        .stdout(std::fs::File::create(work.join("notify-zh.log")).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-monitor starts");
+    app.click(&format!(".vrow[data-email=\"{OAUTH_USER}\"] [data-action=wait]")).await;
+    app.shown("#wait-dialog[open] #wait-countdown", 5).await;
+    assert_eq!(app.text_until("#wait-title", 5, |t| !t.is_empty()).await, "正在等待验证码");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while bed.dovecot.logins_for(OAUTH_USER) == logins {
+        if Instant::now() > deadline {
+            app.fail(&format!("{OAUTH_USER} never logged in again:\n{}", bed.dovecot.log_tail(20))).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.screenshot("zh-waiting").await;
+    bed.dovecot.append(OAUTH_USER, "INBOX", code_mail(ZH_CODE).as_bytes()).await;
+    app.text_until("#wait-code", 20, |t| t.trim() == ZH_CODE).await;
+    assert_eq!(app.text_until("#wait-title", 5, |t| !t.is_empty()).await, "已收到验证码");
+    app.screenshot("zh-code").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = String::new();
+    while !seen.contains(ZH_CODE) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        seen = std::fs::read_to_string(work.join("notify-zh.log")).unwrap_or_default();
+    }
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    assert!(
+        seen.contains(&format!("GitHub 验证码 {ZH_CODE}")) && seen.contains(&format!("账户：{OAUTH_USER}")),
+        "the notification speaks Chinese, with the service, the code and the account; dbus-monitor saw:\n{seen}"
+    );
+    assert!(seen.contains("复制"), "its Copy action too; dbus-monitor saw:\n{seen}");
+    app.click("#wait-cancel").await;
+
+    app.click("#tab-codes").await;
+    app.text_until("#codes-rows", 10, |t| t.contains(ZH_CODE) && t.contains("转发")).await;
+    app.screenshot("zh-codes").await;
+    app.click("#tab-messages").await;
+    app.click(&format!("#messages-account option[value=\"{OAUTH_USER}\"]")).await;
+    app.click("#messages-load").await;
+    app.text_until("#messages-status", 15, |t| t.contains("封邮件")).await;
+    app.screenshot("zh-messages").await;
+    app.click("#tab-pool").await;
+    app.text_until("[data-counter=total_created] .stat-label", 5, |t| t == "新建会话").await;
+    app.screenshot("zh-pool").await;
+
+    // Settings: units, what needs a restart, and a value out of range refused beside its field.
+    app.click("#tab-settings").await;
+    app.text_until("label[for=setting-config-pool-maxTotal]", 10, |t| t == "总连接数").await;
+    app.fill("#setting-config-pool-maxTotal", "0").await;
+    let refused = app.text_until("#setting-config-pool-maxTotal-error", 5, |t| !t.is_empty()).await;
+    assert_eq!(refused, "“总连接数”必须在 1 到 1,000 个连接之间。");
+    app.click("#settings-save").await;
+    app.text_until("#settings-status", 5, |t| t.contains("超出范围")).await;
+    app.screenshot("zh-settings").await;
+    app.fill("#setting-config-pool-maxTotal", "50").await;
+
+    // The dialogs: the add dialog with its server settings open keeps its buttons in view and
+    // masks the secret; the status details; the keys.
+    app.click("#add-account").await;
+    app.click("#account-advanced summary").await;
+    app.fill("#account-secret", "a-secret-nobody-may-see").await;
+    let layout = app
+        .eval(
+            "const b = document.getElementById('account-save').getBoundingClientRect();
+             const s = getComputedStyle(document.getElementById('account-secret'));
+             return [b.bottom <= innerHeight, s.webkitTextSecurity];",
+        )
+        .await;
+    assert_eq!(layout, json!([true, "disc"]), "Save stays in view and the secret is masked (in view, masking)");
+    app.screenshot("zh-add").await;
+    app.shown("#account-secret", 5).await.send_keys(ESCAPE).await.unwrap();
+    app.click("#tab-accounts").await;
+    app.click(&format!(".vrow[data-email=\"{OAUTH_USER}\"] [data-action=status]")).await;
+    app.text_until("#status-advice", 5, |t| t.contains("一切正常")).await;
+    app.screenshot("zh-status").await;
+    app.shown("#status-dialog[open] button[type=submit]", 5).await.click().await.unwrap();
+    app.shown("#accounts-list", 5).await.send_keys("?").await.unwrap();
+    app.text_until("#keys-list", 5, |t| t.contains("等待验证码")).await;
+    app.screenshot("zh-keys").await;
+    app.shown("#keys-close", 5).await.send_keys(ESCAPE).await.unwrap();
+
+    // English chosen in Settings applies at once, tray and window, without a restart.
+    app.click("#tab-settings").await;
+    app.click("#setting-app-language option[value=en]").await;
+    app.click("#settings-save").await;
+    app.text_until("#tab-accounts", 10, |t| t.trim() == "Accounts").await;
+    app.text_until("label[for=setting-config-pool-maxTotal]", 5, |t| t == "Connections overall").await;
+    app.screenshot("en-settings").await;
+    app.click("#tab-accounts").await;
+    app.shown("#accounts-list", 5).await.send_keys("?").await.unwrap();
+    app.text_until("#keys-list", 5, |t| t.contains("Wait for a code")).await;
+    app.screenshot("en-keys").await;
+    app.shown("#keys-close", 5).await.send_keys(ESCAPE).await.unwrap();
+    app.click("#add-account").await;
+    app.click("#account-advanced summary").await;
+    app.screenshot("en-add").await;
+    app.quit().await;
+
+    // The choice is stored and wins over the system's Chinese; and the dark theme.
+    let app = App::launch(
+        data_dir,
+        bed.dovecot.ca_pem_path(),
+        work,
+        4,
+        &[("LANG", "zh_CN.UTF-8"), ("GTK_THEME", "Adwaita:dark")],
+    )
+    .await;
+    app.shown(&format!(".vrow[data-email=\"{OAUTH_USER}\"]"), 20).await;
+    app.text_until("#tab-accounts", 10, |t| t.trim() == "Accounts").await;
+    let dark = app.eval("return matchMedia('(prefers-color-scheme: dark)').matches").await;
+    assert_eq!(dark, json!(true), "GTK_THEME=Adwaita:dark gives the page the dark scheme");
+    app.screenshot("dark-accounts").await;
+    app.click("#tab-settings").await;
+    app.shown("#setting-app-language", 10).await;
+    app.screenshot("dark-settings").await;
+    app.click("#tab-pool").await;
+    app.screenshot("dark-pool").await;
+    app.click("#tab-accounts").await;
+    app.click(&format!(".vrow[data-email=\"{OAUTH_USER}\"] [data-action=edit]")).await;
+    app.shown("#account-dialog[open]", 5).await;
+    app.screenshot("dark-edit").await;
+    app.quit().await;
 }
 
 fn tempdir() -> PathBuf {
