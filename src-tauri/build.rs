@@ -25,6 +25,8 @@ fn main() {
         "import_accounts",
         "cancel_batch",
         "save_report",
+        "refresh_tokens",
+        "export_accounts",
         "copy_text",
         "open_link",
         "app_info",

@@ -76,9 +76,9 @@ async function openLink(url) {
   }
 }
 
-async function saveFile(name, text) {
+async function saveFile(name, text, titleKey = "codes.export.dialog") {
   try {
-    if (await ipc.saveReport(name, text, t("codes.export.dialog"))) toast(t("toast.exported"));
+    if (await ipc.saveReport(name, text, t(titleKey))) toast(t("toast.exported"));
   } catch (error) {
     showError(error, "error.export");
   }
@@ -141,6 +141,7 @@ const accounts = new AccountsView({
   remove: (row) => remove(row),
   status: (row) => showStatus(row),
   copy,
+  bulk: (action, emails) => bulk(action, emails),
 });
 
 const codes = new CodesView({ copy, open: openLink, save: saveFile, forward: (record) => compose.open(forwardDraft(record), t("compose.forward")) });
@@ -170,6 +171,45 @@ async function remove(row) {
     reload();
   } catch (error) {
     showError(error, "error.remove");
+  }
+}
+
+/** What the selection bar (and W or Delete on a selection) does to several accounts. */
+async function bulk(action, emails) {
+  if (!emails.length) return;
+  if (action === "watch" || action === "unwatch") return setWatching(emails, action === "watch");
+  if (action === "export") {
+    try {
+      return await saveFile("mailwatch-accounts.csv", await ipc.exportAccounts(emails), "selection.export.dialog");
+    } catch (error) {
+      return showError(error, "error.export");
+    }
+  }
+  if (action === "refresh") {
+    toast(t("toast.refreshing", { count: emails.length }));
+    try {
+      const report = await ipc.refreshTokens(emails);
+      toast(t("toast.refreshed", { ok: number(report.ok), failed: number(report.failed) }));
+    } catch (error) {
+      showError(error, "error.refresh");
+    }
+    return reload();
+  }
+  if (action === "remove") {
+    const ok = await confirmDialog(t("removeMany.title", { count: emails.length }), t("removeMany.text", { count: emails.length }), t("remove.ok"));
+    if (!ok) return;
+    let removed = 0;
+    try {
+      for (const email of emails) {
+        await ipc.removeAccount(email);
+        removed += 1;
+      }
+    } catch (error) {
+      showError(error, "error.remove");
+    }
+    toast(t("toast.removedMany", { count: removed }));
+    accounts.mark([]);
+    return reload();
   }
 }
 
@@ -311,6 +351,8 @@ const KEYS = [
   ["Ctrl+O", "keys.import"],
   ["F5", "keys.reload"],
   ["↑ ↓ PgUp PgDn Home End", "keys.select"],
+  ["Shift+↑ Shift+↓ Ctrl+Click Space", "keys.selectMany"],
+  ["Ctrl+A", "keys.selectAll"],
   ["Enter", "keys.wait"],
   ["W", "keys.watch"],
   ["M", "keys.messages"],

@@ -76,6 +76,10 @@ export const restart = () => call("restart");
 export const pickImportFile = () => call("pick_import_file");
 export const importAccounts = (request) => call("import_accounts", { request });
 export const cancelBatch = () => call("cancel_batch");
+/** Exchanges the accounts' refresh tokens now; resolves with `{ok, failed, cancelled, accounts}`. */
+export const refreshTokens = (emails) => call("refresh_tokens", { emails });
+/** The accounts as CSV, without secrets. */
+export const exportAccounts = (emails) => call("export_accounts", { emails });
 /** Asks where to save `text` (suggesting `name`, under the dialog title `title`); resolves `false` if the user cancelled. */
 export const saveReport = (name, text, title) => call("save_report", { name, text, title });
 

@@ -104,6 +104,8 @@ pub fn run() {
             commands::import::import_accounts,
             commands::import::cancel_batch,
             commands::import::save_report,
+            commands::import::refresh_tokens,
+            commands::import::export_accounts,
             commands::system::copy_text,
             commands::system::open_link,
             commands::system::app_info,

@@ -274,9 +274,10 @@ impl App {
     }
 }
 
-/// WebDriver key codes: Escape, and Control held for Enter then released.
+/// WebDriver key codes: Escape, and Control held for Enter (or A) then released.
 const ESCAPE: &str = "\u{E00C}";
 const CTRL_ENTER: &str = "\u{E009}\u{E007}\u{E000}";
+const CTRL_A: &str = "\u{E009}a\u{E000}";
 
 /// Polls `ok` for up to 10 s, failing the test with `what` if it never holds.
 async fn wait_until<F, Fut>(app: &App, what: &str, ok: F)
@@ -643,6 +644,18 @@ async fn chinese_and_dark(bed: &TestBed, data_dir: &Path, work: &Path) {
     app.text_until("#keys-list", 5, |t| t.contains("等待验证码")).await;
     app.screenshot("zh-keys").await;
     app.shown("#keys-close", 5).await.send_keys(ESCAPE).await.unwrap();
+
+    // Several accounts at once: Ctrl+A selects every row shown, the bar says how many, and
+    // its buttons act on each of them.
+    app.shown("#accounts-list", 5).await.send_keys(CTRL_A).await.unwrap();
+    app.text_until("#selection-count", 5, |t| t == "已选择 3 个").await;
+    app.click("#selection-bar [data-bulk=watch]").await;
+    app.text_until("#accounts-spacer", 10, |t| t.matches("停止监视").count() == 3).await;
+    app.screenshot("zh-selection").await;
+    app.click("#selection-bar [data-bulk=unwatch]").await;
+    app.text_until("#accounts-spacer", 10, |t| !t.contains("停止监视")).await;
+    app.click("#selection-bar [data-bulk=clear]").await;
+    assert_eq!(app.eval("return document.getElementById('selection-bar').hidden").await, json!(true));
 
     // English chosen in Settings applies at once, tray and window, without a restart.
     app.click("#tab-settings").await;

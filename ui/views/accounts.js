@@ -1,6 +1,7 @@
 // The accounts view: a searchable, filterable list that renders only the rows in view, so
 // 10,000 accounts scroll smoothly. Rows are reused DOM nodes; nothing is rebuilt per scroll
-// except the few rows that come into view.
+// except the few rows that come into view. Several rows can be selected (Ctrl or Shift with a
+// click or the arrows, Ctrl+A) and acted on together from the selection bar.
 
 import { displayStatus, statusLabel, statusTone, filterAccounts, countByStatus, sortAccounts, FILTERS, SORTS } from "../lib/accounts.js";
 import { age, providerName } from "../lib/format.js";
@@ -11,13 +12,15 @@ const ROW_HEIGHT = 40;
 
 export class AccountsView {
   /**
-   * @param {object} actions `{wait(row), watch(row, on), messages(row), compose(row), edit(row), remove(row), status(row), copy(code)}`
+   * @param {object} actions `{wait(row), watch(row, on), messages(row), codes(row), compose(row), edit(row), remove(row), status(row), copy(text, what), bulk(action, emails)}`
    */
   constructor(actions) {
     this.actions = actions;
     this.rows = [];
     this.shown = [];
-    this.selected = null; // email
+    this.selected = null; // email: the keyboard's row
+    this.marked = new Set(); // emails: the selection
+    this.anchor = null; // email: where a Shift selection starts
     this.query = "";
     // The filter and order survive restarts (the window's own storage; no account data).
     this.filter = localStorage.getItem("mailwatch:accounts-filter") ?? "all";
@@ -53,6 +56,13 @@ export class AccountsView {
     new ResizeObserver(() => this.paint()).observe(this.el.viewport);
     this.el.list.addEventListener("keydown", (event) => this.onKey(event));
     this.el.spacer.addEventListener("click", (event) => this.onClick(event));
+    this.el.bar = document.getElementById("selection-bar");
+    this.el.barCount = document.getElementById("selection-count");
+    this.el.bar.addEventListener("click", (event) => {
+      const action = event.target.closest("[data-bulk]")?.dataset.bulk;
+      if (action === "clear") this.mark([]);
+      else if (action) this.actions.bulk(action, this.markedEmails());
+    });
     this.renderFilter();
   }
 
@@ -158,7 +168,35 @@ export class AccountsView {
     this.el.list.setAttribute("aria-rowcount", String(this.shown.length));
     this.el.spacer.style.height = `${this.shown.length * ROW_HEIGHT}px`;
     if (this.selected && !this.shown.some((r) => r.email === this.selected)) this.selected = null;
+    const shown = new Set(this.shown.map((r) => r.email));
+    this.marked = new Set([...this.marked].filter((e) => shown.has(e)));
+    this.paintBar();
     this.repaint();
+  }
+
+  /** The selected addresses, in the list's order. */
+  markedEmails() {
+    return this.shown.filter((r) => this.marked.has(r.email)).map((r) => r.email);
+  }
+
+  /** Selects exactly `emails`. */
+  mark(emails) {
+    this.marked = new Set(emails);
+    this.paintBar();
+    this.repaint();
+  }
+
+  paintBar() {
+    this.el.bar.hidden = this.marked.size < 2;
+    this.el.barCount.textContent = t("selection.count", { count: this.marked.size });
+  }
+
+  /** Marks the rows from the anchor to `email`, in the list's order. */
+  markRange(email) {
+    const from = this.shown.findIndex((r) => r.email === (this.anchor ?? email));
+    const to = this.shown.findIndex((r) => r.email === email);
+    const [a, b] = from <= to ? [from, to] : [to, from];
+    this.mark(this.shown.slice(Math.max(0, a), b + 1).map((r) => r.email));
   }
 
   repaint() {
@@ -194,13 +232,20 @@ export class AccountsView {
       el.style.top = `${index * ROW_HEIGHT}px`;
       el.dataset.email = data.email;
       el.setAttribute("aria-rowindex", String(index + 1));
-      el.setAttribute("aria-selected", String(data.email === this.selected));
+      el.setAttribute("aria-selected", String(this.marked.has(data.email)));
+      el.classList.toggle("cursor", data.email === this.selected && this.marked.size !== 1);
       fillRow(el, data, now);
     });
   }
 
-  select(email, reveal = true) {
+  /** Moves the keyboard's row to `email`, selecting it alone unless `keep` (the selection stays). */
+  select(email, reveal = true, keep = false) {
     this.selected = email;
+    if (!keep) {
+      this.marked = new Set([email]);
+      this.anchor = email;
+      this.paintBar();
+    }
     const index = this.shown.findIndex((r) => r.email === email);
     if (reveal && index >= 0) {
       const { viewport } = this.el;
@@ -215,8 +260,20 @@ export class AccountsView {
     if (!rowEl) return;
     const row = this.byEmail.get(rowEl.dataset.email);
     if (!row) return;
-    this.select(row.email, false);
     const action = event.target.closest("[data-action]")?.dataset.action;
+    if (!action && (event.ctrlKey || event.metaKey)) {
+      const marked = new Set(this.marked);
+      if (marked.has(row.email)) marked.delete(row.email);
+      else marked.add(row.email);
+      this.selected = row.email;
+      this.anchor = row.email;
+      return this.mark([...marked]);
+    }
+    if (!action && event.shiftKey) {
+      this.selected = row.email;
+      return this.markRange(row.email);
+    }
+    if (!(action && this.marked.has(row.email) && this.marked.size > 1)) this.select(row.email, false);
     if (action === "wait") this.actions.wait(row);
     else if (action === "watch") this.actions.watch(row, !row.watching);
     else if (action === "messages") this.actions.messages(row);
@@ -235,8 +292,39 @@ export class AccountsView {
     const move = (to) => {
       event.preventDefault();
       const clamped = Math.max(0, Math.min(this.shown.length - 1, to));
-      if (this.shown[clamped]) this.select(this.shown[clamped].email);
+      const email = this.shown[clamped]?.email;
+      if (!email) return;
+      if (event.shiftKey) {
+        this.select(email, true, true);
+        this.markRange(email);
+      } else {
+        this.select(email, true, event.ctrlKey || event.metaKey);
+      }
     };
+    if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "a") {
+      event.preventDefault();
+      return this.mark(this.shown.map((r) => r.email));
+    }
+    if (event.key === " " && this.selected) {
+      event.preventDefault();
+      const marked = new Set(this.marked);
+      if (marked.has(this.selected)) marked.delete(this.selected);
+      else marked.add(this.selected);
+      return this.mark([...marked]);
+    }
+    if (event.key === "Escape" && this.marked.size > 1) {
+      event.preventDefault();
+      return this.mark(this.selected ? [this.selected] : []);
+    }
+    // With several rows selected, W and Delete act on all of them.
+    const many = this.marked.size > 1 && !event.ctrlKey && !event.altKey && !event.metaKey;
+    if (many && (event.key === "Delete" || event.key.toLowerCase() === "w")) {
+      event.preventDefault();
+      const emails = this.markedEmails();
+      if (event.key === "Delete") return this.actions.bulk("remove", emails);
+      const allWatched = emails.every((e) => this.byEmail.get(e)?.watching);
+      return this.actions.bulk(allWatched ? "unwatch" : "watch", emails);
+    }
     const page = Math.max(1, Math.floor(this.el.viewport.clientHeight / ROW_HEIGHT) - 1);
     const row = this.selectedRow();
     switch (event.key) {
