@@ -360,6 +360,8 @@ const KEYS = [
   ["C", "keys.compose"],
   ["E", "keys.edit"],
   ["Y", "keys.copyAddress"],
+  ["Ctrl+C", "keys.copyCode"],
+  ["S", "keys.status"],
   ["Delete", "keys.remove"],
   ["Ctrl+Enter", "keys.send"],
   ["Esc", "keys.escape"],

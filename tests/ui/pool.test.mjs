@@ -82,7 +82,7 @@ test("every setting has a label, a one-line help and a known kind", () => {
   for (const group of GROUPS) {
     for (const f of group.fields) {
       assert.ok(f.label && f.help && !f.help.includes("\n"), f.key);
-      assert.ok(["int", "secs", "bool", "choice"].includes(f.kind), f.key);
+      assert.ok(["int", "number", "secs", "bool", "choice"].includes(f.kind), f.key);
       assert.equal(Boolean(f.restart), f.key.startsWith("config."), `${f.key}: the engine's limits, and only they, need a restart`);
       assert.ok(f.key.startsWith("config.") || f.key.startsWith("app."), f.key);
       assert.ok(!keys.has(f.key), `duplicate ${f.key}`);
@@ -115,6 +115,7 @@ test("form values are checked and typed, with errors in words that give the rang
   assert.deepEqual(parseField({ label: "On", kind: "bool" }, true), { value: true });
   assert.equal(describeDefault({ kind: "secs" }, 30), "30 s");
   assert.equal(describeDefault({ kind: "int", unit: "unit.messages" }, 20), "20 messages");
+  assert.equal(describeDefault({ kind: "int", unit: "unit.connections" }, 1), "1 connection", "the unit agrees with its number");
   assert.equal(describeDefault({ kind: "bool" }, false), "off");
 });
 

@@ -19,6 +19,7 @@ export const GROUPS = [
     title: "settings.group.watching",
     fields: [
       { key: "config.watch.pollInterval", label: "settings.watch.pollInterval", kind: "secs", min: 5, max: 3600, help: "settings.watch.pollInterval.help", restart: true },
+      { key: "config.watch.pollLoginRate", label: "settings.watch.pollLoginRate", kind: "number", min: 0, max: 1000, help: "settings.watch.pollLoginRate.help", unit: "unit.perSecond", restart: true },
       { key: "config.watch.pollConcurrency", label: "settings.watch.pollConcurrency", kind: "int", min: 1, max: 100, help: "settings.watch.pollConcurrency.help", unit: "unit.accounts", restart: true },
       { key: "config.watch.idle", label: "settings.watch.idle", kind: "bool", help: "settings.watch.idle.help", restart: true },
       { key: "config.cache.waitTimeout", label: "settings.cache.waitTimeout", kind: "secs", min: 5, max: 3600, help: "settings.cache.waitTimeout.help", restart: true },
@@ -70,10 +71,10 @@ export function setPath(object, path, value) {
   return copy;
 }
 
-/** The unit shown beside a field's value ("s", "connections"), or "". */
-export function unitOf(field) {
+/** The unit shown beside a field's value ("s", "connections"; "connection" for 1), or "". */
+export function unitOf(field, count = 2) {
   if (field.kind === "secs") return t("unit.seconds");
-  return field.unit ? t(field.unit) : "";
+  return field.unit ? t(field.unit, { count }) : "";
 }
 
 /** The field's default as the settings view prints it: "1", "30 s", "on". */
@@ -81,7 +82,7 @@ export function describeDefault(field, value) {
   if (value === undefined) return "";
   if (field.kind === "bool") return t(value ? "settings.on" : "settings.off");
   if (field.kind === "choice") return "";
-  const unit = unitOf(field);
+  const unit = unitOf(field, value);
   return unit ? t("settings.valueWithUnit", { value: number(value), unit }) : number(value);
 }
 
@@ -93,7 +94,7 @@ export function parseField(field, raw) {
   if (field.kind === "choice") return { value: String(raw ?? "") };
   const text = String(raw).trim();
   const value = Number(text);
-  const args = { name: t(field.label), min: field.min, max: field.max, unit: unitOf(field) };
+  const args = { name: t(field.label), min: field.min, max: field.max, unit: unitOf(field, field.max) };
   if (!text || !Number.isFinite(value)) return { error: t("settings.error.number", args) };
   if (field.kind === "int" && !Number.isInteger(value)) return { error: t("settings.error.whole", args) };
   if ((field.min != null && value < field.min) || (field.max != null && value > field.max)) {

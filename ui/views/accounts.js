@@ -335,6 +335,10 @@ export class AccountsView {
       case "Home": return move(0);
       case "End": return move(this.shown.length - 1);
     }
+    if (row && (event.ctrlKey || event.metaKey) && key0(event) === "c" && row.lastCode?.code && !String(getSelection())) {
+      event.preventDefault();
+      return this.actions.copy(row.lastCode.code);
+    }
     if (!row || event.ctrlKey || event.altKey || event.metaKey) return;
     const key = event.key.toLowerCase();
     if (event.key === "Enter") this.actions.wait(row);
@@ -343,11 +347,16 @@ export class AccountsView {
     else if (key === "c") this.actions.compose(row);
     else if (key === "e") this.actions.edit(row);
     else if (key === "y") this.actions.copy(row.email, "address");
+    else if (key === "s") this.actions.status(row);
     else if (key === "k") this.actions.codes(row);
     else if (event.key === "Delete") this.actions.remove(row);
     else return;
     event.preventDefault();
   }
+}
+
+function key0(event) {
+  return event.key.toLowerCase();
 }
 
 function cell(className, text) {
