@@ -350,8 +350,8 @@ const KEYS = [
   ["Ctrl+N", "keys.add"],
   ["Ctrl+O", "keys.import"],
   ["F5", "keys.reload"],
-  ["↑ ↓ PgUp PgDn Home End", "keys.select"],
-  ["Shift+↑ Shift+↓ Ctrl+Click Space", "keys.selectMany"],
+  ["↑↓ PgUp/PgDn Home/End", "keys.select"],
+  ["Shift+↑↓ Ctrl+Click Space", "keys.selectMany"],
   ["Ctrl+A", "keys.selectAll"],
   ["Enter", "keys.wait"],
   ["W", "keys.watch"],
@@ -370,7 +370,9 @@ const KEYS = [
 
 function paintKeys() {
   $("keys-list").replaceChildren(
-    ...KEYS.flatMap(([keys, what]) => {
+    ...KEYS.map(([keys, what]) => {
+      const pair = document.createElement("div");
+      pair.className = "key";
       const dt = document.createElement("dt");
       for (const [i, key] of keys.split(" ").entries()) {
         if (i) dt.append(" ");
@@ -384,7 +386,8 @@ function paintKeys() {
       }
       const dd = document.createElement("dd");
       dd.textContent = t(what);
-      return [dt, dd];
+      pair.append(dt, dd);
+      return pair;
     }),
   );
 }
