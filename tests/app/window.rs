@@ -294,6 +294,43 @@ where
     }
 }
 
+/// The X windows that show now.
+fn x_windows() -> std::collections::HashSet<String> {
+    let out = Command::new("xdotool").args(["search", "--onlyvisible", "--name", ""]).output().expect("xdotool runs");
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// Picks `path` in the file dialog the app opened since `before` was taken: the dialog takes
+/// a typed path (GTK's location field opens on "/") and Enter, as from a keyboard.
+async fn pick_file(before: &std::collections::HashSet<String>, path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let window = loop {
+        if let Some(new) = x_windows().difference(before).next() {
+            break new.clone();
+        }
+        assert!(Instant::now() < deadline, "no file dialog opened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The dialog draws itself after it maps.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let xdotool = |args: &[&str]| {
+        let status = Command::new("xdotool").args(args).status().expect("xdotool runs");
+        assert!(status.success(), "xdotool {args:?} failed");
+    };
+    xdotool(&["windowfocus", "--sync", &window]);
+    xdotool(&["key", "ctrl+l"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    xdotool(&["type", "--delay", "20", &path.display().to_string()]);
+    // The location field may take the first Enter for its completion: press it until the
+    // dialog has gone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while x_windows().contains(&window) {
+        assert!(Instant::now() < deadline, "the file dialog did not take {}", path.display());
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let _ = Command::new("xdotool").args(["key", "Return"]).status();
+    }
+}
+
 fn tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
@@ -657,6 +694,18 @@ async fn chinese_and_dark(bed: &TestBed, data_dir: &Path, work: &Path) {
     app.click("#selection-bar [data-bulk=clear]").await;
     assert_eq!(app.eval("return document.getElementById('selection-bar').hidden").await, json!(true));
 
+    // The import dialog, from a file picked in the system's file dialog (typed into it, as a
+    // keyboard user would): its preview counts and a line-numbered error, in Chinese.
+    let file = work.join("accounts.txt");
+    std::fs::write(&file, "nina@example.test----pw-nina----127.0.0.1----993\nnot an account line\nomar@example.test----pw-omar----127.0.0.1----993\n").unwrap();
+    let before = x_windows();
+    app.click("#import").await;
+    pick_file(&before, &file).await;
+    app.text_until("#import-preview", 15, |t| t.contains("第 2 行")).await;
+    app.text_until("#import-run", 5, |t| t == "导入 2 个账户").await;
+    app.screenshot("zh-import").await;
+    app.click("#import-close").await;
+
     // English chosen in Settings applies at once, tray and window, without a restart.
     app.click("#tab-settings").await;
     app.click("#setting-app-language option[value=en]").await;
@@ -697,6 +746,13 @@ async fn chinese_and_dark(bed: &TestBed, data_dir: &Path, work: &Path) {
     app.click(&format!(".vrow[data-email=\"{OAUTH_USER}\"] [data-action=edit]")).await;
     app.shown("#account-dialog[open]", 5).await;
     app.screenshot("dark-edit").await;
+    app.shown("#account-email", 5).await.send_keys(ESCAPE).await.unwrap();
+    let before = x_windows();
+    app.click("#import").await;
+    pick_file(&before, &work.join("accounts.txt")).await;
+    app.text_until("#import-preview", 15, |t| t.contains("line 2")).await;
+    app.text_until("#import-run", 5, |t| t == "Import 2 accounts").await;
+    app.screenshot("dark-import").await;
     app.quit().await;
 }
 
