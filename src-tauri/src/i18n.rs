@@ -2,8 +2,9 @@
 //! catalogues the window uses (`ui/i18n/*.json`), compiled in.
 //!
 //! The language is the one chosen in Settings, or else the system's: the first of `LC_ALL`,
-//! `LC_MESSAGES` and `LANG` that is set. Any Chinese locale gets Simplified Chinese; anything
-//! else the window does not speak gets English. The CLI does not use this: it stays English.
+//! `LC_MESSAGES` and `LANG` that is set. Chinese of Taiwan, Hong Kong or Macau gets Traditional
+//! Chinese, any other Chinese Simplified; anything else the window does not speak gets English.
+//! The CLI does not use this: it stays English.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -11,8 +12,11 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 /// The languages there is a catalogue for, with the catalogue's JSON.
-const CATALOGUES: [(&str, &str); 2] =
-    [("en", include_str!("../../ui/i18n/en.json")), ("zh-CN", include_str!("../../ui/i18n/zh-CN.json"))];
+const CATALOGUES: [(&str, &str); 3] = [
+    ("en", include_str!("../../ui/i18n/en.json")),
+    ("zh-CN", include_str!("../../ui/i18n/zh-CN.json")),
+    ("zh-TW", include_str!("../../ui/i18n/zh-TW.json")),
+];
 
 /// A catalogue: key to message (a string, or plural forms by `Intl.PluralRules` category).
 pub type Catalogue = HashMap<String, Value>;
@@ -47,9 +51,16 @@ pub fn resolve(choice: &str) -> &'static str {
     from_locale(&system)
 }
 
-/// The language for a POSIX locale name ("zh_CN.UTF-8", "en_GB", "C").
+/// The language for a POSIX locale name ("zh_CN.UTF-8", "zh_TW.UTF-8", "en_GB", "C").
 pub fn from_locale(locale: &str) -> &'static str {
-    if locale.to_ascii_lowercase().starts_with("zh") { "zh-CN" } else { "en" }
+    let lower = locale.to_ascii_lowercase();
+    if !lower.starts_with("zh") {
+        "en"
+    } else if ["zh_tw", "zh_hk", "zh_mo"].iter().any(|p| lower.starts_with(p)) {
+        "zh-TW"
+    } else {
+        "zh-CN"
+    }
 }
 
 /// The catalogue of `language` (English for one there is none of).
@@ -79,7 +90,9 @@ mod tests {
     #[test]
     fn locales_map_to_the_languages_there_are_catalogues_for() {
         assert_eq!(from_locale("zh_CN.UTF-8"), "zh-CN");
-        assert_eq!(from_locale("zh_TW.UTF-8"), "zh-CN", "Traditional Chinese readers get Simplified, not English");
+        assert_eq!(from_locale("zh_TW.UTF-8"), "zh-TW");
+        assert_eq!(from_locale("zh_HK.UTF-8"), "zh-TW", "Hong Kong reads Traditional script");
+        assert_eq!(from_locale("zh_SG.UTF-8"), "zh-CN");
         assert_eq!(from_locale("en_GB.UTF-8"), "en");
         assert_eq!(from_locale("C"), "en");
         assert_eq!(from_locale(""), "en");

@@ -73,8 +73,8 @@ const placeholders = (message) => {
   return [...new Set([...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]))].sort();
 };
 
-test("there is an English and a Simplified Chinese catalogue", () => {
-  assert.ok(languages.includes("en") && languages.includes("zh-CN"), `catalogues found: ${catalogueFiles.join(", ")}`);
+test("there are English, Simplified and Traditional Chinese catalogues", () => {
+  for (const l of ["en", "zh-CN", "zh-TW"]) assert.ok(languages.includes(l), `no ${l}; catalogues found: ${catalogueFiles.join(", ")}`);
   assert.ok(Object.keys(english).length > 300, `the English catalogue has only ${Object.keys(english).length} keys`);
 });
 
@@ -124,13 +124,18 @@ test("the catalogues have the same keys and the same placeholders", () => {
 test("Chinese messages are translated, not English copied over", () => {
   // Names that stay as they are in any language.
   const names = /\b(IMAP|SMTP|OAuth2?|STARTTLS|TLS|Outlook|Gmail|JSON|CSV|TSV|IDLE|Mailwatch|Ctrl|Enter|Alt|Delete|Esc|SMTP\.Send)\b/g;
-  const copied = Object.entries(catalogues["zh-CN"])
-    .filter(([key, m]) => {
-      const text = (typeof m === "object" ? Object.values(m).join(" ") : m).replace(/\{\w+\}/g, "").replace(names, "");
-      return /[A-Za-z]{3,}/.test(text) && !/[\u4e00-\u9fff]/.test(text) && !key.startsWith("errors.");
-    })
-    .map(([key, m]) => `${key}: ${JSON.stringify(m)}`);
-  assert.deepEqual(copied, [], `zh-CN messages that are still English:\n  ${copied.join("\n  ")}`);
+  for (const language of ["zh-CN", "zh-TW"]) {
+    const copied = Object.entries(catalogues[language])
+      .filter(([key, m]) => {
+        const text = (typeof m === "object" ? Object.values(m).join(" ") : m).replace(/\{\w+\}/g, "").replace(names, "");
+        return /[A-Za-z]{3,}/.test(text) && !/[\u4e00-\u9fff]/.test(text) && !key.startsWith("errors.");
+      })
+      .map(([key, m]) => `${key}: ${JSON.stringify(m)}`);
+    assert.deepEqual(copied, [], `${language} messages that are still English:\n  ${copied.join("\n  ")}`);
+  }
+  // Traditional is not Simplified with another name: a few characters that differ.
+  const simplified = Object.entries(catalogues["zh-TW"]).filter(([, m]) => /[账户设邮验码连会]/.test(JSON.stringify(m))).map(([k]) => k);
+  assert.deepEqual(simplified, [], `zh-TW messages in Simplified characters: ${simplified.join(", ")}`);
 });
 
 test("every error code the app can send has a sentence and a fallback", () => {
@@ -160,7 +165,9 @@ test("plurals, numbers and relative times follow the locale", () => {
   assert.equal(age(1_000 - 5 * 60, 1_000_000), "5分钟前");
   assert.equal(age(1_000 - 3 * 86400, 1_000_000), "3天前");
   setCatalogue("en", english);
-  assert.equal(pickLocale("", ["zh-TW", "en"]), "zh-CN");
+  assert.equal(pickLocale("", ["zh-TW", "en"]), "zh-TW");
+  assert.equal(pickLocale("", ["zh-Hant-HK"]), "zh-TW");
+  assert.equal(pickLocale("", ["zh"]), "zh-CN");
   assert.equal(pickLocale("en", ["zh-CN"]), "en", "a choice made in Settings wins");
   assert.equal(pickLocale("", ["fr-FR"]), "en");
 });

@@ -10,6 +10,7 @@
 export const LOCALES = [
   ["en", "English"],
   ["zh-CN", "简体中文"],
+  ["zh-TW", "繁體中文"],
 ];
 
 const state = { locale: "en", messages: {}, english: {}, numbers: null, plurals: null, relative: null };
@@ -35,15 +36,16 @@ export function locale() {
 
 /**
  * The language to use: the user's choice when it is one the window speaks, otherwise the
- * first of the system's languages that it speaks (any Chinese is Simplified Chinese for
- * now), otherwise English.
+ * first of the system's languages that it speaks (Chinese of Taiwan, Hong Kong or Macau, or
+ * written in Traditional script, is Traditional; any other Chinese is Simplified), otherwise
+ * English.
  */
 export function pickLocale(choice, systemLanguages = []) {
   const known = LOCALES.map(([code]) => code);
   if (choice && known.includes(choice)) return choice;
   for (const tag of systemLanguages) {
     const lower = String(tag ?? "").toLowerCase().replace("_", "-");
-    if (lower.startsWith("zh")) return "zh-CN";
+    if (lower.startsWith("zh")) return /^zh-(tw|hk|mo|hant)/.test(lower) ? "zh-TW" : "zh-CN";
     if (lower.startsWith("en")) return "en";
   }
   return "en";
