@@ -316,6 +316,7 @@ async function loadLanguage(choice) {
   setPausedButton($("pause").getAttribute("aria-pressed") === "true");
   accounts.relabel();
   codes.paint();
+  messages.relabel();
   pool.relabel();
   settingsView.relabel();
   editor.relabel();

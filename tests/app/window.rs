@@ -721,6 +721,22 @@ async fn chinese_and_dark(bed: &TestBed, data_dir: &Path, work: &Path) {
     app.click("#add-account").await;
     app.click("#account-advanced summary").await;
     app.screenshot("en-add").await;
+    app.shown("#account-email", 5).await.send_keys(ESCAPE).await.unwrap();
+
+    // Traditional Chinese the same way, then English again for the next run.
+    app.click("#tab-settings").await;
+    app.click("#setting-app-language option[value=zh-TW]").await;
+    app.click("#settings-save").await;
+    app.text_until("#tab-accounts", 10, |t| t.trim() == "帳號").await;
+    app.text_until("#settings-status", 5, |t| t.starts_with("已儲存")).await;
+    app.screenshot("zh-TW-settings").await;
+    app.click("#tab-accounts").await;
+    app.text_until("#account-count", 5, |t| t == "3 個帳號").await;
+    app.screenshot("zh-TW-accounts").await;
+    app.click("#tab-settings").await;
+    app.click("#setting-app-language option[value=en]").await;
+    app.click("#settings-save").await;
+    app.text_until("#tab-accounts", 10, |t| t.trim() == "Accounts").await;
     app.quit().await;
 
     // The choice is stored and wins over the system's Chinese; and the dark theme.

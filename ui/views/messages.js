@@ -36,6 +36,11 @@ export class MessagesView {
     this.el.dialog.querySelector("[data-close]").addEventListener("click", () => this.el.dialog.close());
   }
 
+  /** Says the listing's count again in the language now in force. */
+  relabel() {
+    if (this.count != null && this.el.status.textContent) this.el.status.textContent = t("messages.count", { count: this.count });
+  }
+
   /** Selects `top` (`cache.listTop`) as the listing's size, adding it when it is not offered. */
   setDefaultTop(top) {
     const value = String(top);
@@ -83,6 +88,7 @@ export class MessagesView {
       this.email = email;
       this.folder = folder;
       this.paint(messages);
+      this.count = messages.length;
       this.el.status.textContent = t("messages.count", { count: messages.length });
     } catch (error) {
       this.el.status.textContent = "";

@@ -19,7 +19,7 @@ export class SettingsView {
     });
     document.getElementById("settings-defaults").addEventListener("click", () => this.restoreDefaults());
     this.form.addEventListener("input", (event) => {
-      this.status.textContent = t("settings.unsaved");
+      this.say("settings.unsaved");
       const field = fieldOf(event.target.name);
       if (field) this.check(field, event.target);
     });
@@ -34,7 +34,7 @@ export class SettingsView {
       this.limits = view.limits;
       this.watch = view.watch;
       this.paint(this.values);
-      this.status.textContent = "";
+      this.say(null);
     } catch (error) {
       this.onError(error, "settings.error.load");
     }
@@ -45,6 +45,13 @@ export class SettingsView {
     if (!this.values) return;
     const { values } = this.read(false);
     this.paint(values);
+    if (this.said) this.say(...this.said);
+  }
+
+  /** Puts the message `key` (with `args`) in the status line, or clears it. */
+  say(key, args = {}) {
+    this.said = key ? [key, args] : null;
+    this.status.textContent = key ? t(key, args) : "";
   }
 
   paint(values) {
@@ -150,7 +157,7 @@ export class SettingsView {
   async save() {
     const { values, errors } = this.read();
     if (errors.length) {
-      this.status.textContent = t("settings.invalid", { count: errors.length });
+      this.say("settings.invalid", { count: errors.length });
       errors[0][1].focus();
       return;
     }
@@ -158,8 +165,8 @@ export class SettingsView {
       const saved = await ipc.saveSettings(values);
       const languageChanged = values.app.language !== this.values.app.language;
       this.values = values;
+      this.say(saved.restartNeeded ? "settings.savedRestart" : "settings.saved");
       this.onSaved(values, saved, languageChanged);
-      this.status.textContent = t(saved.restartNeeded ? "settings.savedRestart" : "settings.saved");
     } catch (error) {
       this.onError(error, "settings.error.save");
     }
@@ -168,7 +175,7 @@ export class SettingsView {
   restoreDefaults() {
     // Preferences that are not settings (hints) keep their values.
     this.paint({ config: this.defaults.config, app: { ...this.values.app, ...this.defaults.app, closeHintShown: this.values.app.closeHintShown } });
-    this.status.textContent = t("settings.defaultsRestored");
+    this.say("settings.defaultsRestored");
   }
 }
 
