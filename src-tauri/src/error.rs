@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use mailwatch_engine::EngineError;
 use mailwatch_engine::imap::ImapError;
 use mailwatch_engine::oauth::OAuthError;
+use mailwatch_engine::smtp::SmtpError;
 use serde::Serialize;
 
 /// An error as a command returns it to the UI.
@@ -113,6 +114,18 @@ fn args_of(err: &EngineError) -> BTreeMap<&'static str, String> {
                 put("reason", reason);
             }
         },
+        EngineError::Smtp(smtp) => match smtp {
+            SmtpError::Connect { endpoint, reason } | SmtpError::Tls { endpoint, reason } => {
+                put("endpoint", endpoint);
+                put("reason", reason);
+            }
+            SmtpError::AuthFailed { endpoint, email, reply } => {
+                put("endpoint", endpoint);
+                put("email", email);
+                put("reason", reply);
+            }
+            _ => {}
+        },
         EngineError::OAuth(
             OAuthError::Rejected { email, .. }
             | OAuthError::Unreachable { email, .. }
@@ -149,6 +162,14 @@ mod tests {
         assert_eq!(err.args.get("secs").map(String::as_str), Some("120"));
         let json = serde_json::to_value(&err).unwrap();
         assert_eq!(json["args"]["secs"], "120", "the window reads them as `args`: {json}");
+        let refused = ApiError::from(EngineError::Smtp(SmtpError::AuthFailed {
+            endpoint: "smtp.example.com:465".into(),
+            email: "ann@example.com".into(),
+            reply: "535 5.7.8 no".into(),
+        }));
+        assert_eq!(refused.code, "auth_failed", "IMAP and SMTP refusals share a code, so they share the details");
+        assert_eq!(refused.args.get("endpoint").map(String::as_str), Some("smtp.example.com:465"));
+        assert_eq!(refused.args.get("reason").map(String::as_str), Some("535 5.7.8 no"));
         let plain = serde_json::to_value(ApiError::new("internal", "x")).unwrap();
         assert!(plain.get("args").is_none(), "no empty args for errors without details: {plain}");
     }
