@@ -300,8 +300,8 @@ fn x_windows() -> std::collections::HashSet<String> {
     String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
 }
 
-/// Picks `path` in the file dialog the app opened since `before` was taken: the dialog takes
-/// a typed path (GTK's location field opens on "/") and Enter, as from a keyboard.
+/// Picks `path` in the file dialog (open or save) the app opened since `before` was taken: the
+/// dialog takes a typed path in its location field and Enter, as from a keyboard.
 async fn pick_file(before: &std::collections::HashSet<String>, path: &Path) {
     let deadline = Instant::now() + Duration::from_secs(10);
     let window = loop {
@@ -318,8 +318,10 @@ async fn pick_file(before: &std::collections::HashSet<String>, path: &Path) {
         assert!(status.success(), "xdotool {args:?} failed");
     };
     xdotool(&["windowfocus", "--sync", &window]);
+    // The location field (or a save dialog's name field), emptied.
     xdotool(&["key", "ctrl+l"]);
     tokio::time::sleep(Duration::from_millis(300)).await;
+    xdotool(&["key", "ctrl+a"]);
     xdotool(&["type", "--delay", "20", &path.display().to_string()]);
     // The location field may take the first Enter for its completion: press it until the
     // dialog has gone.
@@ -691,6 +693,23 @@ async fn chinese_and_dark(bed: &TestBed, data_dir: &Path, work: &Path) {
     app.screenshot("zh-selection").await;
     app.click("#selection-bar [data-bulk=unwatch]").await;
     app.text_until("#accounts-spacer", 10, |t| !t.contains("停止监视")).await;
+    // Refreshing the selection's tokens renews the OAuth2 account's and reports the password
+    // accounts as failed; exporting it writes the three addresses and no secret.
+    app.click("#selection-bar [data-bulk=refresh]").await;
+    app.text_until("#toasts", 20, |t| t.contains("令牌已刷新：成功 1 个，失败 2 个")).await;
+    let export = work.join("export.csv");
+    let before = x_windows();
+    app.click("#selection-bar [data-bulk=export]").await;
+    pick_file(&before, &export).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !export.exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let exported = std::fs::read_to_string(&export).unwrap_or_default();
+    for email in [OAUTH_USER, PASSWORD_USER, STALL_USER] {
+        assert!(exported.contains(email), "the export lists {email}:\n{exported}");
+    }
+    assert!(!exported.contains(PASSWORD), "the export carries no secret:\n{exported}");
     app.click("#selection-bar [data-bulk=clear]").await;
     assert_eq!(app.eval("return document.getElementById('selection-bar').hidden").await, json!(true));
 
