@@ -323,14 +323,20 @@ async fn pick_file(before: &std::collections::HashSet<String>, path: &Path) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     xdotool(&["key", "ctrl+a"]);
     xdotool(&["type", "--delay", "20", &path.display().to_string()]);
-    // The location field may take the first Enter for its completion: press it until the
-    // dialog has gone.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while x_windows().contains(&window) {
-        assert!(Instant::now() < deadline, "the file dialog did not take {}", path.display());
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        let _ = Command::new("xdotool").args(["key", "Return"]).status();
+    // The location field may take the first Enter for its completion: press it again while
+    // the dialog stays, but never once it has gone (the key would go to the window).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..5 {
+        xdotool(&["key", "Return"]);
+        let deadline = Instant::now() + Duration::from_millis(1500);
+        while x_windows().contains(&window) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if !x_windows().contains(&window) {
+            return;
+        }
     }
+    panic!("the file dialog did not take {}", path.display());
 }
 
 fn tail(path: &Path) -> String {
