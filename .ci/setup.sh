@@ -8,8 +8,9 @@ set -euo pipefail
 mode="${1:---app}"
 case "$mode" in --app | --test) ;; *) echo "usage: $0 [--app|--test]" >&2; exit 2 ;; esac
 
+# fonts-noto-cjk: the window speaks Simplified Chinese, which needs CJK glyphs to show.
 app_packages=(build-essential pkg-config curl wget file libssl-dev libwebkit2gtk-4.1-dev
-  libxdo-dev libayatana-appindicator3-dev librsvg2-dev)
+  libxdo-dev libayatana-appindicator3-dev librsvg2-dev fonts-noto-cjk)
 test_packages=(dovecot-core dovecot-imapd dovecot-lmtpd postfix gnome-keyring dbus-x11 libsecret-tools xvfb xdotool
   imagemagick webkit2gtk-driver dunst libnotify-bin dbus xclip nodejs)
 

@@ -25,9 +25,12 @@ fn main() {
         "import_accounts",
         "cancel_batch",
         "save_report",
+        "refresh_tokens",
+        "export_accounts",
         "copy_text",
         "open_link",
         "app_info",
+        "get_catalogue",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("cannot generate the Tauri context from tauri.conf.json");

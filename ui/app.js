@@ -1,8 +1,10 @@
-// Wires the window together: tabs and keyboard, the error banner, the views, and the
-// engine's pushed events. Views talk to the Rust side only through ipc.js.
+// Wires the window together: the language, tabs and keyboard, the error banner and toasts,
+// the views, and the engine's pushed events. Views talk to the Rust side only through ipc.js.
 
 import * as ipc from "./ipc.js";
 import { sentence } from "./lib/format.js";
+import { t, number, setCatalogue, applyStatic } from "./lib/i18n.js";
+import { errorText, errorTitle } from "./lib/errors.js";
 import { statusLabel, displayStatus, statusAdvice } from "./lib/accounts.js";
 import { forwardDraft, sentTo } from "./lib/compose.js";
 import { AccountsView } from "./views/accounts.js";
@@ -20,29 +22,14 @@ const $ = (id) => document.getElementById(id);
 
 // ---- Errors and notices ----------------------------------------------------------------
 
-// What each error code means to the user, as the banner's title; the message says the rest.
-const TITLES = {
-  cache_error: "Mailwatch could not read its cache.",
-  data_dir_unusable: "Mailwatch could not use its data folder.",
-  extra_ca_invalid: "Mailwatch could not load the extra CA certificates.",
-  engine_stopped: "The mail engine stopped.",
-  keyring_unavailable: "The system keyring is not available.",
-  keyring_locked: "The system keyring is locked.",
-  keyring_busy: "The system keyring is busy.",
-  needs_reauth: "The account needs a new refresh token.",
-  auth_failed: "The server refused the sign-in.",
-  server_unreachable: "The mail server could not be reached.",
-  pool_exhausted: "All connections for the account are busy.",
-  ipc: "The window could not reach Mailwatch.",
-  no_backend: "Not running inside Mailwatch.",
-};
-
+// The banner's title says what kind of trouble an error is (`errorTitles.<code>` in the
+// catalogue), or else what was being done (a key the caller gives); the text says the rest.
 const banner = { root: $("banner"), title: $("banner-title"), message: $("banner-message"), retry: $("banner-retry") };
 let retryAction = null;
 
-function showError(error, fallbackTitle = "Something went wrong.", retry = null) {
-  banner.title.textContent = TITLES[error.code] ?? fallbackTitle;
-  banner.message.textContent = sentence(error.message);
+function showError(error, fallbackTitle = "error.generic", retry = null) {
+  banner.title.textContent = errorTitle(error, fallbackTitle);
+  banner.message.textContent = errorText(error);
   retryAction = retry;
   banner.retry.hidden = !retry || error.code === "no_backend";
   banner.root.hidden = false;
@@ -55,21 +42,29 @@ function hideError() {
 banner.retry.addEventListener("click", () => retryAction?.());
 $("banner-close").addEventListener("click", hideError);
 
-let toastTimer;
+// Toasts stack in the corner above the footer, at most four, each gone after a while;
+// Escape clears them (and does nothing else when no dialog is open).
+const TOAST_MS = 3200;
 function toast(text) {
-  const el = $("toast");
+  const box = $("toasts");
+  const el = document.createElement("div");
+  el.className = "toast";
   el.textContent = text;
-  el.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => (el.hidden = true), 2200);
+  box.append(el);
+  while (box.children.length > 4) box.firstElementChild.remove();
+  setTimeout(() => el.remove(), TOAST_MS);
 }
 
-async function copy(code) {
+function clearToasts() {
+  $("toasts").replaceChildren();
+}
+
+async function copy(text, what = "code") {
   try {
-    await ipc.copyText(code);
-    toast(`Copied ${code}`);
+    await ipc.copyText(text);
+    toast(t(what === "address" ? "toast.copiedAddress" : "toast.copied", { text }));
   } catch (error) {
-    showError(error, "Mailwatch could not copy the code.");
+    showError(error, "error.copy");
   }
 }
 
@@ -77,7 +72,15 @@ async function openLink(url) {
   try {
     await ipc.openLink(url);
   } catch (error) {
-    showError(error, "Mailwatch could not open the link.");
+    showError(error, "error.openLink");
+  }
+}
+
+async function saveFile(name, text, titleKey = "codes.export.dialog") {
+  try {
+    if (await ipc.saveReport(name, text, t(titleKey))) toast(t("toast.exported"));
+  } catch (error) {
+    showError(error, "error.export");
   }
 }
 
@@ -99,7 +102,7 @@ const wait = new WaitDialog({
 
 const editor = new AccountEditor({
   onSaved: (row, edited) => {
-    toast(edited ? `Saved ${row.email}` : `Added ${row.email}`);
+    toast(t(edited ? "toast.saved" : "toast.added", { email: row.email }));
     reload();
   },
 });
@@ -130,42 +133,83 @@ const accounts = new AccountsView({
     messages.showAccount(row.email);
   },
   compose: (row) => compose.open({ from: row.email }),
+  codes: (row) => {
+    showView("codes");
+    codes.showAccount(row.email);
+  },
   edit: (row) => editor.open(row),
   remove: (row) => remove(row),
   status: (row) => showStatus(row),
   copy,
+  bulk: (action, emails) => bulk(action, emails),
 });
 
-const codes = new CodesView({ copy, open: openLink, forward: (record) => compose.open(forwardDraft(record), "Forward code") });
+const codes = new CodesView({ copy, open: openLink, save: saveFile, forward: (record) => compose.open(forwardDraft(record), t("compose.forward")) });
 const messages = new MessagesView({ onError: (e, title) => showError(e, title) });
 const pool = new PoolView({ onAdvice: (advice) => ($("pool-badge").hidden = advice?.level !== "warning") });
 const settingsView = new SettingsView({
   onError: (e, title) => showError(e, title),
-  onSaved: (values) => {
+  onSaved: (values, saved, languageChanged) => {
     settings = values;
+    if (languageChanged) loadLanguage(values.app.language);
   },
 });
 const importer = new ImportDialog({
   onImported: (report) => {
-    toast(`Imported: ${report.added} added, ${report.updated} updated`);
+    toast(t("toast.imported", { added: number(report.added), updated: number(report.updated) }));
     reload();
   },
   onError: (e, title) => showError(e, title),
 });
 
 async function remove(row) {
-  const ok = await confirmDialog(
-    `Remove ${row.email}?`,
-    "Mailwatch forgets the account, its cached messages and codes, and deletes its secret from the keyring. The mailbox itself is not touched.",
-    "Remove",
-  );
+  const ok = await confirmDialog(t("remove.title", { email: row.email }), t("remove.text"), t("remove.ok"));
   if (!ok) return;
   try {
     await ipc.removeAccount(row.email);
-    toast(`Removed ${row.email}`);
+    toast(t("toast.removed", { email: row.email }));
     reload();
   } catch (error) {
-    showError(error, "Mailwatch could not remove the account.");
+    showError(error, "error.remove");
+  }
+}
+
+/** What the selection bar (and W or Delete on a selection) does to several accounts. */
+async function bulk(action, emails) {
+  if (!emails.length) return;
+  if (action === "watch" || action === "unwatch") return setWatching(emails, action === "watch");
+  if (action === "export") {
+    try {
+      return await saveFile("mailwatch-accounts.csv", await ipc.exportAccounts(emails), "selection.export.dialog");
+    } catch (error) {
+      return showError(error, "error.export");
+    }
+  }
+  if (action === "refresh") {
+    toast(t("toast.refreshing", { count: emails.length }));
+    try {
+      const report = await ipc.refreshTokens(emails);
+      toast(t("toast.refreshed", { ok: number(report.ok), failed: number(report.failed) }));
+    } catch (error) {
+      showError(error, "error.refresh");
+    }
+    return reload();
+  }
+  if (action === "remove") {
+    const ok = await confirmDialog(t("removeMany.title", { count: emails.length }), t("removeMany.text", { count: emails.length }), t("remove.ok"));
+    if (!ok) return;
+    let removed = 0;
+    try {
+      for (const email of emails) {
+        await ipc.removeAccount(email);
+        removed += 1;
+      }
+    } catch (error) {
+      showError(error, "error.remove");
+    }
+    toast(t("toast.removedMany", { count: removed }));
+    accounts.mark([]);
+    return reload();
   }
 }
 
@@ -174,7 +218,7 @@ async function setWatching(emails, on) {
     await ipc.setWatching(emails, on);
     accounts.setWatching(emails, on);
   } catch (error) {
-    showError(error, "Mailwatch could not change the watch.");
+    showError(error, "error.watch");
   }
 }
 
@@ -187,7 +231,7 @@ const statusDialog = {
 let statusRow = null;
 function showStatus(row) {
   statusRow = row;
-  statusDialog.title.textContent = `${row.email}: ${statusLabel(displayStatus(row))}`;
+  statusDialog.title.textContent = t("status.dialogTitle", { email: row.email, status: statusLabel(displayStatus(row)) });
   statusDialog.detail.textContent = row.statusDetail ? sentence(row.statusDetail) : "";
   statusDialog.detail.hidden = !row.statusDetail;
   statusDialog.advice.textContent = statusAdvice(row);
@@ -213,7 +257,7 @@ async function reload() {
       hideError();
     } catch (error) {
       accounts.renderUnavailable();
-      showError(error, "Mailwatch could not load your accounts.", reload);
+      showError(error, "error.loadAccounts", reload);
     } finally {
       accounts.setBusy(false);
       loading = null;
@@ -226,7 +270,7 @@ async function loadRest() {
   try {
     codes.render(await ipc.recentCodes());
   } catch (error) {
-    showError(error, "Mailwatch could not read the codes history.");
+    showError(error, "error.loadCodes");
   }
   try {
     pool.update(await ipc.poolStats());
@@ -242,11 +286,42 @@ async function loadRest() {
   setPausedButton(Boolean(settingsView.watch?.paused));
   try {
     const info = await ipc.appInfo();
-    $("app-info").textContent = `Mailwatch ${info.version} · data in ${info.dataDir}`;
+    appInfo = info;
+    paintAppInfo();
     if (info.notificationsUnavailable) notificationsUnavailable();
   } catch {
     // Shown when the engine opens.
   }
+}
+
+let appInfo = null;
+function paintAppInfo() {
+  $("app-info").textContent = appInfo ? t("settings.appInfo", { version: appInfo.version, dir: appInfo.dataDir }) : "";
+}
+
+// ---- Language ---------------------------------------------------------------------------
+
+/**
+ * Puts the catalogue for `choice` (a language code, "" for the system's, or undefined for
+ * the one chosen in Settings) in force and says everything again, without a restart.
+ */
+async function loadLanguage(choice) {
+  try {
+    const catalogue = await ipc.getCatalogue(choice);
+    setCatalogue(catalogue.language, catalogue.messages, catalogue.english);
+  } catch {
+    // Outside the app (no backend) the keys stay; the banner says why.
+  }
+  applyStatic(document);
+  setPausedButton($("pause").getAttribute("aria-pressed") === "true");
+  accounts.relabel();
+  codes.paint();
+  messages.relabel();
+  pool.relabel();
+  settingsView.relabel();
+  editor.relabel();
+  paintAppInfo();
+  paintKeys();
 }
 
 // ---- Tabs and keyboard ------------------------------------------------------------------
@@ -269,10 +344,64 @@ function showView(name) {
 for (const view of VIEWS) $(`tab-${view}`).addEventListener("click", () => showView(view));
 $("view-accounts").hidden = false;
 
+// The keys the `?` overlay lists: `[keys, catalogue key]`.
+const KEYS = [
+  ["Alt+1 … Alt+5", "keys.views"],
+  ["/", "keys.search"],
+  ["Ctrl+N", "keys.add"],
+  ["Ctrl+O", "keys.import"],
+  ["F5", "keys.reload"],
+  ["↑↓ PgUp/PgDn Home/End", "keys.select"],
+  ["Shift+↑↓ Ctrl+Click Space", "keys.selectMany"],
+  ["Ctrl+A", "keys.selectAll"],
+  ["Enter", "keys.wait"],
+  ["W", "keys.watch"],
+  ["M", "keys.messages"],
+  ["K", "keys.codes"],
+  ["C", "keys.compose"],
+  ["E", "keys.edit"],
+  ["Y", "keys.copyAddress"],
+  ["Ctrl+C", "keys.copyCode"],
+  ["S", "keys.status"],
+  ["Delete", "keys.remove"],
+  ["Ctrl+Enter", "keys.send"],
+  ["Esc", "keys.escape"],
+  ["?", "keys.help"],
+];
+
+function paintKeys() {
+  $("keys-list").replaceChildren(
+    ...KEYS.map(([keys, what]) => {
+      const pair = document.createElement("div");
+      pair.className = "key";
+      const dt = document.createElement("dt");
+      for (const [i, key] of keys.split(" ").entries()) {
+        if (i) dt.append(" ");
+        if (key === "…") {
+          dt.append(key);
+          continue;
+        }
+        const kbd = document.createElement("kbd");
+        kbd.textContent = key;
+        dt.append(kbd);
+      }
+      const dd = document.createElement("dd");
+      dd.textContent = t(what);
+      pair.append(dt, dd);
+      return pair;
+    }),
+  );
+}
+
 document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") clearToasts();
   if (document.querySelector("dialog[open]")) return;
   const ctrl = event.ctrlKey || event.metaKey;
-  if (event.altKey && /^[1-5]$/.test(event.key)) {
+  const typing = event.target.closest?.("input, textarea, select");
+  if (event.key === "?" && !typing) {
+    event.preventDefault();
+    $("keys-dialog").showModal();
+  } else if (event.altKey && /^[1-5]$/.test(event.key)) {
     event.preventDefault();
     showView(VIEWS[Number(event.key) - 1]);
   } else if (event.key === "F5" || (ctrl && event.key === "r")) {
@@ -284,8 +413,9 @@ document.addEventListener("keydown", (event) => {
   } else if (ctrl && event.key === "o") {
     event.preventDefault();
     importer.pick();
-  } else if (event.key === "/" && !event.target.closest("input, textarea, select")) {
+  } else if (event.key === "/" && !typing) {
     event.preventDefault();
+    if (!$("view-codes").hidden) return codes.focusSearch();
     showView("accounts");
     accounts.focusSearch();
   }
@@ -295,11 +425,7 @@ $("refresh").addEventListener("click", reload);
 $("watch-shown").addEventListener("click", async () => {
   const { emails, allWatched } = accounts.shownAccounts();
   if (!allWatched && emails.length > 100) {
-    const ok = await confirmDialog(
-      `Watch ${emails.length.toLocaleString("en-US")} accounts?`,
-      "They are checked in turn within your connection limits (see Settings), so each is looked at less often the more you watch.",
-      "Watch them",
-    );
+    const ok = await confirmDialog(t("watchMany.title", { count: emails.length }), t("watchMany.text"), t("watchMany.ok"));
     if (!ok) return;
   }
   await setWatching(emails, !allWatched);
@@ -312,7 +438,7 @@ $("empty-import").addEventListener("click", () => importer.pick());
 function setPausedButton(paused) {
   const button = $("pause");
   button.setAttribute("aria-pressed", String(paused));
-  button.textContent = paused ? "Resume watching" : "Pause watching";
+  button.textContent = t(paused ? "toolbar.resume" : "toolbar.pause");
 }
 
 $("pause").addEventListener("click", async () => {
@@ -321,15 +447,15 @@ $("pause").addEventListener("click", async () => {
     await ipc.setPaused(paused);
     setPausedButton(paused);
   } catch (error) {
-    showError(error, "Mailwatch could not pause watching.");
+    showError(error, "error.pause");
   }
 });
 
 let notified = false;
-function notificationsUnavailable(message) {
+function notificationsUnavailable() {
   if (notified) return;
   notified = true;
-  toast(message ?? "Desktop notifications are not available; codes appear here and in the tray.");
+  toast(t("toast.noNotifications"));
 }
 
 // ---- Pushed events ----------------------------------------------------------------------
@@ -341,10 +467,12 @@ ipc.onCodeFound((code) => {
 });
 ipc.onPoolStats((stats) => pool.update(stats));
 ipc.onPaused((state) => setPausedButton(state.paused));
-ipc.onNotificationsUnavailable((message) => notificationsUnavailable(message));
+ipc.onNotificationsUnavailable(() => notificationsUnavailable());
 ipc.onFileDrop((paths) => {
   if (paths.length) importer.open(paths[0]);
 });
 
+$("keys-close").addEventListener("click", () => $("keys-dialog").close());
+
 showView("accounts");
-reload().then(loadRest);
+loadLanguage().then(reload).then(loadRest);

@@ -17,7 +17,10 @@ export class ApiError extends Error {
 
 function toApiError(raw) {
   if (raw && typeof raw === "object" && typeof raw.code === "string") {
-    return new ApiError(raw.code, String(raw.message ?? raw.code));
+    const error = new ApiError(raw.code, String(raw.message ?? raw.code));
+    // The details the message names, for the window's sentence in the user's language.
+    if (raw.args && typeof raw.args === "object") error.args = raw.args;
+    return error;
   }
   // Tauri itself rejects with a plain string, for example when a permission is missing.
   return new ApiError("ipc", String(raw));
@@ -73,12 +76,19 @@ export const restart = () => call("restart");
 export const pickImportFile = () => call("pick_import_file");
 export const importAccounts = (request) => call("import_accounts", { request });
 export const cancelBatch = () => call("cancel_batch");
-export const saveReport = (name, text) => call("save_report", { name, text });
+/** Exchanges the accounts' refresh tokens now; resolves with `{ok, failed, cancelled, accounts}`. */
+export const refreshTokens = (emails) => call("refresh_tokens", { emails });
+/** The accounts as CSV, without secrets. */
+export const exportAccounts = (emails) => call("export_accounts", { emails });
+/** Asks where to save `text` (suggesting `name`, under the dialog title `title`); resolves `false` if the user cancelled. */
+export const saveReport = (name, text, title) => call("save_report", { name, text, title });
 
 // System
 export const copyText = (text) => call("copy_text", { text });
 export const openLink = (url) => call("open_link", { url });
 export const appInfo = () => call("app_info");
+/** `{language, system, messages, english}`: the catalogue for `language`, or for the one chosen in Settings. */
+export const getCatalogue = (language) => call("get_catalogue", { language });
 
 // Events pushed by the engine and the shell; nothing here polls.
 /** `handler({email, status, detail})` when an account's status changes. */

@@ -82,7 +82,13 @@ impl EventSink for WebviewSink {
         if let Event::CodeFound { email, code, link, service, .. } = &event {
             code_found(
                 &self.app,
-                CodeNotice { email: email.clone(), code: code.clone(), service: service.clone(), link: link.clone() },
+                CodeNotice {
+                    email: email.clone(),
+                    code: code.clone(),
+                    service: service.clone(),
+                    link: link.clone(),
+                    language: "en",
+                },
             );
         }
         // `emit` queues a script for the webview and returns; it never waits for the page.
@@ -106,6 +112,7 @@ impl EventSink for WebviewSink {
 fn code_found(app: &AppHandle, notice: CodeNotice) {
     let Some(shell) = app.try_state::<Shell>() else { return };
     let prefs = shell.prefs.get();
+    let notice = CodeNotice { language: crate::i18n::resolve(&prefs.language), ..notice };
     if let Some(code) = &notice.code {
         let entry = RecentCode { code: code.clone(), service: notice.service.clone(), email: notice.email.clone() };
         let mut recent = lock(&shell.recent);

@@ -8,6 +8,7 @@
 pub mod commands;
 pub mod error;
 pub mod events;
+pub mod i18n;
 pub mod notify;
 pub mod prefs;
 pub mod state;
@@ -103,9 +104,12 @@ pub fn run() {
             commands::import::import_accounts,
             commands::import::cancel_batch,
             commands::import::save_report,
+            commands::import::refresh_tokens,
+            commands::import::export_accounts,
             commands::system::copy_text,
             commands::system::open_link,
             commands::system::app_info,
+            commands::system::get_catalogue,
         ])
         .on_window_event(on_window_event)
         .setup(|app| {
@@ -151,10 +155,11 @@ fn on_window_event(window: &tauri::Window, event: &WindowEvent) {
     }
     if !shell.prefs.get().close_hint_shown {
         let prefs = shell.prefs.update(|p| p.close_hint_shown = true);
+        let language = i18n::resolve(&prefs.language);
         notify::NOTIFIER.notice(
             app,
-            "Mailwatch is still running".into(),
-            "It keeps watching in the tray. Choose Quit in the tray menu to stop it.".into(),
+            i18n::tr(language, "notify.stillRunning", &[]),
+            i18n::tr(language, "notify.stillRunning.body", &[]),
         );
         let app = app.clone();
         tauri::async_runtime::spawn(async move {

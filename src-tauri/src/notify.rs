@@ -67,24 +67,26 @@ pub struct CodeNotice {
     pub service: Option<String>,
     /// The verification link, when there is no code.
     pub link: Option<String>,
+    /// The language to say it in ("en", "zh-CN").
+    pub language: &'static str,
 }
 
 impl CodeNotice {
     /// The notification's title: the service and the code, as the user needs them at a glance.
     pub fn summary(&self) -> String {
-        let service = self.service.as_deref().unwrap_or("New");
-        match &self.code {
-            Some(code) => format!("{service} code {code}"),
-            None => format!("{service} verification link"),
+        let tr = |key, args: &[(&str, &str)]| crate::i18n::tr(self.language, key, args);
+        match (&self.code, &self.service) {
+            (Some(code), Some(service)) => tr("notify.code", &[("service", service), ("code", code)]),
+            (Some(code), None) => tr("notify.codeNoService", &[("code", code)]),
+            (None, Some(service)) => tr("notify.link", &[("service", service)]),
+            (None, None) => tr("notify.linkNoService", &[]),
         }
     }
 
     /// The notification's body: which account it is for.
     pub fn body(&self) -> String {
-        match (&self.code, &self.link) {
-            (None, Some(_)) => format!("For {}. Open Mailwatch to follow the link.", self.email),
-            _ => format!("For {}", self.email),
-        }
+        let key = if self.code.is_none() && self.link.is_some() { "notify.forLink" } else { "notify.for" };
+        crate::i18n::tr(self.language, key, &[("email", &self.email)])
     }
 }
 
@@ -103,7 +105,7 @@ impl Notifier {
             notification.appname(APP_NAME).summary(&notice.summary()).body(&notice.body()).icon("mail-unread");
             let slot = (notice.code.is_some() && supports_actions()).then(|| self.waiting.take(MAX_WAITING)).flatten();
             if slot.is_some() {
-                notification.action(COPY_ACTION, "Copy");
+                notification.action(COPY_ACTION, &crate::i18n::tr(notice.language, "notify.copy", &[]));
             }
             match notification.show() {
                 Ok(handle) if slot.is_some() => {
@@ -144,6 +146,7 @@ impl Notifier {
         tracing::warn!(reason, "cannot show desktop notifications; codes still appear in the window");
         let message = "Desktop notifications are not available (no notification server answered), so new codes \
                        appear only in the window and the tray.";
+        // The window says this in its own language; the English sentence is for other listeners.
         let _ = app.emit(UNAVAILABLE_EVENT, message);
     }
 }
@@ -177,11 +180,16 @@ mod tests {
             code: Some("042917".into()),
             service: Some("GitHub".into()),
             link: None,
+            language: "en",
         };
         assert_eq!(notice.summary(), "GitHub code 042917");
         assert_eq!(notice.body(), "For ann@example.com");
-        let link_only = CodeNotice { code: None, service: None, link: Some("https://x.test/v".into()), ..notice };
+        let link_only =
+            CodeNotice { code: None, service: None, link: Some("https://x.test/v".into()), ..notice.clone() };
         assert_eq!(link_only.summary(), "New verification link");
         assert!(link_only.body().contains("ann@example.com"));
+        let chinese = CodeNotice { language: "zh-CN", ..notice };
+        assert_eq!(chinese.summary(), "GitHub 验证码 042917", "the code and service stay as they are");
+        assert_eq!(chinese.body(), "账户：ann@example.com");
     }
 }

@@ -31,6 +31,9 @@ pub struct AppPrefs {
     pub launch_at_login: bool,
     /// The user has been told that closing the window keeps Mailwatch in the tray.
     pub close_hint_shown: bool,
+    /// The language of the window, tray and notifications ("en", "zh-CN"); empty for the
+    /// system's.
+    pub language: String,
 }
 
 impl Default for AppPrefs {
@@ -42,6 +45,7 @@ impl Default for AppPrefs {
             start_minimised: false,
             launch_at_login: false,
             close_hint_shown: false,
+            language: String::new(),
         }
     }
 }
@@ -105,5 +109,6 @@ mod tests {
         assert!(old.auto_copy);
         assert!(old.notifications, "notifications default to on");
         assert!(!old.start_minimised);
+        assert_eq!(old.language, "", "the language follows the system until one is chosen");
     }
 }

@@ -1,5 +1,5 @@
 //! The tray icon: show or hide the window, pause or resume watching, the latest codes (a
-//! click copies one), and quit.
+//! click copies one), and quit, in the language of the window.
 //!
 //! On Linux the icon goes through libayatana-appindicator to a StatusNotifier host. Many
 //! desktops have no such host; the icon is then simply not shown, and the app works without
@@ -37,7 +37,7 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
     Ok(())
 }
 
-/// Rebuilds the menu after the codes or the pause state changed.
+/// Rebuilds the menu after the codes, the pause state or the language changed.
 pub fn refresh(app: &AppHandle) {
     let Some(tray) = app.tray_by_id(TRAY_ID) else { return };
     if let Err(err) = menu(app).and_then(|m| tray.set_menu(Some(m))) {
@@ -47,21 +47,23 @@ pub fn refresh(app: &AppHandle) {
 
 fn menu(app: &AppHandle) -> tauri::Result<Menu<Wry>> {
     let shell = app.state::<Shell>();
+    let language = crate::i18n::resolve(&shell.prefs.get().language);
+    let tr = |key: &str| crate::i18n::tr(language, key, &[]);
     let paused = app.state::<EngineSlot>().opened().is_some_and(|e| e.watch_choice().paused);
     let menu = Menu::new(app)?;
-    menu.append(&MenuItem::with_id(app, TOGGLE, "Show/Hide Mailwatch", true, None::<&str>)?)?;
-    let pause_label = if paused { "Resume watching" } else { "Pause watching" };
+    menu.append(&MenuItem::with_id(app, TOGGLE, tr("tray.toggle"), true, None::<&str>)?)?;
+    let pause_label = tr(if paused { "tray.resume" } else { "tray.pause" });
     menu.append(&MenuItem::with_id(app, PAUSE, pause_label, true, None::<&str>)?)?;
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     let recent = lock(&shell.recent).clone();
     if recent.is_empty() {
-        menu.append(&MenuItem::with_id(app, "no-codes", "No codes yet", false, None::<&str>)?)?;
+        menu.append(&MenuItem::with_id(app, "no-codes", tr("tray.noCodes"), false, None::<&str>)?)?;
     }
     for (i, code) in recent.iter().enumerate() {
         menu.append(&MenuItem::with_id(app, format!("{COPY_PREFIX}{i}"), code.label(), true, None::<&str>)?)?;
     }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
-    menu.append(&MenuItem::with_id(app, QUIT, "Quit Mailwatch", true, None::<&str>)?)?;
+    menu.append(&MenuItem::with_id(app, QUIT, tr("tray.quit"), true, None::<&str>)?)?;
     Ok(menu)
 }
 

@@ -13,7 +13,8 @@
 //! It needs `tauri-driver` (`cargo install tauri-driver --locked`) and WebKitWebDriver
 //! (apt: webkit2gtk-driver), `xclip` for the clipboard, `dbus-monitor` for notifications, and
 //! Postfix (run as root; see the test bed's README).
-//! Screenshots of every view go to `tests/artifacts/window-*.png`. The figure it prints,
+//! Screenshots of every view go to `tests/artifacts/window-*.png`: in English, then in
+//! Simplified Chinese (`window-zh-*`), and in the dark theme (`window-dark-*`). The figure it prints,
 //! APPEND to code shown, is the time from the server accepting the message to the code being
 //! in the window; it is printed, not asserted.
 
@@ -74,7 +75,8 @@ struct App {
 }
 
 impl App {
-    async fn launch(data_dir: &Path, extra_ca: &Path, work: &Path, run: usize) -> App {
+    /// Starts the app in English (`LANG=C.UTF-8`), or with the locale and theme `env` gives.
+    async fn launch(data_dir: &Path, extra_ca: &Path, work: &Path, run: usize, env: &[(&str, &str)]) -> App {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "the window tests need a display: run them under `MAILWATCH_WITH_X=1 tests/testbed/with-session.sh`"
@@ -92,6 +94,13 @@ impl App {
             .env("HOME", work.join("home"))
             .env("XDG_CONFIG_HOME", work.join("home/.config"))
             .env("RUST_LOG", "warn,mailwatch_shell=info,mailwatch_engine=info")
+            // The app follows the system's language: make it known, whatever runs the test.
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env_remove("LANGUAGE")
+            .env_remove("GTK_THEME")
+            .env("LANG", "C.UTF-8")
+            .envs(env.iter().copied())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()
@@ -162,11 +171,21 @@ impl App {
         }
     }
 
-    /// Clicks the element, finding it again if the view redrew it in between.
+    /// Clicks the element, finding it again if the view redrew it in between. It is scrolled
+    /// to the middle of its scroller first (a select for an option), as a person would, so a
+    /// dialog's buttons kept in view at its bottom do not cover it.
     async fn click(&self, css: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            match self.shown(css, 10).await.click().await {
+            let el = self.shown(css, 10).await;
+            let _ = self
+                .client
+                .execute(
+                    "const el = arguments[0]; (el.closest('select') ?? el).scrollIntoView({block: 'center'}); return true;",
+                    vec![serde_json::to_value(&el).unwrap()],
+                )
+                .await;
+            match el.click().await {
                 Ok(()) => return,
                 Err(e) if Instant::now() > deadline => self.fail(&format!("cannot click {css}: {e:?}")).await,
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -255,9 +274,10 @@ impl App {
     }
 }
 
-/// WebDriver key codes: Escape, and Control held for Enter then released.
+/// WebDriver key codes: Escape, and Control held for Enter (or A) then released.
 const ESCAPE: &str = "\u{E00C}";
 const CTRL_ENTER: &str = "\u{E009}\u{E007}\u{E000}";
+const CTRL_A: &str = "\u{E009}a\u{E000}";
 
 /// Polls `ok` for up to 10 s, failing the test with `what` if it never holds.
 async fn wait_until<F, Fut>(app: &App, what: &str, ok: F)
@@ -272,6 +292,51 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The X windows that show now.
+fn x_windows() -> std::collections::HashSet<String> {
+    let out = Command::new("xdotool").args(["search", "--onlyvisible", "--name", ""]).output().expect("xdotool runs");
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// Picks `path` in the file dialog (open or save) the app opened since `before` was taken: the
+/// dialog takes a typed path in its location field and Enter, as from a keyboard.
+async fn pick_file(before: &std::collections::HashSet<String>, path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let window = loop {
+        if let Some(new) = x_windows().difference(before).next() {
+            break new.clone();
+        }
+        assert!(Instant::now() < deadline, "no file dialog opened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The dialog draws itself after it maps.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let xdotool = |args: &[&str]| {
+        let status = Command::new("xdotool").args(args).status().expect("xdotool runs");
+        assert!(status.success(), "xdotool {args:?} failed");
+    };
+    xdotool(&["windowfocus", "--sync", &window]);
+    // The location field (or a save dialog's name field), emptied.
+    xdotool(&["key", "ctrl+l"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    xdotool(&["key", "ctrl+a"]);
+    xdotool(&["type", "--delay", "20", &path.display().to_string()]);
+    // The location field may take the first Enter for its completion: press it again while
+    // the dialog stays, but never once it has gone (the key would go to the window).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..5 {
+        xdotool(&["key", "Return"]);
+        let deadline = Instant::now() + Duration::from_millis(1500);
+        while x_windows().contains(&window) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if !x_windows().contains(&window) {
+            return;
+        }
+    }
+    panic!("the file dialog did not take {}", path.display());
 }
 
 fn tail(path: &Path) -> String {
@@ -311,7 +376,7 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
     let data_dir = work.join("data");
 
     // First run: add accounts, wait for a code, look at every view, change settings.
-    let app = App::launch(&data_dir, bed.dovecot.ca_pem_path(), &work, 1).await;
+    let app = App::launch(&data_dir, bed.dovecot.ca_pem_path(), &work, 1, &[]).await;
     app.shown("#accounts-empty", 20).await;
     app.screenshot("empty").await;
     let port = bed.dovecot.imaps_port();
@@ -435,7 +500,7 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
     app.fill("#compose-text", &format!("Your verification code is {sent_code}.")).await;
     app.screenshot("compose").await;
     app.shown("#compose-text", 5).await.send_keys(CTRL_ENTER).await.unwrap();
-    let toast = app.text_until("#toast", 30, |t| t.starts_with("Sent to")).await;
+    let toast = app.text_until("#toasts", 30, |t| t.starts_with("Sent to")).await;
     assert_eq!(toast, format!("Sent to {STALL_USER}"));
     assert_eq!(
         app.eval("return document.getElementById('compose-dialog').open").await,
@@ -492,7 +557,7 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
     app.quit().await;
 
     // Second run: the settings survived, and a forced wait timeout shows the warning.
-    let app = App::launch(&data_dir, bed.dovecot.ca_pem_path(), &work, 2).await;
+    let app = App::launch(&data_dir, bed.dovecot.ca_pem_path(), &work, 2, &[]).await;
     app.shown(&format!(".vrow[data-email=\"{OAUTH_USER}\"]"), 20).await;
     app.click("#tab-settings").await;
     let wait_timeout = app.shown("#setting-config-pool-waitTimeout", 10).await;
@@ -521,6 +586,215 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
     app.screenshot("pool-warning").await;
     app.quit().await;
     proxy.set_stall(false);
+
+    chinese_and_dark(&bed, &data_dir, &work).await;
+}
+
+/// The app in Simplified Chinese, from the system's locale: the accounts, a wait that receives
+/// a code, the notification's text on D-Bus, every view and the dialogs, with screenshots;
+/// then English chosen in Settings applies at once and wins over the system's language at
+/// the next start, which is also the dark-mode pass.
+async fn chinese_and_dark(bed: &TestBed, data_dir: &Path, work: &Path) {
+    const ZH_CODE: &str = "481527";
+    let logins = bed.dovecot.logins_for(OAUTH_USER);
+    let app = App::launch(data_dir, bed.dovecot.ca_pem_path(), work, 3, &[("LANG", "zh_CN.UTF-8")]).await;
+    app.text_until("#tab-accounts", 20, |t| t.trim() == "账户").await;
+    app.shown(&format!(".vrow[data-email=\"{OAUTH_USER}\"]"), 20).await;
+    assert_eq!(app.eval("return document.documentElement.lang").await, json!("zh-CN"), "the page says its language");
+    let count = app.text_until("#account-count", 5, |t| !t.is_empty()).await;
+    assert_eq!(count, "3 个账户", "counts are in Chinese");
+    app.screenshot("zh-accounts").await;
+
+    let mut monitor = Command::new("dbus-monitor")
+        .args(["--session", "interface='org.freedesktop.Notifications',member='Notify'"])
+        .stdout(std::fs::File::create(work.join("notify-zh.log")).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-monitor starts");
+    app.click(&format!(".vrow[data-email=\"{OAUTH_USER}\"] [data-action=wait]")).await;
+    app.shown("#wait-dialog[open] #wait-countdown", 5).await;
+    assert_eq!(app.text_until("#wait-title", 5, |t| !t.is_empty()).await, "正在等待验证码");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while bed.dovecot.logins_for(OAUTH_USER) == logins {
+        if Instant::now() > deadline {
+            app.fail(&format!("{OAUTH_USER} never logged in again:\n{}", bed.dovecot.log_tail(20))).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.screenshot("zh-waiting").await;
+    bed.dovecot.append(OAUTH_USER, "INBOX", code_mail(ZH_CODE).as_bytes()).await;
+    app.text_until("#wait-code", 20, |t| t.trim() == ZH_CODE).await;
+    assert_eq!(app.text_until("#wait-title", 5, |t| !t.is_empty()).await, "已收到验证码");
+    app.screenshot("zh-code").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = String::new();
+    while !seen.contains(ZH_CODE) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        seen = std::fs::read_to_string(work.join("notify-zh.log")).unwrap_or_default();
+    }
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    assert!(
+        seen.contains(&format!("GitHub 验证码 {ZH_CODE}")) && seen.contains(&format!("账户：{OAUTH_USER}")),
+        "the notification speaks Chinese, with the service, the code and the account; dbus-monitor saw:\n{seen}"
+    );
+    assert!(seen.contains("复制"), "its Copy action too; dbus-monitor saw:\n{seen}");
+    app.click("#wait-cancel").await;
+
+    app.click("#tab-codes").await;
+    app.text_until("#codes-rows", 10, |t| t.contains(ZH_CODE) && t.contains("转发")).await;
+    app.screenshot("zh-codes").await;
+    app.click("#tab-messages").await;
+    app.click(&format!("#messages-account option[value=\"{OAUTH_USER}\"]")).await;
+    app.click("#messages-load").await;
+    app.text_until("#messages-status", 15, |t| t.contains("封邮件")).await;
+    app.screenshot("zh-messages").await;
+    app.click("#tab-pool").await;
+    app.text_until("[data-counter=total_created] .stat-label", 5, |t| t == "新建会话").await;
+    app.screenshot("zh-pool").await;
+
+    // Settings: units, what needs a restart, and a value out of range refused beside its field.
+    app.click("#tab-settings").await;
+    app.text_until("label[for=setting-config-pool-maxTotal]", 10, |t| t == "总连接数").await;
+    app.fill("#setting-config-pool-maxTotal", "0").await;
+    let refused = app.text_until("#setting-config-pool-maxTotal-error", 5, |t| !t.is_empty()).await;
+    assert_eq!(refused, "“总连接数”必须在 1 到 1,000 个连接之间。");
+    app.click("#settings-save").await;
+    app.text_until("#settings-status", 5, |t| t.contains("超出范围")).await;
+    app.screenshot("zh-settings").await;
+    app.fill("#setting-config-pool-maxTotal", "50").await;
+
+    // The dialogs: the add dialog with its server settings open keeps its buttons in view and
+    // masks the secret; the status details; the keys.
+    app.click("#add-account").await;
+    app.click("#account-advanced summary").await;
+    app.fill("#account-secret", "a-secret-nobody-may-see").await;
+    let layout = app
+        .eval(
+            "const b = document.getElementById('account-save').getBoundingClientRect();
+             const s = getComputedStyle(document.getElementById('account-secret'));
+             return [b.bottom <= innerHeight, s.webkitTextSecurity];",
+        )
+        .await;
+    assert_eq!(layout, json!([true, "disc"]), "Save stays in view and the secret is masked (in view, masking)");
+    app.screenshot("zh-add").await;
+    app.shown("#account-secret", 5).await.send_keys(ESCAPE).await.unwrap();
+    app.click("#tab-accounts").await;
+    app.click(&format!(".vrow[data-email=\"{OAUTH_USER}\"] [data-action=status]")).await;
+    app.text_until("#status-advice", 5, |t| t.contains("一切正常")).await;
+    app.screenshot("zh-status").await;
+    app.shown("#status-dialog[open] button[type=submit]", 5).await.click().await.unwrap();
+    app.shown("#accounts-list", 5).await.send_keys("?").await.unwrap();
+    app.text_until("#keys-list", 5, |t| t.contains("等待验证码")).await;
+    app.screenshot("zh-keys").await;
+    app.shown("#keys-close", 5).await.send_keys(ESCAPE).await.unwrap();
+
+    // Several accounts at once: Ctrl+A selects every row shown, the bar says how many, and
+    // its buttons act on each of them.
+    app.shown("#accounts-list", 5).await.send_keys(CTRL_A).await.unwrap();
+    app.text_until("#selection-count", 5, |t| t == "已选择 3 个").await;
+    app.click("#selection-bar [data-bulk=watch]").await;
+    app.text_until("#accounts-spacer", 10, |t| t.matches("停止监视").count() == 3).await;
+    app.screenshot("zh-selection").await;
+    app.click("#selection-bar [data-bulk=unwatch]").await;
+    app.text_until("#accounts-spacer", 10, |t| !t.contains("停止监视")).await;
+    // Refreshing the selection's tokens renews the OAuth2 account's and reports the password
+    // accounts as failed; exporting it writes the three addresses and no secret.
+    app.click("#selection-bar [data-bulk=refresh]").await;
+    app.text_until("#toasts", 20, |t| t.contains("令牌已刷新：成功 1 个，失败 2 个")).await;
+    let export = work.join("export.csv");
+    let before = x_windows();
+    app.click("#selection-bar [data-bulk=export]").await;
+    pick_file(&before, &export).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !export.exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let exported = std::fs::read_to_string(&export).unwrap_or_default();
+    for email in [OAUTH_USER, PASSWORD_USER, STALL_USER] {
+        assert!(exported.contains(email), "the export lists {email}:\n{exported}");
+    }
+    assert!(!exported.contains(PASSWORD), "the export carries no secret:\n{exported}");
+    app.click("#selection-bar [data-bulk=clear]").await;
+    assert_eq!(app.eval("return document.getElementById('selection-bar').hidden").await, json!(true));
+
+    // The import dialog, from a file picked in the system's file dialog (typed into it, as a
+    // keyboard user would): its preview counts and a line-numbered error, in Chinese.
+    let file = work.join("accounts.txt");
+    std::fs::write(&file, "nina@example.test----pw-nina----127.0.0.1----993\nnot an account line\nomar@example.test----pw-omar----127.0.0.1----993\n").unwrap();
+    let before = x_windows();
+    app.click("#import").await;
+    pick_file(&before, &file).await;
+    app.text_until("#import-preview", 15, |t| t.contains("第 2 行")).await;
+    app.text_until("#import-run", 5, |t| t == "导入 2 个账户").await;
+    app.screenshot("zh-import").await;
+    app.click("#import-close").await;
+
+    // English chosen in Settings applies at once, tray and window, without a restart.
+    app.click("#tab-settings").await;
+    app.click("#setting-app-language option[value=en]").await;
+    app.click("#settings-save").await;
+    app.text_until("#tab-accounts", 10, |t| t.trim() == "Accounts").await;
+    app.text_until("label[for=setting-config-pool-maxTotal]", 5, |t| t == "Connections overall").await;
+    app.screenshot("en-settings").await;
+    app.click("#tab-accounts").await;
+    app.shown("#accounts-list", 5).await.send_keys("?").await.unwrap();
+    app.text_until("#keys-list", 5, |t| t.contains("Wait for a code")).await;
+    app.screenshot("en-keys").await;
+    app.shown("#keys-close", 5).await.send_keys(ESCAPE).await.unwrap();
+    app.click("#add-account").await;
+    app.click("#account-advanced summary").await;
+    app.screenshot("en-add").await;
+    app.shown("#account-email", 5).await.send_keys(ESCAPE).await.unwrap();
+
+    // Traditional Chinese the same way, then English again for the next run.
+    app.click("#tab-settings").await;
+    app.click("#setting-app-language option[value=zh-TW]").await;
+    app.click("#settings-save").await;
+    app.text_until("#tab-accounts", 10, |t| t.trim() == "帳號").await;
+    app.text_until("#settings-status", 5, |t| t.starts_with("已儲存")).await;
+    app.screenshot("zh-TW-settings").await;
+    app.click("#tab-accounts").await;
+    app.text_until("#account-count", 5, |t| t == "3 個帳號").await;
+    app.screenshot("zh-TW-accounts").await;
+    app.click("#tab-settings").await;
+    app.click("#setting-app-language option[value=en]").await;
+    app.click("#settings-save").await;
+    app.text_until("#tab-accounts", 10, |t| t.trim() == "Accounts").await;
+    app.quit().await;
+
+    // The choice is stored and wins over the system's Chinese; and the dark theme.
+    let app = App::launch(
+        data_dir,
+        bed.dovecot.ca_pem_path(),
+        work,
+        4,
+        &[("LANG", "zh_CN.UTF-8"), ("GTK_THEME", "Adwaita:dark")],
+    )
+    .await;
+    app.shown(&format!(".vrow[data-email=\"{OAUTH_USER}\"]"), 20).await;
+    app.text_until("#tab-accounts", 10, |t| t.trim() == "Accounts").await;
+    let dark = app.eval("return matchMedia('(prefers-color-scheme: dark)').matches").await;
+    assert_eq!(dark, json!(true), "GTK_THEME=Adwaita:dark gives the page the dark scheme");
+    app.screenshot("dark-accounts").await;
+    app.click("#tab-settings").await;
+    app.shown("#setting-app-language", 10).await;
+    app.screenshot("dark-settings").await;
+    app.click("#tab-pool").await;
+    app.screenshot("dark-pool").await;
+    app.click("#tab-accounts").await;
+    app.click(&format!(".vrow[data-email=\"{OAUTH_USER}\"] [data-action=edit]")).await;
+    app.shown("#account-dialog[open]", 5).await;
+    app.screenshot("dark-edit").await;
+    app.shown("#account-email", 5).await.send_keys(ESCAPE).await.unwrap();
+    let before = x_windows();
+    app.click("#import").await;
+    pick_file(&before, &work.join("accounts.txt")).await;
+    app.text_until("#import-preview", 15, |t| t.contains("line 2")).await;
+    app.text_until("#import-run", 5, |t| t == "Import 2 accounts").await;
+    app.screenshot("dark-import").await;
+    app.quit().await;
 }
 
 fn tempdir() -> PathBuf {

@@ -1,4 +1,5 @@
 import { test } from "node:test";
+import "./english.mjs";
 import assert from "node:assert/strict";
 
 import { parseRecipients, addressOf, sentTo, forwardDraft, sendFailure } from "../../ui/lib/compose.js";

@@ -1,4 +1,5 @@
 import { test } from "node:test";
+import "./english.mjs";
 import assert from "node:assert/strict";
 
 import { poolAdvice, ReuseHistory, SMTP_COUNTERS, smtpCounter, smtpFailures, smtpFailureDetail, mergeStats } from "../../ui/lib/pool.js";
@@ -81,7 +82,8 @@ test("every setting has a label, a one-line help and a known kind", () => {
   for (const group of GROUPS) {
     for (const f of group.fields) {
       assert.ok(f.label && f.help && !f.help.includes("\n"), f.key);
-      assert.ok(["int", "secs", "bool"].includes(f.kind), f.key);
+      assert.ok(["int", "number", "secs", "bool", "choice"].includes(f.kind), f.key);
+      assert.equal(Boolean(f.restart), f.key.startsWith("config."), `${f.key}: the engine's limits, and only they, need a restart`);
       assert.ok(f.key.startsWith("config.") || f.key.startsWith("app."), f.key);
       assert.ok(!keys.has(f.key), `duplicate ${f.key}`);
       keys.add(f.key);
@@ -100,15 +102,20 @@ test("settings paths read and write without touching the original", () => {
   assert.equal(getPath(values, "config.nothing.here"), undefined);
 });
 
-test("form values are checked and typed, with errors in words", () => {
-  const int = { label: "Connections overall", kind: "int", min: 1, max: 1000 };
+test("form values are checked and typed, with errors in words that give the range and unit", () => {
+  const int = { label: "settings.pool.maxTotal", kind: "int", min: 1, max: 1000, unit: "unit.connections" };
   assert.deepEqual(parseField(int, "25"), { value: 25 });
-  assert.match(parseField(int, "2.5").error, /whole number/);
-  assert.match(parseField(int, "0").error, /at least 1/);
+  assert.equal(parseField(int, "2.5").error, "Connections overall needs a whole number from 1 to 1,000.");
+  assert.equal(parseField(int, "0").error, "Connections overall must be from 1 to 1,000 connections.");
   assert.match(parseField(int, "").error, /needs a number/);
-  assert.deepEqual(parseField({ label: "Wait", kind: "secs", min: 1 }, "1.5"), { value: 1.5 });
+  const secs = { label: "settings.pool.waitTimeout", kind: "secs", min: 1, max: 600 };
+  assert.deepEqual(parseField(secs, "1.5"), { value: 1.5 });
+  assert.equal(parseField(secs, "601").error, "Wait timeout must be from 1 to 600 s.");
+  assert.equal(parseField({ label: "settings.watch.pollConcurrency", kind: "int", min: 1, max: 100 }, "0").error, "Polls at once must be from 1 to 100.");
   assert.deepEqual(parseField({ label: "On", kind: "bool" }, true), { value: true });
   assert.equal(describeDefault({ kind: "secs" }, 30), "30 s");
+  assert.equal(describeDefault({ kind: "int", unit: "unit.messages" }, 20), "20 messages");
+  assert.equal(describeDefault({ kind: "int", unit: "unit.connections" }, 1), "1 connection", "the unit agrees with its number");
   assert.equal(describeDefault({ kind: "bool" }, false), "off");
 });
 

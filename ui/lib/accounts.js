@@ -1,10 +1,12 @@
-// What the accounts list shows and how it is searched and filtered.
+// What the accounts list shows and how it is searched, filtered and sorted.
+
+import { t } from "./i18n.js";
 
 const STATUS = {
-  ok: { label: "OK", tone: "ok" },
-  watching: { label: "Watching", tone: "info" },
-  "needs-reauth": { label: "Needs re-auth", tone: "warn" },
-  error: { label: "Error", tone: "error" },
+  ok: { label: "status.ok", tone: "ok", advice: "status.ok.advice" },
+  watching: { label: "status.watching", tone: "info", advice: "status.watching.advice" },
+  "needs-reauth": { label: "status.needsReauth", tone: "warn", advice: "status.needsReauth.advice" },
+  error: { label: "status.error", tone: "error", advice: "status.error.advice" },
 };
 
 /** The status the list shows: an account that is fine and watched shows "watching". */
@@ -15,7 +17,7 @@ export function displayStatus(row) {
 }
 
 export function statusLabel(status) {
-  return (STATUS[status] ?? STATUS.error).label;
+  return t((STATUS[status] ?? STATUS.error).label);
 }
 
 export function statusTone(status) {
@@ -24,25 +26,42 @@ export function statusTone(status) {
 
 /** What a status means and what to do about it, for the status details dialog. */
 export function statusAdvice(row) {
-  switch (displayStatus(row)) {
-    case "needs-reauth":
-      return "The provider no longer accepts this account's refresh token (it was revoked, expired after 90 days unused, or the password changed). Get a new refresh token and paste it into Edit.";
-    case "error":
-      return "The last attempt to reach this account failed. Check the server settings in Edit and your network; Mailwatch tries again on the next check.";
-    case "watching":
-      return "Mailwatch is watching this account and shows new codes as they arrive.";
-    default:
-      return "Everything is fine. Start a wait for a code, or watch the account continuously.";
-  }
+  return t(STATUS[displayStatus(row)].advice);
 }
 
+/** The status filter's choices: `[value, label key]`. */
 export const FILTERS = [
-  ["all", "All accounts"],
-  ["watching", "Watching"],
-  ["ok", "OK"],
-  ["needs-reauth", "Needs re-auth"],
-  ["error", "Error"],
+  ["all", "accounts.filter.all"],
+  ["watching", "status.watching"],
+  ["ok", "status.ok"],
+  ["needs-reauth", "status.needsReauth"],
+  ["error", "status.error"],
 ];
+
+/** The list's orders: `[value, label key]`. */
+export const SORTS = [
+  ["added", "accounts.sort.added"],
+  ["address", "accounts.sort.address"],
+  ["status", "accounts.sort.status"],
+  ["code", "accounts.sort.code"],
+  ["checked", "accounts.sort.checked"],
+];
+
+const STATUS_ORDER = { error: 0, "needs-reauth": 1, watching: 2, ok: 3 };
+
+/**
+ * The rows in `order`: as added, by address, by status (trouble first), by last code or by
+ * last check (newest first, never last). A copy; equal rows keep their order.
+ */
+export function sortAccounts(rows, order = "added") {
+  const by = {
+    address: (a, b) => a.email.localeCompare(b.email),
+    status: (a, b) => STATUS_ORDER[displayStatus(a)] - STATUS_ORDER[displayStatus(b)],
+    code: (a, b) => (b.lastCode?.foundAt ?? b.lastCode?.received ?? -1) - (a.lastCode?.foundAt ?? a.lastCode?.received ?? -1),
+    checked: (a, b) => (b.lastCheck ?? -1) - (a.lastCheck ?? -1),
+  }[order];
+  return by ? [...rows].sort(by) : [...rows];
+}
 
 /** Rows whose address or provider contains every word of `query`, with the filter applied. */
 export function filterAccounts(rows, query = "", filter = "all") {

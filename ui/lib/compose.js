@@ -1,7 +1,8 @@
 // What the compose dialog reads and writes: the To field as addresses, a forwarded code as a
 // draft, and what a failed send tells the user. Pure functions, tested with node's runner.
 
-import { sentence } from "./format.js";
+import { t } from "./i18n.js";
+import { errorText } from "./errors.js";
 
 /**
  * Splits a To field on commas, semicolons and line breaks (not inside quotes or angle
@@ -53,9 +54,9 @@ export function addressOf(part) {
 /** The toast after a send: "Sent to ann@example.com", "Sent to ann@example.com and 2 more". */
 export function sentTo(addresses) {
   const shown = addresses.map((a) => addressOf(a) ?? a);
-  if (shown.length <= 1) return `Sent to ${shown[0] ?? "nobody"}`;
-  if (shown.length === 2) return `Sent to ${shown[0]} and ${shown[1]}`;
-  return `Sent to ${shown[0]} and ${shown.length - 1} more`;
+  if (shown.length <= 1) return t("compose.sentTo", { to: shown[0] ?? "" });
+  if (shown.length === 2) return t("compose.sentToTwo", { to: shown[0], other: shown[1] });
+  return t("compose.sentToMore", { to: shown[0], count: shown.length - 1 });
 }
 
 /**
@@ -64,18 +65,18 @@ export function sentTo(addresses) {
  */
 export function forwardDraft(record) {
   const lines = [];
-  if (record.code) lines.push(`Verification code: ${record.code}`);
-  if (record.link) lines.push(`Link: ${record.link}`);
+  if (record.code) lines.push(t("forward.code", { code: record.code }));
+  if (record.link) lines.push(t("forward.link", { link: record.link }));
   lines.push("");
-  lines.push("---------- Forwarded by Mailwatch ----------");
-  if (record.service) lines.push(`Service: ${record.service}`);
-  if (record.from) lines.push(`From: ${record.from}`);
-  if (record.subject) lines.push(`Subject: ${record.subject}`);
-  lines.push(`To: ${record.email}`);
+  lines.push(t("forward.rule"));
+  if (record.service) lines.push(t("forward.service", { service: record.service }));
+  if (record.from) lines.push(t("forward.from", { from: record.from }));
+  if (record.subject) lines.push(t("forward.subject", { subject: record.subject }));
+  lines.push(t("forward.to", { to: record.email }));
   return {
     from: record.email,
     to: "",
-    subject: `Fwd: ${record.subject?.trim() || "verification code"}`,
+    subject: `Fwd: ${record.subject?.trim() || t("forward.noSubject")}`,
     text: lines.join("\n"),
   };
 }
@@ -87,10 +88,10 @@ export function forwardDraft(record) {
 export function sendFailure(error, from) {
   switch (error?.code) {
     case "no_smtp_server":
-      return `Mailwatch does not know which server sends mail for ${from}. Edit the account and give its SMTP host under Advanced server settings.`;
+      return t("compose.noSmtpServer", { from });
     case "scope_not_granted":
-      return `The refresh token of ${from} allows reading mail but not sending it. To send, get a refresh token that was granted sending (for Outlook, SMTP.Send) and paste it into the account's Edit dialog.`;
+      return t("compose.scopeNotGranted", { from });
     default:
-      return sentence(error?.message);
+      return errorText(error);
   }
 }

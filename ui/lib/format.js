@@ -1,24 +1,22 @@
-// Words and numbers as the window shows them. Pure functions, tested with node's runner.
+// Words and numbers as the window shows them, in the language in force (lib/i18n.js). Pure
+// functions, tested with node's runner.
+
+import { t, number, ago } from "./i18n.js";
 
 /** Engine messages are lower-case clauses ("cannot open ..."); show them as a sentence. */
 export function sentence(text) {
   const trimmed = String(text ?? "").trim();
   if (!trimmed) return "";
   const capital = trimmed[0].toUpperCase() + trimmed.slice(1);
-  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+  return /[.!?。！？]$/.test(capital) ? capital : `${capital}.`;
 }
 
-/** "just now", "42 s ago", "5 min ago", "3 h ago", "2 d ago"; "never" for no time. */
+/** "just now", "42s ago", "5m ago", "3h ago", "3d ago" (Intl's narrow style); "never" for no time. */
 export function age(unixSeconds, nowMs = Date.now()) {
-  if (unixSeconds == null) return "never";
+  if (unixSeconds == null) return t("time.never");
   const seconds = Math.max(0, Math.floor(nowMs / 1000 - unixSeconds));
-  if (seconds < 5) return "just now";
-  if (seconds < 60) return `${seconds} s ago`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min ago`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours} h ago`;
-  return `${Math.floor(hours / 24)} d ago`;
+  if (seconds < 5) return t("time.justNow");
+  return ago(seconds);
 }
 
 /** A countdown as m:ss ("1:05", "0:09"); never negative. */
@@ -29,18 +27,17 @@ export function countdown(secondsLeft) {
 
 /** A rate and an ETA for a progress line: "120 / 1,000 · 45/s · about 20 s left". */
 export function progressLine({ done, total, rate, etaSecs }) {
-  const n = (v) => Number(v ?? 0).toLocaleString("en-US");
-  const parts = [`${n(done)} / ${n(total)}`];
-  if (rate > 0) parts.push(`${rate >= 10 ? Math.round(rate) : rate.toFixed(1)}/s`);
+  const parts = [`${number(done)} / ${number(total)}`];
+  if (rate > 0) parts.push(t("progress.rate", { rate: rate >= 10 ? number(Math.round(rate)) : number(rate, { minimumFractionDigits: 1, maximumFractionDigits: 1 }) }));
   if (etaSecs != null && done < total) {
-    parts.push(etaSecs < 60 ? `about ${Math.ceil(etaSecs)} s left` : `about ${Math.ceil(etaSecs / 60)} min left`);
+    parts.push(etaSecs < 60 ? t("progress.etaSecs", { count: Math.ceil(etaSecs) }) : t("progress.etaMins", { count: Math.ceil(etaSecs / 60) }));
   }
   return parts.join(" · ");
 }
 
 const PROVIDERS = { outlook: "Outlook", gmail: "Gmail", imap: "IMAP" };
 
-/** "Outlook", "Gmail", "IMAP". */
+/** "Outlook", "Gmail", "IMAP": names, the same in every language. */
 export function providerName(provider) {
   return PROVIDERS[provider] ?? String(provider ?? "");
 }

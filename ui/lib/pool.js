@@ -1,6 +1,8 @@
 // Reading the pool's counters (snake_case, as the engine and the CLI name them): the
 // warning banner's advice, the reuse chart's series and the sending counters.
 
+import { t, number } from "./i18n.js";
+
 /**
  * What the pool-stats panel should say, given the counters now and the counters when the
  * panel last looked. Wait timeouts are a warning (a caller got an error); frequent waits are
@@ -17,18 +19,15 @@ export function poolAdvice(stats) {
   if (timeouts > 0) {
     return {
       level: "warning",
-      title: `${timeouts} ${timeouts === 1 ? "request" : "requests"} gave up waiting for a connection.`,
-      text:
-        `Each account may hold ${per_account} ${per_account === 1 ? "connection" : "connections"} and all accounts ${total} together, ` +
-        "and callers waited longer than the wait timeout. Raise “Connections per account” (or the overall limit) in Settings, " +
-        "or lower the concurrency of imports and background work, so fewer requests queue for the same connections.",
+      title: t("pool.advice.timeouts", { count: timeouts }),
+      text: t("pool.advice.timeouts.text", { count: per_account, total, setting: t("settings.pool.maxPerAccount") }),
     };
   }
   if (waits >= 10 && served > 0 && waits / served > 0.2) {
     return {
       level: "hint",
-      title: `Requests often wait for a connection (${waits} waits so far).`,
-      text: "Nothing has failed, but work queues behind busy connections. If codes feel slow, allow one more connection per account in Settings.",
+      title: t("pool.advice.waits", { count: waits }),
+      text: t("pool.advice.waits.text"),
     };
   }
   return null;
@@ -75,25 +74,38 @@ export class ReuseHistory {
   }
 }
 
-/** The sending counters the panel shows, in order: `[key, label]`. */
-export const SMTP_COUNTERS = [
-  ["smtp_connections_created", "Connections created"],
-  ["smtp_connections_reused", "Connections reused"],
-  ["smtp_connections_open", "Connections open"],
-  ["smtp_messages_sent", "Messages sent"],
-  ["smtp_messages_per_connection", "Messages per connection"],
-  ["smtp_rate_waits", "Rate waits"],
-  ["smtp_retries", "Retries"],
-  ["smtp_wait_timeouts", "Wait timeouts"],
-  ["smtp_failures", "Failures"],
+/** The session counters the panel shows, in order: `[key, label key]`. */
+export const COUNTERS = [
+  ["total_created", "pool.counter.created"],
+  ["total_reused", "pool.counter.reused"],
+  ["total_closed", "pool.counter.closed"],
+  ["health_check_failures", "pool.counter.healthFailures"],
+  ["connection_waits", "pool.counter.waits"],
+  ["wait_timeouts", "pool.counter.waitTimeouts"],
+  ["in_use", "pool.counter.inUse"],
+  ["idle", "pool.counter.idle"],
+  ["idling", "pool.counter.idling"],
 ];
 
-/** The kinds of failed send, as `[key, words]`; `smtp_failures` is their sum. */
+/** The sending counters the panel shows, in order: `[key, label key]`. */
+export const SMTP_COUNTERS = [
+  ["smtp_connections_created", "pool.smtp.created"],
+  ["smtp_connections_reused", "pool.smtp.reused"],
+  ["smtp_connections_open", "pool.smtp.open"],
+  ["smtp_messages_sent", "pool.smtp.sent"],
+  ["smtp_messages_per_connection", "pool.smtp.perConnection"],
+  ["smtp_rate_waits", "pool.smtp.rateWaits"],
+  ["smtp_retries", "pool.smtp.retries"],
+  ["smtp_wait_timeouts", "pool.counter.waitTimeouts"],
+  ["smtp_failures", "pool.smtp.failures"],
+];
+
+/** The kinds of failed send, as `[key, message key]`; `smtp_failures` is their sum. */
 export const SMTP_FAILURES = [
-  ["smtp_refused", "refused"],
-  ["smtp_deferred", "deferred"],
-  ["smtp_signin_failures", "sign-in"],
-  ["smtp_connection_failures", "connection"],
+  ["smtp_refused", "pool.smtp.refused"],
+  ["smtp_deferred", "pool.smtp.deferred"],
+  ["smtp_signin_failures", "pool.smtp.signin"],
+  ["smtp_connection_failures", "pool.smtp.connection"],
 ];
 
 /**
@@ -102,8 +114,8 @@ export const SMTP_FAILURES = [
  */
 export function smtpCounter(stats, key) {
   const value = key === "smtp_failures" ? smtpFailures(stats) : Number(stats?.[key] ?? 0);
-  if (key === "smtp_messages_per_connection") return value.toLocaleString("en-US", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
-  return value.toLocaleString("en-US");
+  if (key === "smtp_messages_per_connection") return number(value, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  return number(value);
 }
 
 /** Sends that failed, of every kind the panel names. */
@@ -114,7 +126,7 @@ export function smtpFailures(stats) {
 /** What the failures card says under its number, the kinds that happened: "1 refused · 3 connection". */
 export function smtpFailureDetail(stats) {
   return SMTP_FAILURES.filter(([k]) => Number(stats?.[k] ?? 0) > 0)
-    .map(([k, words]) => `${Number(stats[k]).toLocaleString("en-US")} ${words}`)
+    .map(([k, words]) => t(words, { count: Number(stats[k]) }))
     .join(" · ");
 }
 

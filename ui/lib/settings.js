@@ -1,49 +1,59 @@
-// The settings the window edits: where each lives, what it means, and its unit. Defaults come
-// from the app itself, so they are never written twice.
+// The settings the window edits: where each lives, what it means (catalogue keys), its unit,
+// its range and whether it applies only after a restart (the engine's limits do). Defaults
+// come from the app itself, so they are never written twice.
+
+import { t, number, LOCALES } from "./i18n.js";
 
 export const GROUPS = [
   {
-    title: "Connections",
+    title: "settings.group.connections",
     fields: [
-      { key: "config.pool.maxPerAccount", label: "Connections per account", kind: "int", min: 1, max: 10, help: "How many IMAP connections one account may hold at once. Most providers throttle above a few." },
-      { key: "config.pool.maxTotal", label: "Connections overall", kind: "int", min: 1, max: 1000, help: "How many IMAP connections all accounts may hold together." },
-      { key: "config.pool.waitTimeout", label: "Wait timeout", kind: "secs", min: 1, max: 600, help: "How long a request waits for a free connection before it fails with a clear error." },
-      { key: "config.pool.idleTtl", label: "Session idle time", kind: "secs", min: 5, max: 3600, help: "An unused connection is closed after this long." },
-      { key: "config.pool.maxAge", label: "Session maximum age", kind: "secs", min: 30, max: 86400, help: "A connection older than this is replaced, however busy it is." },
+      { key: "config.pool.maxPerAccount", label: "settings.pool.maxPerAccount", kind: "int", min: 1, max: 10, help: "settings.pool.maxPerAccount.help", unit: "unit.connections", restart: true },
+      { key: "config.pool.maxTotal", label: "settings.pool.maxTotal", kind: "int", min: 1, max: 1000, help: "settings.pool.maxTotal.help", unit: "unit.connections", restart: true },
+      { key: "config.pool.waitTimeout", label: "settings.pool.waitTimeout", kind: "secs", min: 1, max: 600, help: "settings.pool.waitTimeout.help", restart: true },
+      { key: "config.pool.idleTtl", label: "settings.pool.idleTtl", kind: "secs", min: 5, max: 3600, help: "settings.pool.idleTtl.help", restart: true },
+      { key: "config.pool.maxAge", label: "settings.pool.maxAge", kind: "secs", min: 30, max: 86400, help: "settings.pool.maxAge.help", restart: true },
     ],
   },
   {
-    title: "Watching",
+    title: "settings.group.watching",
     fields: [
-      { key: "config.watch.pollInterval", label: "Poll interval", kind: "secs", min: 5, max: 3600, help: "How often a watched account nobody is waiting on is checked (waits use IMAP IDLE push)." },
-      { key: "config.watch.pollConcurrency", label: "Polls at once", kind: "int", min: 1, max: 100, help: "How many watched accounts are checked at the same time." },
-      { key: "config.watch.idle", label: "Use IMAP IDLE", kind: "bool", help: "Let the server push new mail for accounts you are waiting on." },
-      { key: "config.cache.waitTimeout", label: "Wait for a code", kind: "secs", min: 5, max: 3600, help: "How long “Wait for code” waits before it gives up (the CLI's wait-code too)." },
-      { key: "config.cache.listTop", label: "Messages listed", kind: "int", min: 1, max: 200, help: "How many of the newest messages a listing shows unless you pick another number." },
+      { key: "config.watch.pollInterval", label: "settings.watch.pollInterval", kind: "secs", min: 5, max: 3600, help: "settings.watch.pollInterval.help", restart: true },
+      { key: "config.watch.pollLoginRate", label: "settings.watch.pollLoginRate", kind: "number", min: 0, max: 1000, help: "settings.watch.pollLoginRate.help", unit: "unit.perSecond", restart: true },
+      { key: "config.watch.pollConcurrency", label: "settings.watch.pollConcurrency", kind: "int", min: 1, max: 100, help: "settings.watch.pollConcurrency.help", unit: "unit.accounts", restart: true },
+      { key: "config.watch.idle", label: "settings.watch.idle", kind: "bool", help: "settings.watch.idle.help", restart: true },
+      { key: "config.cache.waitTimeout", label: "settings.cache.waitTimeout", kind: "secs", min: 5, max: 3600, help: "settings.cache.waitTimeout.help", restart: true },
+      { key: "config.cache.listTop", label: "settings.cache.listTop", kind: "int", min: 1, max: 200, help: "settings.cache.listTop.help", unit: "unit.messages", restart: true },
     ],
   },
   {
-    title: "Background work",
+    title: "settings.group.background",
     fields: [
-      { key: "config.batch.verifyConcurrency", label: "Verify at once", kind: "int", min: 1, max: 50, help: "How many accounts an import checks at the same time." },
-      { key: "config.batch.refreshConcurrency", label: "Token refreshes at once", kind: "int", min: 1, max: 50, help: "How many tokens “Refresh all” renews at the same time." },
-      { key: "config.keeper.concurrency", label: "Token keeper concurrency", kind: "int", min: 1, max: 50, help: "How many tokens the background keeper renews at once." },
-      { key: "config.sync.concurrency", label: "Background sync concurrency", kind: "int", min: 1, max: 50, help: "How many watched accounts are synced into the cache at once." },
+      { key: "config.batch.verifyConcurrency", label: "settings.batch.verifyConcurrency", kind: "int", min: 1, max: 50, help: "settings.batch.verifyConcurrency.help", unit: "unit.accounts", restart: true },
+      { key: "config.batch.refreshConcurrency", label: "settings.batch.refreshConcurrency", kind: "int", min: 1, max: 50, help: "settings.batch.refreshConcurrency.help", unit: "unit.tokens", restart: true },
+      { key: "config.keeper.concurrency", label: "settings.keeper.concurrency", kind: "int", min: 1, max: 50, help: "settings.keeper.concurrency.help", unit: "unit.tokens", restart: true },
+      { key: "config.sync.concurrency", label: "settings.sync.concurrency", kind: "int", min: 1, max: 50, help: "settings.sync.concurrency.help", unit: "unit.accounts", restart: true },
     ],
   },
   {
-    title: "Codes and notifications",
+    title: "settings.group.codes",
     fields: [
-      { key: "app.notifications", label: "Notifications", kind: "bool", help: "Show a desktop notification when a code arrives." },
-      { key: "app.doNotDisturb", label: "Do not disturb", kind: "bool", help: "Silence notifications for now without turning them off." },
-      { key: "app.autoCopy", label: "Copy codes automatically", kind: "bool", help: "Put each new code on the clipboard as it arrives." },
+      { key: "app.notifications", label: "settings.app.notifications", kind: "bool", help: "settings.app.notifications.help" },
+      { key: "app.doNotDisturb", label: "settings.app.doNotDisturb", kind: "bool", help: "settings.app.doNotDisturb.help" },
+      { key: "app.autoCopy", label: "settings.app.autoCopy", kind: "bool", help: "settings.app.autoCopy.help" },
     ],
   },
   {
-    title: "Startup",
+    title: "settings.group.appearance",
     fields: [
-      { key: "app.startMinimised", label: "Start minimised", kind: "bool", help: "Start in the tray without showing the window." },
-      { key: "app.launchAtLogin", label: "Launch at login", kind: "bool", help: "Start Mailwatch when you log in to your desktop." },
+      { key: "app.language", label: "settings.app.language", kind: "choice", help: "settings.app.language.help", choices: () => [["", t("settings.language.system")], ...LOCALES] },
+    ],
+  },
+  {
+    title: "settings.group.startup",
+    fields: [
+      { key: "app.startMinimised", label: "settings.app.startMinimised", kind: "bool", help: "settings.app.startMinimised.help" },
+      { key: "app.launchAtLogin", label: "settings.app.launchAtLogin", kind: "bool", help: "settings.app.launchAtLogin.help" },
     ],
   },
 ];
@@ -61,12 +71,19 @@ export function setPath(object, path, value) {
   return copy;
 }
 
+/** The unit shown beside a field's value ("s", "connections"; "connection" for 1), or "". */
+export function unitOf(field, count = 2) {
+  if (field.kind === "secs") return t("unit.seconds");
+  return field.unit ? t(field.unit, { count }) : "";
+}
+
 /** The field's default as the settings view prints it: "1", "30 s", "on". */
 export function describeDefault(field, value) {
   if (value === undefined) return "";
-  if (field.kind === "bool") return value ? "on" : "off";
-  if (field.kind === "secs") return `${value} s`;
-  return String(value);
+  if (field.kind === "bool") return t(value ? "settings.on" : "settings.off");
+  if (field.kind === "choice") return "";
+  const unit = unitOf(field, value);
+  return unit ? t("settings.valueWithUnit", { value: number(value), unit }) : number(value);
 }
 
 /**
@@ -74,11 +91,14 @@ export function describeDefault(field, value) {
  */
 export function parseField(field, raw) {
   if (field.kind === "bool") return { value: Boolean(raw) };
+  if (field.kind === "choice") return { value: String(raw ?? "") };
   const text = String(raw).trim();
-  const number = Number(text);
-  if (!text || !Number.isFinite(number)) return { error: `${field.label} needs a number.` };
-  if (field.kind === "int" && !Number.isInteger(number)) return { error: `${field.label} needs a whole number.` };
-  if (field.min != null && number < field.min) return { error: `${field.label} must be at least ${field.min}.` };
-  if (field.max != null && number > field.max) return { error: `${field.label} must be at most ${field.max}.` };
-  return { value: number };
+  const value = Number(text);
+  const args = { name: t(field.label), min: field.min, max: field.max, unit: unitOf(field, field.max) };
+  if (!text || !Number.isFinite(value)) return { error: t("settings.error.number", args) };
+  if (field.kind === "int" && !Number.isInteger(value)) return { error: t("settings.error.whole", args) };
+  if ((field.min != null && value < field.min) || (field.max != null && value > field.max)) {
+    return { error: t(args.unit ? "settings.error.rangeUnit" : "settings.error.range", args) };
+  }
+  return { value };
 }

@@ -1,24 +1,30 @@
 // The accounts view: a searchable, filterable list that renders only the rows in view, so
 // 10,000 accounts scroll smoothly. Rows are reused DOM nodes; nothing is rebuilt per scroll
-// except the few rows that come into view.
+// except the few rows that come into view. Several rows can be selected (Ctrl or Shift with a
+// click or the arrows, Ctrl+A) and acted on together from the selection bar.
 
-import { displayStatus, statusLabel, statusTone, filterAccounts, countByStatus, FILTERS } from "../lib/accounts.js";
+import { displayStatus, statusLabel, statusTone, filterAccounts, countByStatus, sortAccounts, FILTERS, SORTS } from "../lib/accounts.js";
 import { age, providerName } from "../lib/format.js";
+import { t, number } from "../lib/i18n.js";
 import { visibleRange, scrollToReveal } from "../lib/virtual.js";
 
 const ROW_HEIGHT = 40;
 
 export class AccountsView {
   /**
-   * @param {object} actions `{wait(row), watch(row, on), messages(row), compose(row), edit(row), remove(row), status(row), copy(code)}`
+   * @param {object} actions `{wait(row), watch(row, on), messages(row), codes(row), compose(row), edit(row), remove(row), status(row), copy(text, what), bulk(action, emails)}`
    */
   constructor(actions) {
     this.actions = actions;
     this.rows = [];
     this.shown = [];
-    this.selected = null; // email
+    this.selected = null; // email: the keyboard's row
+    this.marked = new Set(); // emails: the selection
+    this.anchor = null; // email: where a Shift selection starts
     this.query = "";
-    this.filter = "all";
+    // The filter and order survive restarts (the window's own storage; no account data).
+    this.filter = localStorage.getItem("mailwatch:accounts-filter") ?? "all";
+    this.sort = localStorage.getItem("mailwatch:accounts-sort") ?? "added";
     this.el = {
       view: document.getElementById("view-accounts"),
       loading: document.getElementById("accounts-loading"),
@@ -29,6 +35,7 @@ export class AccountsView {
       spacer: document.getElementById("accounts-spacer"),
       search: document.getElementById("account-search"),
       filter: document.getElementById("account-filter"),
+      sort: document.getElementById("account-sort"),
       count: document.getElementById("account-count"),
     };
     this.el.search.addEventListener("input", () => {
@@ -37,13 +44,32 @@ export class AccountsView {
     });
     this.el.filter.addEventListener("change", () => {
       this.filter = this.el.filter.value;
+      localStorage.setItem("mailwatch:accounts-filter", this.filter);
+      this.apply();
+    });
+    this.el.sort.addEventListener("change", () => {
+      this.sort = this.el.sort.value;
+      localStorage.setItem("mailwatch:accounts-sort", this.sort);
       this.apply();
     });
     this.el.viewport.addEventListener("scroll", () => this.paint(), { passive: true });
     new ResizeObserver(() => this.paint()).observe(this.el.viewport);
     this.el.list.addEventListener("keydown", (event) => this.onKey(event));
     this.el.spacer.addEventListener("click", (event) => this.onClick(event));
+    this.el.bar = document.getElementById("selection-bar");
+    this.el.barCount = document.getElementById("selection-count");
+    this.el.bar.addEventListener("click", (event) => {
+      const action = event.target.closest("[data-bulk]")?.dataset.bulk;
+      if (action === "clear") this.mark([]);
+      else if (action) this.actions.bulk(action, this.markedEmails());
+    });
     this.renderFilter();
+  }
+
+  /** Draws everything again in the language now in force. */
+  relabel() {
+    this.renderFilter();
+    this.apply();
   }
 
   setBusy(busy) {
@@ -110,16 +136,25 @@ export class AccountsView {
       ...FILTERS.map(([value, label]) => {
         const option = document.createElement("option");
         option.value = value;
-        option.textContent = this.rows.length ? `${label} (${counts[value] ?? 0})` : label;
+        option.textContent = this.rows.length ? t("accounts.filter.count", { label: t(label), count: counts[value] ?? 0 }) : t(label);
         return option;
       }),
     );
     this.el.filter.value = current;
+    this.el.sort.replaceChildren(
+      ...SORTS.map(([value, label]) => {
+        const option = document.createElement("option");
+        option.value = value;
+        option.textContent = t(label);
+        return option;
+      }),
+    );
+    this.el.sort.value = this.sort;
   }
 
   apply() {
     this.renderFilter();
-    this.shown = filterAccounts(this.rows, this.query, this.filter);
+    this.shown = sortAccounts(filterAccounts(this.rows, this.query, this.filter), this.sort);
     const total = this.rows.length;
     this.el.empty.hidden = total !== 0;
     this.el.list.hidden = total === 0 || this.shown.length === 0;
@@ -127,13 +162,41 @@ export class AccountsView {
     document.getElementById("accounts-keys").hidden = total === 0;
     const watchShown = document.getElementById("watch-shown");
     watchShown.hidden = this.shown.length === 0;
-    watchShown.textContent = this.shown.length && this.shown.every((r) => r.watching) ? "Unwatch all shown" : "Watch all shown";
+    watchShown.textContent = t(this.shown.length && this.shown.every((r) => r.watching) ? "accounts.unwatchShown" : "accounts.watchShown");
     this.el.count.textContent =
-      total === 0 ? "" : this.shown.length === total ? `${total.toLocaleString("en-US")} accounts` : `${this.shown.length.toLocaleString("en-US")} of ${total.toLocaleString("en-US")}`;
+      total === 0 ? "" : this.shown.length === total ? t("accounts.count", { count: total }) : t("accounts.countOf", { shown: number(this.shown.length), count: total });
     this.el.list.setAttribute("aria-rowcount", String(this.shown.length));
     this.el.spacer.style.height = `${this.shown.length * ROW_HEIGHT}px`;
     if (this.selected && !this.shown.some((r) => r.email === this.selected)) this.selected = null;
+    const shown = new Set(this.shown.map((r) => r.email));
+    this.marked = new Set([...this.marked].filter((e) => shown.has(e)));
+    this.paintBar();
     this.repaint();
+  }
+
+  /** The selected addresses, in the list's order. */
+  markedEmails() {
+    return this.shown.filter((r) => this.marked.has(r.email)).map((r) => r.email);
+  }
+
+  /** Selects exactly `emails`. */
+  mark(emails) {
+    this.marked = new Set(emails);
+    this.paintBar();
+    this.repaint();
+  }
+
+  paintBar() {
+    this.el.bar.hidden = this.marked.size < 2;
+    this.el.barCount.textContent = t("selection.count", { count: this.marked.size });
+  }
+
+  /** Marks the rows from the anchor to `email`, in the list's order. */
+  markRange(email) {
+    const from = this.shown.findIndex((r) => r.email === (this.anchor ?? email));
+    const to = this.shown.findIndex((r) => r.email === email);
+    const [a, b] = from <= to ? [from, to] : [to, from];
+    this.mark(this.shown.slice(Math.max(0, a), b + 1).map((r) => r.email));
   }
 
   repaint() {
@@ -169,13 +232,20 @@ export class AccountsView {
       el.style.top = `${index * ROW_HEIGHT}px`;
       el.dataset.email = data.email;
       el.setAttribute("aria-rowindex", String(index + 1));
-      el.setAttribute("aria-selected", String(data.email === this.selected));
+      el.setAttribute("aria-selected", String(this.marked.has(data.email)));
+      el.classList.toggle("cursor", data.email === this.selected && this.marked.size !== 1);
       fillRow(el, data, now);
     });
   }
 
-  select(email, reveal = true) {
+  /** Moves the keyboard's row to `email`, selecting it alone unless `keep` (the selection stays). */
+  select(email, reveal = true, keep = false) {
     this.selected = email;
+    if (!keep) {
+      this.marked = new Set([email]);
+      this.anchor = email;
+      this.paintBar();
+    }
     const index = this.shown.findIndex((r) => r.email === email);
     if (reveal && index >= 0) {
       const { viewport } = this.el;
@@ -190,8 +260,20 @@ export class AccountsView {
     if (!rowEl) return;
     const row = this.byEmail.get(rowEl.dataset.email);
     if (!row) return;
-    this.select(row.email, false);
     const action = event.target.closest("[data-action]")?.dataset.action;
+    if (!action && (event.ctrlKey || event.metaKey)) {
+      const marked = new Set(this.marked);
+      if (marked.has(row.email)) marked.delete(row.email);
+      else marked.add(row.email);
+      this.selected = row.email;
+      this.anchor = row.email;
+      return this.mark([...marked]);
+    }
+    if (!action && event.shiftKey) {
+      this.selected = row.email;
+      return this.markRange(row.email);
+    }
+    if (!(action && this.marked.has(row.email) && this.marked.size > 1)) this.select(row.email, false);
     if (action === "wait") this.actions.wait(row);
     else if (action === "watch") this.actions.watch(row, !row.watching);
     else if (action === "messages") this.actions.messages(row);
@@ -200,6 +282,8 @@ export class AccountsView {
     else if (action === "remove") this.actions.remove(row);
     else if (action === "status") this.actions.status(row);
     else if (action === "copy" && row.lastCode?.code) this.actions.copy(row.lastCode.code);
+    else if (action === "copy-address") this.actions.copy(row.email, "address");
+    else if (action === "codes") this.actions.codes(row);
   }
 
   onKey(event) {
@@ -208,8 +292,39 @@ export class AccountsView {
     const move = (to) => {
       event.preventDefault();
       const clamped = Math.max(0, Math.min(this.shown.length - 1, to));
-      if (this.shown[clamped]) this.select(this.shown[clamped].email);
+      const email = this.shown[clamped]?.email;
+      if (!email) return;
+      if (event.shiftKey) {
+        this.select(email, true, true);
+        this.markRange(email);
+      } else {
+        this.select(email, true, event.ctrlKey || event.metaKey);
+      }
     };
+    if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "a") {
+      event.preventDefault();
+      return this.mark(this.shown.map((r) => r.email));
+    }
+    if (event.key === " " && this.selected) {
+      event.preventDefault();
+      const marked = new Set(this.marked);
+      if (marked.has(this.selected)) marked.delete(this.selected);
+      else marked.add(this.selected);
+      return this.mark([...marked]);
+    }
+    if (event.key === "Escape" && this.marked.size > 1) {
+      event.preventDefault();
+      return this.mark(this.selected ? [this.selected] : []);
+    }
+    // With several rows selected, W and Delete act on all of them.
+    const many = this.marked.size > 1 && !event.ctrlKey && !event.altKey && !event.metaKey;
+    if (many && (event.key === "Delete" || event.key.toLowerCase() === "w")) {
+      event.preventDefault();
+      const emails = this.markedEmails();
+      if (event.key === "Delete") return this.actions.bulk("remove", emails);
+      const allWatched = emails.every((e) => this.byEmail.get(e)?.watching);
+      return this.actions.bulk(allWatched ? "unwatch" : "watch", emails);
+    }
     const page = Math.max(1, Math.floor(this.el.viewport.clientHeight / ROW_HEIGHT) - 1);
     const row = this.selectedRow();
     switch (event.key) {
@@ -220,6 +335,10 @@ export class AccountsView {
       case "Home": return move(0);
       case "End": return move(this.shown.length - 1);
     }
+    if (row && (event.ctrlKey || event.metaKey) && key0(event) === "c" && row.lastCode?.code && !String(getSelection())) {
+      event.preventDefault();
+      return this.actions.copy(row.lastCode.code);
+    }
     if (!row || event.ctrlKey || event.altKey || event.metaKey) return;
     const key = event.key.toLowerCase();
     if (event.key === "Enter") this.actions.wait(row);
@@ -227,10 +346,17 @@ export class AccountsView {
     else if (key === "m") this.actions.messages(row);
     else if (key === "c") this.actions.compose(row);
     else if (key === "e") this.actions.edit(row);
+    else if (key === "y") this.actions.copy(row.email, "address");
+    else if (key === "s") this.actions.status(row);
+    else if (key === "k") this.actions.codes(row);
     else if (event.key === "Delete") this.actions.remove(row);
     else return;
     event.preventDefault();
   }
+}
+
+function key0(event) {
+  return event.key.toLowerCase();
 }
 
 function cell(className, text) {
@@ -252,19 +378,34 @@ function button(action, label, title, className = "icon-button") {
   return b;
 }
 
+/** A button that shows a symbol; its name for screen readers is its title. */
+function iconButton(action, symbol, title) {
+  const b = button(action, symbol, title);
+  b.setAttribute("aria-label", title);
+  return b;
+}
+
 function fillRow(el, row, now) {
   const status = displayStatus(row);
-  const email = cell("email", row.email);
-  email.title = row.email;
+  const email = cell("email");
+  const address = document.createElement("span");
+  address.className = "address";
+  address.textContent = row.email;
+  address.title = row.email;
+  const copyAddress = button("copy-address", "", t("accounts.copyAddress.title"), "icon-button copy-address");
+  copyAddress.setAttribute("aria-label", t("accounts.copyAddress.title"));
+  email.append(address, copyAddress);
   const statusCell = cell("");
-  const badge = button("status", statusLabel(status), row.statusDetail ?? "What this status means", `status ${statusTone(status)}`);
+  const badge = button("status", statusLabel(status), row.statusDetail ?? t("accounts.status.title"), `status ${statusTone(status)}`);
   statusCell.append(badge);
   const codeCell = cell("");
   if (row.lastCode?.code) {
-    const code = button("copy", row.lastCode.code, "Copy this code", "copy-code");
+    codeCell.classList.add("last-code");
+    const code = button("copy", row.lastCode.code, t("accounts.copyCode.title"), "copy-code");
     const when = document.createElement("span");
-    when.className = "muted small";
-    when.textContent = ` ${age(row.lastCode.foundAt, now)}`;
+    when.className = "muted small age";
+    when.textContent = age(row.lastCode.foundAt, now);
+    when.title = when.textContent;
     codeCell.append(code, when);
   } else {
     codeCell.textContent = "—";
@@ -272,12 +413,13 @@ function fillRow(el, row, now) {
   }
   const actions = cell("actions");
   actions.append(
-    button("wait", "Wait for code", "Wait for a new code (Enter)", "button small"),
-    button("watch", row.watching ? "Unwatch" : "Watch", row.watching ? "Stop watching (W)" : "Watch continuously (W)"),
-    button("messages", "Messages", "Show the newest messages (M)"),
-    button("compose", "Compose", "Write a message from this account (C)"),
-    button("edit", "Edit", "Edit the account (E)"),
-    button("remove", "✕", "Remove the account (Delete)"),
+    button("wait", t("accounts.action.wait"), t("accounts.action.wait.title"), "button small"),
+    button("watch", t(row.watching ? "accounts.action.unwatch" : "accounts.action.watch"), t(row.watching ? "accounts.action.unwatch.title" : "accounts.action.watch.title")),
+    button("messages", t("accounts.action.messages"), t("accounts.action.messages.title")),
+    button("codes", t("accounts.action.codes"), t("accounts.action.codes.title")),
+    iconButton("compose", "✉", t("accounts.action.compose.title")),
+    iconButton("edit", "✎", t("accounts.action.edit.title")),
+    button("remove", "✕", t("accounts.action.remove.title")),
   );
   el.replaceChildren(email, cell("muted", providerName(row.provider)), statusCell, codeCell, cell("muted", age(row.lastCheck, now)), actions);
 }

@@ -2,6 +2,7 @@
 // addresses. Ctrl+Enter sends, Escape closes; a failed send keeps the dialog and its text.
 
 import { parseRecipients, sendFailure } from "../lib/compose.js";
+import { t } from "../lib/i18n.js";
 import * as ipc from "../ipc.js";
 
 export class ComposeDialog {
@@ -38,7 +39,7 @@ export class ComposeDialog {
    * Opens the dialog with `draft` (`{from, to, subject, text}`, all but `from` optional) and
    * puts the cursor in To when it is empty, otherwise in the subject.
    */
-  open(draft, title = "New message") {
+  open(draft, title = t("compose.new")) {
     if (this.sending) return;
     const { el } = this;
     el.title.textContent = title;
@@ -67,12 +68,12 @@ export class ComposeDialog {
     const { el } = this;
     const { addresses, invalid } = parseRecipients(el.to.value);
     if (invalid.length) {
-      this.showError(`${invalid[0]} is not an email address.`);
+      this.showError(t("compose.notAnAddress", { address: invalid[0] }));
       el.to.focus();
       return;
     }
     if (!addresses.length) {
-      this.showError("Enter at least one address in To.");
+      this.showError(t("compose.noRecipient"));
       el.to.focus();
       return;
     }
@@ -98,7 +99,7 @@ export class ComposeDialog {
     this.sending = sending;
     el.send.disabled = sending;
     el.cancel.disabled = sending;
-    el.send.textContent = sending ? "Sending…" : "Send";
+    el.send.textContent = t(sending ? "compose.sending" : "compose.send");
     el.form.setAttribute("aria-busy", String(sending));
   }
 }

@@ -1,7 +1,9 @@
 // The add and edit account dialog: provider presets from the address, advanced server
 // settings only on demand, and the secret straight to the keyring.
 
-import { sentence, providerName } from "../lib/format.js";
+import { providerName } from "../lib/format.js";
+import { t } from "../lib/i18n.js";
+import { errorText } from "../lib/errors.js";
 import * as ipc from "../ipc.js";
 
 export class AccountEditor {
@@ -15,7 +17,10 @@ export class AccountEditor {
       advanced: $("account-advanced"), provider: $("account-provider"), host: $("account-host"), port: $("account-port"),
       tls: $("account-tls"), smtpHost: $("account-smtp-host"), smtpPort: $("account-smtp-port"), smtpTls: $("account-smtp-tls"),
       tokenUrl: $("account-token-url"), error: $("account-error"), save: $("account-save"),
+      reveal: $("account-secret-reveal"),
     };
+    // The secret is masked (a screenshot or a screen share shows dots) until "Show".
+    this.el.reveal.addEventListener("click", () => this.reveal(this.el.secret.classList.contains("masked")));
     this.el.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.save();
@@ -45,7 +50,8 @@ export class AccountEditor {
     this.editing = row;
     el.form.reset();
     el.error.hidden = true;
-    el.title.textContent = row ? "Edit account" : "Add account";
+    el.title.textContent = t(row ? "editor.title.edit" : "editor.title.add");
+    this.reveal(false);
     el.email.value = row?.email ?? "";
     el.email.readOnly = Boolean(row);
     this.auth = row?.auth === "password" ? "password" : "oauth2";
@@ -66,9 +72,24 @@ export class AccountEditor {
     (row ? el.secret : el.email).focus();
   }
 
+  /** Shows the secret in clear (`true`) or masks it. */
+  reveal(shown) {
+    this.el.secret.classList.toggle("masked", !shown);
+    this.el.reveal.setAttribute("aria-pressed", String(shown));
+    this.el.reveal.textContent = t(shown ? "editor.secret.hide" : "editor.secret.show");
+  }
+
+  /** Says everything again in the language now in force. */
+  relabel() {
+    if (!this.el.dialog.open) return;
+    this.el.title.textContent = t(this.editing ? "editor.title.edit" : "editor.title.add");
+    this.reveal(!this.el.secret.classList.contains("masked"));
+    this.syncAuth();
+  }
+
   syncAuth() {
     const token = this.auth === "oauth2";
-    this.el.secretLabel.firstChild.textContent = token ? "Refresh token " : "Password ";
+    this.el.secretLabel.textContent = t(token ? "editor.secret.token" : "editor.secret.password");
     this.el.clientLabel.hidden = !token;
   }
 
@@ -81,10 +102,10 @@ export class AccountEditor {
     try {
       const preset = await ipc.accountPreset(email);
       if (!preset) {
-        this.el.preset.textContent = "Unknown provider: open Advanced server settings and give the IMAP host (and the SMTP host, to send mail).";
+        this.el.preset.textContent = t("editor.preset.unknown");
         return;
       }
-      const smtp = preset.smtp ? ` · sends via ${preset.smtp.host}:${preset.smtp.port}` : "";
+      const smtp = preset.smtp ? ` · ${t("editor.preset.sendsVia", { server: `${preset.smtp.host}:${preset.smtp.port}` })}` : "";
       this.el.preset.textContent = `${providerName(preset.provider)} · ${preset.imapHost}:${preset.imapPort}${preset.oauth ? " · OAuth2" : ""}${smtp}`;
       if (!this.editing) this.auth = preset.oauth ? "oauth2" : "password";
       this.syncAuth();
@@ -101,13 +122,13 @@ export class AccountEditor {
       el.error.textContent = text;
       el.error.hidden = false;
     };
-    if (!email.includes("@")) return fail("Enter the account's email address.");
-    if (!this.editing && !secret) return fail(this.auth === "oauth2" ? "Paste the account's refresh token." : "Enter the account's password.");
+    if (!email.includes("@")) return fail(t("editor.error.email"));
+    if (!this.editing && !secret) return fail(t(this.auth === "oauth2" ? "editor.error.token" : "editor.error.password"));
     const isPort = (v) => !v || (Number.isInteger(Number(v)) && Number(v) > 0 && Number(v) < 65536);
     const port = el.port.value.trim();
-    if (!isPort(port)) return fail("The IMAP port is a number from 1 to 65535.");
+    if (!isPort(port)) return fail(t("editor.error.port", { name: "IMAP" }));
     const smtpPort = el.smtpPort.value.trim();
-    if (!isPort(smtpPort)) return fail("The SMTP port is a number from 1 to 65535.");
+    if (!isPort(smtpPort)) return fail(t("editor.error.port", { name: "SMTP" }));
     const blank = (v) => (v.trim() ? v.trim() : null);
     const spec = {
       email,
@@ -129,7 +150,7 @@ export class AccountEditor {
       el.dialog.close();
       this.onSaved(row, Boolean(this.editing));
     } catch (error) {
-      fail(sentence(error.message));
+      fail(errorText(error));
     } finally {
       el.save.disabled = false;
     }

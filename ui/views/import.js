@@ -1,7 +1,9 @@
 // Importing an account file: a preview (dry run) with counts and line-numbered errors, then
 // the import with a progress bar, rate, ETA and cancel, and a report that can be saved.
 
-import { progressLine, sentence } from "../lib/format.js";
+import { progressLine } from "../lib/format.js";
+import { t, number } from "../lib/i18n.js";
+import { errorText } from "../lib/errors.js";
 import * as ipc from "../ipc.js";
 import { confirmDialog } from "./confirm.js";
 
@@ -33,7 +35,7 @@ export class ImportDialog {
       const path = await ipc.pickImportFile();
       if (path) this.open(path);
     } catch (error) {
-      this.onError(error, "Mailwatch could not open the file picker.");
+      this.onError(error, "import.error.picker");
     }
   }
 
@@ -48,7 +50,8 @@ export class ImportDialog {
     el.verify.checked = false;
     el.progress.hidden = true;
     el.save.hidden = true;
-    el.close.textContent = "Cancel";
+    el.close.textContent = t("common.cancel");
+    el.run.textContent = t("import.run");
     if (!el.dialog.open) el.dialog.showModal();
     this.preview();
   }
@@ -68,15 +71,15 @@ export class ImportDialog {
     const { el } = this;
     el.error.hidden = true;
     el.run.disabled = true;
-    el.preview.textContent = "Reading the file…";
+    el.preview.textContent = t("import.reading");
     try {
       const report = await ipc.importAccounts(this.request(true));
       this.paintReport(report, true);
       el.run.disabled = report.added + report.updated + report.skipped === 0;
-      el.run.textContent = `Import ${(report.added + report.updated).toLocaleString("en-US")} accounts`;
+      el.run.textContent = t("import.runCount", { count: report.added + report.updated });
     } catch (error) {
       el.preview.textContent = "";
-      el.error.textContent = sentence(error.message);
+      el.error.textContent = errorText(error);
       el.error.hidden = false;
     }
   }
@@ -85,9 +88,9 @@ export class ImportDialog {
     const { el } = this;
     if (el.merge.value === "replace" && this.lastPreview?.absent > 0) {
       const ok = await confirmDialog(
-        "Remove accounts that are not in the file?",
-        `Replace removes ${this.lastPreview.absent} accounts that are not in this file, with their stored secrets. This cannot be undone.`,
-        "Import and remove",
+        t("import.replace.title"),
+        t("import.replace.text", { count: this.lastPreview.absent }),
+        t("import.replace.ok"),
       );
       if (!ok) return;
     }
@@ -96,8 +99,8 @@ export class ImportDialog {
     el.error.hidden = true;
     el.progress.hidden = false;
     el.bar.value = 0;
-    el.progressText.textContent = "Starting…";
-    el.close.textContent = "Stop";
+    el.progressText.textContent = t("import.starting");
+    el.close.textContent = t("import.stop");
     try {
       const report = await ipc.importAccounts(this.request(false));
       this.report = report;
@@ -105,20 +108,21 @@ export class ImportDialog {
       el.save.hidden = false;
       this.onImported(report);
     } catch (error) {
-      el.error.textContent = sentence(error.message);
+      el.error.textContent = errorText(error);
       el.error.hidden = false;
     } finally {
       this.running = false;
-      el.close.textContent = "Close";
+      el.close.textContent = t("common.close");
     }
   }
 
   progress(p) {
     if (!this.running || !this.el.dialog.open) return;
-    const label = p.job === "verify" ? "Signing in" : "Storing";
+    const label = t(p.job === "verify" ? "import.progress.verify" : "import.progress.store");
     this.el.bar.max = Math.max(1, p.total);
     this.el.bar.value = p.done;
-    this.el.progressText.textContent = `${label}: ${progressLine(p)}${p.failed ? ` · ${p.failed} failed` : ""}`;
+    const failed = p.failed ? ` · ${t("import.progress.failed", { count: p.failed })}` : "";
+    this.el.progressText.textContent = t("import.progress", { label, progress: progressLine(p) }) + failed;
   }
 
   paintReport(report, dryRun) {
@@ -128,29 +132,29 @@ export class ImportDialog {
     const stat = (n, label) => {
       const d = document.createElement("div");
       const b = document.createElement("b");
-      b.textContent = Number(n ?? 0).toLocaleString("en-US");
-      d.append(b, label);
+      b.textContent = number(n);
+      d.append(b, t(label, { count: Number(n ?? 0) }));
       return d;
     };
     summary.append(
-      stat(report.added, dryRun ? "to add" : "added"),
-      stat(report.updated, dryRun ? "to update" : "updated"),
-      stat(report.skipped, "skipped"),
-      stat(report.errors.length, report.errors.length === 1 ? "error" : "errors"),
+      stat(report.added, dryRun ? "import.stat.toAdd" : "import.stat.added"),
+      stat(report.updated, dryRun ? "import.stat.toUpdate" : "import.stat.updated"),
+      stat(report.skipped, "import.stat.skipped"),
+      stat(report.errors.length, "import.stat.errors"),
     );
-    if (report.merge === "replace" || report.absent) summary.append(stat(dryRun ? report.absent : report.removed, dryRun ? "to remove" : "removed"));
-    if (report.verified) summary.append(stat(report.verified.ok, "signed in"), stat(report.verified.failed, "failed to sign in"));
+    if (report.merge === "replace" || report.absent) summary.append(stat(dryRun ? report.absent : report.removed, dryRun ? "import.stat.toRemove" : "import.stat.removed"));
+    if (report.verified) summary.append(stat(report.verified.ok, "import.stat.signedIn"), stat(report.verified.failed, "import.stat.signInFailed"));
     const parts = [summary];
     const note = document.createElement("p");
     note.className = "muted small";
     note.textContent = dryRun
-      ? `Format: ${report.format}. Nothing is written until you press Import. Lines with errors are left out; the rest import.`
+      ? t("import.note.preview", { format: report.format })
       : report.cancelled
-        ? "Stopped. The accounts stored before that are kept."
-        : `Done. Format: ${report.format}.`;
+        ? t("import.note.stopped")
+        : t("import.note.done", { format: report.format });
     parts.push(note);
     const failures = [
-      ...report.errors.map((e) => [`line ${e.line}`, e.reason]),
+      ...report.errors.map((e) => [t("import.line", { line: e.line }), e.reason]),
       ...(report.verified?.accounts ?? []).filter((a) => !a.ok).map((a) => [a.email, a.reason ?? a.code]),
     ];
     if (failures.length) {
@@ -175,16 +179,16 @@ export class ImportDialog {
   async saveReport() {
     if (!this.report) return;
     try {
-      await ipc.saveReport("mailwatch-import-report.json", JSON.stringify(this.report, null, 2));
+      await ipc.saveReport("mailwatch-import-report.json", JSON.stringify(this.report, null, 2), t("import.saveReport.title"));
     } catch (error) {
-      this.onError(error, "Mailwatch could not save the report.");
+      this.onError(error, "import.error.save");
     }
   }
 
   closeOrCancel() {
     if (this.running) {
       ipc.cancelBatch().catch(() => {});
-      this.el.progressText.textContent = "Stopping after the current chunk…";
+      this.el.progressText.textContent = t("import.stopping");
       return;
     }
     this.el.dialog.close();

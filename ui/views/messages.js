@@ -1,6 +1,7 @@
 // The messages view: an account's newest messages, and a sandboxed viewer for one.
 
 import { age } from "../lib/format.js";
+import { t, dateTime } from "../lib/i18n.js";
 import { messageDocument } from "../lib/sandbox.js";
 import * as ipc from "../ipc.js";
 import { td } from "./dom.js";
@@ -33,6 +34,11 @@ export class MessagesView {
       if (this.current) this.show(this.current, true);
     });
     this.el.dialog.querySelector("[data-close]").addEventListener("click", () => this.el.dialog.close());
+  }
+
+  /** Says the listing's count again in the language now in force. */
+  relabel() {
+    if (this.count != null && this.el.status.textContent) this.el.status.textContent = t("messages.count", { count: this.count });
   }
 
   /** Selects `top` (`cache.listTop`) as the listing's size, adding it when it is not offered. */
@@ -75,17 +81,18 @@ export class MessagesView {
     const email = this.el.account.value;
     if (!email) return;
     const folder = this.el.folder.value;
-    this.el.status.textContent = "Loading…";
+    this.el.status.textContent = t("messages.loading");
     this.el.load.disabled = true;
     try {
       const messages = await ipc.listMessages(email, folder, Number(this.el.top.value));
       this.email = email;
       this.folder = folder;
       this.paint(messages);
-      this.el.status.textContent = `${messages.length} ${messages.length === 1 ? "message" : "messages"}`;
+      this.count = messages.length;
+      this.el.status.textContent = t("messages.count", { count: messages.length });
     } catch (error) {
       this.el.status.textContent = "";
-      this.onError(error, "Mailwatch could not load the messages.");
+      this.onError(error, "messages.error.load");
     } finally {
       this.el.load.disabled = false;
     }
@@ -94,7 +101,7 @@ export class MessagesView {
   paint(messages) {
     const now = Date.now();
     this.el.empty.hidden = messages.length > 0;
-    if (!messages.length) this.el.empty.textContent = "This folder has no messages.";
+    if (!messages.length) this.el.empty.textContent = t("messages.emptyFolder");
     this.el.table.hidden = messages.length === 0;
     this.el.rows.replaceChildren(
       ...messages.map((m) => {
@@ -102,7 +109,7 @@ export class MessagesView {
         tr.tabIndex = 0;
         tr.dataset.uid = String(m.uid);
         tr.dataset.folder = m.folder;
-        tr.append(td(m.from ?? ""), td(m.subject ?? "(no subject)"), td(m.code ?? "", "code-inline"), td(age(m.received, now)));
+        tr.append(td(m.from ?? ""), td(m.subject ?? t("messages.noSubject")), td(m.code ?? "", "code-inline"), td(age(m.received, now)));
         return tr;
       }),
     );
@@ -116,14 +123,14 @@ export class MessagesView {
       this.show(view, false);
       if (!this.el.dialog.open) this.el.dialog.showModal();
     } catch (error) {
-      this.onError(error, "Mailwatch could not open the message.");
+      this.onError(error, "messages.error.open");
     }
   }
 
   show(view, allowImages) {
-    this.el.subject.textContent = view.subject ?? "(no subject)";
-    const cut = view.truncatedFrom && `shown in part: the message is ${Math.ceil(view.truncatedFrom / 1048576)} MB`;
-    this.el.from.textContent = [view.from, view.date && new Date(view.date).toLocaleString(), cut].filter(Boolean).join(" · ");
+    this.el.subject.textContent = view.subject ?? t("messages.noSubject");
+    const cut = view.truncatedFrom && t("messages.truncated", { count: Math.ceil(view.truncatedFrom / 1048576) });
+    this.el.from.textContent = [view.from, view.date && dateTime(view.date), cut].filter(Boolean).join(" · ");
     this.el.images.hidden = !view.remoteImages || allowImages;
     this.el.frame.srcdoc = messageDocument(view, allowImages);
   }

@@ -1,19 +1,8 @@
 // The pool-stats panel: live counters pushed by the engine, advice when callers wait or time
 // out, a chart of reused against new connections over time, and the sending counters.
 
-import { poolAdvice, ReuseHistory, SMTP_COUNTERS, smtpCounter, smtpFailures, smtpFailureDetail, mergeStats } from "../lib/pool.js";
-
-const COUNTERS = [
-  ["total_created", "Sessions created"],
-  ["total_reused", "Sessions reused"],
-  ["total_closed", "Sessions closed"],
-  ["health_check_failures", "Health-check failures"],
-  ["connection_waits", "Connection waits"],
-  ["wait_timeouts", "Wait timeouts"],
-  ["in_use", "In use"],
-  ["idle", "Idle"],
-  ["idling", "In IDLE"],
-];
+import { poolAdvice, ReuseHistory, COUNTERS, SMTP_COUNTERS, smtpCounter, smtpFailures, smtpFailureDetail, mergeStats } from "../lib/pool.js";
+import { t, number } from "../lib/i18n.js";
 
 export class PoolView {
   constructor({ onAdvice }) {
@@ -57,7 +46,7 @@ export class PoolView {
     const stats = mergeStats(this.stats, next);
     this.stats = stats;
     for (const [key, card] of this.cards) {
-      card.querySelector(".stat-value").textContent = Number(stats[key] ?? 0).toLocaleString("en-US");
+      card.querySelector(".stat-value").textContent = number(stats[key]);
     }
     this.cards.get("wait_timeouts").classList.toggle("alert", (stats.wait_timeouts ?? 0) > 0);
     for (const [key, card] of this.smtpCards) card.querySelector(".stat-value").textContent = smtpCounter(stats, key);
@@ -74,7 +63,7 @@ export class PoolView {
     this.onAdvice(advice);
     if (chart) this.history.push(stats);
     const ratio = this.history.reuseRatio();
-    this.el.ratio.textContent = ratio == null ? "" : `${Math.round(ratio * 100)}% of requests reused a session`;
+    this.el.ratio.textContent = ratio == null ? "" : t("pool.ratio", { percent: number(ratio, { style: "percent" }) });
     this.paintAccounts(stats.per_account ?? []);
     this.drawChart();
   }
@@ -88,12 +77,17 @@ export class PoolView {
         const tr = document.createElement("tr");
         for (const value of [a.email, a.in_use, a.idle, a.total_created, a.total_reused, a.total_closed, a.connection_waits, a.wait_timeouts]) {
           const td = document.createElement("td");
-          td.textContent = typeof value === "number" ? value.toLocaleString("en-US") : String(value ?? "");
+          td.textContent = typeof value === "number" ? number(value) : String(value ?? "");
           tr.append(td);
         }
         return tr;
       }),
     );
+  }
+
+  /** Says everything again in the language now in force (the labels follow `data-i18n`). */
+  relabel() {
+    if (this.stats) this.update(this.stats, { chart: false });
   }
 
   drawChart() {
@@ -140,7 +134,8 @@ function statCard(key, label) {
   value.textContent = "0";
   const name = document.createElement("div");
   name.className = "stat-label";
-  name.textContent = label;
+  name.dataset.i18n = label;
+  name.textContent = t(label);
   card.append(value, name);
   return card;
 }

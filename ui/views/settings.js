@@ -1,6 +1,9 @@
-// The settings view: every limit and preference with a one-line explanation and its default.
+// The settings view: every limit and preference with a one-line explanation, its unit, its
+// default and whether it needs a restart. A value out of range is refused with a sentence
+// beside its field.
 
-import { GROUPS, getPath, setPath, describeDefault, parseField } from "../lib/settings.js";
+import { GROUPS, getPath, setPath, describeDefault, parseField, unitOf } from "../lib/settings.js";
+import { t } from "../lib/i18n.js";
 import * as ipc from "../ipc.js";
 
 export class SettingsView {
@@ -15,8 +18,10 @@ export class SettingsView {
       this.save();
     });
     document.getElementById("settings-defaults").addEventListener("click", () => this.restoreDefaults());
-    this.form.addEventListener("input", () => {
-      this.status.textContent = "Unsaved changes";
+    this.form.addEventListener("input", (event) => {
+      this.say("settings.unsaved");
+      const field = fieldOf(event.target.name);
+      if (field) this.check(field, event.target);
     });
   }
 
@@ -29,10 +34,24 @@ export class SettingsView {
       this.limits = view.limits;
       this.watch = view.watch;
       this.paint(this.values);
-      this.status.textContent = "";
+      this.say(null);
     } catch (error) {
-      this.onError(error, "Mailwatch could not read its settings.");
+      this.onError(error, "settings.error.load");
     }
+  }
+
+  /** Draws the form again in the language now in force, keeping what was typed. */
+  relabel() {
+    if (!this.values) return;
+    const { values } = this.read(false);
+    this.paint(values);
+    if (this.said) this.say(...this.said);
+  }
+
+  /** Puts the message `key` (with `args`) in the status line, or clears it. */
+  say(key, args = {}) {
+    this.said = key ? [key, args] : null;
+    this.status.textContent = key ? t(key, args) : "";
   }
 
   paint(values) {
@@ -40,7 +59,7 @@ export class SettingsView {
       ...GROUPS.map((group) => {
         const fieldset = document.createElement("fieldset");
         const legend = document.createElement("legend");
-        legend.textContent = group.title;
+        legend.textContent = t(group.title);
         fieldset.append(legend);
         for (const field of group.fields) fieldset.append(this.row(field, getPath(values, field.key)));
         return fieldset;
@@ -54,40 +73,81 @@ export class SettingsView {
     const id = `setting-${field.key.replaceAll(".", "-")}`;
     const label = document.createElement("label");
     label.htmlFor = id;
-    label.textContent = field.label;
-    const input = document.createElement("input");
+    label.textContent = t(field.label);
+    const box = document.createElement("span");
+    box.className = "setting-value";
+    let input;
+    if (field.kind === "choice") {
+      input = document.createElement("select");
+      for (const [code, name] of field.choices()) {
+        const option = document.createElement("option");
+        option.value = code;
+        option.textContent = name;
+        input.append(option);
+      }
+      input.value = value ?? "";
+    } else {
+      input = document.createElement("input");
+      if (field.kind === "bool") {
+        input.type = "checkbox";
+        input.checked = Boolean(value);
+      } else {
+        input.type = "number";
+        input.min = field.min ?? "";
+        input.max = field.max ?? "";
+        input.step = field.kind === "int" ? "1" : "any";
+        input.value = value ?? "";
+      }
+    }
     input.id = id;
     input.name = field.key;
-    if (field.kind === "bool") {
-      input.type = "checkbox";
-      input.checked = Boolean(value);
-    } else {
-      input.type = "number";
-      input.min = field.min ?? "";
-      input.max = field.max ?? "";
-      input.step = field.kind === "int" ? "1" : "any";
-      input.value = value ?? "";
+    box.append(input);
+    const unit = unitOf(field);
+    if (unit) {
+      const u = document.createElement("span");
+      u.className = "unit muted";
+      u.textContent = unit;
+      box.append(u);
     }
     const help = document.createElement("span");
     help.className = "help";
     const def = describeDefault(field, getPath(this.defaults, field.key));
-    help.textContent = def ? `${field.help} Default: ${def}.` : field.help;
-    input.setAttribute("aria-describedby", `${id}-help`);
+    const parts = [t(field.help)];
+    if (def) parts.push(t("settings.default", { value: def }));
+    if (field.restart) parts.push(t("settings.afterRestart"));
+    help.textContent = parts.join(" ");
+    const error = document.createElement("span");
+    error.className = "field-error";
+    error.id = `${id}-error`;
+    error.setAttribute("role", "alert");
+    error.hidden = true;
+    input.setAttribute("aria-describedby", `${id}-help ${id}-error`);
     help.id = `${id}-help`;
-    row.append(label, input, help);
+    row.append(label, box, help, error);
     return row;
   }
 
-  read() {
+  /** Checks one field, showing its sentence beside it; the parsed value or its error. */
+  check(field, input) {
+    const parsed = parseField(field, field.kind === "bool" ? input.checked : input.value);
+    const row = input.closest(".setting");
+    row.classList.toggle("invalid", Boolean(parsed.error));
+    input.setAttribute("aria-invalid", String(Boolean(parsed.error)));
+    const error = row.querySelector(".field-error");
+    error.textContent = parsed.error ?? "";
+    error.hidden = !parsed.error;
+    return parsed;
+  }
+
+  read(show = true) {
     let values = this.values;
     const errors = [];
     for (const group of GROUPS) {
       for (const field of group.fields) {
         const input = this.form.elements.namedItem(field.key);
         if (!input) continue;
-        const parsed = parseField(field, field.kind === "bool" ? input.checked : input.value);
-        input.closest(".setting").classList.toggle("invalid", Boolean(parsed.error));
-        if (parsed.error) errors.push(parsed.error);
+        const parsed = show ? this.check(field, input) : parseField(field, field.kind === "bool" ? input.checked : input.value);
+        if (parsed.error) errors.push([parsed.error, input]);
         else values = setPath(values, field.key, parsed.value);
       }
     }
@@ -97,22 +157,29 @@ export class SettingsView {
   async save() {
     const { values, errors } = this.read();
     if (errors.length) {
-      this.status.textContent = errors[0];
+      this.say("settings.invalid", { count: errors.length });
+      errors[0][1].focus();
       return;
     }
     try {
       const saved = await ipc.saveSettings(values);
+      const languageChanged = values.app.language !== this.values.app.language;
       this.values = values;
-      this.status.textContent = saved.restartNeeded ? "Saved. Connection and watching limits apply after a restart." : "Saved.";
-      this.onSaved(values, saved);
+      this.say(saved.restartNeeded ? "settings.savedRestart" : "settings.saved");
+      this.onSaved(values, saved, languageChanged);
     } catch (error) {
-      this.onError(error, "Mailwatch could not save the settings.");
+      this.onError(error, "settings.error.save");
     }
   }
 
   restoreDefaults() {
     // Preferences that are not settings (hints) keep their values.
     this.paint({ config: this.defaults.config, app: { ...this.values.app, ...this.defaults.app, closeHintShown: this.values.app.closeHintShown } });
-    this.status.textContent = "Defaults restored; press Save to keep them.";
+    this.say("settings.defaultsRestored");
   }
+}
+
+function fieldOf(key) {
+  for (const group of GROUPS) for (const field of group.fields) if (field.key === key) return field;
+  return null;
 }

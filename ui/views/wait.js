@@ -1,7 +1,9 @@
 // "Wait for code" on one account: a countdown with cancel, then the code shown big with its
 // service and a copy button (copied at once when auto-copy is on).
 
-import { countdown, sentence } from "../lib/format.js";
+import { countdown } from "../lib/format.js";
+import { t } from "../lib/i18n.js";
+import { errorText } from "../lib/errors.js";
 import * as ipc from "../ipc.js";
 
 export class WaitDialog {
@@ -35,14 +37,14 @@ export class WaitDialog {
     this.record = null;
     const run = (this.run = Symbol("wait"));
     const { el } = this;
-    el.title.textContent = "Waiting for a code";
+    el.title.textContent = t("wait.title");
     el.account.textContent = email;
     el.waiting.hidden = false;
     el.found.hidden = true;
     el.error.hidden = true;
     el.again.hidden = true;
     el.copyButton.hidden = true;
-    el.cancel.textContent = "Cancel";
+    el.cancel.textContent = t("common.cancel");
     if (!el.dialog.open) el.dialog.showModal();
     el.cancel.focus();
     const timeout = this.timeoutSecs();
@@ -60,14 +62,12 @@ export class WaitDialog {
     } catch (error) {
       if (this.run !== run || error.code === "cancelled") return;
       el.waiting.hidden = true;
-      el.title.textContent = error.code === "wait_timed_out" ? "No code arrived" : "Waiting stopped";
+      el.title.textContent = t(error.code === "wait_timed_out" ? "wait.timedOut" : "wait.stopped");
       el.error.textContent =
-        error.code === "wait_timed_out"
-          ? `No new message with a code arrived in ${email} within ${countdown(timeout)}. Check that the code was sent to this address, then wait again.`
-          : sentence(error.message);
+        error.code === "wait_timed_out" ? t("wait.timedOut.text", { email, time: countdown(timeout) }) : errorText(error);
       el.error.hidden = false;
       el.again.hidden = false;
-      el.cancel.textContent = "Close";
+      el.cancel.textContent = t("common.close");
     } finally {
       if (this.run === run) clearInterval(this.timer);
     }
@@ -78,23 +78,23 @@ export class WaitDialog {
     const { el } = this;
     el.waiting.hidden = true;
     el.found.hidden = false;
-    el.title.textContent = record.code ? "Code received" : "Link received";
+    el.title.textContent = t(record.code ? "wait.codeReceived" : "wait.linkReceived");
     el.service.textContent = record.service ?? record.from ?? "";
     el.code.textContent = record.code ?? "";
     el.code.hidden = !record.code;
     el.link.hidden = !record.link;
     el.copyButton.hidden = !record.code;
     el.again.hidden = false;
-    el.cancel.textContent = "Close";
+    el.cancel.textContent = t("common.close");
     el.copied.textContent = "";
-    if (record.code && this.autoCopy()) el.copied.textContent = "Copied to the clipboard.";
+    if (record.code && this.autoCopy()) el.copied.textContent = t("wait.copied");
     (record.code ? el.copyButton : el.cancel).focus();
   }
 
   async copyCode() {
     if (!this.record?.code) return;
     await this.copy(this.record.code);
-    this.el.copied.textContent = "Copied to the clipboard.";
+    this.el.copied.textContent = t("wait.copied");
   }
 
   close() {

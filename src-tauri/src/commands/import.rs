@@ -1,8 +1,10 @@
 //! Importing account files: pick a file, preview it (a dry run), import it with progress,
-//! cancel, and save the report.
+//! cancel, and save the report; and the list's batch jobs over selected accounts: refresh
+//! their tokens, export them.
 
 use std::path::Path;
 
+use mailwatch_engine::engine::CheckReport;
 use mailwatch_engine::engine::{BatchControl, CancellationToken, ImportOptions, ImportReport};
 use mailwatch_engine::import::{ImportFormat, MergeMode};
 use serde::Deserialize;
@@ -19,12 +21,15 @@ const MAX_FILE: u64 = 256 * 1024 * 1024;
 /// [`import_accounts`] may then read.
 #[tauri::command]
 pub async fn pick_import_file(app: AppHandle, shell: State<'_, Shell>) -> Result<Option<String>, ApiError> {
+    let language = crate::i18n::resolve(&shell.prefs.get().language);
+    let tr = |key| crate::i18n::tr(language, key, &[]);
+    let (title, accounts, all) = (tr("import.title"), tr("import.filter.accounts"), tr("import.filter.all"));
     let picked = tauri::async_runtime::spawn_blocking(move || {
         app.dialog()
             .file()
-            .set_title("Import accounts")
-            .add_filter("Account files", &["txt", "csv", "tsv", "json"])
-            .add_filter("All files", &["*"])
+            .set_title(title)
+            .add_filter(accounts, &["txt", "csv", "tsv", "json"])
+            .add_filter(all, &["*"])
             .blocking_pick_file()
     })
     .await
@@ -108,15 +113,17 @@ pub fn cancel_batch(shell: State<'_, Shell>) {
     }
 }
 
-/// Asks where to save a report and writes it; `false` if the user cancelled.
+/// Asks where to save a report (or an export) and writes it; `false` if the user cancelled.
+/// `title` is the file dialog's title in the window's language.
 ///
 /// # Errors
 /// `file_unwritable` if the file cannot be written.
 #[tauri::command]
-pub async fn save_report(app: AppHandle, name: String, text: String) -> Result<bool, ApiError> {
+pub async fn save_report(app: AppHandle, name: String, text: String, title: Option<String>) -> Result<bool, ApiError> {
     let dialog_app = app.clone();
+    let title = title.unwrap_or_else(|| "Save the import report".into());
     let picked = tauri::async_runtime::spawn_blocking(move || {
-        dialog_app.dialog().file().set_title("Save the import report").set_file_name(name).blocking_save_file()
+        dialog_app.dialog().file().set_title(title).set_file_name(name).blocking_save_file()
     })
     .await
     .ok()
@@ -125,13 +132,17 @@ pub async fn save_report(app: AppHandle, name: String, text: String) -> Result<b
     let shown = path.display().to_string();
     tokio::fs::write(&path, text)
         .await
-        .map_err(|e| ApiError::new("file_unwritable", format!("cannot write {shown}: {e}")))?;
+        .map_err(|e| ApiError::new("file_unwritable", format!("cannot write {shown}: {e}")).arg("path", &shown))?;
     Ok(true)
 }
 
 async fn read_file(path: &Path) -> Result<Vec<u8>, ApiError> {
     let shown = path.display().to_string();
-    let unreadable = |reason: String| ApiError::new("file_unreadable", format!("cannot read {shown}: {reason}"));
+    let unreadable = |reason: String| {
+        ApiError::new("file_unreadable", format!("cannot read {shown}: {reason}"))
+            .arg("path", &shown)
+            .arg("reason", reason)
+    };
     let meta = tokio::fs::metadata(&path).await.map_err(|e| unreadable(e.to_string()))?;
     if !meta.is_file() {
         return Err(unreadable("it is not a file".into()));
@@ -140,4 +151,53 @@ async fn read_file(path: &Path) -> Result<Vec<u8>, ApiError> {
         return Err(unreadable(format!("it is {} MB; account files over 256 MB are not read", meta.len() >> 20)));
     }
     tokio::fs::read(&path).await.map_err(|e| unreadable(e.to_string()))
+}
+
+/// Exchanges the refresh tokens of the accounts selected in the list now (rotated ones are
+/// stored), at `batch.refreshConcurrency` at once, with a result per account. Progress arrives
+/// as `mailwatch://batch-progress` events (job `refresh`); [`cancel_batch`] stops it between
+/// accounts.
+///
+/// # Errors
+/// `batch_running` if another job runs; the account list cannot be read.
+#[tauri::command]
+pub async fn refresh_tokens(
+    engine: State<'_, EngineSlot>,
+    shell: State<'_, Shell>,
+    emails: Vec<String>,
+) -> Result<CheckReport, ApiError> {
+    let engine = engine.get().await?;
+    let cancel = CancellationToken::new();
+    {
+        let mut batch = lock(&shell.batch);
+        if batch.as_ref().is_some_and(|c| !c.is_cancelled()) {
+            return Err(ApiError::new(
+                "batch_running",
+                "cannot refresh the tokens: another batch job is still running",
+            ));
+        }
+        *batch = Some(cancel.clone());
+    }
+    let control = BatchControl { cancel, progress: None };
+    let concurrency = engine.config().batch.refresh_concurrency;
+    let result =
+        guarded(
+            "refresh the tokens",
+            async move { Ok(engine.refresh_tokens(Some(&emails), concurrency, &control).await?) },
+        )
+        .await;
+    *lock(&shell.batch) = None;
+    result
+}
+
+/// The selected accounts as CSV (the import's columns), without their secrets: exporting
+/// secrets stays with `mailwatch-cli export --with-secrets`, which asks for a confirmation.
+///
+/// # Errors
+/// An account is unknown; the cache cannot be read.
+#[tauri::command]
+pub async fn export_accounts(engine: State<'_, EngineSlot>, emails: Vec<String>) -> Result<String, ApiError> {
+    let engine = engine.get().await?;
+    guarded("export the accounts", async move { Ok(engine.export(Some(&emails), ImportFormat::Csv, false).await?) })
+        .await
 }

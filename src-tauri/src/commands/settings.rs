@@ -115,6 +115,10 @@ pub async fn save_settings(
         })?;
     }
     shell.prefs.set(prefs.clone());
+    if prefs.language != before.language {
+        // The tray speaks the window's language; notifications pick it up as they go out.
+        crate::tray::refresh(&app);
+    }
     let restart_needed = config != *engine.config();
     guarded("save the settings", async move {
         engine.save_config(&config).await?;

@@ -6,6 +6,7 @@ use tauri_plugin_clipboard_manager::ClipboardExt;
 use tauri_plugin_opener::OpenerExt;
 
 use crate::error::ApiError;
+use crate::i18n;
 use crate::state::EngineSlot;
 
 /// Puts text on the clipboard, logging (not failing) when there is no clipboard.
@@ -64,5 +65,43 @@ pub async fn app_info(app: AppHandle, engine: State<'_, EngineSlot>) -> Result<A
         version: app.package_info().version.to_string(),
         data_dir: engine.data_dir().display().to_string(),
         notifications_unavailable: crate::notify::NOTIFIER.unavailable(),
+    })
+}
+
+/// The window's words in one language, with English for any key that language lacks.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogueView {
+    /// The language given ("en", "zh-CN").
+    pub language: &'static str,
+    /// The language the system asks for (from `LC_ALL`, `LC_MESSAGES` or `LANG`).
+    pub system: &'static str,
+    /// The language's messages.
+    pub messages: &'static i18n::Catalogue,
+    /// The English messages.
+    pub english: &'static i18n::Catalogue,
+}
+
+/// The catalogue for `language`, or, without one, for the language chosen in Settings (the
+/// system's if none was chosen). The page cannot load the catalogue files itself: its content
+/// security policy lets it reach only Mailwatch's commands.
+///
+/// # Errors
+/// None: if the engine cannot be opened to read the choice, the system's language is used.
+#[tauri::command]
+pub async fn get_catalogue(engine: State<'_, EngineSlot>, language: Option<String>) -> Result<CatalogueView, ApiError> {
+    let choice = match language {
+        Some(language) => language,
+        None => match engine.get().await {
+            Ok(engine) => crate::prefs::load(&engine).await.language,
+            Err(_) => String::new(),
+        },
+    };
+    let language = i18n::resolve(&choice);
+    Ok(CatalogueView {
+        language,
+        system: i18n::resolve(""),
+        messages: i18n::catalogue(language),
+        english: i18n::catalogue("en"),
     })
 }
