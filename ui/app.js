@@ -466,6 +466,11 @@ ipc.onCodeFound((code) => {
   accounts.codeFound(code);
 });
 ipc.onPoolStats((stats) => pool.update(stats));
+// The watch's figures (pushed, polled, waiting for a login) change without a pushed event:
+// while the panel shows, read them every two seconds.
+setInterval(() => {
+  if (!document.getElementById("view-pool").hidden) refreshPool();
+}, 2000);
 ipc.onPaused((state) => setPausedButton(state.paused));
 ipc.onNotificationsUnavailable(() => notificationsUnavailable());
 ipc.onFileDrop((paths) => {

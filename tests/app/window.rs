@@ -553,6 +553,8 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
     assert!(created > 0, "the pool panel should count created sessions");
     assert_eq!(app.stat("smtp_messages_sent").await, 1, "the pool panel counts the message sent");
     assert_eq!(app.stat("smtp_connections_created").await, 1, "one SMTP login sent it");
+    let budget = app.stat("idleBudget").await;
+    assert!(budget > 0, "the pool panel says how many watched accounts may idle, read from the engine: {budget}");
     app.screenshot("pool").await;
     app.quit().await;
 
@@ -659,7 +661,7 @@ async fn chinese_and_dark(bed: &TestBed, data_dir: &Path, work: &Path) {
     app.text_until("label[for=setting-config-pool-maxTotal]", 10, |t| t == "总连接数").await;
     app.fill("#setting-config-pool-maxTotal", "0").await;
     let refused = app.text_until("#setting-config-pool-maxTotal-error", 5, |t| !t.is_empty()).await;
-    assert_eq!(refused, "“总连接数”必须在 1 到 1,000 个连接之间。");
+    assert_eq!(refused, "“总连接数”必须在 1 到 10,000 个连接之间。");
     app.click("#settings-save").await;
     app.text_until("#settings-status", 5, |t| t.contains("超出范围")).await;
     app.screenshot("zh-settings").await;

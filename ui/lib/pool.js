@@ -88,6 +88,14 @@ export const COUNTERS = [
 ];
 
 /** The sending counters the panel shows, in order: `[key, label key]`. */
+/** The watch's figures (under `watch` in a snapshot), as `[key, message key]`. */
+export const WATCH_COUNTERS = [
+  ["pushed", "pool.watch.pushed"],
+  ["polled", "pool.watch.polled"],
+  ["queued", "pool.watch.queued"],
+  ["idleBudget", "pool.watch.idleBudget"],
+];
+
 export const SMTP_COUNTERS = [
   ["smtp_connections_created", "pool.smtp.created"],
   ["smtp_connections_reused", "pool.smtp.reused"],
@@ -136,6 +144,9 @@ export function smtpFailureDetail(stats) {
  */
 export function mergeStats(previous, next) {
   if (!previous) return next;
-  const kept = Object.fromEntries(Object.entries(previous).filter(([k]) => k.startsWith("smtp_") && !(k in next)));
+  // Pushed events carry the session pool only: the sending and watch figures stay as last read.
+  const kept = Object.fromEntries(
+    Object.entries(previous).filter(([k]) => (k.startsWith("smtp_") || k === "watch") && !(k in next)),
+  );
   return { ...next, ...kept };
 }

@@ -9,7 +9,7 @@ export const GROUPS = [
     title: "settings.group.connections",
     fields: [
       { key: "config.pool.maxPerAccount", label: "settings.pool.maxPerAccount", kind: "int", min: 1, max: 10, help: "settings.pool.maxPerAccount.help", unit: "unit.connections", restart: true },
-      { key: "config.pool.maxTotal", label: "settings.pool.maxTotal", kind: "int", min: 1, max: 1000, help: "settings.pool.maxTotal.help", unit: "unit.connections", restart: true },
+      { key: "config.pool.maxTotal", label: "settings.pool.maxTotal", kind: "int", min: 1, max: 10000, help: "settings.pool.maxTotal.help", unit: "unit.connections", restart: true },
       { key: "config.pool.waitTimeout", label: "settings.pool.waitTimeout", kind: "secs", min: 1, max: 600, help: "settings.pool.waitTimeout.help", restart: true },
       { key: "config.pool.idleTtl", label: "settings.pool.idleTtl", kind: "secs", min: 5, max: 3600, help: "settings.pool.idleTtl.help", restart: true },
       { key: "config.pool.maxAge", label: "settings.pool.maxAge", kind: "secs", min: 30, max: 86400, help: "settings.pool.maxAge.help", restart: true },
@@ -21,6 +21,7 @@ export const GROUPS = [
       { key: "config.watch.pollInterval", label: "settings.watch.pollInterval", kind: "secs", min: 5, max: 3600, help: "settings.watch.pollInterval.help", restart: true },
       { key: "config.watch.pollLoginRate", label: "settings.watch.pollLoginRate", kind: "number", min: 0, max: 1000, help: "settings.watch.pollLoginRate.help", unit: "unit.perSecond", restart: true },
       { key: "config.watch.pollConcurrency", label: "settings.watch.pollConcurrency", kind: "int", min: 1, max: 100, help: "settings.watch.pollConcurrency.help", unit: "unit.accounts", restart: true },
+      { key: "config.watch.maxIdleSessions", label: "settings.watch.maxIdleSessions", kind: "int", min: 0, max: 10000, help: "settings.watch.maxIdleSessions.help", unit: "unit.accounts", restart: true },
       { key: "config.watch.idle", label: "settings.watch.idle", kind: "bool", help: "settings.watch.idle.help", restart: true },
       { key: "config.cache.waitTimeout", label: "settings.cache.waitTimeout", kind: "secs", min: 5, max: 3600, help: "settings.cache.waitTimeout.help", restart: true },
       { key: "config.cache.listTop", label: "settings.cache.listTop", kind: "int", min: 1, max: 200, help: "settings.cache.listTop.help", unit: "unit.messages", restart: true },

@@ -1,7 +1,7 @@
 // The pool-stats panel: live counters pushed by the engine, advice when callers wait or time
 // out, a chart of reused against new connections over time, and the sending counters.
 
-import { poolAdvice, ReuseHistory, COUNTERS, SMTP_COUNTERS, smtpCounter, smtpFailures, smtpFailureDetail, mergeStats } from "../lib/pool.js";
+import { poolAdvice, ReuseHistory, COUNTERS, WATCH_COUNTERS, SMTP_COUNTERS, smtpCounter, smtpFailures, smtpFailureDetail, mergeStats } from "../lib/pool.js";
 import { t, number } from "../lib/i18n.js";
 
 export class PoolView {
@@ -13,6 +13,7 @@ export class PoolView {
       adviceTitle: document.getElementById("pool-advice-title"),
       adviceText: document.getElementById("pool-advice-text"),
       counters: document.getElementById("pool-counters"),
+      watchCounters: document.getElementById("pool-watch-counters"),
       smtpCounters: document.getElementById("pool-smtp-counters"),
       chart: document.getElementById("pool-chart"),
       ratio: document.getElementById("pool-ratio"),
@@ -25,6 +26,12 @@ export class PoolView {
       const card = statCard(key, label);
       this.el.counters.append(card);
       this.cards.set(key, card);
+    }
+    this.watchCards = new Map();
+    for (const [key, label] of WATCH_COUNTERS) {
+      const card = statCard(key, label);
+      this.el.watchCounters.append(card);
+      this.watchCards.set(key, card);
     }
     this.smtpCards = new Map();
     for (const [key, label] of SMTP_COUNTERS) {
@@ -49,6 +56,7 @@ export class PoolView {
       card.querySelector(".stat-value").textContent = number(stats[key]);
     }
     this.cards.get("wait_timeouts").classList.toggle("alert", (stats.wait_timeouts ?? 0) > 0);
+    for (const [key, card] of this.watchCards) card.querySelector(".stat-value").textContent = number(stats.watch?.[key] ?? 0);
     for (const [key, card] of this.smtpCards) card.querySelector(".stat-value").textContent = smtpCounter(stats, key);
     this.failureDetail.textContent = smtpFailureDetail(stats);
     this.smtpCards.get("smtp_wait_timeouts").classList.toggle("alert", (stats.smtp_wait_timeouts ?? 0) > 0);
