@@ -57,7 +57,10 @@ async fn import_prints_the_report_and_dry_run_writes_nothing() {
     );
     assert_eq!(
         v["errors"],
-        serde_json::json!([{"line": 6, "reason": "the first field is not an email address"}, {"line": 7, "reason": "duplicate of line 2"}]),
+        serde_json::json!([
+            {"line": 6, "reason": "the first field is not an email address", "code": "not_an_email"},
+            {"line": 7, "reason": "duplicate of line 2", "code": "duplicate", "args": {"first": "2"}}
+        ]),
         "{dry:?}"
     );
     assert_eq!(v["verified"], serde_json::json!({"ok": 0, "failed": 0}));

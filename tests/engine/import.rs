@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mailwatch_engine::account::AuthMethod;
 use mailwatch_engine::engine::{BatchControl, ImportOptions, Progress};
-use mailwatch_engine::import::{ImportDefaults, ImportFormat, LineError, MergeMode};
+use mailwatch_engine::import::{ImportDefaults, ImportFormat, MergeMode, Problem};
 use mailwatch_engine::keeper;
 use mailwatch_engine::secrets::{KeyringSecrets, SecretStore};
 use mailwatch_testbed::DEFAULT_CLIENT_ID;
@@ -61,9 +61,9 @@ async fn a_mixed_file_imports_with_line_errors_and_a_second_run_changes_nothing(
     assert_eq!(
         report.errors,
         vec![
-            LineError { line: 6, reason: "the first field is not an email address".into() },
-            LineError { line: 7, reason: "no refresh token".into() },
-            LineError { line: 8, reason: "duplicate of line 2".into() },
+            Problem::new("not_an_email", "the first field is not an email address").at(6),
+            Problem::new("no_refresh_token", "no refresh token").at(7),
+            Problem::new("duplicate", "duplicate of line 2").with("first", 2).at(8),
         ],
         "every bad line is reported with its number and reason"
     );

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 
 import { setCatalogue, t, pickLocale } from "../../ui/lib/i18n.js";
 import { age, progressLine } from "../../ui/lib/format.js";
-import { errorText } from "../../ui/lib/errors.js";
+import { errorText, lineReason } from "../../ui/lib/errors.js";
 
 const root = join(fileURLToPath(import.meta.url), "../../..");
 const read = (path) => readFileSync(join(root, path), "utf8");
@@ -68,6 +68,15 @@ function errorCodes() {
   return codes;
 }
 
+/** The codes of the reasons an import line can be refused for. */
+function importCodes() {
+  const codes = new Set();
+  for (const path of files("src-tauri/engine/src/import", ".rs")) {
+    for (const [, c] of code(path).matchAll(/Problem::new\(\s*"([a-z_]+)"/g)) codes.add(c);
+  }
+  return codes;
+}
+
 const placeholders = (message) => {
   const text = typeof message === "object" ? Object.values(message).join(" ") : String(message);
   return [...new Set([...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]))].sort();
@@ -93,6 +102,7 @@ test("no catalogue has keys nothing uses", () => {
   const unused = Object.keys(english).filter((key) => {
     const [space, ...rest] = key.split(".");
     if (space === "errors" || space === "errorTitles") return !codes.has(rest.join("."));
+    if (space === "import" && rest[0] === "reason") return !importCodes().has(rest.slice(1).join("."));
     return !used.has(key);
   });
   assert.deepEqual(unused, [], `keys in en.json that no code uses:\n  ${unused.join("\n  ")}`);
@@ -136,6 +146,13 @@ test("Chinese messages are translated, not English copied over", () => {
   // Traditional is not Simplified with another name: a few characters that differ.
   const simplified = Object.entries(catalogues["zh-TW"]).filter(([, m]) => /[账户设邮验码连会]/.test(JSON.stringify(m))).map(([k]) => k);
   assert.deepEqual(simplified, [], `zh-TW messages in Simplified characters: ${simplified.join(", ")}`);
+});
+
+test("every reason an import line can be refused for has a sentence", () => {
+  const codes = [...importCodes()];
+  assert.ok(codes.length > 15, `only ${codes.length} import reasons found; the scan is broken`);
+  const missing = codes.filter((c) => !(`import.reason.${c}` in english));
+  assert.deepEqual(missing, [], `import reasons without import.reason.<code> in the catalogues: ${missing.join(", ")}`);
 });
 
 test("every error code the app can send has a sentence and a fallback", () => {
@@ -219,3 +236,15 @@ test("no view sets visible text that is not from the catalogue", () => {
   }
   assert.deepEqual(found, [], `visible text outside the catalogue:\n  ${found.join("\n  ")}`);
 });
+
+test("an import line's reason is said in the language in force, from its code and details", () => {
+  setCatalogue("zh-CN", catalogues["zh-CN"], english);
+  const dup = { line: 8, code: "duplicate", args: { first: "2" }, reason: "duplicate of line 2" };
+  assert.equal(lineReason(dup), "与第 2 行重复。");
+  const keyring = { line: 3, code: "keyring_locked", reason: "the keyring is locked" };
+  assert.equal(lineReason(keyring), errorText({ code: "keyring_locked", message: "the keyring is locked" }), "an engine error's code reads as that error");
+  setCatalogue("en", english);
+  assert.equal(lineReason(dup), "Duplicate of line 2.");
+  assert.equal(lineReason({ line: 1, code: "brand_new", reason: "something new went wrong" }), "Something new went wrong.", "an unknown code falls back to the reason");
+});
+

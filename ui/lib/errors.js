@@ -17,6 +17,20 @@ export function errorText(error) {
   return sentence(error?.message);
 }
 
+/**
+ * Why an import line was refused, in the language in force: `import.reason.<code>` with the
+ * details the engine sent, else an engine error's sentence (`errors.<code>`), else the
+ * engine's English reason.
+ */
+export function lineReason(line) {
+  const key = `import.reason.${line?.code}`;
+  if (has(key)) {
+    const text = t(key, line.args ?? {});
+    if (!/\{\w+\}/.test(text)) return text;
+  }
+  return errorText({ code: line?.code, message: line?.reason, args: line?.args });
+}
+
 /** The banner's title for an error: what kind of trouble it is, or `fallback` (a key). */
 export function errorTitle(error, fallback) {
   const key = `errorTitles.${error?.code}`;

@@ -3,7 +3,7 @@
 
 import { progressLine } from "../lib/format.js";
 import { t, number } from "../lib/i18n.js";
-import { errorText } from "../lib/errors.js";
+import { errorText, lineReason } from "../lib/errors.js";
 import * as ipc from "../ipc.js";
 import { confirmDialog } from "./confirm.js";
 
@@ -154,8 +154,10 @@ export class ImportDialog {
         : t("import.note.done", { format: report.format });
     parts.push(note);
     const failures = [
-      ...report.errors.map((e) => [t("import.line", { line: e.line }), e.reason]),
-      ...(report.verified?.accounts ?? []).filter((a) => !a.ok).map((a) => [a.email, a.reason ?? a.code]),
+      ...report.errors.map((e) => [t("import.line", { line: e.line }), lineReason(e)]),
+      ...(report.verified?.accounts ?? [])
+        .filter((a) => !a.ok)
+        .map((a) => [a.email, errorText({ code: a.code, message: a.reason ?? a.code })]),
     ];
     if (failures.length) {
       const box = document.createElement("div");

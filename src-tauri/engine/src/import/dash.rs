@@ -8,7 +8,7 @@
 //! Fields are told apart by shape, not position: a client id is a GUID, a refresh token is
 //! long (often starting `M.C`), and a port is a number after a host.
 
-use super::{ImportRecord, LineError, clean, is_guid, is_refresh_token};
+use super::{ImportRecord, LineError, Problem, clean, is_guid, is_refresh_token, no_refresh_token};
 use crate::secrets::Secret;
 
 /// Parses every line; `#` comments and blank lines are skipped but still counted.
@@ -26,15 +26,15 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
                 r.line = line;
                 records.push(r);
             }
-            Err(reason) => errors.push(LineError { line, reason }),
+            Err(problem) => errors.push(problem.at(line)),
         }
     }
     (records, errors)
 }
 
-fn parse_line(line: &str) -> Result<ImportRecord, String> {
+fn parse_line(line: &str) -> Result<ImportRecord, Problem> {
     let mut fields: Vec<Option<String>> = line.split("----").map(clean).collect();
-    let first = fields.remove(0).ok_or("the line has no email address")?;
+    let first = fields.remove(0).ok_or_else(|| Problem::new("no_email", "the line has no email address"))?;
     let mut record = ImportRecord::default();
     // `email:password` puts the password in the first field.
     match first.split_once(':') {
@@ -42,7 +42,7 @@ fn parse_line(line: &str) -> Result<ImportRecord, String> {
             record.email = clean(email).unwrap_or_default();
             record.password = clean(password).map(Secret::new);
             if record.password.is_none() {
-                return Err("no password after the colon".into());
+                return Err(Problem::new("no_password", "no password after the colon"));
             }
         }
         _ => record.email = first,
@@ -74,13 +74,17 @@ fn parse_line(line: &str) -> Result<ImportRecord, String> {
     }
     if !unknown.is_empty() {
         let which: Vec<String> = unknown.iter().map(ToString::to_string).collect();
-        return Err(format!(
-            "cannot tell what field {} is: expected a password, a refresh token, a client id (GUID) or ----host----port",
-            which.join(", ")
-        ));
+        let which = which.join(", ");
+        return Err(Problem::new(
+            "unknown_field",
+            format!(
+                "cannot tell what field {which} is: expected a password, a refresh token, a client id (GUID) or ----host----port"
+            ),
+        )
+        .with("fields", which));
     }
     if record.client_id.is_some() && record.refresh_token.is_none() {
-        return Err("no refresh token".into());
+        return Err(no_refresh_token());
     }
     Ok(record)
 }

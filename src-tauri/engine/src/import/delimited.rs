@@ -2,7 +2,7 @@
 //! refresh_token, client_id, provider, imap_host, imap_port, smtp_host, smtp_port, smtp_tls. Common spellings of each name
 //! are accepted; unknown columns are ignored.
 
-use super::{ImportRecord, LineError, clean};
+use super::{ImportRecord, LineError, Problem, clean};
 use crate::secrets::Secret;
 
 /// Each field and the header names that mean it.
@@ -96,7 +96,7 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
             Ok(r) => r,
             Err(e) => {
                 let line = line_of(start_of(e.position()));
-                errors.push(LineError { line, reason: "cannot read this row (unbalanced quotes or bad text)".into() });
+                errors.push(Problem::new("unreadable_row", "cannot read this row (unbalanced quotes or bad text)").at(line));
                 continue;
             }
         };
@@ -117,7 +117,7 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
                 })
                 .collect();
             if !cols.contains(&Some(Field::Email)) {
-                errors.push(LineError { line, reason: "the header has no email column (expected email, password, refresh_token, client_id, provider, imap_host, imap_port)".into() });
+                errors.push(Problem::new("no_email_column", "the header has no email column (expected email, password, refresh_token, client_id, provider, imap_host, imap_port)").at(line));
                 return (records, errors);
             }
             columns = Some(cols);
@@ -126,14 +126,13 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
         // A row longer or shorter than the header would shift a value into another column's
         // field (a refresh token into the client id, which is stored and shown).
         if row.len() != cols.len() {
-            errors.push(LineError {
-                line,
-                reason: format!(
-                    "this row has {} fields but the header has {}: a value with the delimiter in it needs quotes",
-                    row.len(),
-                    cols.len()
-                ),
-            });
+            let reason = format!(
+                "this row has {} fields but the header has {}: a value with the delimiter in it needs quotes",
+                row.len(),
+                cols.len()
+            );
+            let problem = Problem::new("field_count", reason).with("fields", row.len()).with("expected", cols.len());
+            errors.push(problem.at(line));
             continue;
         }
         let mut r = ImportRecord { line, ..Default::default() };
@@ -154,7 +153,7 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
             }
         }
         if r.email.is_empty() {
-            errors.push(LineError { line, reason: "no email address".into() });
+            errors.push(Problem::new("no_email", "no email address").at(line));
         } else {
             records.push(r);
         }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{ImportRecord, LineError};
+use super::{ImportRecord, LineError, Problem};
 use crate::secrets::Secret;
 
 pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
@@ -11,15 +11,16 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
     let values: Vec<Value> = match serde_json::from_str::<Value>(text) {
         Ok(Value::Array(items)) => items,
         Ok(_) => {
-            return (Vec::new(), vec![LineError { line: 1, reason: "the JSON is not an array of accounts".into() }]);
+            return (Vec::new(), vec![Problem::new("not_an_array", "the JSON is not an array of accounts").at(1)]);
         }
         Err(e) => {
             return (
                 Vec::new(),
-                vec![LineError {
-                    line: e.line().max(1),
-                    reason: format!("the file is not valid JSON (column {})", e.column()),
-                }],
+                vec![
+                    Problem::new("bad_json", format!("the file is not valid JSON (column {})", e.column()))
+                        .with("column", e.column())
+                        .at(e.line().max(1)),
+                ],
             );
         }
     };
@@ -29,7 +30,7 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
     for (i, v) in values.iter().enumerate() {
         let line = lines.get(i).copied().unwrap_or(i + 1);
         let Value::Object(map) = v else {
-            errors.push(LineError { line, reason: "this entry is not an object".into() });
+            errors.push(Problem::new("not_an_object", "this entry is not an object").at(line));
             continue;
         };
         let get = |names: &[&str]| {
@@ -53,7 +54,7 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
             smtp_tls: get(&["smtp_tls", "smtpTls"]),
         };
         if r.email.is_empty() {
-            errors.push(LineError { line, reason: "no email address".into() });
+            errors.push(Problem::new("no_email", "no email address").at(line));
         } else {
             records.push(r);
         }

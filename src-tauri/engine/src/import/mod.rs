@@ -28,12 +28,14 @@ mod export;
 mod json;
 mod run;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::account::{Account, AccountSpec, AuthMethod, Provider, Tls, normalize_email};
+use crate::error::EngineError;
 use crate::secrets::Secret;
 
 pub use decode::decode;
@@ -161,6 +163,50 @@ pub struct LineError {
     pub line: usize,
     /// What is wrong, in words; never contains a secret.
     pub reason: String,
+    /// What is wrong, as a stable code for programs and translations (`no_email`,
+    /// `duplicate`, `bad_imap_port`, ... or an engine error code), with its details in `args`.
+    #[serde(default)]
+    pub code: String,
+    /// The details the reason names (`first`, `column`, `domain`, ...); never a field's value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<String, String>,
+}
+
+/// Why a line cannot be used, before its line number is known: a [`LineError`] without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// See [`LineError::code`].
+    pub code: &'static str,
+    /// See [`LineError::reason`].
+    pub reason: String,
+    /// See [`LineError::args`].
+    pub args: BTreeMap<String, String>,
+}
+
+impl Problem {
+    /// A problem with its code and its sentence in English.
+    pub fn new(code: &'static str, reason: impl Into<String>) -> Problem {
+        Problem { code, reason: reason.into(), args: BTreeMap::new() }
+    }
+
+    /// With a detail the sentence names.
+    #[must_use]
+    pub fn with(mut self, key: &str, value: impl ToString) -> Problem {
+        self.args.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// The problem at line `line`.
+    pub fn at(self, line: usize) -> LineError {
+        LineError { line, reason: self.reason, code: self.code.to_string(), args: self.args }
+    }
+}
+
+impl LineError {
+    /// A line refused with an engine error (its code, its sentence).
+    pub fn engine(line: usize, e: &EngineError) -> LineError {
+        LineError { line, reason: e.to_string(), code: e.code().to_string(), args: BTreeMap::new() }
+    }
 }
 
 impl fmt::Display for LineError {
@@ -259,47 +305,58 @@ impl ImportRecord {
     /// Checks that each field has the shape of what it claims to be, in every format, so a
     /// value in the wrong column is refused rather than stored. The reason names the field
     /// and what it should look like, never its value.
-    fn check_shapes(&self) -> Result<(), String> {
+    fn check_shapes(&self) -> Result<(), Problem> {
         if let Some(t) = &self.refresh_token
             && !is_refresh_token(t.expose())
         {
-            return Err("the refresh_token field does not look like a refresh token (M.C…, 0.A…, 1//… or a long run without spaces)".into());
+            return Err(Problem::new(
+                "bad_refresh_token",
+                "the refresh_token field does not look like a refresh token (M.C…, 0.A…, 1//… or a long run without spaces)",
+            ));
         }
         if let Some(id) = &self.client_id
             && !is_client_id(id)
         {
-            return Err(
-                "the client_id field does not look like a client id (a GUID, or letters, digits, dots and dashes)"
-                    .into(),
-            );
+            return Err(Problem::new(
+                "bad_client_id",
+                "the client_id field does not look like a client id (a GUID, or letters, digits, dots and dashes)",
+            ));
         }
         if let Some(host) = &self.imap_host
             && !dash::looks_like_host(host)
         {
-            return Err("the imap_host field does not look like a host name or an IP address".into());
+            return Err(Problem::new("bad_imap_host", "the imap_host field does not look like a host name or an IP address"));
         }
         if let Some(port) = &self.imap_port
             && !(port.chars().all(|c| c.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p > 0))
         {
-            return Err("the imap_port field is not a port number (1 to 65535)".into());
+            return Err(bad_imap_port());
         }
         if let Some(host) = &self.smtp_host
             && !dash::looks_like_host(host)
         {
-            return Err("the smtp_host field does not look like a host name or an IP address".into());
+            return Err(Problem::new("bad_smtp_host", "the smtp_host field does not look like a host name or an IP address"));
         }
         if let Some(port) = &self.smtp_port
             && !(port.chars().all(|c| c.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p > 0))
         {
-            return Err("the smtp_port field is not a port number (1 to 65535)".into());
+            return Err(Problem::new("bad_smtp_port", "the smtp_port field is not a port number (1 to 65535)"));
         }
         if let Some(tls) = &self.smtp_tls
             && tls.parse::<Tls>().is_err()
         {
-            return Err("the smtp_tls field is not implicit or starttls".into());
+            return Err(Problem::new("bad_smtp_tls", "the smtp_tls field is not implicit or starttls"));
         }
         Ok(())
     }
+}
+
+fn bad_imap_port() -> Problem {
+    Problem::new("bad_imap_port", "the imap_port field is not a port number (1 to 65535)")
+}
+
+fn no_refresh_token() -> Problem {
+    Problem::new("no_refresh_token", "no refresh token")
 }
 
 /// What the engine needs to store one record, once it passed every check.
@@ -342,14 +399,16 @@ impl ImportRecord {
     ///
     /// # Errors
     /// The reason in words, for the report.
-    pub fn plan(&self, defaults: &ImportDefaults) -> Result<PlannedAccount, String> {
+    pub fn plan(&self, defaults: &ImportDefaults) -> Result<PlannedAccount, Problem> {
         // The field is not echoed: on a malformed line it may well be a password or a token.
-        let email = normalize_email(&self.email).map_err(|_| "the first field is not an email address".to_string())?;
+        let email = normalize_email(&self.email)
+            .map_err(|_| Problem::new("not_an_email", "the first field is not an email address"))?;
         self.check_shapes()?;
         // No field's value is echoed below either: a shifted column may hold a secret.
         let provider = match &self.provider {
             Some(p) => Some(
-                p.parse::<Provider>().map_err(|_| "the provider field is not outlook, gmail or imap".to_string())?,
+                p.parse::<Provider>()
+                    .map_err(|_| Problem::new("bad_provider", "the provider field is not outlook, gmail or imap"))?,
             ),
             None => defaults.provider,
         };
@@ -358,15 +417,15 @@ impl ImportRecord {
                 p.parse::<u16>()
                     .ok()
                     .filter(|p| *p > 0)
-                    .ok_or_else(|| "the imap_port field is not a port number (1 to 65535)".to_string())?,
+                    .ok_or_else(bad_imap_port)?,
             ),
             None => defaults.imap_port,
         };
         let (secret, auth) = match (&self.refresh_token, &self.password) {
             (Some(t), _) => (t.clone(), AuthMethod::OAuth2),
             (None, Some(p)) => (p.clone(), AuthMethod::Password),
-            (None, None) if self.client_id.is_some() => return Err("no refresh token".into()),
-            (None, None) => return Err("no password or refresh token".into()),
+            (None, None) if self.client_id.is_some() => return Err(no_refresh_token()),
+            (None, None) => return Err(Problem::new("no_secret", "no password or refresh token")),
         };
         // A refresh token is an Outlook account unless the domain or the file says otherwise
         // (these files come from Outlook account suppliers).
@@ -394,9 +453,10 @@ impl ImportRecord {
         };
         let account = Account::from_spec(&spec, auth == AuthMethod::OAuth2).map_err(|e| match e {
             crate::account::AccountError::NoImapHost { domain } => {
-                format!("no IMAP server is known for {domain}: add ----host----port to the line")
+                Problem::new("unknown_server", format!("no IMAP server is known for {domain}: add ----host----port to the line"))
+                    .with("domain", domain)
             }
-            other => other.to_string(),
+            other => Problem::new("invalid_account", other.to_string()).with("detail", other),
         })?;
         Ok(PlannedAccount { line: self.line, account, secret })
     }

@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ImportDefaults, ImportFormat, LineError, MergeMode, PlannedAccount};
+use super::{ImportDefaults, ImportFormat, LineError, MergeMode, PlannedAccount, Problem};
 use crate::account::Account;
 use crate::error::EngineError;
 use crate::progress::CheckReport;
@@ -145,14 +145,15 @@ pub(crate) fn plan(
         match record.plan(&options.defaults) {
             Ok(p) => match seen.get(&p.account.email) {
                 Some(first) => {
-                    report.errors.push(LineError { line: p.line, reason: format!("duplicate of line {first}") })
+                    let problem = Problem::new("duplicate", format!("duplicate of line {first}")).with("first", first);
+                    report.errors.push(problem.at(p.line))
                 }
                 None => {
                     seen.insert(p.account.email.clone(), p.line);
                     planned.push(p);
                 }
             },
-            Err(reason) => report.errors.push(LineError { line: record.line, reason }),
+            Err(problem) => report.errors.push(problem.at(record.line)),
         }
     }
     report.errors.sort_by_key(|e| e.line);
@@ -312,12 +313,12 @@ async fn store_secrets(
                     Some(Ok(())) => {}
                     Some(Err(e)) if keyring_down(&e) => return Err(e),
                     Some(Err(e)) => {
-                        failed.push(LineError { line, reason: e.to_string() });
+                        failed.push(LineError::engine(line, &EngineError::Secrets(e)));
                         continue;
                     }
                     None => {
-                        let reason = "the keyring gave no result for this account".to_string();
-                        failed.push(LineError { line, reason });
+                        let problem = Problem::new("keyring_no_result", "the keyring gave no result for this account");
+                        failed.push(problem.at(line));
                         continue;
                     }
                 }

@@ -68,7 +68,7 @@ fn a_malformed_line_never_echoes_its_fields() {
         .errors
         .iter()
         .map(|e| e.reason.clone())
-        .chain(p.records.iter().map(|r| r.plan(&ImportDefaults::default()).unwrap_err()))
+        .chain(p.records.iter().map(|r| r.plan(&ImportDefaults::default()).unwrap_err().reason))
         .collect();
     assert_eq!(reasons.len(), 2, "{reasons:?}");
     for r in &reasons {
@@ -97,11 +97,11 @@ fn line_numbers_count_comments_and_blank_lines_and_errors_say_why() {
     assert_eq!(p.records[0].line, 3);
     assert_eq!(
         p.errors,
-        vec![LineError { line: 6, reason: "no refresh token".into() }],
+        vec![Problem::new("no_refresh_token", "no refresh token").at(6)],
         "a client id alone is refused while parsing"
     );
     let d = ImportDefaults::default();
-    let reasons: Vec<(usize, String)> = p.records[1..].iter().map(|r| (r.line, r.plan(&d).unwrap_err())).collect();
+    let reasons: Vec<(usize, String)> = p.records[1..].iter().map(|r| (r.line, r.plan(&d).unwrap_err().reason)).collect();
     assert_eq!(reasons[0].0, 5);
     assert_eq!(reasons[0].1, "the first field is not an email address", "{reasons:?}");
     assert_eq!(reasons[1], (7, "no password or refresh token".into()));
@@ -141,7 +141,7 @@ fn json_entries_carry_the_line_their_object_starts_on() {
     assert_eq!(p.format, ImportFormat::Json);
     assert_eq!(p.records.iter().map(|r| r.line).collect::<Vec<_>>(), vec![2, 3]);
     assert_eq!(p.records[1].imap_port.as_deref(), Some("993"), "numbers are accepted for the port");
-    assert_eq!(p.errors, vec![LineError { line: 7, reason: "no email address".into() }]);
+    assert_eq!(p.errors, vec![Problem::new("no_email", "no email address").at(7)]);
 
     let broken = parse(b"[\n{\"email\": \"a@b.com\",\n", ImportFormat::Json);
     assert_eq!(broken.records.len(), 0);
@@ -222,7 +222,7 @@ fn sample_files_match_their_expectations() {
                     "tls": p.account.imap.tls,
                     "clientId": p.account.client_id,
                 })),
-                Err(reason) => errors.push(LineError { line: r.line, reason }),
+                Err(problem) => errors.push(problem.at(r.line)),
             }
         }
         errors.sort_by_key(|e| e.line);
@@ -274,14 +274,14 @@ fn each_field_must_have_its_shape_and_reasons_name_the_field_not_the_value() {
     ];
     for (csv, field, value) in rows {
         let p = ok(csv, ImportFormat::Csv);
-        let reason = p.records[0].plan(&ImportDefaults::default()).unwrap_err();
+        let reason = p.records[0].plan(&ImportDefaults::default()).unwrap_err().reason;
         assert!(reason.contains(field), "the reason names {field}: {reason}");
         assert!(!reason.contains(value), "the reason must not echo the value of {field}: {reason}");
     }
     // JSON goes through the same checks.
     let json = r#"[{"email": "j@outlook.com", "refresh_token": "short", "client_id": "9e5f94bc-e8a4-4e73-b8be-63364c29d753"}]"#;
     let p = ok(json, ImportFormat::Json);
-    let reason = p.records[0].plan(&ImportDefaults::default()).unwrap_err();
+    let reason = p.records[0].plan(&ImportDefaults::default()).unwrap_err().reason;
     assert!(reason.contains("refresh_token") && !reason.contains("short"), "{reason}");
     // And good shapes still pass: a Google-style client id and a port in range.
     let good = format!(

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::Outbox;
 use crate::error::EngineError;
 use crate::events::EventSink;
-use crate::import::LineError;
+use crate::import::{LineError, Problem};
 use crate::progress::{BatchControl, Tracker};
 use crate::smtp::compose::Draft;
 
@@ -122,7 +122,7 @@ fn parse_jsonl(text: &str) -> (Vec<BatchRow>, Vec<LineError>) {
                     .collect();
                 rows.push(BatchRow { line: i + 1, fields });
             }
-            Err(e) => errors.push(LineError { line: i + 1, reason: format!("not a JSON object ({e})") }),
+            Err(e) => errors.push(Problem::new("not_an_object", format!("not a JSON object ({e})")).at(i + 1)),
         }
     }
     (rows, errors)
@@ -134,7 +134,7 @@ fn parse_csv(text: &str) -> (Vec<BatchRow>, Vec<LineError>) {
     let header: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(|c| c.trim().to_lowercase()).collect(),
         Err(e) => {
-            errors.push(LineError { line: 1, reason: format!("cannot read the header ({e})") });
+            errors.push(Problem::new("unreadable_row", format!("cannot read the header ({e})")).at(1));
             return (rows, errors);
         }
     };
@@ -143,14 +143,14 @@ fn parse_csv(text: &str) -> (Vec<BatchRow>, Vec<LineError>) {
             Ok(r) => {
                 let line = r.position().map_or(0, |p| p.line() as usize);
                 if r.len() != header.len() {
-                    errors.push(LineError {
-                        line,
-                        reason: format!(
-                            "this row has {} fields but the header has {}: a value with a comma in it needs quotes",
-                            r.len(),
-                            header.len()
-                        ),
-                    });
+                    let reason = format!(
+                        "this row has {} fields but the header has {}: a value with a comma in it needs quotes",
+                        r.len(),
+                        header.len()
+                    );
+                    let problem =
+                        Problem::new("field_count", reason).with("fields", r.len()).with("expected", header.len());
+                    errors.push(problem.at(line));
                     continue;
                 }
                 let fields = header.iter().cloned().zip(r.iter().map(str::to_string)).collect();
@@ -158,7 +158,7 @@ fn parse_csv(text: &str) -> (Vec<BatchRow>, Vec<LineError>) {
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line() as usize);
-                errors.push(LineError { line, reason: format!("cannot read this row ({e})") });
+                errors.push(Problem::new("unreadable_row", format!("cannot read this row ({e})")).at(line));
             }
         }
     }
