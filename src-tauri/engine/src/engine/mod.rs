@@ -86,7 +86,8 @@ pub struct EngineStats {
     /// Full and resumed TLS handshakes.
     #[serde(flatten)]
     pub tls: TlsStats,
-    /// Watched accounts, the round robin's login budget and the poll interval it reaches.
+    /// Watched accounts: how many are pushed, polled and queued for a login, the login
+    /// budget, and the poll interval the round robin reaches.
     #[serde(default)]
     pub watch: WatchStats,
     /// Sending: SMTP connections and messages.

@@ -8,8 +8,8 @@ use crate::watch::{CodeSubscription, WatchChoice, WatchStatus};
 impl Engine {
     /// Adds accounts to the watched ones (`watch`) or removes them, stores the choice, and
     /// starts or stops their watches; while paused the choice is only recorded. Watched
-    /// accounts are polled in turn (every `watch.pollInterval`) and codes found are
-    /// announced as events.
+    /// accounts idle on their own sessions within `watch.maxIdleSessions` and are polled in
+    /// turn past it (see [`crate::watch`]); codes found are announced as events.
     ///
     /// # Errors
     /// [`EngineError::UnknownAccount`] (when adding); an invalid address; the cache cannot be
@@ -71,8 +71,8 @@ impl Engine {
     }
 
     /// Watches an account for this run only, leaving the stored choice alone (the CLI's
-    /// `watch` command): it is polled in turn with the other watched accounts, and while
-    /// someone waits on it, it is watched with IMAP IDLE. Codes found are announced as
+    /// `watch` command): it idles on its own session within `watch.maxIdleSessions`, or is
+    /// polled in turn with the other watched accounts past it. Codes found are announced as
     /// events. Ends with [`Engine::unwatch`] or when the engine shuts down.
     ///
     /// # Errors
