@@ -34,6 +34,9 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
     // Pausing from the window or from here: the menu's label follows either way.
     let handle = app.clone();
     app.listen_any(crate::commands::watch::PAUSED_EVENT, move |_| refresh(&handle));
+    // And so does a change of language.
+    let handle = app.clone();
+    app.listen_any(crate::commands::settings::LANGUAGE_EVENT, move |_| refresh(&handle));
     Ok(())
 }
 

@@ -4,12 +4,15 @@ use mailwatch_engine::config::Config;
 use mailwatch_engine::watch::WatchChoice;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tauri::{AppHandle, Manager, State};
+use tauri::{AppHandle, Emitter, Manager, State};
 use tauri_plugin_autostart::ManagerExt;
 
 use crate::error::ApiError;
 use crate::prefs::AppPrefs;
 use crate::state::{EngineSlot, Shell, guarded};
+
+/// The event sent when the app's language changed; the tray relabels its menu on it.
+pub const LANGUAGE_EVENT: &str = "mailwatch://language-changed";
 
 /// Everything the settings view edits, with the defaults it offers to restore.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,7 +120,7 @@ pub async fn save_settings(
     shell.prefs.set(prefs.clone());
     if prefs.language != before.language {
         // The tray speaks the window's language; notifications pick it up as they go out.
-        crate::tray::refresh(&app);
+        let _ = app.emit(LANGUAGE_EVENT, &prefs.language);
     }
     let restart_needed = config != *engine.config();
     guarded("save the settings", async move {
