@@ -428,6 +428,53 @@ impl SmtpConfig {
     }
 }
 
+/// The local automation API (`mailwatch-cli serve`, the app's "Local API"): its streams and
+/// its per-key rate limit. The server itself lives in `mailwatch-api`; the limits live here
+/// with every other limit, so Settings and the settings JSON edit them alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ApiConfig {
+    /// Most live streams (WebSocket and SSE together) open at once; the next is refused
+    /// with 503. A thousand idle WebSockets cost a few megabytes.
+    pub max_streams: usize,
+    /// How often a WebSocket is pinged (and an SSE stream sent a comment line), so proxies
+    /// keep it open and a dead peer is noticed.
+    #[serde(with = "secs")]
+    pub ping_interval: Duration,
+    /// A WebSocket that has sent nothing, not even a pong, for this long is closed: the peer
+    /// is gone or stuck. Longer than `pingInterval`, so one lost pong is forgiven.
+    #[serde(with = "secs")]
+    pub stream_timeout: Duration,
+    /// Events queued for one stream that its client has not read yet. A client that falls
+    /// this far behind is closed with a reason, so it slows neither the engine nor the others.
+    pub send_queue: usize,
+    /// Requests per second one key may make on average (0: no limit); past it the answer is
+    /// 429 with `Retry-After`.
+    pub rate_limit: f64,
+    /// Requests one key may make at once above the average, e.g. a burst of concurrent waits.
+    pub rate_burst: usize,
+    /// Longest `wait=` a request may ask for: a wait holds a connection open this long.
+    #[serde(with = "secs")]
+    pub max_wait: Duration,
+    /// Largest request body (an account, an import file); larger ones get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            max_streams: 1000,
+            ping_interval: Duration::from_secs(30),
+            stream_timeout: Duration::from_secs(75),
+            send_queue: 256,
+            rate_limit: 50.0,
+            rate_burst: 200,
+            max_wait: Duration::from_secs(300),
+            max_body_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
 /// Everything configurable in the engine.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -450,6 +497,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Sending mail.
     pub smtp: SmtpConfig,
+    /// The local automation API.
+    pub api: ApiConfig,
 }
 
 /// Durations are whole or fractional seconds in JSON, which is what a settings form edits.
@@ -599,6 +648,15 @@ impl Config {
         secs_in("smtp.commandTimeout", m.command_timeout, 0.1, HOUR)?;
         count_in("smtp.transientTries", m.transient_tries, 1.0, 100.0)?;
         secs_in("smtp.transientBackoff", m.transient_backoff, 0.0, HOUR)?;
+        let a = &self.api;
+        usize_in("api.maxStreams", a.max_streams, 1.0, 100_000.0)?;
+        secs_in("api.pingInterval", a.ping_interval, 0.05, HOUR)?;
+        secs_in("api.streamTimeout", a.stream_timeout, 0.1, DAY)?;
+        usize_in("api.sendQueue", a.send_queue, 1.0, 100_000.0)?;
+        count_in("api.rateLimit", a.rate_limit, 0.0, 1_000_000.0)?;
+        usize_in("api.rateBurst", a.rate_burst, 1.0, 1_000_000.0)?;
+        secs_in("api.maxWait", a.max_wait, 1.0, HOUR)?;
+        usize_in("api.maxBodyBytes", a.max_body_bytes, 1024.0, 1024.0 * 1024.0 * 1024.0)?;
         Ok(())
     }
 }

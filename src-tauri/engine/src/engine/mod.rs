@@ -232,6 +232,15 @@ impl Engine {
         Ok(self.store.call(move |s| s.recent_codes(limit)).await?)
     }
 
+    /// The code most recently found in one account, from the cache (no IMAP).
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownAccount`]; the cache cannot be read.
+    pub async fn last_code(&self, email: &str) -> Result<Option<CodeRecord>, EngineError> {
+        let email = self.account(email).await?.email;
+        Ok(self.store.call(move |s| s.last_code_for(&email)).await?)
+    }
+
     /// For every account: when it was last synced and its newest code.
     ///
     /// # Errors
