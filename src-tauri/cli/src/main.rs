@@ -4,6 +4,7 @@
 //! Failures print one sentence on stderr (and `{"error": {"code", "message"}}` on stdout with
 //! `--json`) and exit with a code that says what kind of failure it was; see [`exit_code`].
 
+mod api;
 mod bench;
 mod extract;
 mod import;
@@ -68,6 +69,11 @@ enum Command {
     Send(send::SendArgs),
     /// Send one message per line of a CSV or JSON Lines file, with a report per line.
     SendBatch(send::SendBatchArgs),
+    /// Serve the local automation API (HTTP, WebSocket, SSE) until Ctrl-C or SIGTERM.
+    Serve(api::ServeArgs),
+    /// Create, list and revoke keys for the local API.
+    #[command(subcommand)]
+    ApiKey(api::ApiKeyCmd),
 }
 
 #[derive(Args, Debug)]
@@ -236,6 +242,8 @@ fn main() -> ExitCode {
         Command::Tokens(t) => t.json(),
         Command::Send(a) => a.json,
         Command::SendBatch(a) => a.json,
+        Command::Serve(_) => false,
+        Command::ApiKey(k) => k.json(),
     };
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -399,6 +407,9 @@ async fn run(cli: Cli) -> Result<(), EngineError> {
         bench::persist_stats(&engine).await;
         return result;
     }
+    if let Command::Serve(a) = &cli.command {
+        return api::serve(&cli, a).await;
+    }
     let engine = open(&cli, Arc::new(NullSink)).await?;
     let result = dispatch(&cli, &engine).await;
     engine.shutdown().await;
@@ -527,7 +538,8 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
             }
         }
         Command::Bench(a) => bench::run(engine, a).await?,
-        Command::Extract(_) | Command::Watch(_) => unreachable!("handled before dispatch"),
+        Command::Extract(_) | Command::Watch(_) | Command::Serve(_) => unreachable!("handled before dispatch"),
+        Command::ApiKey(k) => api::api_key(engine, k).await?,
         Command::Import(a) => import::import(engine, a).await?,
         Command::Export(a) => import::export(engine, a).await?,
         Command::Tokens(t) => import::tokens(engine, t).await?,

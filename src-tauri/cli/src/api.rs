@@ -1,0 +1,165 @@
+//! `serve` (the local API over this process's engine) and `api-key` (its keys).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use mailwatch_api::keys::{self, KeyRequest, Scope};
+use mailwatch_api::{Api, Hub};
+use mailwatch_engine::{Engine, EngineError};
+
+use crate::{Cli, print_json};
+
+/// After Ctrl-C or SIGTERM, how long open requests get to finish before the engine shuts down
+/// anyway.
+const DRAIN: Duration = Duration::from_secs(5);
+
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// Where to listen. Loopback only unless --allow-remote.
+    #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR:PORT")]
+    listen: SocketAddr,
+    /// Allow an address other machines can reach (prints a warning saying what that exposes).
+    #[arg(long)]
+    allow_remote: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum ApiKeyCmd {
+    /// Create a key; it is printed once, and only its hash is stored.
+    Create {
+        /// A name to recognise it by.
+        #[arg(long, default_value = "key")]
+        name: String,
+        /// What it may do, comma-separated: accounts:read, accounts:write, mail:read,
+        /// codes:read, stats:read (default: every read scope).
+        #[arg(long, value_delimiter = ',')]
+        scope: Vec<String>,
+        /// Limit it to accounts matching this pattern (`*` any run, `?` one character);
+        /// repeat for more. Other accounts are invisible to it (404).
+        #[arg(long, value_name = "PATTERN")]
+        account: Vec<String>,
+        /// Print {"id", "key"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List keys (never the keys themselves).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key; a running server refuses it within a second.
+    Revoke {
+        /// The key's id, as `api-key list` shows it.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl ApiKeyCmd {
+    pub(crate) fn json(&self) -> bool {
+        match self {
+            ApiKeyCmd::Create { json, .. } | ApiKeyCmd::List { json } | ApiKeyCmd::Revoke { json, .. } => *json,
+        }
+    }
+}
+
+pub(crate) async fn api_key(engine: &Engine, cmd: &ApiKeyCmd) -> Result<(), EngineError> {
+    match cmd {
+        ApiKeyCmd::Create { name, scope, account, json } => {
+            let scopes =
+                scope.iter().filter(|s| !s.trim().is_empty()).map(|s| s.parse()).collect::<Result<Vec<Scope>, _>>()?;
+            let request = KeyRequest { name: name.clone(), scopes, accounts: account.clone() };
+            let made = keys::create(engine, &request).await?;
+            if *json {
+                println!("{}", serde_json::json!({"id": made.id, "key": made.key}));
+            } else {
+                println!("{}", made.key);
+                eprintln!("created key {}: keep it now, it is not shown again", made.id);
+            }
+        }
+        ApiKeyCmd::List { json } => {
+            let list = keys::list(engine).await?;
+            if *json {
+                print_json(&list);
+            } else if list.is_empty() {
+                println!("No API keys yet. Create one with `mailwatch-cli api-key create --name NAME`.");
+            } else {
+                for k in list {
+                    let scopes: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
+                    let accounts = if k.accounts.is_empty() { "all accounts".into() } else { k.accounts.join(" ") };
+                    let state = if k.revoked.is_some() { "revoked" } else { "active" };
+                    println!("{:<10} {:<16} {:<8} {:<50} {}", k.id, k.name, state, scopes.join(","), accounts);
+                }
+            }
+        }
+        ApiKeyCmd::Revoke { id, json } => {
+            let info = keys::revoke(engine, id).await?;
+            if *json {
+                print_json(&info);
+            } else {
+                println!("revoked {}", info.id);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn serve(cli: &Cli, a: &ServeArgs) -> Result<(), EngineError> {
+    if let Some(warning) = mailwatch_api::check_listen(a.listen, a.allow_remote)? {
+        eprintln!("{warning}");
+    }
+    let listener = tokio::net::TcpListener::bind(a.listen).await.map_err(|e| {
+        EngineError::InvalidInput(format!("cannot listen on {}: {e}; pick another address with --listen", a.listen))
+    })?;
+    let hub = Hub::new();
+    let engine = Arc::new(crate::open(cli, hub.sink()).await?);
+    let local = listener.local_addr().map_err(|e| EngineError::Internal(e.to_string()))?;
+    println!("listening on http://{local}");
+    let _ = std::io::stdout().flush();
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        stop_signal().await;
+        let _ = stop_tx.send(true);
+    };
+    let api = Api::new(engine.clone(), hub);
+    let served = tokio::select! {
+        r = api.serve(listener, signal) => r,
+        _ = async { let _ = stop_rx.wait_for(|s| *s).await; tokio::time::sleep(DRAIN).await } => {
+            tracing::warn!("requests still open {} s after the stop signal were cut off", DRAIN.as_secs());
+            Ok(())
+        }
+    };
+    engine.shutdown().await;
+    crate::bench::persist_stats(&engine).await;
+    served.map_err(|e| EngineError::Internal(format!("the API server failed: {e}")))
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
