@@ -19,6 +19,10 @@ use crate::server::AppState;
 /// (`mailwatch-cli api-key`) takes effect within this.
 pub const KEY_RELOAD: Duration = Duration::from_secs(1);
 
+/// A key the server's copy does not know makes it read the keys again, so a key made a moment
+/// ago works at once; such reads are at least this far apart, which also slows guessing.
+const MISS_SPACING: Duration = Duration::from_millis(50);
+
 /// The server's copy of the stored keys, read again when older than [`KEY_RELOAD`].
 pub(crate) struct KeyCache {
     keys: RwLock<(Option<Instant>, Arc<Vec<StoredKey>>)>,
@@ -35,23 +39,37 @@ impl KeyCache {
         g.0.filter(|t| t.elapsed() < KEY_RELOAD).map(|_| g.1.clone())
     }
 
-    /// The keys, read from the cache when the copy is stale. A failed read keeps the old copy
-    /// (and says so in the log) rather than locking every client out.
+    /// The keys, read from the cache when the copy is stale.
     pub(crate) async fn current(&self, engine: &Engine) -> Arc<Vec<StoredKey>> {
-        if let Some(k) = self.fresh() {
-            return k;
+        match self.fresh() {
+            Some(k) => k,
+            None => self.read_since(engine, Instant::now() - KEY_RELOAD).await,
         }
+    }
+
+    /// The keys as read by a read that began at or after `since`: one reader at a time, reads
+    /// at least [`MISS_SPACING`] apart. A failed read keeps the old copy (and says so in the
+    /// log) rather than locking every client out.
+    pub(crate) async fn read_since(&self, engine: &Engine, since: Instant) -> Arc<Vec<StoredKey>> {
         let _one_reader = self.reload.lock().await;
-        if let Some(k) = self.fresh() {
-            return k;
+        let last = {
+            let g = self.keys.read().unwrap_or_else(|e| e.into_inner());
+            if g.0.is_some_and(|t| t >= since) {
+                return g.1.clone();
+            }
+            g.0
+        };
+        if let Some(t) = last {
+            tokio::time::sleep(MISS_SPACING.saturating_sub(t.elapsed())).await;
         }
+        let began = Instant::now();
         let loaded = keys::load(engine).await;
         let mut g = self.keys.write().unwrap_or_else(|e| e.into_inner());
         match loaded {
             Ok(k) => g.1 = Arc::new(k),
             Err(e) => tracing::warn!("cannot read the API keys; using the ones read before: {e}"),
         }
-        g.0 = Some(Instant::now());
+        g.0 = Some(began);
         g.1.clone()
     }
 }
@@ -180,7 +198,11 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 "send an API key as Authorization: Bearer KEY or X-API-Key: KEY; create one with `mailwatch-cli api-key create`",
             ));
         };
-        let keys = state.keys.current(&state.engine).await;
+        let asked = Instant::now();
+        let mut keys = state.keys.current(&state.engine).await;
+        if keys::find(&keys, &presented).is_none() {
+            keys = state.keys.read_since(&state.engine, asked).await;
+        }
         let Some(key) = keys::find(&keys, &presented) else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,

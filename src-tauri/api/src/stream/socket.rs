@@ -213,7 +213,7 @@ async fn run(
                 if last_heard.elapsed() > state.config.stream_timeout {
                     ApiCounters::add(&counters.streams_closed_unhealthy);
                     let reason = format!("no answer to pings within {} s (api.streamTimeout)", state.config.stream_timeout.as_secs_f64());
-                    close(&mut tx, NO_ANSWER, reason).await;
+                    close(&mut tx, &mut rx, NO_ANSWER, reason).await;
                     return finish(reg, held);
                 }
                 open = tokio::select! {
@@ -225,9 +225,9 @@ async fn run(
     }
     if link.too_slow() {
         let reason = format!("too slow: {} events were waiting unread (api.sendQueue)", state.config.send_queue);
-        close(&mut tx, POLICY, reason).await;
+        close(&mut tx, &mut rx, POLICY, reason).await;
     } else if link.closed.is_cancelled() {
-        close(&mut tx, GOING_AWAY, "Mailwatch is shutting down".into()).await;
+        close(&mut tx, &mut rx, GOING_AWAY, "Mailwatch is shutting down".into()).await;
     }
     finish(reg, held);
 }
@@ -237,9 +237,26 @@ fn finish(reg: Registration, held: Vec<mailwatch_engine::watch::CodeSubscription
     drop(reg);
 }
 
-async fn close(tx: &mut futures::stream::SplitSink<WebSocket, Message>, code: u16, reason: String) {
+/// The closing handshake: our close frame, then the client's (reading past whatever it still
+/// sends), each within [`CLOSE_WAIT`], so a client that reads gets the reason and one that
+/// does not cannot hold the connection open.
+async fn close(
+    tx: &mut futures::stream::SplitSink<WebSocket, Message>,
+    rx: &mut futures::stream::SplitStream<WebSocket>,
+    code: u16,
+    reason: String,
+) {
     let frame = CloseFrame { code, reason: reason.into() };
-    let _ = tokio::time::timeout(CLOSE_WAIT, tx.send(Message::Close(Some(frame)))).await;
+    if let Ok(Ok(())) = tokio::time::timeout(CLOSE_WAIT, tx.send(Message::Close(Some(frame)))).await {
+        let _ = tokio::time::timeout(CLOSE_WAIT, async {
+            while let Some(Ok(m)) = rx.next().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
 }
 
 fn start_subscription(state: &Arc<AppState>, caller: &Caller, tasks: &mut JoinSet<Done>, sub: Subscription) {
