@@ -8,6 +8,7 @@ use std::time::Duration;
 use mailwatch_testbed::{DEFAULT_CLIENT_ID, TestBed};
 use serde_json::Value;
 
+mod api;
 mod import;
 mod kill;
 mod send;

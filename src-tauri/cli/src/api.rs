@@ -120,12 +120,13 @@ pub(crate) async fn serve(cli: &Cli, a: &ServeArgs) -> Result<(), EngineError> {
     let hub = Hub::new();
     let engine = Arc::new(crate::open(cli, hub.sink()).await?);
     let local = listener.local_addr().map_err(|e| EngineError::Internal(e.to_string()))?;
+    let stop = stop_signal();
     println!("listening on http://{local}");
     let _ = std::io::stdout().flush();
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let signal = async move {
-        stop_signal().await;
+        stop.await;
         let _ = stop_tx.send(true);
     };
     let api = Api::new(engine.clone(), hub);
@@ -141,25 +142,32 @@ pub(crate) async fn serve(cli: &Cli, a: &ServeArgs) -> Result<(), EngineError> {
     served.map_err(|e| EngineError::Internal(format!("the API server failed: {e}")))
 }
 
-/// Ctrl-C, or SIGTERM on Unix.
-async fn stop_signal() {
+/// Ctrl-C, or SIGTERM on Unix. The handlers are installed when this is called, not when the
+/// future is first polled, so a signal sent right after the ready line is not lost.
+fn stop_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async move {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
