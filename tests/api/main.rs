@@ -172,6 +172,13 @@ impl Server {
         }
     }
 
+    /// Waits until the account's watch has taken the baseline of every wait started so far,
+    /// so mail appended from now on counts for all of them.
+    async fn baselines_taken(&self, email: &str) {
+        let sub = self.engine.subscribe_codes(email).await.expect("the account is known");
+        tokio::time::timeout(Duration::from_secs(20), sub.ready()).await.expect("the watch takes its baseline");
+    }
+
     /// Stops the server as Ctrl-C does, then the engine.
     async fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
@@ -229,6 +236,7 @@ async fn an_account_added_over_http_gets_its_code_by_wait_websocket_and_sse() {
         tokio::spawn(async move { http.get(url).bearer_auth(key).send().await.unwrap().json::<Value>().await.unwrap() })
     };
     s.until_counter("waitsOpen", 1, Duration::from_secs(10)).await;
+    s.baselines_taken("ada@example.com").await;
     s.bed.dovecot.append("ada@example.com", "INBOX", &code_mail("482915")).await;
 
     let answer = tokio::time::timeout(Duration::from_secs(30), waiter).await.expect("the wait answers").unwrap();
@@ -268,6 +276,7 @@ async fn fifty_waits_on_one_account_share_one_session_and_all_get_the_code() {
         }));
     }
     s.until_counter("waitsOpen", 50, Duration::from_secs(20)).await;
+    s.baselines_taken("bo@example.com").await;
     s.bed.dovecot.append("bo@example.com", "INBOX", &code_mail("730145")).await;
     for w in waits {
         let (status, answer) =

@@ -248,6 +248,7 @@ async fn a_wait_over_the_socket_gets_the_code_and_shutdown_sends_close_frames() 
     let unknown = next_of_type(&mut ws, "error").await;
     assert_eq!((unknown["id"].as_i64(), unknown["error"]["code"].as_str()), (Some(8), Some("unknown_account")));
     s.until_counter("waitsOpen", 1, Duration::from_secs(10)).await;
+    s.baselines_taken("gus@example.com").await;
     s.bed.dovecot.append("gus@example.com", "INBOX", &code_mail("550011")).await;
     let result = next_of_type(&mut ws, "wait-result").await;
     assert_eq!((result["id"].as_i64(), result["code"].as_str()), (Some(7), Some("550011")), "{result}");

@@ -7,17 +7,24 @@
 #   tests/bench/run.sh many     # 1,000 watched accounts within 50 sessions (about 8 minutes)
 #   tests/bench/run.sh push     # 1,000 watched accounts, each idling on its own session
 #   tests/bench/run.sh send     # sending over a reused SMTP connection against a new one
+#   tests/bench/run.sh api      # the local API: stream latency, memory, cached GETs, waits
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 what="${1:-table}"
-example="bench-$what"
-[ "$what" = push ] && example=bench-many
-cargo build --release -p mailwatch-cli --bin mailwatch-cli --example "$example" >&2
+if [[ "$what" == api ]]; then
+  cargo build --release -p mailwatch-cli --bin mailwatch-cli >&2
+  cargo build --release -p mailwatch-api --example bench-api >&2
+else
+  example="bench-$what"
+  [ "$what" = push ] && example=bench-many
+  cargo build --release -p mailwatch-cli --bin mailwatch-cli --example "$example" >&2
+fi
 target="${CARGO_TARGET_DIR:-target}/release"
 case "$what" in
   table) exec tests/testbed/with-session.sh "$target/examples/bench-table" "$target/mailwatch-cli" ;;
   many) exec tests/testbed/with-session.sh "$target/examples/bench-many" ;;
   push) MODE=push exec tests/testbed/with-session.sh "$target/examples/bench-many" ;;
   send) exec tests/testbed/with-session.sh "$target/examples/bench-send" "$target/mailwatch-cli" ;;
-  *) echo "usage: $0 [table|many|push|send]" >&2; exit 2 ;;
+  api) exec tests/testbed/with-session.sh "$target/examples/bench-api" "$target/mailwatch-cli" ;;
+  *) echo "usage: $0 [table|many|push|send|api]" >&2; exit 2 ;;
 esac

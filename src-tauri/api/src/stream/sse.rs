@@ -62,13 +62,14 @@ pub(crate) async fn events(
         .map(move |text| {
             let _alive = &guard;
             ApiCounters::add(&counters.events_sent);
-            let kind = serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(String::from))
-                .unwrap_or_else(|| "message".into());
-            SseEvent::default().event(kind).data(text.to_string())
+            // Every event's JSON has a "type" string, which names the SSE event.
+            let kind = text
+                .split_once("\"type\":\"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map_or("message", |(kind, _)| kind);
+            SseEvent::default().event(kind).data(&*text)
         })
-        .take_until(link.clone().closed.clone().cancelled_owned());
+        .take_until(link.closed.clone().cancelled_owned());
     let tail = futures::stream::once(async move {
         let reason = if link.too_slow() {
             format!("too slow: {queue} events were waiting unread (api.sendQueue)")

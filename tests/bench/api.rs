@@ -1,0 +1,322 @@
+//! The local API's benchmark: prints the README's figures as Markdown. Run it through
+//! `tests/bench/run.sh api`, which builds it in release and runs it in a private D-Bus session
+//! with a keyring, with the release `mailwatch-cli` as its argument (the memory figure is
+//! the RSS of a real `serve` process).
+//!
+//! - event latency: the engine's sink to 1, 100 and 1,000 WebSocket clients (in this
+//!   process, so the clients share the 2 cores with the server);
+//! - memory per idle WebSocket: `serve`'s RSS with 0 and 1,000 connections;
+//! - cached GET of an account's newest code with keep-alive, 8 connections;
+//! - APPEND to the code in an HTTP wait's answer, beside the engine's own wait (what
+//!   `wait-code` does), at 0 and 20 ms of added round trip.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use mailwatch_api::keys::{self, KeyRequest, Scope};
+use mailwatch_api::{Api, Hub};
+use mailwatch_engine::Engine;
+use mailwatch_engine::account::{AccountSpec, Provider, Tls};
+use mailwatch_engine::config::Config;
+use mailwatch_engine::engine::{EngineOptions, NewSecret};
+use mailwatch_engine::events::Event;
+use mailwatch_engine::secrets::{KeyringSecrets, Secret};
+use mailwatch_testbed::{FaultProxy, TestBed};
+use tokio_tungstenite::tungstenite::Message;
+
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+fn since_epoch() -> Duration {
+    EPOCH.get_or_init(Instant::now).elapsed()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct Bench {
+    bed: TestBed,
+    engine: Arc<Engine>,
+    hub: Arc<Hub>,
+    port: u16,
+    key: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Bench {
+    mailwatch_testbed::keyring::require_secret_service();
+    let bed = TestBed::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.api.rate_limit = 0.0;
+    config.api.max_streams = 5000;
+    config.cache.poll_interval = Duration::from_millis(200);
+    let hub = Hub::new();
+    let options = EngineOptions {
+        data_dir: Some(dir.path().to_path_buf()),
+        extra_ca: Some(bed.dovecot.ca_pem_path().to_path_buf()),
+        config: Some(config),
+        secrets: Some(Arc::new(KeyringSecrets::default())),
+        ..Default::default()
+    };
+    let engine = Arc::new(Engine::open(options, hub.sink()).await.unwrap());
+    let key =
+        keys::create(&engine, &KeyRequest { name: "bench".into(), scopes: Scope::ALL.to_vec(), accounts: vec![] })
+            .await
+            .unwrap()
+            .key;
+    let api = Api::new(engine.clone(), hub.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(api.serve(listener, std::future::pending()));
+    Bench { bed, engine, hub, port, key, _dir: dir }
+}
+
+async fn add_account(b: &Bench, email: &str, port: u16) {
+    b.bed.dovecot.add_user(email, "pw-bench");
+    let spec = AccountSpec {
+        email: email.into(),
+        provider: Some(Provider::Imap),
+        imap_host: Some("127.0.0.1".into()),
+        imap_port: Some(port),
+        tls: Some(Tls::Implicit),
+        ..Default::default()
+    };
+    b.engine.add_account(&spec, NewSecret::Password(Secret::new("pw-bench"))).await.unwrap();
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect_ready(port: u16, key: &str) -> Ws {
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/api/v1/stream?access_token={key}"))
+            .await
+            .unwrap();
+    while let Some(Ok(m)) = ws.next().await {
+        if let Message::Text(t) = m {
+            if t.as_str().contains("\"ready\"") {
+                break;
+            }
+        }
+    }
+    ws
+}
+
+/// p50 and p99 of sink-to-client latency, in ms, with `clients` connected and `events` sent.
+async fn event_latency(b: &Bench, clients: usize, events: usize) -> (f64, f64, usize) {
+    let mut sockets = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        sockets.push(connect_ready(b.port, &b.key).await);
+    }
+    let mut readers = Vec::new();
+    for mut ws in sockets {
+        readers.push(tokio::spawn(async move {
+            let mut got = Vec::with_capacity(events);
+            while got.len() < events {
+                match ws.next().await {
+                    Some(Ok(Message::Text(t))) => {
+                        let now = since_epoch();
+                        let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+                        if v["type"] == "code" {
+                            let sent: u64 = v["code"].as_str().unwrap().parse().unwrap();
+                            got.push((now.as_nanos() as u64 - sent) as f64 / 1e6);
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    _ => break,
+                }
+            }
+            got
+        }));
+    }
+    let sink = b.hub.sink();
+    for _ in 0..events {
+        let sent = since_epoch().as_nanos() as u64;
+        sink.emit(Event::CodeFound {
+            email: "bench@example.com".into(),
+            code: Some(sent.to_string()),
+            link: None,
+            service: Some("Example".into()),
+            from: Some("no-reply@service.example".into()),
+            subject: Some("Your verification code".into()),
+            received: Some(1_800_000_000),
+        });
+        tokio::time::sleep(Duration::from_millis(if clients >= 1000 { 60 } else { 20 })).await;
+    }
+    let mut all = Vec::new();
+    for r in readers {
+        all.extend(r.await.unwrap());
+    }
+    all.sort_by(|a, b| a.total_cmp(b));
+    (percentile(&all, 0.5), percentile(&all, 0.99), all.len())
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `serve`'s RSS with no connection and with `n` idle WebSockets, in KiB.
+async fn idle_memory(cli: &str, n: usize) -> (u64, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let made = Command::new(cli).args(["--data-dir", &data, "api-key", "create", "--json"]).output().unwrap();
+    let made: serde_json::Value = serde_json::from_slice(&made.stdout).unwrap();
+    let key = made["key"].as_str().unwrap().to_string();
+    let mut child = Command::new(cli)
+        .args(["--data-dir", &data, "serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    // One connection first, so what every process pays once (buffers, the first task) is in
+    // the baseline.
+    let first = connect_ready(port, &key).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rss_kib(child.id());
+    let mut sockets = Vec::with_capacity(n);
+    for _ in 0..n {
+        sockets.push(connect_ready(port, &key).await);
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = rss_kib(child.id());
+    drop(sockets);
+    drop(first);
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    (before, after)
+}
+
+/// Requests per second for the cached newest code, `conns` keep-alive connections, `secs`.
+async fn cached_gets(b: &Bench, conns: usize, secs: u64) -> (f64, u64) {
+    let url = format!("http://127.0.0.1:{}/api/v1/accounts/bench@example.com/code", b.port);
+    let until = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for _ in 0..conns {
+        let (url, key) = (url.clone(), b.key.clone());
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(1).build().unwrap();
+            let (mut ok, mut failed) = (0u64, 0u64);
+            while Instant::now() < until {
+                match http.get(&url).bearer_auth(&key).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        ok += 1;
+                    }
+                    _ => failed += 1,
+                }
+            }
+            (ok, failed)
+        }));
+    }
+    let (mut ok, mut failed) = (0, 0);
+    for t in tasks {
+        let (o, f) = t.await.unwrap();
+        ok += o;
+        failed += f;
+    }
+    (ok as f64 / secs as f64, failed)
+}
+
+fn code_mail(n: usize) -> Vec<u8> {
+    format!(
+        "From: Example <no-reply@service.example>\r\nSubject: Your code\r\nMessage-ID: <b{n}@service.example>\r\n\r\nYour verification code is {:06}.\r\n",
+        100_000 + n
+    )
+    .into_bytes()
+}
+
+/// Median ms from APPEND to the code, through an HTTP wait and through the engine's wait.
+async fn append_to_code(b: &Bench, email: &str, rounds: usize) -> (f64, f64) {
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let url = format!("http://127.0.0.1:{}/api/v1/accounts/{email}/code?wait=30", b.port);
+    // Keeps the account's watch in IDLE with its baseline taken, as a running app would.
+    let held = b.engine.subscribe_codes(email).await.unwrap();
+    held.ready().await;
+    let (mut via_http, mut via_engine) = (Vec::new(), Vec::new());
+    for i in 0..rounds {
+        let waiting = b.hub.counters().snapshot().waits_open;
+        let (h, u, k) = (http.clone(), url.clone(), b.key.clone());
+        let answer = tokio::spawn(async move {
+            let r = h.get(u).bearer_auth(k).send().await.unwrap().json::<serde_json::Value>().await.unwrap();
+            (Instant::now(), r)
+        });
+        while b.hub.counters().snapshot().waits_open <= waiting {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let t0 = Instant::now();
+        b.bed.dovecot.append(email, "INBOX", &code_mail(2 * i)).await;
+        let (t1, v) = answer.await.unwrap();
+        assert!(v["code"].is_string(), "the HTTP wait got a code: {v}");
+        via_http.push(t1.duration_since(t0).as_secs_f64() * 1e3);
+
+        let mut sub = b.engine.subscribe_codes(email).await.unwrap();
+        sub.ready().await;
+        let t0 = Instant::now();
+        b.bed.dovecot.append(email, "INBOX", &code_mail(2 * i + 1)).await;
+        sub.next(&[]).await.unwrap();
+        via_engine.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    drop(held);
+    via_http.sort_by(|a, b| a.total_cmp(b));
+    via_engine.sort_by(|a, b| a.total_cmp(b));
+    (percentile(&via_http, 0.5), percentile(&via_engine, 0.5))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let cli = std::env::args().nth(1).expect("usage: bench-api PATH_TO_RELEASE_MAILWATCH_CLI");
+    EPOCH.get_or_init(Instant::now);
+    let b = start().await;
+    add_account(&b, "bench@example.com", b.bed.dovecot.imaps_port()).await;
+    let proxy = FaultProxy::start(b.bed.dovecot.imaps_addr()).await;
+    proxy.set_latency(Duration::from_millis(10), Duration::from_millis(10));
+    add_account(&b, "slow@example.com", proxy.port()).await;
+
+    println!("| connected WebSocket clients | events | samples | p50 | p99 |");
+    println!("|---|---|---|---|---|");
+    for (clients, events) in [(1, 200), (100, 50), (1000, 20)] {
+        let (p50, p99, n) = event_latency(&b, clients, events).await;
+        println!("| {clients} | {events} | {n} | {p50:.2} ms | {p99:.2} ms |");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    let (before, after) = idle_memory(&cli, 1000).await;
+    println!();
+    println!(
+        "`serve` RSS: {before} KiB with 1 connection, {after} KiB with 1,001: {:.1} KiB per idle WebSocket",
+        (after.saturating_sub(before)) as f64 / 1000.0
+    );
+
+    // A code in the cache first, then the cached GET.
+    b.bed.dovecot.append("bench@example.com", "INBOX", &code_mail(999)).await;
+    let _ = b.engine.fetch("bench@example.com", &mailwatch_engine::imap::FolderSpec::Inbox, 1, false).await;
+    let (rate, failed) = cached_gets(&b, 8, 5).await;
+    println!();
+    println!("cached GET of the newest code, 8 keep-alive connections, 5 s: {rate:.0} requests/s ({failed} failed)");
+
+    println!();
+    println!("| round trip | APPEND → code, HTTP wait (median) | APPEND → code, engine wait (median) | HTTP adds |");
+    println!("|---|---|---|---|");
+    for (rtt, email) in [(0, "bench@example.com"), (20, "slow@example.com")] {
+        let (http, engine) = append_to_code(&b, email, 8).await;
+        println!("| {rtt} ms | {http:.1} ms | {engine:.1} ms | {:.1} ms |", http - engine);
+    }
+    b.engine.shutdown().await;
+}
