@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
+use axum::extract::ws::Utf8Bytes;
 use axum::http::StatusCode;
 use mailwatch_engine::events::{Event, EventSink};
 use serde::{Deserialize, Serialize};
@@ -107,7 +108,7 @@ impl Link {
 }
 
 struct Conn {
-    tx: mpsc::Sender<Arc<str>>,
+    tx: mpsc::Sender<Utf8Bytes>,
     link: Arc<Link>,
 }
 
@@ -117,7 +118,7 @@ pub struct Hub {
     next_id: AtomicU64,
     counters: Arc<ApiCounters>,
     closing: CancellationToken,
-    pending_stats: Mutex<Option<Arc<str>>>,
+    pending_stats: Mutex<Option<Utf8Bytes>>,
     max_streams: AtomicUsize,
 }
 
@@ -202,7 +203,7 @@ impl Hub {
     }
 
     /// Adds a connection with a queue of `queue` events; its events arrive on the receiver.
-    pub(crate) fn connect(self: &Arc<Self>, filter: Filter, queue: usize) -> (Registration, mpsc::Receiver<Arc<str>>) {
+    pub(crate) fn connect(self: &Arc<Self>, filter: Filter, queue: usize) -> (Registration, mpsc::Receiver<Utf8Bytes>) {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let link = Arc::new(Link {
             closed: self.closing.child_token(),
@@ -225,7 +226,7 @@ impl Hub {
         self.fan_out(kind, email.as_deref(), &text);
     }
 
-    fn fan_out(&self, kind: Kind, email: Option<&str>, text: &Arc<str>) {
+    fn fan_out(&self, kind: Kind, email: Option<&str>, text: &Utf8Bytes) {
         let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
         for conn in conns.values() {
             let wants = conn.link.filter.read().unwrap_or_else(|e| e.into_inner()).wants(kind, email);
@@ -267,7 +268,7 @@ async fn flush_pool_stats(hub: Weak<Hub>) {
 }
 
 /// An engine event as the stream sends it: its kind, its account, its JSON text.
-fn encode(event: &Event) -> Option<(Kind, Option<String>, Arc<str>)> {
+fn encode(event: &Event) -> Option<(Kind, Option<String>, Utf8Bytes)> {
     let (kind, email, value) = match event {
         Event::CodeFound { email, code, link, service, from, subject, received } => (
             Kind::Code,
@@ -292,7 +293,7 @@ fn encode(event: &Event) -> Option<(Kind, Option<String>, Arc<str>)> {
             (kind, None, v)
         }
     };
-    Some((kind, email, Arc::from(value.to_string())))
+    Some((kind, email, Utf8Bytes::from(value.to_string())))
 }
 
 /// What a client asks for when it connects or subscribes.

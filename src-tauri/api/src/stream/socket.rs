@@ -123,9 +123,9 @@ async fn run(
     // Sends one text, giving up when the hub closes the connection meanwhile.
     macro_rules! send {
         ($text:expr) => {{
-            let text: String = $text;
+            let text: axum::extract::ws::Utf8Bytes = $text.into();
             tokio::select! {
-                r = tx.send(Message::Text(text.into())) => r.is_ok(),
+                r = tx.send(Message::Text(text)) => r.is_ok(),
                 _ = link.closed.cancelled() => false,
             }
         }};
@@ -145,7 +145,7 @@ async fn run(
             _ = link.closed.cancelled() => break,
             event = events.recv() => match event {
                 Some(text) => {
-                    open = send!(text.to_string());
+                    open = send!(text);
                     if open {
                         ApiCounters::add(&counters.events_sent);
                     }

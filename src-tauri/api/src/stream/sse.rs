@@ -22,14 +22,15 @@ use crate::server::AppState;
 /// A receiver as a stream, without another dependency.
 mod tokio_stream_shim {
     use std::pin::Pin;
-    use std::sync::Arc;
     use std::task::{Context, Poll};
 
-    pub struct ReceiverStream(pub tokio::sync::mpsc::Receiver<Arc<str>>);
+    use axum::extract::ws::Utf8Bytes;
+
+    pub struct ReceiverStream(pub tokio::sync::mpsc::Receiver<Utf8Bytes>);
 
     impl futures::Stream for ReceiverStream {
-        type Item = Arc<str>;
-        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Arc<str>>> {
+        type Item = Utf8Bytes;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Utf8Bytes>> {
             self.0.poll_recv(cx)
         }
     }
@@ -64,10 +65,11 @@ pub(crate) async fn events(
             ApiCounters::add(&counters.events_sent);
             // Every event's JSON has a "type" string, which names the SSE event.
             let kind = text
+                .as_str()
                 .split_once("\"type\":\"")
                 .and_then(|(_, rest)| rest.split_once('"'))
                 .map_or("message", |(kind, _)| kind);
-            SseEvent::default().event(kind).data(&*text)
+            SseEvent::default().event(kind).data(text.as_str())
         })
         .take_until(link.closed.clone().cancelled_owned());
     let tail = futures::stream::once(async move {
