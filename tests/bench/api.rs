@@ -211,6 +211,38 @@ async fn idle_memory(cli: &str, n: usize) -> (u64, u64) {
     (before, after)
 }
 
+/// `serve`'s RSS with `n` idle keep-alive HTTP/1.1 connections, each after one health check:
+/// what a connection costs before any WebSocket.
+async fn idle_memory_http(cli: &str, n: usize) -> (u64, u64) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let child = Command::new(cli)
+        .args(["--data-dir", &data, "serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Serving(child);
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rss_kib(child.0.id());
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut c = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        c.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = c.read(&mut buf).await.unwrap();
+        conns.push(c);
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = rss_kib(child.0.id());
+    drop(conns);
+    (before, after)
+}
+
 /// The `serve` process, stopped with SIGTERM however the benchmark ends.
 struct Serving(std::process::Child);
 
@@ -309,8 +341,20 @@ async fn append_to_code(b: &Bench, email: &str, rounds: usize) -> (f64, f64) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let cli = std::env::args().nth(1).expect("usage: bench-api PATH_TO_RELEASE_MAILWATCH_CLI");
+    let cli = std::env::args().nth(1).expect("usage: bench-api PATH_TO_RELEASE_MAILWATCH_CLI [memory]");
     EPOCH.get_or_init(Instant::now);
+    if std::env::args().nth(2).as_deref() == Some("memory-http") {
+        let (before, after) = idle_memory_http(&cli, 1000).await;
+        println!(
+            "`serve` RSS: {before} KiB with no connection, {after} KiB with 1,000 idle keep-alive HTTP connections"
+        );
+        return;
+    }
+    if std::env::args().nth(2).as_deref() == Some("memory") {
+        let (before, after) = idle_memory(&cli, 1000).await;
+        println!("`serve` RSS: {before} KiB with 1 connection, {after} KiB with 1,001");
+        return;
+    }
     let b = start().await;
     add_account(&b, "bench@example.com", b.bed.dovecot.imaps_port()).await;
     let proxy = FaultProxy::start(b.bed.dovecot.imaps_addr()).await;
