@@ -100,10 +100,10 @@ async fn connect_ready(port: u16, key: &str) -> Ws {
             .await
             .unwrap();
     while let Some(Ok(m)) = ws.next().await {
-        if let Message::Text(t) = m {
-            if t.as_str().contains("\"ready\"") {
-                break;
-            }
+        if let Message::Text(t) = m
+            && t.as_str().contains("\"ready\"")
+        {
+            break;
         }
     }
     ws

@@ -710,6 +710,18 @@ mod tests {
     }
 
     #[test]
+    fn the_api_limits_are_checked_like_the_others() {
+        let mut c = Config::default();
+        c.api.max_streams = 0;
+        assert!(matches!(c.validate(), Err(ConfigError::OutOfRange { setting: "api.maxStreams", .. })));
+        let mut c = Config::default();
+        c.api.ping_interval = Duration::ZERO;
+        assert!(matches!(c.validate(), Err(ConfigError::OutOfRange { setting: "api.pingInterval", .. })));
+        let c: Config = serde_json::from_str(r#"{"api":{"sendQueue":16}}"#).unwrap();
+        assert_eq!((c.api.send_queue, c.api.max_streams), (16, 1000), "unset api limits keep their defaults");
+    }
+
+    #[test]
     fn a_duration_too_large_for_the_clock_is_refused_not_a_panic() {
         let err = serde_json::from_str::<Config>(r#"{"pool":{"idleTtl":1e30}}"#).unwrap_err();
         assert!(err.to_string().contains("fits"), "{err}");
