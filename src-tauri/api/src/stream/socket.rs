@@ -50,6 +50,9 @@ enum Done {
     Text(String),
 }
 
+/// The read buffer of a WebSocket connection; a larger message makes it grow.
+const READ_BUFFER: usize = 4 * 1024;
+
 /// The upgrade: refused with 503 beyond `api.maxStreams`.
 pub(crate) async fn stream(
     State(state): State<Arc<AppState>>,
@@ -62,7 +65,10 @@ pub(crate) async fn stream(
     }
     let slot = state.hub.open_slot()?;
     let initial = sub.into_subscription();
-    Ok(upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| run(state, caller, socket, slot, initial)))
+    // tungstenite zero-fills its whole read buffer before the first read (128 KiB by default),
+    // which every idle connection would keep; a client sends only short commands.
+    let upgrade = upgrade.read_buffer_size(READ_BUFFER).max_message_size(64 * 1024);
+    Ok(upgrade.on_upgrade(move |socket| run(state, caller, socket, slot, initial)))
 }
 
 /// The query a stream may be opened with: the key for browsers, and a first subscription.
