@@ -156,10 +156,11 @@ async fn after_a_server_restart_two_hundred_idling_accounts_come_back_at_the_log
          (budget {RATE}/s); before it: 200 logins, at most {} in one second",
         first.iter().map(|&t0| first.iter().filter(|&&t| t >= t0 && t < t0 + 1.0).count()).max().unwrap_or(0)
     );
-    // Slots are 25 ms apart; Dovecot logs a login a moment after the client's, so allow one
-    // login of jitter in a window, and none in the overall rate.
-    assert!(busiest <= RATE as usize + 1, "{busiest} logins in one second, over the budget of {RATE}: {times:?}");
-    assert!(rate <= RATE * 1.02, "{rate:.1} logins per second over the budget of {RATE}");
+    // Slots are 25 ms apart. Dovecot logs a login a moment after the client's, later when the
+    // machine is busy, so a few logins may bunch in its log: allow 5 in a window and 10 % over
+    // the whole ramp. Unpaced, the 200 logins land within about a second.
+    assert!(busiest <= RATE as usize + 5, "{busiest} logins in one second, over the budget of {RATE}: {times:?}");
+    assert!(rate <= RATE * 1.1, "{rate:.1} logins per second over the budget of {RATE}: {times:?}");
     h.engine.shutdown().await;
 }
 
@@ -202,7 +203,8 @@ async fn past_the_idle_budget_the_rest_are_polled_and_sessions_stay_within_the_l
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_start_the_accounts_used_most_recently_log_in_first() {
     let mut cfg = test_config();
-    cfg.watch.poll_login_rate = 5.0;
+    // Slots half a second apart: the watches all queue before the first one opens.
+    cfg.watch.poll_login_rate = 2.0;
     let h = Harness::with_config(cfg.clone()).await;
     let emails = accounts(&h, "order", 6).await;
     // The user waits on two accounts (the newest last); nothing else is used.
