@@ -173,6 +173,21 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// `mailwatch-cli serve` on a free loopback port over `data`, once it printed its ready line.
+fn serve(cli: &str, data: &str) -> (Serving, u16) {
+    let child = Command::new(cli)
+        .args(["--data-dir", data, "serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Serving(child);
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    (child, port)
+}
+
 /// `serve`'s RSS with no connection and with `n` idle WebSockets, in KiB.
 async fn idle_memory(cli: &str, n: usize) -> (u64, u64) {
     let dir = tempfile::tempdir().unwrap();
@@ -185,16 +200,7 @@ async fn idle_memory(cli: &str, n: usize) -> (u64, u64) {
     let made = Command::new(cli).args(["--data-dir", &data, "api-key", "create", "--json"]).output().unwrap();
     let made: serde_json::Value = serde_json::from_slice(&made.stdout).unwrap();
     let key = made["key"].as_str().unwrap().to_string();
-    let child = Command::new(cli)
-        .args(["--data-dir", &data, "serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut child = Serving(child);
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let (child, port) = serve(cli, &data);
     // One connection first, so what every process pays once (buffers, the first task) is in
     // the baseline.
     let first = connect_ready(port, &key).await;
@@ -217,16 +223,7 @@ async fn idle_memory_http(cli: &str, n: usize) -> (u64, u64) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap().to_string();
-    let child = Command::new(cli)
-        .args(["--data-dir", &data, "serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut child = Serving(child);
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let (child, port) = serve(cli, &data);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = rss_kib(child.0.id());
     let mut conns = Vec::with_capacity(n);

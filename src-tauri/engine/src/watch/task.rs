@@ -13,7 +13,7 @@ use super::{Arrival, Mark, Shared, WatchMode, Watched, lock};
 use crate::clock::{random_fraction, unix_now};
 use crate::error::EngineError;
 use crate::events::Event;
-use crate::imap::{FetchLimits, FolderSpec, IdleEnd, ImapError, ImapSession, RawMessage, Selected};
+use crate::imap::{FetchLimits, FolderSpec, ImapError, ImapSession, RawMessage, Selected};
 use crate::intake::record_for;
 
 /// The UIDVALIDITY a mark holds for a folder that did not exist at the baseline (servers
@@ -262,12 +262,10 @@ async fn push_round(
             };
             let end = s.idle(renew, cfg.watch.idle_grace, interrupt).await;
             s.set_idling(false);
-            let end = end?;
+            // Whatever ended IDLE (news, a renewal, an interruption), one look follows.
+            end?;
             let junk = Instant::now() >= *junk_due;
-            match end {
-                IdleEnd::Changed | IdleEnd::Interrupted => poll(shared, w, &mut s, junk).await?,
-                IdleEnd::Renew => poll(shared, w, &mut s, junk).await?,
-            }
+            poll(shared, w, &mut s, junk).await?;
             if junk {
                 *junk_due = Instant::now() + junk_every();
             }
