@@ -101,6 +101,8 @@ struct State {
     special_use: Vec<(String, String)>,
     /// (user, folder) pairs known to exist, to skip `doveadm mailbox create`.
     folders: HashSet<(String, String)>,
+    /// Users whose XOAUTH2 logins are refused as "authenticated but not connected".
+    not_connected: Vec<String>,
 }
 
 /// Who Dovecot's mail processes run as: `nobody` when we are root (Dovecot refuses uids
@@ -172,6 +174,21 @@ impl Dovecot {
                 ),
             )
             .expect("write oauth2.conf.ext");
+            // The same check for the accounts IMAP does not serve (`set_imap_not_connected`):
+            // the token is good, and the login is refused with the reason introspection gives.
+            fs::write(
+                root.join("oauth2-not-connected.conf.ext"),
+                format!(
+                    "introspection_mode = post\n\
+                     introspection_url = {url}\n\
+                     username_attribute = username\n\
+                     active_attribute = active\n\
+                     active_value = true\n\
+                     pass_attrs = nologin=y reason=%{{oauth2:reason}}\n\
+                     timeout_msecs = 10000\n"
+                ),
+            )
+            .expect("write oauth2-not-connected.conf.ext");
         }
         let client_config = tls::client_config(&ca.ca_der);
         let mut dovecot = Dovecot {
@@ -350,6 +367,35 @@ impl Dovecot {
         }
         util::set_mode(&tmp, 0o600);
         fs::rename(&tmp, &new).unwrap_or_else(|e| panic!("cannot deliver to {}: {e}", new.display()));
+    }
+
+    /// Refuses (`on`) or accepts again the XOAUTH2 and OAUTHBEARER logins of `user` the way
+    /// Outlook refuses a mailbox IMAP does not serve: the token is checked and good, and the
+    /// answer is `NO [CONTACTADMIN]` with the reason the introspection gives (the test bed's
+    /// [`OAuthServer`](crate::OAuthServer) gives [`NOT_CONNECTED`](crate::NOT_CONNECTED)
+    /// once told with `set_imap_not_connected`; [`TestBed::set_imap_not_connected`](crate::TestBed::set_imap_not_connected)
+    /// does both). Dovecot reloads; sessions already open stay.
+    pub fn set_not_connected(&self, user: &str, on: bool) {
+        {
+            let mut state = self.state.lock().unwrap();
+            state.not_connected.retain(|u| u != user);
+            if on {
+                state.not_connected.push(user.to_string());
+            }
+        }
+        self.write_config();
+        self.reload();
+    }
+
+    /// The maildir (`LAYOUT=fs`) home of `user`'s mail: INBOX in `cur`/`new` here, other
+    /// folders in subdirectories named like them.
+    pub fn maildir(&self, user: &str) -> PathBuf {
+        self.dir.path().join("mail").join(user).join("Maildir")
+    }
+
+    /// The folder declared with `flag` (e.g. `\\Junk`), if any.
+    pub fn special_use_folder(&self, flag: &str) -> Option<String> {
+        self.state.lock().unwrap().special_use.iter().find(|(_, f)| f == flag).map(|(n, _)| n.clone())
     }
 
     /// Creates `folder` for `user` (subscribed). With `special_use` (e.g. `Some("\\Junk")`),
@@ -658,6 +704,14 @@ impl Dovecot {
             c.push_str(&format!("  mailbox \"{folder}\" {{\n    special_use = {flag}\n  }}\n"));
         }
         c.push_str("}\n");
+        let not_connected = self.state.lock().unwrap().not_connected.clone();
+        if self.opts.introspection_url.is_some() && !not_connected.is_empty() {
+            c.push_str(&format!(
+                "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  username_filter = {}\n  \
+                 args = {root}/oauth2-not-connected.conf.ext\n}}\n",
+                not_connected.join(" ")
+            ));
+        }
         if self.opts.introspection_url.is_some() {
             c.push_str(&format!(
                 "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {root}/oauth2.conf.ext\n}}\n"

@@ -30,7 +30,10 @@ mod tls;
 mod util;
 
 pub use dovecot::{Dovecot, DovecotOptions};
-pub use oauth::{DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Failure, IMAP_SCOPE, OAuthServer, SMTP_SCOPE};
+pub use oauth::{
+    DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Failure, GRAPH_SCOPE, IMAP_SCOPE, NOT_CONNECTED, OAuthServer, SMTP_SCOPE,
+    is_graph_scope,
+};
 pub use postfix::{Postfix, PostfixOptions};
 pub use proxy::FaultProxy;
 pub use util::form_encode;
@@ -63,5 +66,12 @@ impl TestBed {
         opts.introspection_url = Some(oauth.introspect_url());
         let dovecot = Dovecot::start(opts).await;
         TestBed { dovecot, oauth }
+    }
+
+    /// Makes IMAP refuse `user` (`on`) as Outlook refuses a mailbox it does not serve
+    /// ("User is authenticated but not connected."), or serve it again; Graph is unaffected.
+    pub fn set_imap_not_connected(&self, user: &str, on: bool) {
+        self.oauth.set_imap_not_connected(user, on);
+        self.dovecot.set_not_connected(user, on);
     }
 }

@@ -51,6 +51,19 @@ pub const IMAP_SCOPE: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
 /// Outlook's scope for SMTP AUTH (submission with XOAUTH2).
 pub const SMTP_SCOPE: &str = "https://outlook.office.com/SMTP.Send";
 
+/// Microsoft Graph's scope for reading mail: tokens for it are for the Graph audience, which
+/// Dovecot refuses and the [`GraphServer`](crate::GraphServer) accepts.
+pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/Mail.Read";
+
+/// The words Outlook's IMAP server answers an account whose sign-in works but whose mailbox
+/// IMAP does not serve (see [`OAuthServer::set_imap_not_connected`]).
+pub const NOT_CONNECTED: &str = "User is authenticated but not connected.";
+
+/// Whether a scope is one of Microsoft Graph's (its resource is `graph.microsoft.com`).
+pub fn is_graph_scope(scope: &str) -> bool {
+    scope.starts_with("https://graph.microsoft.com/")
+}
+
 /// Scopes of OpenID Connect that Microsoft grants without consent to a resource.
 const OIDC_SCOPES: [&str; 4] = ["offline_access", "openid", "profile", "email"];
 
@@ -119,6 +132,30 @@ struct State {
     introspection_latency: Duration,
     failures: VecDeque<Failure>,
     access_token_lifetime: u64,
+    /// Users whose IMAP sign-in Dovecot refuses with [`NOT_CONNECTED`].
+    not_connected: HashSet<String>,
+}
+
+/// Who an access token was issued to and for what (see [`OAuthServer::token_holder`]).
+pub(crate) struct TokenHolder {
+    pub user: String,
+    pub scope: String,
+}
+
+/// A handle on the server's tokens for the other stand-ins (the Graph one checks bearer
+/// tokens with it).
+#[derive(Clone)]
+pub(crate) struct Tokens(Arc<Mutex<State>>);
+
+impl Tokens {
+    /// The holder of a valid (issued, unrevoked, unexpired) access token.
+    pub(crate) fn holder(&self, token: &str) -> Option<TokenHolder> {
+        let s = self.0.lock().unwrap();
+        s.access_tokens
+            .get(token)
+            .filter(|at| !at.revoked && at.exp > unix_now())
+            .map(|at| TokenHolder { user: at.user.clone(), scope: at.scope.clone() })
+    }
 }
 
 impl OAuthServer {
@@ -138,6 +175,7 @@ impl OAuthServer {
             introspection_latency: Duration::ZERO,
             failures: VecDeque::new(),
             access_token_lifetime: 3600,
+            not_connected: HashSet::new(),
         }));
         let handler_state = state.clone();
         let handler = Arc::new(move |req: Request| {
@@ -193,6 +231,23 @@ impl OAuthServer {
         let granted: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
         let default_scope = format!("{} offline_access", scopes[0]);
         s.issue_refresh(user, client_id, &default_scope, Some(granted))
+    }
+
+    /// Marks `user` as Outlook marks a mailbox IMAP does not serve: the token works, but
+    /// Dovecot refuses the XOAUTH2 login with [`NOT_CONNECTED`] (through introspection's
+    /// `nologin` and `reason`); Graph still reads the mailbox. `false` undoes it.
+    pub fn set_imap_not_connected(&self, user: &str, on: bool) {
+        let mut s = self.lock();
+        if on {
+            s.not_connected.insert(user.to_string());
+        } else {
+            s.not_connected.remove(user);
+        }
+    }
+
+    /// Access to the server's tokens for the other stand-ins.
+    pub(crate) fn tokens(&self) -> Tokens {
+        Tokens(self.state.clone())
     }
 
     /// A refresh token whose grant has [`IMAP_SCOPE`] but not [`SMTP_SCOPE`]: an account added
@@ -452,6 +507,19 @@ async fn token(state: &Mutex<State>, req: Request) -> Reply {
     let user = rt.user.clone();
     let consented = rt.granted.clone();
     let scope = param("scope").filter(|s| !s.trim().is_empty()).unwrap_or_else(|| rt.scope.clone());
+    // One token is for one resource: Microsoft refuses Graph's scopes beside Outlook's.
+    let resources: Vec<&str> = scope.split_whitespace().filter(|w| !OIDC_SCOPES.contains(w)).collect();
+    if resources.iter().any(|w| is_graph_scope(w)) && resources.iter().any(|w| !is_graph_scope(w)) {
+        return bad(
+            70011,
+            "invalid_scope",
+            format!(
+                "AADSTS70011: The provided request must include a 'scope' input parameter. The provided value \
+                 for the input parameter 'scope' is not valid. The scope {scope} is not valid. static scope limit \
+                 exceeded."
+            ),
+        );
+    }
     // Consent is checked before anything changes: Microsoft refuses the request, and the
     // refresh token stays valid for the scopes the user did consent to.
     if let Some(consented) = &consented
@@ -459,6 +527,18 @@ async fn token(state: &Mutex<State>, req: Request) -> Reply {
             .split_whitespace()
             .any(|wanted| !OIDC_SCOPES.contains(&wanted) && !consented.iter().any(|g| g == wanted))
     {
+        if resources.iter().any(|w| is_graph_scope(w)) {
+            // Graph's scopes outside the grant get AADSTS70000, as Microsoft answers a
+            // refresh token that was never granted them (or whose grant expired).
+            return bad(
+                70000,
+                "invalid_grant",
+                "AADSTS70000: The request was denied because one or more scopes requested are unauthorized \
+                 or expired. The user must first sign in and grant the client application access to the \
+                 requested scope."
+                    .to_string(),
+            );
+        }
         return Reply::Json { status: 400, body: consent_required(&client_id) };
     }
     let new_refresh = s.issue_refresh(&user, &client_id, &scope, consented);
@@ -486,15 +566,23 @@ async fn introspect(state: &Mutex<State>, req: Request) -> Reply {
         let mut s = state.lock().unwrap();
         s.introspections += 1;
         let now = unix_now();
+        // IMAP takes tokens for Outlook's audience only, not Graph's.
         let body = match token.as_deref().and_then(|t| s.access_tokens.get(t)) {
-            Some(at) if !at.revoked && at.exp > now => json!({
-                "active": true,
-                "username": at.user,
-                "client_id": at.client_id,
-                "scope": at.scope,
-                "token_type": "Bearer",
-                "exp": at.exp,
-            }),
+            Some(at) if !at.revoked && at.exp > now && !at.scope.split_whitespace().any(is_graph_scope) => {
+                let mut body = json!({
+                    "active": true,
+                    "username": at.user,
+                    "client_id": at.client_id,
+                    "scope": at.scope,
+                    "token_type": "Bearer",
+                    "exp": at.exp,
+                });
+                if s.not_connected.contains(&at.user) {
+                    body["nologin"] = json!("y");
+                    body["reason"] = json!(NOT_CONNECTED);
+                }
+                body
+            }
             _ => json!({"active": false}),
         };
         (s.introspection_latency, body)

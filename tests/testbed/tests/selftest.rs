@@ -8,8 +8,8 @@ use base64::Engine as _;
 use mailwatch_testbed::imap::ImapClient;
 use mailwatch_testbed::smtp::{Reply, SmtpClient};
 use mailwatch_testbed::{
-    DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Dovecot, DovecotOptions, Failure, FaultProxy, IMAP_SCOPE, OAuthServer, Postfix,
-    PostfixOptions, SMTP_SCOPE, TestBed, form_encode,
+    DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Dovecot, DovecotOptions, Failure, FaultProxy, GRAPH_SCOPE, IMAP_SCOPE,
+    NOT_CONNECTED, OAuthServer, Postfix, PostfixOptions, SMTP_SCOPE, TestBed, form_encode,
 };
 use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -624,4 +624,39 @@ async fn postfix_retries_mail_deferred_while_dovecot_was_down() {
     bed.dovecot.restart().await;
     assert_eq!(bed.dovecot.wait_deliveries(BOB, 1, Duration::from_secs(20)).await, 1, "{postfix}\n{}", bed.dovecot);
     eprintln!("deferred message delivered {:?} after Dovecot came back", t.elapsed());
+}
+
+#[tokio::test]
+async fn tokens_are_per_resource_and_imap_can_refuse_a_connected_account() {
+    let bed = TestBed::start().await;
+    let rt = bed.oauth.issue_refresh_token(USER, DEFAULT_CLIENT_ID);
+    let (status, err) = refresh_scope(&bed.oauth, &rt, &format!("{IMAP_SCOPE} {GRAPH_SCOPE} offline_access")).await;
+    assert_eq!(
+        (status, err["error"].as_str(), err["error_codes"][0].as_u64()),
+        (400, Some("invalid_scope"), Some(70011)),
+        "{err}"
+    );
+    let (status, graph) = refresh_scope(&bed.oauth, &rt, &format!("{GRAPH_SCOPE} offline_access")).await;
+    assert_eq!(status, 200, "a mixed request spends nothing: {graph}");
+    assert_eq!(graph["scope"], GRAPH_SCOPE, "the granted scope is in the answer");
+    let graph_token = graph["access_token"].as_str().unwrap().to_string();
+    let mut c = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config()).await.unwrap();
+    let r = c.authenticate_xoauth2(USER, &graph_token).await.unwrap();
+    assert!(r.status.starts_with("NO"), "IMAP refuses a Graph token: {r:?}");
+
+    let (_, imap) = refresh(&bed.oauth, graph["refresh_token"].as_str().unwrap()).await;
+    let imap_token = imap["access_token"].as_str().unwrap().to_string();
+    bed.set_imap_not_connected(USER, true);
+    let mut c = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config()).await.unwrap();
+    let r = c.authenticate_xoauth2(USER, &imap_token).await.unwrap();
+    assert!(r.status.starts_with("NO") && r.status.contains(NOT_CONNECTED), "{r:?}\n{}", bed.dovecot);
+    bed.set_imap_not_connected(USER, false);
+    let mut c = ImapClient::connect_tls(bed.dovecot.imaps_port(), bed.dovecot.tls_client_config()).await.unwrap();
+    let r = c.authenticate_xoauth2(USER, &imap_token).await.unwrap();
+    assert!(r.is_ok(), "connected again: {r:?}\n{}", bed.dovecot);
+
+    let imap_only = bed.oauth.issue_refresh_token_with_scopes(USER, DEFAULT_CLIENT_ID, &[IMAP_SCOPE]);
+    let (status, err) = refresh_scope(&bed.oauth, &imap_only, &format!("{GRAPH_SCOPE} offline_access")).await;
+    assert_eq!((status, err["error_codes"][0].as_u64()), (400, Some(70000)), "{err}");
+    assert!(err["error_description"].as_str().unwrap().contains("scopes requested are unauthorized"), "{err}");
 }
