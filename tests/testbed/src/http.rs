@@ -1,12 +1,14 @@
 //! A minimal HTTP/1.1 server: enough for Dovecot's introspection client, `reqwest` and
-//! `curl` (keep-alive, Content-Length and chunked request bodies, `Expect: 100-continue`).
+//! `curl` (keep-alive, Content-Length and chunked request bodies, `Expect: 100-continue`),
+//! over plain TCP or TLS.
 
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, BufReader};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 /// One parsed request.
 pub(crate) struct Request {
@@ -30,6 +32,13 @@ pub(crate) enum Reply {
         status: u16,
         body: String,
     },
+    /// Any body, with its content type and extra headers (`Retry-After`, say).
+    Raw {
+        status: u16,
+        content_type: &'static str,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
     /// Close the connection without answering.
     Hangup,
 }
@@ -42,15 +51,41 @@ where
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = Reply> + Send + 'static,
 {
+    serve_with(listener, None, handler)
+}
+
+/// Serves `handler` over TLS on `listener` until the returned task is aborted.
+pub(crate) fn serve_tls<H, F>(listener: TcpListener, acceptor: TlsAcceptor, handler: Arc<H>) -> JoinHandle<()>
+where
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: Future<Output = Reply> + Send + 'static,
+{
+    serve_with(listener, Some(acceptor), handler)
+}
+
+fn serve_with<H, F>(listener: TcpListener, tls: Option<TlsAcceptor>, handler: Arc<H>) -> JoinHandle<()>
+where
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: Future<Output = Reply> + Send + 'static,
+{
     tokio::spawn(async move {
         let mut conns = tokio::task::JoinSet::new();
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
+                    let _ = stream.set_nodelay(true);
                     let handler = handler.clone();
+                    let tls = tls.clone();
                     conns.spawn(async move {
-                        let _ = serve_conn(stream, handler).await;
+                        match tls {
+                            None => { let _ = serve_conn(stream, handler).await; }
+                            Some(acceptor) => {
+                                if let Ok(stream) = acceptor.accept(stream).await {
+                                    let _ = serve_conn(stream, handler).await;
+                                }
+                            }
+                        }
                     });
                 }
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
@@ -59,12 +94,12 @@ where
     })
 }
 
-async fn serve_conn<H, F>(stream: TcpStream, handler: Arc<H>) -> std::io::Result<()>
+async fn serve_conn<S, H, F>(stream: S, handler: Arc<H>) -> std::io::Result<()>
 where
+    S: AsyncRead + AsyncWrite + Unpin,
     H: Fn(Request) -> F,
     F: Future<Output = Reply>,
 {
-    let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(stream);
     loop {
         let mut line = String::new();
@@ -133,6 +168,23 @@ where
                 stream.write_all(body.as_bytes()).await?;
                 stream.flush().await?;
             }
+            Reply::Raw { status, content_type, headers, body } => {
+                let mut head = format!(
+                    "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+                     Connection: {}\r\n",
+                    reason(status),
+                    body.len(),
+                    if close { "close" } else { "keep-alive" }
+                );
+                for (k, v) in headers {
+                    head.push_str(&format!("{k}: {v}\r\n"));
+                }
+                head.push_str("\r\n");
+                let stream = reader.get_mut();
+                stream.write_all(head.as_bytes()).await?;
+                stream.write_all(&body).await?;
+                stream.flush().await?;
+            }
         }
         if close {
             return Ok(());
@@ -140,7 +192,7 @@ where
     }
 }
 
-async fn read_chunked(reader: &mut BufReader<TcpStream>) -> std::io::Result<Vec<u8>> {
+async fn read_chunked<S: AsyncRead + Unpin>(reader: &mut BufReader<S>) -> std::io::Result<Vec<u8>> {
     let mut body = Vec::new();
     loop {
         let mut size_line = String::new();
@@ -174,6 +226,7 @@ fn reason(status: u16) -> &'static str {
         401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        410 => "Gone",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         502 => "Bad Gateway",

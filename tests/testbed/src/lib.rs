@@ -9,6 +9,9 @@
 //! - [`OAuthServer`]: a token endpoint that behaves like Microsoft's v2 endpoint (rotating
 //!   refresh tokens, Microsoft-shaped errors, consent per scope), with injectable latency and
 //!   failures and request counters; it also answers Dovecot's introspection.
+//! - [`GraphServer`]: a stand-in for Microsoft Graph's mail API over HTTPS, serving the
+//!   mailboxes Dovecot holds to holders of the OAuth server's Graph tokens, with delta links
+//!   and injectable throttling.
 //! - [`FaultProxy`]: a TCP proxy that adds latency, drops, resets and stalls connections.
 //! - [`keyring::require_secret_service`]: a clear failure when the tests run outside the
 //!   D-Bus session set up by `with-session.sh`.
@@ -19,6 +22,7 @@
 //! path and last lines when its handle is dropped during the panic.
 
 mod dovecot;
+mod graph;
 mod http;
 pub mod imap;
 pub mod keyring;
@@ -30,6 +34,7 @@ mod tls;
 mod util;
 
 pub use dovecot::{Dovecot, DovecotOptions};
+pub use graph::GraphServer;
 pub use oauth::{
     DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Failure, GRAPH_SCOPE, IMAP_SCOPE, NOT_CONNECTED, OAuthServer, SMTP_SCOPE,
     is_graph_scope,

@@ -14,6 +14,8 @@ pub(crate) struct RunCa {
     pub ca_der: Vec<u8>,
     pub server_cert_pem: String,
     pub server_key_pem: String,
+    pub server_cert_der: Vec<u8>,
+    pub server_key_der: Vec<u8>,
 }
 
 impl RunCa {
@@ -42,6 +44,8 @@ impl RunCa {
             ca_der: ca_cert.der().to_vec(),
             server_cert_pem: cert.pem(),
             server_key_pem: key.serialize_pem(),
+            server_cert_der: cert.der().to_vec(),
+            server_key_der: key.serialize_der(),
         }
     }
 }
@@ -58,4 +62,19 @@ pub(crate) fn client_config(ca_der: &[u8]) -> Arc<ClientConfig> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     Arc::new(config)
+}
+
+/// A TLS acceptor serving the run's server certificate (for `localhost`, `127.0.0.1`, `::1`).
+pub(crate) fn acceptor(ca: &RunCa) -> tokio_rustls::TlsAcceptor {
+    use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ca.server_key_der.clone()));
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![CertificateDer::from(ca.server_cert_der.clone())], key)
+        .expect("the run's server certificate and key match");
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }

@@ -660,3 +660,80 @@ async fn tokens_are_per_resource_and_imap_can_refuse_a_connected_account() {
     assert_eq!((status, err["error_codes"][0].as_u64()), (400, Some(70000)), "{err}");
     assert!(err["error_description"].as_str().unwrap().contains("scopes requested are unauthorized"), "{err}");
 }
+
+/// One HTTPS GET with a fresh connection trusting the run's CA; returns status, headers and body.
+async fn https_get(dovecot: &Dovecot, url: &str, token: &str, prefer: Option<&str>) -> (u16, String, Vec<u8>) {
+    let rest = url.strip_prefix("https://").expect("https URL");
+    let (host, path) = rest.split_once('/').expect("URL with path");
+    let tcp = TcpStream::connect(host).await.expect("connect Graph stand-in");
+    let connector = tokio_rustls::TlsConnector::from(dovecot.tls_client_config());
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut s = connector.connect(name, tcp).await.expect("TLS with the stand-in");
+    let prefer = prefer.map(|p| format!("Prefer: {p}\r\n")).unwrap_or_default();
+    let req = format!(
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n{prefer}Connection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out).await;
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("a head");
+    let head = String::from_utf8_lossy(&out[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head, out[split + 4..].to_vec())
+}
+
+#[tokio::test]
+async fn graph_stand_in_serves_dovecot_mailboxes_to_graph_tokens() {
+    let bed = TestBed::start().await;
+    let graph = mailwatch_testbed::GraphServer::start(&bed.dovecot, &bed.oauth).await;
+    for i in 0..3 {
+        let raw = format!("Subject: old {i}\r\nMessage-ID: <old{i}@x>\r\n\r\nbody {i}\r\n");
+        bed.dovecot.append(USER, "INBOX", raw.as_bytes()).await;
+    }
+    let rt = bed.oauth.issue_refresh_token(USER, DEFAULT_CLIENT_ID);
+    let (_, imap) = refresh(&bed.oauth, &rt).await;
+    let imap_token = imap["access_token"].as_str().unwrap().to_string();
+    let (_, g) = refresh_scope(&bed.oauth, imap["refresh_token"].as_str().unwrap(), GRAPH_SCOPE).await;
+    let token = g["access_token"].as_str().unwrap().to_string();
+    let base = graph.base_url();
+    let list = format!(
+        "{base}/me/mailFolders/inbox/messages?$select=id,receivedDateTime,subject&$orderby=receivedDateTime%20desc&$top=2"
+    );
+
+    let (status, _, body) = https_get(&bed.dovecot, &list, &imap_token, None).await;
+    assert_eq!(status, 401, "an IMAP token is not for Graph: {}", String::from_utf8_lossy(&body));
+    let (status, _, body) = https_get(&bed.dovecot, &list, &token, None).await;
+    let page: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["value"].as_array().unwrap().len(), 2, "$top=2: {page}");
+    let id = page["value"][0]["id"].as_str().unwrap().to_string();
+    let (status, _, raw) = https_get(&bed.dovecot, &format!("{base}/me/messages/{id}/$value"), &token, None).await;
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&raw).starts_with("Subject: old"), "{}", String::from_utf8_lossy(&raw));
+
+    let delta = format!("{base}/me/mailFolders/inbox/messages/delta?$select=id,receivedDateTime");
+    let (_, _, body) = https_get(&bed.dovecot, &delta, &token, Some("odata.maxpagesize=2")).await;
+    let first: Value = serde_json::from_slice(&body).unwrap();
+    let next = first["@odata.nextLink"].as_str().expect("three messages in pages of two").to_string();
+    let (_, _, body) = https_get(&bed.dovecot, &next, &token, None).await;
+    let last: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(first["value"].as_array().unwrap().len() + last["value"].as_array().unwrap().len(), 3, "{last}");
+    let link = last["@odata.deltaLink"].as_str().expect("the round ends with a delta link").to_string();
+    let (_, _, body) = https_get(&bed.dovecot, &link, &token, None).await;
+    let none: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(none["value"].as_array().unwrap().len(), 0, "nothing new: {none}");
+    bed.dovecot.append(USER, "INBOX", b"Subject: new\r\n\r\ncode 123456\r\n").await;
+    let link = none["@odata.deltaLink"].as_str().unwrap().to_string();
+    let (_, _, body) = https_get(&bed.dovecot, &link, &token, None).await;
+    let news: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(news["value"].as_array().unwrap().len(), 1, "the APPEND shows up in the delta: {news}");
+
+    graph.throttle_next(1, 429, 3);
+    let (status, head, _) = https_get(&bed.dovecot, &list, &token, None).await;
+    assert_eq!(status, 429);
+    assert!(head.contains("Retry-After: 3"), "{head}");
+    assert_eq!(graph.throttled(), 1);
+    let (status, _, _) =
+        https_get(&bed.dovecot, &format!("{base}/me/mailFolders/junkemail/messages"), &token, None).await;
+    assert_eq!(status, 200, "the junk folder exists even when empty");
+}
