@@ -131,6 +131,7 @@ fn args_of(err: &EngineError) -> BTreeMap<&'static str, String> {
             | OAuthError::Unreachable { email, .. }
             | OAuthError::Unexpected { email, .. }
             | OAuthError::ScopeNotGranted { email, .. }
+            | OAuthError::ChannelScopeRefused { email, .. }
             | OAuthError::Misconfigured { email, .. }
             | OAuthError::InsecureEndpoint { email, .. },
         ) => put("email", email),

@@ -475,6 +475,49 @@ impl Default for ApiConfig {
     }
 }
 
+/// Reading Outlook mail through Microsoft Graph, the second channel beside IMAP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GraphConfig {
+    /// Graph requests in flight for one account at once; more wait their turn. Graph allows
+    /// four concurrent requests per mailbox before it throttles.
+    pub max_per_account: usize,
+    /// Graph requests in flight over all accounts at once.
+    pub max_total: usize,
+    /// Retries of one request that Graph throttled (429) or found busy (503), each after the
+    /// `Retry-After` it gave; past them the request fails with a sentence saying so.
+    pub throttle_retries: u32,
+    /// The pause before a retry when a 429 or 503 carries no `Retry-After`; it doubles with
+    /// each retry.
+    #[serde(with = "secs")]
+    pub backoff_min: Duration,
+    /// The longest `Retry-After` waited out inside one request; a longer one fails the
+    /// request at once (the watch then backs off), so no caller hangs for minutes.
+    #[serde(with = "secs")]
+    pub retry_after_max: Duration,
+    /// How long an account on `auto` that moved to Graph stays there before IMAP is tried
+    /// again (a mailbox Outlook did not serve over IMAP may be served later).
+    #[serde(with = "secs")]
+    pub imap_recheck: Duration,
+    /// Messages per page of a delta round (`Prefer: odata.maxpagesize`); the first round of
+    /// a folder lists every message once, in pages this large.
+    pub delta_page_size: usize,
+}
+
+impl Default for GraphConfig {
+    fn default() -> Self {
+        Self {
+            max_per_account: 4,
+            max_total: 64,
+            throttle_retries: 3,
+            backoff_min: Duration::from_secs(1),
+            retry_after_max: Duration::from_secs(60),
+            imap_recheck: Duration::from_secs(6 * 3600),
+            delta_page_size: 100,
+        }
+    }
+}
+
 /// Everything configurable in the engine.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -499,6 +542,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// The local automation API.
     pub api: ApiConfig,
+    /// Microsoft Graph, the second channel for Outlook accounts.
+    pub graph: GraphConfig,
 }
 
 /// Durations are whole or fractional seconds in JSON, which is what a settings form edits.
@@ -657,6 +702,14 @@ impl Config {
         usize_in("api.rateBurst", a.rate_burst, 1.0, 1_000_000.0)?;
         secs_in("api.maxWait", a.max_wait, 1.0, HOUR)?;
         usize_in("api.maxBodyBytes", a.max_body_bytes, 1024.0, 1024.0 * 1024.0 * 1024.0)?;
+        let g = &self.graph;
+        usize_in("graph.maxPerAccount", g.max_per_account, 1.0, 100.0)?;
+        usize_in("graph.maxTotal", g.max_total, 1.0, 10_000.0)?;
+        count_in("graph.throttleRetries", g.throttle_retries, 0.0, 100.0)?;
+        secs_in("graph.backoffMin", g.backoff_min, 0.0, HOUR)?;
+        secs_in("graph.retryAfterMax", g.retry_after_max, 0.0, HOUR)?;
+        secs_in("graph.imapRecheck", g.imap_recheck, MINUTE, 30.0 * DAY)?;
+        usize_in("graph.deltaPageSize", g.delta_page_size, 1.0, 1000.0)?;
         Ok(())
     }
 }
@@ -719,6 +772,18 @@ mod tests {
         assert!(matches!(c.validate(), Err(ConfigError::OutOfRange { setting: "api.pingInterval", .. })));
         let c: Config = serde_json::from_str(r#"{"api":{"sendQueue":16}}"#).unwrap();
         assert_eq!((c.api.send_queue, c.api.max_streams), (16, 1000), "unset api limits keep their defaults");
+    }
+
+    #[test]
+    fn the_graph_limits_are_checked_like_the_others() {
+        let mut c = Config::default();
+        c.graph.max_per_account = 0;
+        assert!(matches!(c.validate(), Err(ConfigError::OutOfRange { setting: "graph.maxPerAccount", .. })));
+        let mut c = Config::default();
+        c.graph.imap_recheck = Duration::from_secs(1);
+        assert!(matches!(c.validate(), Err(ConfigError::OutOfRange { setting: "graph.imapRecheck", .. })));
+        let c: Config = serde_json::from_str(r#"{"graph":{"maxTotal":8}}"#).unwrap();
+        assert_eq!((c.graph.max_total, c.graph.max_per_account), (8, 4), "unset graph limits keep their defaults");
     }
 
     #[test]

@@ -155,7 +155,9 @@ impl EngineError {
             EngineError::MissingSecret { .. } => "missing_secret",
             EngineError::RotationNotSaved { .. } => "rotation_not_saved",
             EngineError::OAuth(e) if e.needs_reauth() => "needs_reauth",
-            EngineError::OAuth(OAuthError::ScopeNotGranted { .. }) => "scope_not_granted",
+            EngineError::OAuth(OAuthError::ScopeNotGranted { .. } | OAuthError::ChannelScopeRefused { .. }) => {
+                "scope_not_granted"
+            }
             EngineError::OAuth(OAuthError::Unreachable { .. }) => "token_endpoint_unreachable",
             EngineError::OAuth(_) => "oauth_error",
             EngineError::Imap(ImapError::AuthFailed { .. }) => "auth_failed",

@@ -23,6 +23,7 @@
 //! | 7 | [`imap`] | TLS connect, XOAUTH2/LOGIN, folder discovery, fetching by UID, IDLE |
 //! | 7 | [`smtp`] | SMTP submission: TLS, XOAUTH2/PLAIN/LOGIN, a pipelined send that knows whether the data went, composing messages |
 //! | 7 | [`oauth`] | OAuth2 refresh over one pooled HTTP client |
+//! | 7 | [`graph`] | Microsoft Graph's mail API over one pooled HTTP client: listings, raw MIME, delta rounds, throttling |
 //! | 7 | [`store`] | the SQLite cache: accounts (no secrets), folder state, messages, codes, settings |
 //! | 8 | [`account`] | accounts, providers, per-domain presets and endpoint overrides |
 //! | 8 | [`secrets`] | refresh tokens and passwords, kept only in the OS keyring |
@@ -48,6 +49,7 @@ pub mod intake;
 pub mod outbox;
 pub mod signin;
 
+pub mod graph;
 pub mod imap;
 pub mod import;
 pub mod oauth;

@@ -32,6 +32,8 @@ pub struct Tokens {
     pub refresh_token: Option<Secret>,
     /// When the access token stops working.
     pub expires_at: Instant,
+    /// The scopes the provider says it granted (the answer's `scope`), when it said.
+    pub granted: Option<String>,
 }
 
 /// Why a refresh failed.
@@ -76,6 +78,22 @@ pub enum OAuthError {
     ScopeNotGranted {
         /// The account.
         email: String,
+        /// The scope asked for.
+        scope: String,
+        /// The provider's first line of explanation.
+        description: String,
+    },
+    /// The provider refused the scope one way of reading mail needs (IMAP's, or Graph's):
+    /// the refresh token is good, but not for that. Mailwatch tries the other way once
+    /// when the account's channel is `auto`.
+    #[error(
+        "cannot get a token to read {email} over {channel}: the provider refused the scope {scope} ({description})"
+    )]
+    ChannelScopeRefused {
+        /// The account.
+        email: String,
+        /// "IMAP" or "Microsoft Graph".
+        channel: &'static str,
         /// The scope asked for.
         scope: String,
         /// The provider's first line of explanation.
@@ -203,6 +221,9 @@ impl OAuth {
                     access_token: Secret::new(resp.access_token().secret().clone()),
                     refresh_token: resp.refresh_token().map(|r| Secret::new(r.secret().clone())),
                     expires_at: expiry(started, lifetime),
+                    granted: resp
+                        .scopes()
+                        .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
                 })
             }
             Err(RequestTokenError::ServerResponse(err)) => {
@@ -214,8 +235,22 @@ impl OAuth {
                     .error_description()
                     .map(|d| d.lines().next().unwrap_or("").trim().to_string())
                     .unwrap_or_else(|| "no description".into());
+                let reading = match scope {
+                    None => Some("IMAP"),
+                    Some(s) if s.contains("graph.microsoft.com/") => Some("Microsoft Graph"),
+                    Some(_) => None,
+                };
                 if code == "temporarily_unavailable" || code == "server_error" {
                     Err(OAuthError::Unreachable { email, url, reason: format!("{code}: {description}") })
+                } else if let Some(channel) = reading
+                    && scope_refused(&code, &description, scope.is_some())
+                {
+                    Err(OAuthError::ChannelScopeRefused {
+                        email,
+                        channel,
+                        scope: asked.unwrap_or_default().to_string(),
+                        description,
+                    })
                 } else if scope.is_some() && not_consented(&code, &description) {
                     Err(OAuthError::ScopeNotGranted {
                         email,
@@ -248,6 +283,18 @@ impl OAuth {
 /// as `invalid_grant`.
 fn not_consented(code: &str, description: &str) -> bool {
     code == "invalid_scope" || description.starts_with("AADSTS65001") || description.starts_with("AADSTS70000")
+}
+
+/// Whether a refused refresh for a way of reading mail means "not this scope" rather than
+/// "this token is dead": AADSTS70011 (`invalid_scope`: a scope Microsoft will not issue
+/// here), AADSTS70000 when it names the scopes (a grant without them, or expired for them;
+/// the same code about the refresh token itself means the token is dead), and, for a scope
+/// asked for besides the account's own, the consent errors.
+fn scope_refused(code: &str, description: &str, extra_scope: bool) -> bool {
+    code == "invalid_scope"
+        || description.starts_with("AADSTS70011")
+        || (description.starts_with("AADSTS70000") && description.contains("scopes requested"))
+        || (extra_scope && not_consented(code, description))
 }
 
 /// Longest an access token is taken to last, whatever `expires_in` says: providers issue
@@ -290,6 +337,17 @@ fn describe_http_error(e: &oauth2::HttpClientError<reqwest::Error>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_scope_is_told_from_a_dead_token() {
+        let scopes = "AADSTS70000: The request was denied because one or more scopes requested are unauthorized or expired.";
+        let dead = "AADSTS70000: The provided value for the 'refresh_token' is not valid.";
+        assert!(scope_refused("invalid_grant", scopes, false), "the grant lacks the scope");
+        assert!(!scope_refused("invalid_grant", dead, false), "the token itself is dead");
+        assert!(scope_refused("invalid_scope", "AADSTS70011: The provided value for the input parameter 'scope' is not valid.", false));
+        assert!(!scope_refused("invalid_grant", "AADSTS65001: not consented", false), "the account's own scope: sign in again");
+        assert!(scope_refused("invalid_grant", "AADSTS65001: not consented", true), "Graph's: try IMAP");
+    }
 
     #[test]
     fn a_huge_expires_in_is_capped_and_never_overflows() {

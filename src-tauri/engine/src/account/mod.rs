@@ -156,6 +156,50 @@ impl fmt::Display for SmtpEndpoint {
     }
 }
 
+/// Which way an Outlook account's mail is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// IMAP, moving to Microsoft Graph when IMAP refuses the account in a way Graph cures
+    /// (and back after `graph.imapRecheck`). Other providers always use IMAP.
+    #[default]
+    Auto,
+    /// IMAP only.
+    Imap,
+    /// Microsoft Graph only (Outlook accounts with OAuth2).
+    Graph,
+}
+
+impl Channel {
+    /// The name used on the command line, in JSON and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Auto => "auto",
+            Channel::Imap => "imap",
+            Channel::Graph => "graph",
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Channel {
+    type Err = AccountError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Channel::Auto),
+            "imap" => Ok(Channel::Imap),
+            "graph" => Ok(Channel::Graph),
+            other => Err(AccountError::UnknownChannel(other.to_string())),
+        }
+    }
+}
+
 /// Where an account's health stands, as the UI shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -220,6 +264,21 @@ pub struct Account {
     pub status: AccountStatus,
     /// What went wrong, in words, when `status` is not ok.
     pub status_detail: Option<String>,
+    /// How its mail is read, as the user chose.
+    #[serde(default)]
+    pub channel: Channel,
+    /// The channel that worked last (`imap` or `graph`), for an `auto` account; `None` until
+    /// one has.
+    #[serde(default)]
+    pub channel_in_use: Option<Channel>,
+    /// When an `auto` account last tried IMAP (Unix seconds), for the re-check after
+    /// `graph.imapRecheck`.
+    #[serde(default)]
+    pub imap_checked_at: Option<i64>,
+    /// Microsoft Graph's base URL for an Outlook OAuth2 account (the preset's, or an
+    /// override such as a test bed's); `None` for accounts Graph cannot read.
+    #[serde(default)]
+    pub graph_url: Option<String>,
 }
 
 /// What the user says about a new account; everything left out comes from the preset.
@@ -250,6 +309,10 @@ pub struct AccountSpec {
     pub smtp_port: Option<u16>,
     /// SMTP TLS mode override.
     pub smtp_tls: Option<Tls>,
+    /// How mail is read (default `auto`).
+    pub channel: Option<Channel>,
+    /// Microsoft Graph base URL override (Outlook accounts).
+    pub graph_url: Option<String>,
 }
 
 /// Why an account could not be built or parsed.
@@ -267,6 +330,25 @@ pub enum AccountError {
     /// Unknown auth method in the database.
     #[error("unknown sign-in method {0:?}")]
     UnknownAuth(String),
+    /// Unknown channel name.
+    #[error("unknown channel {0:?}: use auto, imap or graph")]
+    UnknownChannel(String),
+    /// Graph chosen for an account Graph cannot read.
+    #[error(
+        "cannot read {email} through Microsoft Graph: only Outlook accounts that sign in with OAuth2 can; use the auto or imap channel"
+    )]
+    GraphUnavailable {
+        /// The address.
+        email: String,
+    },
+    /// A Graph URL that is not `https://` (plain `http://` only on loopback), or not a URL.
+    #[error(
+        "cannot use that Graph URL for {email}: it must be an https:// URL (plain http:// is allowed only on this machine)"
+    )]
+    InsecureGraphUrl {
+        /// The address.
+        email: String,
+    },
     /// Unknown status in the database.
     #[error("unknown account status {0:?}")]
     UnknownStatus(String),
@@ -377,6 +459,21 @@ impl Account {
             }
         };
 
+        let graph_url = match (provider, auth) {
+            (Provider::Outlook, AuthMethod::OAuth2) => {
+                let url = spec.graph_url.clone().unwrap_or_else(|| presets::MICROSOFT_GRAPH_URL.to_string());
+                if !is_safe_token_url(&url) {
+                    return Err(AccountError::InsecureGraphUrl { email: email.clone() });
+                }
+                Some(url.trim_end_matches('/').to_string())
+            }
+            _ => None,
+        };
+        let channel = spec.channel.unwrap_or_default();
+        if channel == Channel::Graph && graph_url.is_none() {
+            return Err(AccountError::GraphUnavailable { email: email.clone() });
+        }
+
         let imap = ImapEndpoint { host, port, tls };
         let smtp = match &spec.smtp_host {
             Some(host) => {
@@ -413,7 +510,17 @@ impl Account {
             smtp,
             status: AccountStatus::Ok,
             status_detail: None,
+            channel,
+            channel_in_use: None,
+            imap_checked_at: None,
+            graph_url,
         })
+    }
+
+    /// The scope of an access token for reading this account through Microsoft Graph, when
+    /// Graph can read it (an Outlook account with OAuth2).
+    pub fn graph_scope(&self) -> Option<&'static str> {
+        (self.graph_url.is_some() && self.auth == AuthMethod::OAuth2).then_some(presets::MICROSOFT_GRAPH_SCOPE)
     }
 
     /// The OAuth2 scope an access token for sending needs. Microsoft issues SMTP tokens for a

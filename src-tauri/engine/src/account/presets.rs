@@ -38,6 +38,14 @@ pub const MICROSOFT: OAuthPreset = OAuthPreset {
     default_client_id: "9e5f94bc-e8a4-4e73-b8be-63364c29d753",
 };
 
+/// Microsoft Graph's base URL: Outlook accounts read mail there when IMAP does not serve them.
+pub const MICROSOFT_GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
+
+/// The scope of Microsoft access tokens for reading mail through Graph. It is asked for on
+/// its own: Microsoft refuses a token request that mixes Graph's and Outlook's resources
+/// (AADSTS70011).
+pub const MICROSOFT_GRAPH_SCOPE: &str = "https://graph.microsoft.com/Mail.Read offline_access";
+
 /// The scope of Microsoft access tokens for SMTP AUTH, which an IMAP token does not carry.
 pub const MICROSOFT_SMTP_SCOPE: &str = "https://outlook.office.com/SMTP.Send offline_access";
 

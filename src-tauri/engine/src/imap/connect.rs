@@ -67,6 +67,12 @@ pub struct TlsSetupError {
 }
 
 impl TlsSetup {
+    /// The client configuration (trust anchors, session tickets) for another TLS client,
+    /// such as the Graph HTTP client.
+    pub(crate) fn client_config(&self) -> ClientConfig {
+        (*self.config).clone()
+    }
+
     /// System roots, plus every certificate in `extra_ca` (a PEM file) when given.
     ///
     /// # Errors

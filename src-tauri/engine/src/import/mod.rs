@@ -450,6 +450,8 @@ impl ImportRecord {
             // Checked by `check_shapes`.
             smtp_port: self.smtp_port.as_deref().and_then(|p| p.parse().ok()).or(defaults.smtp_port),
             smtp_tls: self.smtp_tls.as_deref().and_then(|t| t.parse().ok()).or(defaults.smtp_tls),
+            channel: None,
+            graph_url: None,
         };
         let account = Account::from_spec(&spec, auth == AuthMethod::OAuth2).map_err(|e| match e {
             crate::account::AccountError::NoImapHost { domain } => {

@@ -6,10 +6,11 @@ use rusqlite::types::Type;
 use rusqlite::{OptionalExtension, Row};
 
 use super::{Store, StoreError};
-use crate::account::{Account, AccountStatus, AuthMethod, ImapEndpoint, Provider, SmtpEndpoint, Tls, presets};
+use crate::account::{Account, AccountStatus, AuthMethod, Channel, ImapEndpoint, Provider, SmtpEndpoint, Tls, presets};
 
 const COLUMNS: &str = "email, provider, auth, imap_host, imap_port, imap_tls, fallback_host, fallback_port, \
-                       fallback_tls, client_id, token_url, scope, status, status_detail, smtp_host, smtp_port, smtp_tls";
+                       fallback_tls, client_id, token_url, scope, status, status_detail, smtp_host, smtp_port, smtp_tls, \
+                       channel, channel_in_use, imap_checked_at, graph_url";
 
 impl Store {
     /// Adds the account, or updates every field of the one with the same email. An update
@@ -119,6 +120,101 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Changes how the account's mail is read; the channel that worked last is forgotten.
+    /// Returns whether the account exists.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the write fails.
+    pub fn set_channel(&self, email: &str, channel: Channel) -> Result<bool, StoreError> {
+        self.write(|conn| {
+            conn.prepare_cached(
+                "UPDATE accounts SET channel = ?2, channel_in_use = NULL, imap_checked_at = NULL WHERE email = ?1",
+            )?
+            .execute((email, channel.as_str()))
+        })
+        .map(|n| n > 0)
+        .map_err(StoreError::query("save the account's channel"))
+    }
+
+    /// Records the channel that worked for an account, and when IMAP was tried if it was.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the write fails.
+    pub fn set_channel_in_use(
+        &self,
+        email: &str,
+        in_use: Channel,
+        imap_checked_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.write(|conn| {
+            conn.prepare_cached(
+                "UPDATE accounts SET channel_in_use = ?2, imap_checked_at = COALESCE(?3, imap_checked_at)
+                 WHERE email = ?1",
+            )?
+            .execute((email, in_use.as_str(), imap_checked_at))
+        })
+        .map(drop)
+        .map_err(StoreError::query("save the account's channel in use"))
+    }
+
+    /// The cache's UIDs for Graph message ids of a folder, in the order given: known ids keep
+    /// theirs, new ones get the next ones. Give ids oldest first, so UIDs follow arrival.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the read or write fails.
+    pub fn graph_uids(&self, email: &str, folder: &str, ids: &[String]) -> Result<Vec<u32>, StoreError> {
+        self.write(|conn| {
+            let tx = conn.unchecked_transaction()?;
+            let mut uids = Vec::with_capacity(ids.len());
+            {
+                let mut find =
+                    tx.prepare_cached("SELECT uid FROM graph_ids WHERE email = ?1 AND folder = ?2 AND graph_id = ?3")?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO graph_ids (email, folder, uid, graph_id)
+                     SELECT ?1, ?2, COALESCE(MAX(uid), 0) + 1, ?3 FROM graph_ids WHERE email = ?1 AND folder = ?2
+                     RETURNING uid",
+                )?;
+                for id in ids {
+                    let uid = match find.query_row((email, folder, id), |r| r.get::<_, u32>(0)).optional()? {
+                        Some(uid) => uid,
+                        None => insert.query_row((email, folder, id), |r| r.get::<_, u32>(0))?,
+                    };
+                    uids.push(uid);
+                }
+            }
+            tx.commit()?;
+            Ok(uids)
+        })
+        .map_err(StoreError::query("map Graph message ids"))
+    }
+
+    /// The highest UID given to a Graph message id of the folder (0 when none).
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the read fails.
+    pub fn graph_last_uid(&self, email: &str, folder: &str) -> Result<u32, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT COALESCE(MAX(uid), 0) FROM graph_ids WHERE email = ?1 AND folder = ?2")?
+                .query_row((email, folder), |r| r.get::<_, u32>(0))
+        })
+        .map_err(StoreError::query("read Graph message ids"))
+    }
+
+    /// The Graph message id behind a UID of the folder.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] if the read fails.
+    pub fn graph_id(&self, email: &str, folder: &str, uid: u32) -> Result<Option<String>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT graph_id FROM graph_ids WHERE email = ?1 AND folder = ?2 AND uid = ?3")?
+                .query_row((email, folder, uid), |r| r.get(0))
+                .optional()
+        })
+        .map_err(StoreError::query("read Graph message ids"))
+    }
+}
+
 /// Adds the account or updates the one with the same email; shared by the single and the
 /// batch write. A new account takes row id `id` (its place in [`Store::accounts`]) when that
 /// is given and free, else the next one at the end; an update keeps its row.
@@ -128,9 +224,9 @@ pub(super) fn upsert(conn: &rusqlite::Connection, account: &Account, id: Option<
     conn.prepare_cached(
         "INSERT INTO accounts (id, email, provider, auth, imap_host, imap_port, imap_tls, fallback_host,
                                    fallback_port, fallback_tls, client_id, token_url, scope, status, status_detail,
-                                   smtp_host, smtp_port, smtp_tls)
+                                   smtp_host, smtp_port, smtp_tls, channel, graph_url)
              VALUES (CASE WHEN ?15 IS NULL OR EXISTS (SELECT 1 FROM accounts WHERE id = ?15) THEN NULL ELSE ?15 END,
-                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?16, ?17, ?18)
+                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?16, ?17, ?18, ?19, ?20)
              ON CONFLICT (email) DO UPDATE SET
                  provider = excluded.provider, auth = excluded.auth,
                  imap_host = excluded.imap_host, imap_port = excluded.imap_port, imap_tls = excluded.imap_tls,
@@ -138,7 +234,9 @@ pub(super) fn upsert(conn: &rusqlite::Connection, account: &Account, id: Option<
                  fallback_tls = excluded.fallback_tls, client_id = excluded.client_id,
                  token_url = excluded.token_url, scope = excluded.scope,
                  status = excluded.status, status_detail = excluded.status_detail,
-                 smtp_host = excluded.smtp_host, smtp_port = excluded.smtp_port, smtp_tls = excluded.smtp_tls",
+                 smtp_host = excluded.smtp_host, smtp_port = excluded.smtp_port, smtp_tls = excluded.smtp_tls,
+                 channel_in_use = CASE WHEN channel = excluded.channel THEN channel_in_use END,
+                 channel = excluded.channel, graph_url = excluded.graph_url",
     )?
     .execute(rusqlite::params![
         account.email,
@@ -159,6 +257,8 @@ pub(super) fn upsert(conn: &rusqlite::Connection, account: &Account, id: Option<
         smtp.map(|e| &e.host),
         smtp.map(|e| e.port),
         smtp.map(|e| e.tls.as_str()),
+        account.channel.as_str(),
+        account.graph_url,
     ])
     .map(drop)
 }
@@ -187,6 +287,10 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
         scope: row.get(11)?,
         status: parse::<AccountStatus>(row, 12)?,
         status_detail: row.get(13)?,
+        channel: parse::<Channel>(row, 17)?,
+        channel_in_use: row.get::<_, Option<String>>(18)?.and_then(|c| c.parse().ok()),
+        imap_checked_at: row.get(19)?,
+        graph_url: row.get(20)?,
     })
 }
 

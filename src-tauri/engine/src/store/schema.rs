@@ -117,6 +117,24 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE accounts ADD COLUMN used_at INTEGER;
     "#,
+    // How each Outlook account's mail is read: the user's channel (auto, imap, graph), the
+    // one that worked last for an auto account and when IMAP was last tried, and Graph's
+    // base URL. Graph's message ids get UIDs of the cache's own, in the order they were
+    // first seen, so its messages and codes sit in the same tables as IMAP's.
+    r#"
+    ALTER TABLE accounts ADD COLUMN channel TEXT NOT NULL DEFAULT 'auto';
+    ALTER TABLE accounts ADD COLUMN channel_in_use TEXT;
+    ALTER TABLE accounts ADD COLUMN imap_checked_at INTEGER;
+    ALTER TABLE accounts ADD COLUMN graph_url TEXT;
+    CREATE TABLE graph_ids (
+        email          TEXT NOT NULL REFERENCES accounts(email) ON DELETE CASCADE ON UPDATE CASCADE,
+        folder         TEXT NOT NULL,
+        uid            INTEGER NOT NULL,
+        graph_id       TEXT NOT NULL,
+        PRIMARY KEY (email, folder, uid),
+        UNIQUE (email, folder, graph_id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The version a fully migrated file has.

@@ -28,6 +28,10 @@ fn oauth_account(email: &str) -> Account {
         smtp: Some(crate::account::SmtpEndpoint { host: "smtp.office365.com".into(), port: 587, tls: Tls::Starttls }),
         status: AccountStatus::NeedsReauth,
         status_detail: Some("the refresh token was refused".into()),
+        channel: crate::account::Channel::Graph,
+        channel_in_use: None,
+        imap_checked_at: None,
+        graph_url: Some("https://graph.microsoft.com/v1.0".into()),
     }
 }
 
@@ -44,6 +48,10 @@ fn password_account(email: &str) -> Account {
         smtp: None,
         status: AccountStatus::Ok,
         status_detail: None,
+        channel: crate::account::Channel::Auto,
+        channel_in_use: None,
+        imap_checked_at: None,
+        graph_url: None,
     }
 }
 
