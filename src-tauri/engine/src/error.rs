@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::account::AccountError;
 use crate::config::ConfigError;
+use crate::graph::GraphError;
 use crate::imap::{ImapError, TlsSetupError};
 use crate::oauth::OAuthError;
 use crate::pool::PoolError;
@@ -67,6 +68,19 @@ pub enum EngineError {
     /// SMTP failed.
     #[error(transparent)]
     Smtp(#[from] SmtpError),
+    /// Microsoft Graph failed.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// An `auto` account that neither IMAP nor Microsoft Graph would read.
+    #[error("cannot read {email} over IMAP ({imap}) nor through Microsoft Graph ({graph})")]
+    NoChannel {
+        /// The account.
+        email: String,
+        /// Why IMAP refused, in the provider's words.
+        imap: String,
+        /// Why Graph refused, in the provider's words.
+        graph: String,
+    },
     /// A message that cannot be built as given.
     #[error(transparent)]
     Compose(#[from] ComposeError),
@@ -175,6 +189,12 @@ impl EngineError {
             EngineError::Smtp(SmtpError::Refused { transient: true, .. }) => "smtp_deferred",
             EngineError::Smtp(SmtpError::Refused { .. }) => "smtp_refused",
             EngineError::Smtp(_) => "smtp_error",
+            EngineError::Graph(GraphError::Refused { .. }) => "auth_failed",
+            EngineError::Graph(GraphError::Throttled { .. }) => "throttled",
+            EngineError::Graph(GraphError::NotFound { .. }) => "message_gone",
+            EngineError::Graph(GraphError::Unreachable { .. }) => "server_unreachable",
+            EngineError::Graph(_) => "graph_error",
+            EngineError::NoChannel { .. } => "scope_not_granted",
             EngineError::Compose(_) => "invalid_message",
             EngineError::NoSmtpServer { .. } => "no_smtp_server",
             EngineError::Store(_) => "cache_error",
@@ -192,7 +212,15 @@ impl EngineError {
 
     /// Whether the connection is gone, so a fresh session may succeed.
     pub(crate) fn is_connection_error(&self) -> bool {
-        matches!(self, EngineError::Imap(e) if e.is_connection_error())
+        match self {
+            EngineError::Imap(e) => e.is_connection_error(),
+            // Graph's passing troubles: the watch retries them with its backoff.
+            EngineError::Graph(
+                GraphError::Throttled { .. } | GraphError::Unreachable { .. } | GraphError::DeltaExpired { .. },
+            ) => true,
+            EngineError::Graph(GraphError::Status { status, .. }) => *status >= 500,
+            _ => false,
+        }
     }
 }
 

@@ -241,7 +241,9 @@ impl Graph {
 
     fn account_gate(&self, email: &str) -> Arc<Semaphore> {
         let mut map = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(email.to_string()).or_insert_with(|| Arc::new(Semaphore::new(self.cfg.max_per_account.max(1)))).clone()
+        map.entry(email.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.max_per_account.max(1))))
+            .clone()
     }
 
     fn base(account: &Account) -> Result<&str, GraphError> {
@@ -371,7 +373,9 @@ impl Graph {
     ) -> Result<DeltaRound, GraphError> {
         let mut url = match link {
             Some(l) => l.to_string(),
-            None => format!("{}/me/mailFolders/{}/messages/delta?$select={SELECT}", Self::base(account)?, folder.as_str()),
+            None => {
+                format!("{}/me/mailFolders/{}/messages/delta?$select={SELECT}", Self::base(account)?, folder.as_str())
+            }
         };
         let prefer = format!("odata.maxpagesize={}", self.cfg.delta_page_size.max(1));
         let mut round = DeltaRound::default();

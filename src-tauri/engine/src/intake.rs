@@ -111,6 +111,21 @@ impl Intake {
         sel: &Selected,
         raws: Vec<RawMessage>,
     ) -> Result<Saved, EngineError> {
+        self.save_arrived(email, folder_key, sel, raws, None).await
+    }
+
+    /// [`Intake::save`], where a message is news only if, besides, it arrived at or after
+    /// `not_before` (Unix seconds). Graph's listings need it: their UIDs are the cache's own,
+    /// given when an id is first seen, so a listing's old messages get UIDs above the
+    /// baseline too.
+    pub(crate) async fn save_arrived(
+        &self,
+        email: &str,
+        folder_key: &str,
+        sel: &Selected,
+        raws: Vec<RawMessage>,
+        not_before: Option<i64>,
+    ) -> Result<Saved, EngineError> {
         let key = folder_key.to_string();
         let messages = tokio::task::spawn_blocking(move || raws.iter().map(|r| to_cached(&key, r)).collect::<Vec<_>>())
             .await
@@ -124,6 +139,9 @@ impl Intake {
         let now = unix_now();
         let state = FolderState { uid_validity: sel.uid_validity, last_uid, synced_at: now };
         let validity = sel.uid_validity;
+        let is_news = move |prev: Option<&FolderState>, validity: u32, m: &CachedMessage| {
+            is_news(prev, validity, m) && not_before.is_none_or(|t| m.received.is_some_and(|r| r >= t))
+        };
         let (e, k, m) = (email.to_string(), folder_key.to_string(), messages.clone());
         let recorded = self
             .store

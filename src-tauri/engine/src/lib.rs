@@ -14,6 +14,7 @@
 //! | 2 | [`engine`] | [`Engine`]: the facade the shell and the CLI call; sequences the layers below |
 //! | 3 | [`watch`] | watched accounts: the user's choice and pause, IDLE for each within a budget, round-robin polls past it, the login budget |
 //! | 4 | [`intake`] | what a fetch brings home: extraction, the cache, and when a code is news |
+//! | 4 | [`channel`] | which way an account is read (IMAP or Microsoft Graph), falling back and back again; reading through Graph into the same cache |
 //! | 4 | [`signin`] | one account's sign-in: client cache, access tokens, rotation, status changes; how the pool logs in |
 //! | 4 | [`import`] | account files: formats, line errors, the import transaction, export |
 //! | 4 | [`outbox`] | sending: one reused SMTP connection per account, its limits and pace, batches and their journal |
@@ -45,6 +46,7 @@ pub mod engine;
 
 pub mod watch;
 
+pub mod channel;
 pub mod intake;
 pub mod outbox;
 pub mod signin;

@@ -221,9 +221,7 @@ impl OAuth {
                     access_token: Secret::new(resp.access_token().secret().clone()),
                     refresh_token: resp.refresh_token().map(|r| Secret::new(r.secret().clone())),
                     expires_at: expiry(started, lifetime),
-                    granted: resp
-                        .scopes()
-                        .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
+                    granted: resp.scopes().map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
                 })
             }
             Err(RequestTokenError::ServerResponse(err)) => {
@@ -340,12 +338,20 @@ mod tests {
 
     #[test]
     fn a_refused_scope_is_told_from_a_dead_token() {
-        let scopes = "AADSTS70000: The request was denied because one or more scopes requested are unauthorized or expired.";
+        let scopes =
+            "AADSTS70000: The request was denied because one or more scopes requested are unauthorized or expired.";
         let dead = "AADSTS70000: The provided value for the 'refresh_token' is not valid.";
         assert!(scope_refused("invalid_grant", scopes, false), "the grant lacks the scope");
         assert!(!scope_refused("invalid_grant", dead, false), "the token itself is dead");
-        assert!(scope_refused("invalid_scope", "AADSTS70011: The provided value for the input parameter 'scope' is not valid.", false));
-        assert!(!scope_refused("invalid_grant", "AADSTS65001: not consented", false), "the account's own scope: sign in again");
+        assert!(scope_refused(
+            "invalid_scope",
+            "AADSTS70011: The provided value for the input parameter 'scope' is not valid.",
+            false
+        ));
+        assert!(
+            !scope_refused("invalid_grant", "AADSTS65001: not consented", false),
+            "the account's own scope: sign in again"
+        );
         assert!(scope_refused("invalid_grant", "AADSTS65001: not consented", true), "Graph's: try IMAP");
     }
 

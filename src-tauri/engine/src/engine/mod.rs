@@ -27,9 +27,11 @@ pub use crate::progress::{AccountCheck, BatchControl, CancellationToken, CheckRe
 pub use crate::signin::ClientCacheStats;
 pub use sync::WaitOptions;
 
-use crate::account::{Account, AccountSpec, AuthMethod};
+use crate::account::{Account, AccountSpec, AuthMethod, Channel};
+use crate::channel::Channels;
 use crate::config::Config;
 use crate::events::EventSink;
+use crate::graph::{Graph, GraphStats};
 use crate::imap::{TlsSetup, TlsStats};
 use crate::intake::Intake;
 use crate::oauth::OAuth;
@@ -93,6 +95,9 @@ pub struct EngineStats {
     /// Sending: SMTP connections and messages.
     #[serde(flatten, default)]
     pub send: SendStats,
+    /// Microsoft Graph: requests, throttled answers, retries, messages read.
+    #[serde(flatten, default)]
+    pub graph: GraphStats,
 }
 
 /// What the user gives as an account's secret.
@@ -113,6 +118,7 @@ pub struct Engine {
     pool: SessionPool<ImapLogin>,
     outbox: Outbox,
     watcher: Watcher,
+    channels: Arc<Channels>,
     data_dir: PathBuf,
     options: EngineOptions,
 }
@@ -144,6 +150,7 @@ impl Engine {
         let tls = TlsSetup::new(extra_ca.as_deref())?;
         let smtp_tls = crate::smtp::SmtpTls::new(extra_ca.as_deref());
         let oauth = OAuth::new(&config.http)?;
+        let graph = Graph::new(&config.graph, &config.http, tls.client_config())?;
         let secrets = options
             .secrets
             .clone()
@@ -155,9 +162,18 @@ impl Engine {
             SmtpLogin::new(signin.clone(), smtp_tls, config.smtp.connect_timeout, config.smtp.command_timeout);
         let outbox = Outbox::new(smtp_login, config.smtp.clone());
         let intake = Intake::new(store.clone(), sink.clone());
+        let channels = Arc::new(Channels::new(signin.clone(), graph, intake.clone(), store.clone(), config.clone()));
         let choice = store.call(crate::watch::choice::load).await?;
-        let watcher = Watcher::new(pool.clone(), intake.clone(), store.clone(), config.clone(), sink.clone(), choice);
-        let engine = Engine { store, config, sink, signin, intake, pool, outbox, watcher, data_dir, options };
+        let watcher = Watcher::new(
+            pool.clone(),
+            intake.clone(),
+            channels.clone(),
+            store.clone(),
+            config.clone(),
+            sink.clone(),
+            choice,
+        );
+        let engine = Engine { store, config, sink, signin, intake, pool, outbox, watcher, channels, data_dir, options };
         if let Err(e) = engine.prune_history(crate::clock::unix_now()).await {
             tracing::warn!("cannot prune old codes from the cache: {e}");
         }
@@ -270,6 +286,24 @@ impl Engine {
     /// The cache cannot be read.
     pub async fn accounts(&self) -> Result<Vec<Account>, EngineError> {
         Ok(self.store.call(|s| s.accounts()).await?)
+    }
+
+    /// Sets how an account's mail is read: `auto` (IMAP, moving to Microsoft Graph when IMAP
+    /// refuses the account in a way Graph cures), `imap` or `graph`. The channel that worked
+    /// last is forgotten, and the account's watch takes the new channel at its next round.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownAccount`]; `graph` for an account Graph cannot read; the cache
+    /// cannot be written.
+    pub async fn set_channel(&self, email: &str, channel: Channel) -> Result<Account, EngineError> {
+        let account = self.account(email).await?;
+        if channel == Channel::Graph && account.graph_scope().is_none() {
+            return Err(crate::account::AccountError::GraphUnavailable { email: account.email }.into());
+        }
+        let e = account.email.clone();
+        self.store.call(move |s| s.set_channel(&e, channel)).await?;
+        self.watcher.nudge(&account.email);
+        self.account(&account.email).await
     }
 
     /// One account.
@@ -391,6 +425,7 @@ impl Engine {
             tls: self.signin.tls().stats(),
             watch: self.watcher.stats(),
             send: self.outbox.stats(),
+            graph: self.channels.stats(),
         }
     }
 

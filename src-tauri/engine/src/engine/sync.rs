@@ -5,6 +5,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use super::{Engine, EngineError};
+use crate::channel::{Route, cured_by_imap};
 use crate::clock::unix_now;
 use crate::config::CacheConfig;
 use crate::events::Event;
@@ -70,6 +71,53 @@ impl Engine {
         }
     }
 
+    /// Runs an operation on the account's channel (see [`crate::channel`]): `imap` over
+    /// IMAP, `graph` through Microsoft Graph. An `auto` account that IMAP refuses in a way
+    /// Graph cures moves to Graph and the operation runs there; one whose Graph scope is
+    /// refused is tried on IMAP once. When both refuse, the error says both, in the
+    /// provider's words.
+    async fn routed<'a, T>(
+        &'a self,
+        email: &'a str,
+        imap: impl FnOnce() -> BoxFuture<'a, Result<T, EngineError>>,
+        graph: impl FnOnce() -> BoxFuture<'a, Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
+        let both = |imap: &EngineError, graph: &EngineError| EngineError::NoChannel {
+            email: email.to_string(),
+            imap: imap.to_string(),
+            graph: graph.to_string(),
+        };
+        match self.channels.route(email).await? {
+            Route::Graph { auto } => match graph().await {
+                Err(g) if auto && cured_by_imap(&g) => match imap().await {
+                    Ok(v) => {
+                        self.channels.imap_worked(email).await;
+                        Ok(v)
+                    }
+                    Err(i) => Err(both(&i, &g)),
+                },
+                other => other,
+            },
+            Route::Imap { auto } => match imap().await {
+                Ok(v) => {
+                    if auto {
+                        self.channels.imap_worked(email).await;
+                    }
+                    Ok(v)
+                }
+                Err(i) if auto && self.channels.fall_back(email, &i).await => match graph().await {
+                    Ok(v) => {
+                        self.channels.graph_worked(email).await;
+                        Ok(v)
+                    }
+                    Err(g) if cured_by_imap(&g) => Err(both(&i, &g)),
+                    Err(g) => Err(g),
+                },
+                Err(i) => Err(i),
+            },
+        }
+    }
+
     fn emit_stats(&self) {
         self.sink.emit(Event::PoolStats(self.pool.stats()));
     }
@@ -112,9 +160,24 @@ impl Engine {
                 return Ok(msgs);
             }
         }
+        self.routed(
+            &email,
+            || Box::pin(self.fetch_imap(&email, folder, top)),
+            || Box::pin(self.channels.fetch_newest(&email, folder, top)),
+        )
+        .await
+    }
+
+    async fn fetch_imap(
+        &self,
+        email: &str,
+        folder: &FolderSpec,
+        top: usize,
+    ) -> Result<Vec<CachedMessage>, EngineError> {
+        let key = folder.to_string();
         let limits = FetchLimits::new(&self.config.cache);
         let (sel, raws) = self
-            .with_session(&email, |s| {
+            .with_session(email, |s| {
                 let folder = folder.clone();
                 Box::pin(async move {
                     let name = s.resolve(&folder).await?;
@@ -122,7 +185,7 @@ impl Engine {
                 })
             })
             .await?;
-        let mut messages = self.intake.save(&email, &key, &sel, raws).await?.messages;
+        let mut messages = self.intake.save(email, &key, &sel, raws).await?.messages;
         messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
         Ok(messages)
     }
@@ -155,6 +218,16 @@ impl Engine {
     /// folder; sign-in, network or pool failures.
     pub async fn message(&self, email: &str, folder: &FolderSpec, uid: u32) -> Result<Vec<u8>, EngineError> {
         let email = self.account(email).await?.email;
+        self.routed(
+            &email,
+            || Box::pin(self.message_imap(&email, folder, uid)),
+            || Box::pin(self.channels.message(&email, folder, uid)),
+        )
+        .await
+    }
+
+    async fn message_imap(&self, email: &str, folder: &FolderSpec, uid: u32) -> Result<Vec<u8>, EngineError> {
+        let email = email.to_string();
         let limits = FetchLimits::new(&self.config.cache);
         let found = self
             .with_session(&email, |s| {
@@ -193,6 +266,33 @@ impl Engine {
     /// before a failure stay cached, and the next poll starts after them.
     pub async fn poll(&self, email: &str, folder: &FolderSpec) -> Result<Vec<CachedMessage>, EngineError> {
         let email = self.account(email).await?.email;
+        let top = self.config.cache.list_top;
+        let email = email.as_str();
+        self.routed(
+            email,
+            || Box::pin(self.poll_imap(email, folder)),
+            || {
+                Box::pin(async move {
+                    // Graph's listing brings the newest; what is new to the cache is what the
+                    // folder's baseline had not seen.
+                    let before = self.intake.baseline(email, &folder.to_string()).await?;
+                    let all = self.channels.fetch_newest(email, folder, top).await?;
+                    Ok(all
+                        .into_iter()
+                        .filter(|m| {
+                            before
+                                .as_ref()
+                                .is_none_or(|b| b.uid_validity != crate::channel::GRAPH_VALIDITY || m.uid > b.last_uid)
+                        })
+                        .collect())
+                })
+            },
+        )
+        .await
+    }
+
+    async fn poll_imap(&self, email: &str, folder: &FolderSpec) -> Result<Vec<CachedMessage>, EngineError> {
+        let email = email.to_string();
         let key = folder.to_string();
         let limits = FetchLimits::new(&self.config.cache);
         let mut found = Vec::new();

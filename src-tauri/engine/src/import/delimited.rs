@@ -96,7 +96,9 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
             Ok(r) => r,
             Err(e) => {
                 let line = line_of(start_of(e.position()));
-                errors.push(Problem::new("unreadable_row", "cannot read this row (unbalanced quotes or bad text)").at(line));
+                errors.push(
+                    Problem::new("unreadable_row", "cannot read this row (unbalanced quotes or bad text)").at(line),
+                );
                 continue;
             }
         };

@@ -325,7 +325,10 @@ impl ImportRecord {
         if let Some(host) = &self.imap_host
             && !dash::looks_like_host(host)
         {
-            return Err(Problem::new("bad_imap_host", "the imap_host field does not look like a host name or an IP address"));
+            return Err(Problem::new(
+                "bad_imap_host",
+                "the imap_host field does not look like a host name or an IP address",
+            ));
         }
         if let Some(port) = &self.imap_port
             && !(port.chars().all(|c| c.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p > 0))
@@ -335,7 +338,10 @@ impl ImportRecord {
         if let Some(host) = &self.smtp_host
             && !dash::looks_like_host(host)
         {
-            return Err(Problem::new("bad_smtp_host", "the smtp_host field does not look like a host name or an IP address"));
+            return Err(Problem::new(
+                "bad_smtp_host",
+                "the smtp_host field does not look like a host name or an IP address",
+            ));
         }
         if let Some(port) = &self.smtp_port
             && !(port.chars().all(|c| c.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p > 0))
@@ -413,12 +419,7 @@ impl ImportRecord {
             None => defaults.provider,
         };
         let imap_port = match &self.imap_port {
-            Some(p) => Some(
-                p.parse::<u16>()
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .ok_or_else(bad_imap_port)?,
-            ),
+            Some(p) => Some(p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(bad_imap_port)?),
             None => defaults.imap_port,
         };
         let (secret, auth) = match (&self.refresh_token, &self.password) {
@@ -454,10 +455,11 @@ impl ImportRecord {
             graph_url: None,
         };
         let account = Account::from_spec(&spec, auth == AuthMethod::OAuth2).map_err(|e| match e {
-            crate::account::AccountError::NoImapHost { domain } => {
-                Problem::new("unknown_server", format!("no IMAP server is known for {domain}: add ----host----port to the line"))
-                    .with("domain", domain)
-            }
+            crate::account::AccountError::NoImapHost { domain } => Problem::new(
+                "unknown_server",
+                format!("no IMAP server is known for {domain}: add ----host----port to the line"),
+            )
+            .with("domain", domain),
             other => Problem::new("invalid_account", other.to_string()).with("detail", other),
         })?;
         Ok(PlannedAccount { line: self.line, account, secret })

@@ -101,7 +101,8 @@ fn line_numbers_count_comments_and_blank_lines_and_errors_say_why() {
         "a client id alone is refused while parsing"
     );
     let d = ImportDefaults::default();
-    let reasons: Vec<(usize, String)> = p.records[1..].iter().map(|r| (r.line, r.plan(&d).unwrap_err().reason)).collect();
+    let reasons: Vec<(usize, String)> =
+        p.records[1..].iter().map(|r| (r.line, r.plan(&d).unwrap_err().reason)).collect();
     assert_eq!(reasons[0].0, 5);
     assert_eq!(reasons[0].1, "the first field is not an email address", "{reasons:?}");
     assert_eq!(reasons[1], (7, "no password or refresh token".into()));

@@ -15,6 +15,7 @@ mod smtp;
 mod token;
 
 pub use self::smtp::SmtpLogin;
+pub(crate) use self::token::Purpose;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,6 +44,8 @@ pub struct Client {
     token: tokio::sync::Mutex<Option<AccessToken>>,
     /// The access token for sending, when sending needs a scope of its own.
     smtp_token: tokio::sync::Mutex<Option<AccessToken>>,
+    /// The access token for Microsoft Graph's audience.
+    graph_token: tokio::sync::Mutex<Option<AccessToken>>,
 }
 
 /// How often the client cache was hit and missed, and what token refreshes went through.
@@ -186,6 +189,7 @@ impl SignIn {
             secret: tokio::sync::Mutex::new(secret),
             token: tokio::sync::Mutex::new(None),
             smtp_token: tokio::sync::Mutex::new(None),
+            graph_token: tokio::sync::Mutex::new(None),
             account,
         });
         let mut clients = self.clients();
@@ -254,6 +258,19 @@ impl SignIn {
                 }
                 AuthMethod::OAuth2 => {
                     let token = self.access_token(&client, None, false).await?;
+                    if let Some(granted) = self.imap_granted(&client).await
+                        && reads_without_imap(&granted)
+                    {
+                        // Graph can read this mailbox; IMAP was not granted, so a login would
+                        // only be refused.
+                        return Err(crate::oauth::OAuthError::ChannelScopeRefused {
+                            email: email.to_string(),
+                            channel: "IMAP",
+                            scope: account.scope.clone().unwrap_or_default(),
+                            description: format!("the token was granted only {granted}"),
+                        }
+                        .into());
+                    }
                     let cred = Credential::OAuth2 { user: email, access_token: &token };
                     match imap::connect(endpoint, &self.tls, cred, connect_timeout, command_timeout).await {
                         Err(ImapError::AuthFailed { .. }) => {
@@ -287,6 +304,14 @@ impl SignIn {
     }
 }
 
+/// Whether a token's granted scopes read mail (Graph's `Mail.Read`) but do not cover IMAP.
+fn reads_without_imap(granted: &str) -> bool {
+    let scopes: Vec<&str> = granted.split_whitespace().collect();
+    !scopes.is_empty()
+        && !scopes.iter().any(|s| s.contains("IMAP.") || s.starts_with("https://mail.google.com"))
+        && scopes.iter().any(|s| s.contains("Mail.Read"))
+}
+
 /// The session pool's way in: sessions are opened through [`SignIn`], checked with NOOP and
 /// closed with LOGOUT.
 pub struct ImapLogin {
@@ -314,5 +339,20 @@ impl Connect for ImapLogin {
 
     async fn close(&self, session: ImapSession) {
         session.logout(self.signin.sessions.logout_timeout).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reads_without_imap;
+
+    #[test]
+    fn a_token_granted_mail_reading_without_imap_goes_to_graph() {
+        assert!(reads_without_imap("https://graph.microsoft.com/Mail.Read"));
+        assert!(reads_without_imap("Mail.Read User.Read"));
+        assert!(!reads_without_imap("https://outlook.office.com/IMAP.AccessAsUser.All"), "IMAP granted");
+        assert!(!reads_without_imap("https://outlook.office.com/IMAP.AccessAsUser.All Mail.Read"));
+        assert!(!reads_without_imap(""), "nothing said, nothing known");
+        assert!(!reads_without_imap("https://mail.google.com/"));
     }
 }

@@ -39,16 +39,22 @@ use crate::secrets::Secret;
 pub(super) struct AccessToken {
     token: Secret,
     refresh_at: Instant,
+    /// The scopes the provider said it granted, when it said.
+    granted: Option<String>,
 }
 
-/// What an access token is for. Each is cached on its own: Microsoft issues a token for one
-/// resource at a time, so sending needs a second token, asked for with the SMTP scope.
+/// What an access token is for. Each is cached on its own, per account and audience:
+/// Microsoft issues a token for one resource at a time, so sending needs a second token, asked
+/// for with the SMTP scope, and reading through Graph a third, asked for with Graph's scope
+/// alone (a request mixing Graph's and Outlook's scopes is refused with AADSTS70011).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Purpose {
     /// Reading mail over IMAP, with the account's own scope.
     Imap,
     /// Sending mail over SMTP, with [`crate::account::Account::smtp_scope`].
     Smtp,
+    /// Reading mail through Microsoft Graph, with [`crate::account::Account::graph_scope`].
+    Graph,
 }
 
 impl SignIn {
@@ -76,8 +82,19 @@ impl SignIn {
         let scope = match purpose {
             Purpose::Smtp => client.account.smtp_scope().filter(|s| Some(s) != client.account.scope.as_ref()),
             Purpose::Imap => None,
+            Purpose::Graph => Some(
+                client
+                    .account
+                    .graph_scope()
+                    .ok_or_else(|| crate::graph::GraphError::NotGraph { email: client.account.email.clone() })?
+                    .to_string(),
+            ),
         };
-        let mut cached = if scope.is_some() { client.smtp_token.lock().await } else { client.token.lock().await };
+        let mut cached = match (purpose, &scope) {
+            (Purpose::Graph, _) => client.graph_token.lock().await,
+            (_, Some(_)) => client.smtp_token.lock().await,
+            (_, None) => client.token.lock().await,
+        };
         if let Some(t) = cached.as_ref()
             && !force
             && Instant::now() < t.refresh_at
@@ -96,8 +113,14 @@ impl SignIn {
         *cached = Some(AccessToken {
             token: tokens.access_token.clone(),
             refresh_at: now.checked_add(use_for).unwrap_or(now),
+            granted: tokens.granted.clone(),
         });
         Ok(tokens.access_token)
+    }
+
+    /// The scopes the provider granted the client's cached IMAP token, when it said.
+    pub(crate) async fn imap_granted(&self, client: &Client) -> Option<String> {
+        client.token.lock().await.as_ref().and_then(|t| t.granted.clone())
     }
 
     /// The account's refresh token now: a rotated one the keyring has not taken yet, else

@@ -92,9 +92,11 @@ impl Store {
     /// # Errors
     /// [`StoreError::Query`] if the update fails.
     pub fn mark_used(&self, email: &str, at: i64) -> Result<(), StoreError> {
-        self.write(|conn| conn.prepare_cached("UPDATE accounts SET used_at = ?2 WHERE email = ?1")?.execute((email, at)))
-            .map(drop)
-            .map_err(StoreError::query("record when the account was used"))
+        self.write(|conn| {
+            conn.prepare_cached("UPDATE accounts SET used_at = ?2 WHERE email = ?1")?.execute((email, at))
+        })
+        .map(drop)
+        .map_err(StoreError::query("record when the account was used"))
     }
 
     /// `emails` with the most recently used first; accounts never used follow in the order

@@ -36,6 +36,12 @@
 //! would, and codes found are sent to the account's subscribers. Tasks stop on
 //! [`Watcher::shutdown`] or when the watcher is dropped.
 //!
+//! An account read through Microsoft Graph (see [`crate::channel`]) has no IDLE and no
+//! session: its task runs a delta round on INBOX and the junk folder every
+//! `cache.pollInterval` while someone waits, every `watch.pollInterval` otherwise, and takes
+//! no session, IDLE slot or login from the budgets. An account on `auto` that IMAP refuses in
+//! a way Graph cures moves to Graph at once, without failing its waiters.
+//!
 //! The watcher also keeps the user's [`WatchChoice`] (`choice.rs`): which accounts are
 //! watched and whether watching is paused. [`Watcher::choose`], [`Watcher::pause`] and
 //! [`Watcher::forget`] change it, store it and start or stop the watches to match, so what
@@ -59,6 +65,7 @@ use tokio::task::JoinHandle;
 
 use self::pace::LoginPace;
 
+use crate::channel::Channels;
 use crate::clock::unix_now;
 use crate::config::Config;
 use crate::error::EngineError;
@@ -243,6 +250,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct Shared {
     pool: SessionPool<ImapLogin>,
     intake: Intake,
+    channels: Arc<Channels>,
     config: Config,
     sink: Arc<dyn EventSink>,
     accounts: Mutex<HashMap<String, Arc<Watched>>>,
@@ -326,6 +334,7 @@ impl Watcher {
     pub(crate) fn new(
         pool: SessionPool<ImapLogin>,
         intake: Intake,
+        channels: Arc<Channels>,
         store: Store,
         config: Config,
         sink: Arc<dyn EventSink>,
@@ -345,6 +354,7 @@ impl Watcher {
             polls_reused: AtomicU64::new(0),
             pool,
             intake,
+            channels,
             sink,
             accounts: Mutex::new(HashMap::new()),
             next_index: AtomicUsize::new(0),
@@ -352,6 +362,13 @@ impl Watcher {
             config,
         });
         Watcher { shared, store, choice: Mutex::new(choice), choosing: tokio::sync::Mutex::new(()) }
+    }
+
+    /// Wakes the account's watch, if it has one, to look at its channel again.
+    pub(crate) fn nudge(&self, email: &str) {
+        if let Some(w) = lock(&self.shared.accounts).get(email) {
+            w.wake.notify_one();
+        }
     }
 
     /// The user's choice now.

@@ -10,6 +10,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use super::{Arrival, Mark, Shared, WatchMode, Watched, lock};
+use crate::channel::{DeltaLinks, Route};
 use crate::clock::{random_fraction, unix_now};
 use crate::error::EngineError;
 use crate::events::Event;
@@ -27,6 +28,7 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
     // When the last round-robin poll started, for the interval the account really gets.
     let mut last_cold: Option<Instant> = None;
     let mut junk_due = Instant::now();
+    let mut links = DeltaLinks::default();
     loop {
         if shared.stopping() {
             break;
@@ -37,7 +39,13 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
             }
             continue;
         }
-        let result = if w.hot() {
+        let route = shared.channels.route(&w.email).await;
+        let result = if let Ok(Route::Graph { .. }) = route {
+            last_cold = None;
+            graph_round(&shared, &w, &mut links).await
+        } else if let Err(e) = route {
+            Err(e)
+        } else if w.hot() {
             last_cold = None;
             let slot = shared.idle_slots.clone().try_acquire_owned().ok();
             push_round(&shared, &w, slot, &mut junk_due).await
@@ -64,6 +72,11 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
             Ok(()) => {
                 failures = 0;
                 w.set_error(None);
+            }
+            Err(e) if shared.channels.fall_back(&w.email, &e).await => {
+                // IMAP refused the account in a way Graph cures: the next round reads it
+                // through Graph, and its waiters keep waiting.
+                tracing::debug!(email = %w.email, "watch moves to Microsoft Graph: {e}");
             }
             Err(e) => {
                 let poll = w.polls_started.fetch_add(1, Ordering::AcqRel) + 1;
@@ -291,6 +304,36 @@ async fn push_round(
         }
     }
     r.map(|_| ())
+}
+
+/// One look at INBOX and the junk folder through Microsoft Graph (a delta round each), then a
+/// pause of `cache.pollInterval` while someone waits, `watch.pollInterval` otherwise, or less
+/// if something changes. Returns to let the loop re-decide the route.
+async fn graph_round(shared: &Shared, w: &Watched, links: &mut DeltaLinks) -> Result<(), EngineError> {
+    let cfg = &shared.config;
+    let seq = w.polls_started.fetch_add(1, Ordering::AcqRel) + 1;
+    if lock(&w.mode).0 != WatchMode::Poll {
+        w.set_mode(WatchMode::Starting);
+    }
+    for spec in [FolderSpec::Inbox, FolderSpec::Junk] {
+        let key = spec.to_string();
+        let saved = shared.channels.look(&w.email, &spec, links).await?;
+        for m in &saved.messages {
+            if let Some(record) = record_for(&w.email, &key, m, &saved.news) {
+                w.announce(Arrival::Found { poll: seq, record });
+            }
+        }
+    }
+    w.polls_done.send_replace(seq);
+    w.set_mode(WatchMode::Poll);
+    let every = if w.hot() { cfg.cache.poll_interval } else { cfg.watch.poll_interval };
+    let mut stop = shared.shutdown.subscribe();
+    tokio::select! {
+        _ = tokio::time::sleep(every) => {}
+        _ = w.wake.notified() => {}
+        _ = stop.wait_for(|s| *s) => {}
+    }
+    Ok(())
 }
 
 fn emit_stats(shared: &Shared) {
