@@ -9,6 +9,7 @@ mod support;
 mod cache;
 mod faults;
 mod fetch_limits;
+mod graph;
 mod idle_refused;
 mod import;
 mod layers;

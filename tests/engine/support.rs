@@ -129,6 +129,40 @@ impl Harness {
         token
     }
 
+    /// An Outlook account as [`Harness::oauth_account`], with Graph pointed at `graph_url`
+    /// and the refresh token granted `scopes` only (all when `None`), on `channel`.
+    pub async fn outlook_account(
+        &self,
+        email: &str,
+        graph_url: &str,
+        scopes: Option<&[&str]>,
+        channel: Option<mailwatch_engine::account::Channel>,
+        scope: Option<&str>,
+    ) -> String {
+        let token = match scopes {
+            None => self.bed.oauth.issue_refresh_token(email, DEFAULT_CLIENT_ID),
+            Some(s) => self.bed.oauth.issue_refresh_token_with_scopes(email, DEFAULT_CLIENT_ID, s),
+        };
+        let spec = AccountSpec {
+            email: email.into(),
+            provider: Some(Provider::Outlook),
+            client_id: Some(DEFAULT_CLIENT_ID.into()),
+            imap_host: Some("127.0.0.1".into()),
+            imap_port: Some(self.bed.dovecot.imaps_port()),
+            tls: Some(Tls::Implicit),
+            token_url: Some(self.bed.oauth.token_url()),
+            graph_url: Some(graph_url.into()),
+            channel,
+            scope: scope.map(str::to_string),
+            ..Default::default()
+        };
+        self.engine
+            .add_account(&spec, NewSecret::RefreshToken(Secret::new(token.clone())))
+            .await
+            .expect("the Outlook account is added");
+        token
+    }
+
     pub async fn deliver(&self, user: &str, folder: &str, subject: &str, body: &str) {
         self.bed.dovecot.append(user, folder, message(subject, body).as_bytes()).await;
     }

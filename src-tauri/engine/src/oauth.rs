@@ -241,7 +241,7 @@ impl OAuth {
                 if code == "temporarily_unavailable" || code == "server_error" {
                     Err(OAuthError::Unreachable { email, url, reason: format!("{code}: {description}") })
                 } else if let Some(channel) = reading
-                    && scope_refused(&code, &description, scope.is_some())
+                    && scope_refused(&code, &description)
                 {
                     Err(OAuthError::ChannelScopeRefused {
                         email,
@@ -286,13 +286,13 @@ fn not_consented(code: &str, description: &str) -> bool {
 /// Whether a refused refresh for a way of reading mail means "not this scope" rather than
 /// "this token is dead": AADSTS70011 (`invalid_scope`: a scope Microsoft will not issue
 /// here), AADSTS70000 when it names the scopes (a grant without them, or expired for them;
-/// the same code about the refresh token itself means the token is dead), and, for a scope
-/// asked for besides the account's own, the consent errors.
-fn scope_refused(code: &str, description: &str, extra_scope: bool) -> bool {
+/// the same code about the refresh token itself means the token is dead), and AADSTS65001
+/// (no consent to that resource): the other way of reading may be granted.
+fn scope_refused(code: &str, description: &str) -> bool {
     code == "invalid_scope"
         || description.starts_with("AADSTS70011")
+        || description.starts_with("AADSTS65001")
         || (description.starts_with("AADSTS70000") && description.contains("scopes requested"))
-        || (extra_scope && not_consented(code, description))
 }
 
 /// Longest an access token is taken to last, whatever `expires_in` says: providers issue

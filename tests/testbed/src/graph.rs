@@ -2,7 +2,8 @@
 //! serving the mailboxes a [`Dovecot`] holds, over HTTPS with the run's certificate.
 //!
 //! It reads each user's maildir directly, so a message APPENDed or delivered to Dovecot shows
-//! up here at once, with the same bytes; its received time is the file's modification time,
+//! up here at once, with the same bytes as IMAP gives (maildir's bare LF become CRLF, as on
+//! the wire); its received time is the file's modification time,
 //! which is Dovecot's INTERNALDATE. Endpoints, under [`GraphServer::base_url`]
 //! (`https://127.0.0.1:PORT/v1.0`):
 //!
@@ -257,6 +258,8 @@ async fn handle(state: &Mutex<State>, port: u16, req: Request) -> Reply {
             };
             match std::fs::read(&file) {
                 Ok(body) => {
+                    // Maildir keeps bare LF; the wire (IMAP's BODY[], Graph's $value) has CRLF.
+                    let body = crlf(&body);
                     state.lock().unwrap().raw_fetches += 1;
                     Reply::Raw { status: 200, content_type: "text/plain", headers: vec![], body }
                 }
@@ -322,6 +325,17 @@ fn mail_files(dir: &Path, folder: &str) -> Vec<MailFile> {
     files.sort_by(|a, b| b.received.cmp(&a.received).then_with(|| b.id.cmp(&a.id)));
     files.dedup_by(|a, b| a.id == b.id);
     files
+}
+
+fn crlf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 32);
+    for (i, b) in raw.iter().enumerate() {
+        if *b == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(*b);
+    }
+    out
 }
 
 fn header(raw: &[u8], name: &str) -> Option<String> {
