@@ -341,18 +341,12 @@ mod tests {
         let scopes =
             "AADSTS70000: The request was denied because one or more scopes requested are unauthorized or expired.";
         let dead = "AADSTS70000: The provided value for the 'refresh_token' is not valid.";
-        assert!(scope_refused("invalid_grant", scopes, false), "the grant lacks the scope");
-        assert!(!scope_refused("invalid_grant", dead, false), "the token itself is dead");
-        assert!(scope_refused(
-            "invalid_scope",
-            "AADSTS70011: The provided value for the input parameter 'scope' is not valid.",
-            false
-        ));
-        assert!(
-            !scope_refused("invalid_grant", "AADSTS65001: not consented", false),
-            "the account's own scope: sign in again"
-        );
-        assert!(scope_refused("invalid_grant", "AADSTS65001: not consented", true), "Graph's: try IMAP");
+        assert!(scope_refused("invalid_grant", scopes), "the grant lacks the scope");
+        assert!(!scope_refused("invalid_grant", dead), "the token itself is dead");
+        let mixed = "AADSTS70011: The provided value for the input parameter 'scope' is not valid.";
+        assert!(scope_refused("invalid_scope", mixed), "a scope Microsoft will not issue here");
+        assert!(scope_refused("invalid_grant", "AADSTS65001: not consented"), "no consent to this resource");
+        assert!(!scope_refused("invalid_grant", "AADSTS50173: revoked"), "a revoked grant is dead");
     }
 
     #[test]

@@ -277,10 +277,15 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
         Some(host) => Some(SmtpEndpoint { host, port: row.get(15)?, tls: parse(row, 16)? }),
         None => presets::smtp_default(provider, &imap),
     };
+    let auth = parse::<AuthMethod>(row, 2)?;
+    // Rows written before Graph was known: an Outlook OAuth2 account gets the preset's.
+    let graph_url = row.get::<_, Option<String>>(20)?.or_else(|| {
+        (provider == Provider::Outlook && auth == AuthMethod::OAuth2).then(|| presets::MICROSOFT_GRAPH_URL.to_string())
+    });
     Ok(Account {
         email: row.get(0)?,
         provider,
-        auth: parse::<AuthMethod>(row, 2)?,
+        auth,
         imap,
         imap_fallback: fallback,
         smtp,
@@ -292,7 +297,7 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
         channel: parse::<Channel>(row, 17)?,
         channel_in_use: row.get::<_, Option<String>>(18)?.and_then(|c| c.parse().ok()),
         imap_checked_at: row.get(19)?,
-        graph_url: row.get(20)?,
+        graph_url,
     })
 }
 

@@ -28,10 +28,10 @@ fn oauth_account(email: &str) -> Account {
         smtp: Some(crate::account::SmtpEndpoint { host: "smtp.office365.com".into(), port: 587, tls: Tls::Starttls }),
         status: AccountStatus::NeedsReauth,
         status_detail: Some("the refresh token was refused".into()),
-        channel: crate::account::Channel::Graph,
+        channel: crate::account::Channel::Auto,
         channel_in_use: None,
         imap_checked_at: None,
-        graph_url: Some("https://graph.microsoft.com/v1.0".into()),
+        graph_url: Some(crate::account::presets::MICROSOFT_GRAPH_URL.into()),
     }
 }
 
@@ -569,4 +569,30 @@ fn pruning_deletes_codes_found_and_messages_received_before_the_cutoff() {
     assert_eq!(codes, ["222222"], "the newer code stays");
     assert_eq!(store.recent_messages("a@x.com", "INBOX", 10).unwrap().len(), 1);
     assert_eq!(store.prune_history(3_000).unwrap(), (0, 0), "pruning again deletes nothing");
+}
+
+#[test]
+fn channels_and_graph_uids_are_kept_per_account_and_folder() {
+    let store = Store::open_in_memory().unwrap();
+    store.upsert_account(&oauth_account("a@x.com")).unwrap();
+    assert!(store.set_channel("a@x.com", crate::account::Channel::Graph).unwrap());
+    store.set_channel_in_use("a@x.com", crate::account::Channel::Graph, Some(42)).unwrap();
+    let a = store.account("a@x.com").unwrap().unwrap();
+    assert_eq!(
+        (a.channel, a.channel_in_use, a.imap_checked_at),
+        (crate::account::Channel::Graph, Some(crate::account::Channel::Graph), Some(42))
+    );
+    // Saving the account with the same channel keeps what worked; another channel forgets it.
+    store.upsert_account(&a).unwrap();
+    assert_eq!(store.account("a@x.com").unwrap().unwrap().channel_in_use, Some(crate::account::Channel::Graph));
+    store.upsert_account(&oauth_account("a@x.com")).unwrap();
+    assert_eq!(store.account("a@x.com").unwrap().unwrap().channel_in_use, None, "the channel changed to auto");
+
+    let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(store.graph_uids("a@x.com", "inbox", &ids(&["m1", "m2"])).unwrap(), [1, 2]);
+    assert_eq!(store.graph_uids("a@x.com", "inbox", &ids(&["m2", "m3"])).unwrap(), [2, 3], "known ids keep theirs");
+    assert_eq!(store.graph_uids("a@x.com", "junk", &ids(&["m1"])).unwrap(), [1], "per folder");
+    assert_eq!(store.graph_last_uid("a@x.com", "inbox").unwrap(), 3);
+    assert_eq!(store.graph_id("a@x.com", "inbox", 2).unwrap().as_deref(), Some("m2"));
+    assert_eq!(store.graph_id("a@x.com", "inbox", 9).unwrap(), None);
 }
