@@ -9,6 +9,7 @@ use mailwatch_testbed::{DEFAULT_CLIENT_ID, TestBed};
 use serde_json::Value;
 
 mod api;
+mod graph;
 mod import;
 mod kill;
 mod send;

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use mailwatch_engine::account::{AccountSpec, Provider, Tls};
+use mailwatch_engine::account::{AccountSpec, Channel, Provider, Tls};
 use mailwatch_engine::engine::{EngineOptions, NewSecret};
 use mailwatch_engine::events::NullSink;
 use mailwatch_engine::imap::FolderSpec;
@@ -102,6 +102,17 @@ enum AccountsCmd {
         /// The address.
         email: String,
     },
+    /// Set how an Outlook account's mail is read: auto (IMAP, moving to Microsoft Graph when
+    /// IMAP refuses the account), imap, or graph.
+    Channel {
+        /// The address.
+        email: String,
+        /// auto, imap or graph.
+        channel: Channel,
+        /// Print the account as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Where an account's servers are, when the domain's preset is not right; shared by
@@ -149,6 +160,12 @@ struct AddArgs {
     password_stdin: bool,
     #[command(flatten)]
     server: ServerArgs,
+    /// How mail is read: auto (default), imap or graph (Outlook accounts with OAuth2).
+    #[arg(long)]
+    channel: Option<Channel>,
+    /// Microsoft Graph base URL (default: https://graph.microsoft.com/v1.0 for Outlook).
+    #[arg(long)]
+    graph_url: Option<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -232,6 +249,7 @@ fn main() -> ExitCode {
         Command::Accounts(AccountsCmd::List { json, .. }) | Command::Stats(JsonFlag { json }) => *json,
         Command::Accounts(AccountsCmd::Add(a)) => a.json,
         Command::Accounts(AccountsCmd::Remove { .. }) => false,
+        Command::Accounts(AccountsCmd::Channel { json, .. }) => *json,
         Command::Fetch(a) => a.json,
         Command::WaitCode(a) => a.json,
         Command::Bench(a) => a.json,
@@ -434,6 +452,8 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
                 smtp_host: server.smtp_host,
                 smtp_port: server.smtp_port,
                 smtp_tls: server.smtp_tls,
+                channel: a.channel,
+                graph_url: a.graph_url.clone(),
             };
             let secret = if a.refresh_token_stdin {
                 NewSecret::RefreshToken(read_secret_from_stdin("refresh token")?)
@@ -476,9 +496,24 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
                 );
             } else {
                 for a in accounts {
-                    let detail = a.status_detail.map(|d| format!("  ({d})")).unwrap_or_default();
-                    println!("{:<40} {:<8} {:<13}{}", a.email, a.provider, a.status.as_str(), detail);
+                    let detail = a.status_detail.clone().map(|d| format!("  ({d})")).unwrap_or_default();
+                    println!(
+                        "{:<40} {:<8} {:<13} {:<12}{}",
+                        a.email,
+                        a.provider,
+                        a.status.as_str(),
+                        channel_text(&a),
+                        detail
+                    );
                 }
+            }
+        }
+        Command::Accounts(AccountsCmd::Channel { email, channel, json }) => {
+            let account = engine.set_channel(email, *channel).await?;
+            if *json {
+                print_json(&account);
+            } else {
+                println!("{} reads mail over {}", account.email, channel_text(&account));
             }
         }
         Command::Accounts(AccountsCmd::Remove { email }) => {
@@ -566,4 +601,14 @@ fn extract(a: &ExtractArgs) -> Result<(), EngineError> {
     let _ = a.json;
     extract::print(&raw, a.explain);
     Ok(())
+}
+
+/// An account's channel as `accounts list` shows it: `imap`, `graph`, or `auto` with the
+/// channel that worked (`auto:graph`).
+fn channel_text(a: &mailwatch_engine::account::Account) -> String {
+    match (a.graph_url.is_some(), a.channel, a.channel_in_use) {
+        (false, ..) => "imap".to_string(),
+        (true, Channel::Auto, Some(used)) => format!("auto:{used}"),
+        (true, channel, _) => channel.to_string(),
+    }
 }

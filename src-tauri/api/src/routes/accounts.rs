@@ -169,6 +169,8 @@ pub async fn add(
         smtp_host: body.smtp_host,
         smtp_port: body.smtp_port,
         smtp_tls: body.smtp_tls,
+        channel: None,
+        graph_url: None,
     };
     let account = state.engine.add_account(&spec, secret).await?;
     Ok((StatusCode::CREATED, Json(account)).into_response())
