@@ -224,3 +224,58 @@ async fn a_wait_on_an_account_imap_refuses_moves_to_graph_and_gets_the_code() {
     assert_eq!((found.code.as_deref(), found.folder.as_str()), (Some("665544"), "junk"), "{found:?}");
     assert_eq!(account(&h, USER).await.channel_in_use, Some(Channel::Graph), "the watch remembered it");
 }
+
+/// Figures, not a check: the time from an APPEND to the code over Graph, while someone waits,
+/// at the default cadence (`cache.pollInterval`, 3 s) and at 2 s. Each APPEND lands at a
+/// random point of the polling cycle, so the time is about half a cadence plus one delta
+/// round and one `$value` read. Run with
+/// `tests/testbed/with-session.sh cargo test -p mailwatch-engine --test engine graph_append_to_code -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "prints figures; takes about a minute"]
+async fn graph_append_to_code_figures() {
+    const SAMPLES: usize = 8;
+    for cadence in [mailwatch_engine::config::CacheConfig::default().poll_interval, Duration::from_secs(2)] {
+        let mut config = crate::support::test_config();
+        config.cache.poll_interval = cadence;
+        let h = Harness::with_config(config).await;
+        let graph = GraphServer::start(&h.bed.dovecot, &h.bed.oauth).await;
+        let user = format!("graph.bench{}@outlook.com", cadence.as_millis());
+        h.outlook_account(&user, &graph.base_url(), None, Some(Channel::Graph), None).await;
+        let sub = h.engine.subscribe_codes(&user).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), sub.ready()).await.expect("the baseline is taken");
+        let mut times = Vec::new();
+        for n in 0..SAMPLES {
+            let code = format!("{}", 700_000 + n * 1_111);
+            let engine = &h.engine;
+            let wait = async {
+                let options =
+                    mailwatch_engine::engine::WaitOptions { timeout: Duration::from_secs(30), ..engine.wait_options() };
+                engine.wait_code(&user, &options).await
+            };
+            let deliver = async {
+                // A point of the cycle drawn from the clock's nanoseconds.
+                let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+                tokio::time::sleep(cadence.mul_f64(f64::from(nanos % 1000) / 1000.0) + Duration::from_millis(100))
+                    .await;
+                let (s, b) = code_mail(&code);
+                h.deliver(&user, "INBOX", &s, &b).await;
+                Instant::now()
+            };
+            let (found, appended) = tokio::join!(wait, deliver);
+            let took = appended.elapsed();
+            assert_eq!(found.expect("the code arrives").code.as_deref(), Some(code.as_str()));
+            times.push(took.as_secs_f64() * 1000.0);
+        }
+        drop(sub);
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        let mean = times.iter().sum::<f64>() / times.len() as f64;
+        eprintln!(
+            "graph APPEND-to-code at a {:.0} s cadence: median {median:.0} ms, mean {mean:.0} ms, min {:.0} ms, max {:.0} ms ({SAMPLES} samples; {} Graph requests)",
+            cadence.as_secs_f64(),
+            times[0],
+            times[times.len() - 1],
+            graph.requests(),
+        );
+    }
+}
