@@ -126,6 +126,12 @@ fn args_of(err: &EngineError) -> BTreeMap<&'static str, String> {
             }
             _ => {}
         },
+        EngineError::Graph(mailwatch_engine::graph::GraphError::Refused { email, message, .. }) => {
+            put("endpoint", &"Microsoft Graph");
+            put("email", email);
+            put("reason", message);
+        }
+        EngineError::NoChannel { email, .. } => put("email", email),
         EngineError::OAuth(
             OAuthError::Rejected { email, .. }
             | OAuthError::Unreachable { email, .. }

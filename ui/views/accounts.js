@@ -385,6 +385,11 @@ function iconButton(action, symbol, title) {
   return b;
 }
 
+/** Whether the account is read through Microsoft Graph: set to it, or moved to it by `auto`. */
+function readsThroughGraph(row) {
+  return row.channel === "graph" || (row.channel === "auto" && row.channelInUse === "graph");
+}
+
 function fillRow(el, row, now) {
   const status = displayStatus(row);
   const email = cell("email");
@@ -421,5 +426,10 @@ function fillRow(el, row, now) {
     iconButton("edit", "✎", t("accounts.action.edit.title")),
     button("remove", "✕", t("accounts.action.remove.title")),
   );
-  el.replaceChildren(email, cell("muted", providerName(row.provider)), statusCell, codeCell, cell("muted", age(row.lastCheck, now)), actions);
+  const provider = cell("muted", providerName(row.provider));
+  if (readsThroughGraph(row)) {
+    provider.textContent = `${providerName(row.provider)} · ${t("accounts.channel.graph")}`;
+    provider.title = t("accounts.channel.graph.title");
+  }
+  el.replaceChildren(email, provider, statusCell, codeCell, cell("muted", age(row.lastCheck, now)), actions);
 }
