@@ -279,3 +279,25 @@ async fn graph_append_to_code_figures() {
         );
     }
 }
+
+#[tokio::test]
+async fn verify_and_token_refresh_work_for_accounts_graph_reads() {
+    let (h, graph) = bed().await;
+    const REFUSED: &str = "graph.verify@outlook.com";
+    const GRAPH_ONLY: &str = "graph.only@outlook.com";
+    h.outlook_account(REFUSED, &graph.base_url(), None, None, None).await;
+    h.bed.set_imap_not_connected(REFUSED, true);
+    h.engine.verify_account(REFUSED).await.expect("verified through Graph");
+    assert_eq!(account(&h, REFUSED).await.channel_in_use, Some(Channel::Graph));
+
+    // A refresh token granted Graph only: IMAP's scope is refused, Graph's keeps it alive.
+    let token = h.outlook_account(GRAPH_ONLY, &graph.base_url(), Some(&[GRAPH_SCOPE]), None, None).await;
+    h.engine.refresh_token(GRAPH_ONLY).await.expect("refreshed with Graph's scope");
+    assert!(h.bed.oauth.refresh_count_for_token(&token) >= 1, "the token was exchanged");
+    assert_ne!(h.bed.oauth.current_refresh_token(GRAPH_ONLY).as_deref(), Some(token.as_str()), "and rotated");
+    let messages = h.engine.fetch(GRAPH_ONLY, &FolderSpec::Inbox, 5, false).await.expect("read through Graph");
+    assert!(messages.is_empty());
+    let a = account(&h, GRAPH_ONLY).await;
+    assert_eq!(a.channel_in_use, Some(Channel::Graph), "{a:?}");
+    assert!(a.status_detail.unwrap_or_default().contains("AADSTS65001"), "the provider's words about IMAP's scope");
+}

@@ -229,6 +229,15 @@ impl Channels {
         Ok(self.store.call(move |s| s.graph_uids(&e, &k, &ids)).await?)
     }
 
+    /// Checks that Graph reads the account: one listing of one message of its inbox.
+    ///
+    /// # Errors
+    /// Sign-in or Graph failures.
+    pub(crate) async fn check(&self, email: &str) -> Result<(), EngineError> {
+        self.with_token(email, |a, t| async move { self.graph.newest(&a, &t, GraphFolder::Inbox, 1).await }).await?;
+        Ok(())
+    }
+
     /// The newest `top` messages of a folder through Graph, saved like an IMAP fetch's,
     /// newest first.
     ///

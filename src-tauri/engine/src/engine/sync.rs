@@ -76,7 +76,7 @@ impl Engine {
     /// Graph cures moves to Graph and the operation runs there; one whose Graph scope is
     /// refused is tried on IMAP once. When both refuse, the error says both, in the
     /// provider's words.
-    async fn routed<'a, T>(
+    pub(super) async fn routed<'a, T>(
         &'a self,
         email: &'a str,
         imap: impl FnOnce() -> BoxFuture<'a, Result<T, EngineError>>,

@@ -18,15 +18,27 @@ impl Engine {
     }
 
     /// Verifies one account: a new client (so the token is refreshed), a new session (so it
-    /// logs in), and the session goes back to the pool for the next fetch.
+    /// logs in), and the session goes back to the pool for the next fetch. An account read
+    /// through Microsoft Graph (or moved there now, on `auto`) is verified with one listing
+    /// of its inbox instead.
     ///
     /// # Errors
     /// The account is unknown, or refreshing or signing in failed.
     pub async fn verify_account(&self, email: &str) -> Result<(), EngineError> {
         let account = self.account(email).await?;
         self.forget_client(&account.email).await;
-        let session = self.pool.get(&account.email).await?;
-        drop(session);
+        let email = account.email.as_str();
+        self.routed(
+            email,
+            || {
+                Box::pin(async move {
+                    drop(self.pool.get(email).await?);
+                    Ok(())
+                })
+            },
+            || Box::pin(self.channels.check(email)),
+        )
+        .await?;
         if account.auth == AuthMethod::OAuth2 {
             self.signin.mark_refreshed(&account.email).await?;
         }

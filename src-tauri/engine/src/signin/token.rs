@@ -271,8 +271,22 @@ impl SignIn {
         if client.account.auth != AuthMethod::OAuth2 {
             return Err(EngineError::NotOAuth { email: email.to_string() });
         }
-        self.access_token(&client, None, true).await?;
+        self.any_token(&client, true).await?;
         self.mark_refreshed(email).await
+    }
+
+    /// An access token for reading the account: IMAP's, or Graph's when the provider refuses
+    /// IMAP's scope and Graph can read the account (a refresh token granted Graph only is
+    /// still kept alive and its access token kept warm).
+    async fn any_token(self: &Arc<Self>, client: &Arc<Client>, force: bool) -> Result<Secret, EngineError> {
+        match self.access_token(client, None, force).await {
+            Err(EngineError::OAuth(crate::oauth::OAuthError::ChannelScopeRefused { .. }))
+                if client.account.graph_scope().is_some() =>
+            {
+                self.access_token_for(client, Purpose::Graph, None, force).await
+            }
+            other => other,
+        }
     }
 
     /// Makes sure the account's cached access token is valid for a while: renews it within
@@ -286,7 +300,7 @@ impl SignIn {
         if client.account.auth != AuthMethod::OAuth2 {
             return Err(EngineError::NotOAuth { email: email.to_string() });
         }
-        self.access_token(&client, None, false).await?;
+        self.any_token(&client, false).await?;
         Ok(())
     }
 
