@@ -301,3 +301,31 @@ async fn verify_and_token_refresh_work_for_accounts_graph_reads() {
     assert_eq!(a.channel_in_use, Some(Channel::Graph), "{a:?}");
     assert!(a.status_detail.unwrap_or_default().contains("AADSTS65001"), "the provider's words about IMAP's scope");
 }
+
+#[tokio::test]
+async fn a_watch_whose_graph_scope_is_refused_goes_back_to_imap_once() {
+    let (h, graph) = bed().await;
+    const USER: &str = "graph.backtoimap@outlook.com";
+    h.outlook_account(USER, &graph.base_url(), Some(&[IMAP_SCOPE]), None, None).await;
+    h.cache_file().set_channel_in_use(USER, Channel::Graph, Some(mailwatch_engine_now())).unwrap();
+    let engine = &h.engine;
+    let wait = async {
+        let options =
+            mailwatch_engine::engine::WaitOptions { timeout: Duration::from_secs(20), ..engine.wait_options() };
+        engine.wait_code(USER, &options).await
+    };
+    let deliver = async {
+        // Once IMAP has logged in (an introspection) and had its first look.
+        let t = Instant::now();
+        while h.bed.oauth.introspection_count() == 0 && t.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (s, b) = code_mail("808182");
+        h.deliver(USER, "INBOX", &s, &b).await;
+    };
+    let (found, ()) = tokio::join!(wait, deliver);
+    assert_eq!(found.expect("IMAP reads it").code.as_deref(), Some("808182"));
+    assert_eq!(account(&h, USER).await.channel_in_use, Some(Channel::Imap), "back on IMAP");
+    assert_eq!(graph.requests_for(USER), 0, "Graph never got a token for it");
+}

@@ -257,7 +257,7 @@ fn report(
 
 const CUMULATIVE_KEY: &str = "stats.cumulative";
 /// The counters `stats` adds up over runs and prints, in order.
-pub const COUNTERS: [&str; 14] = [
+pub const COUNTERS: [&str; 18] = [
     "total_created",
     "total_reused",
     "total_closed",
@@ -272,6 +272,10 @@ pub const COUNTERS: [&str; 14] = [
     "smtp_messages_sent",
     "smtp_retries",
     "smtp_rate_waits",
+    "graph_requests",
+    "graph_throttled",
+    "graph_retries",
+    "graph_messages",
 ];
 
 /// Adds this run's counters to the totals kept in the cache, so `stats` can report across

@@ -174,6 +174,13 @@ impl Channels {
         }
     }
 
+    /// Sends an `auto` account back to IMAP (Graph refused it); IMAP's last try stays as it
+    /// was.
+    pub(crate) async fn back_to_imap(&self, email: &str) {
+        let e = email.to_string();
+        let _ = self.store.call(move |s| s.set_channel_in_use(&e, Channel::Imap, None)).await;
+    }
+
     /// Records that Graph worked for an account on `auto` (after IMAP's scope was refused).
     pub(crate) async fn graph_worked(&self, email: &str) {
         let e = email.to_string();

@@ -159,7 +159,7 @@ impl GraphError {
 
 /// Counters of Graph traffic, for `stats`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(default)]
 pub struct GraphStats {
     /// Requests sent (retries included).
     pub graph_requests: u64,

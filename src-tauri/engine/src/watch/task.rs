@@ -10,7 +10,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use super::{Arrival, Mark, Shared, WatchMode, Watched, lock};
-use crate::channel::{DeltaLinks, Route};
+use crate::channel::{DeltaLinks, Route, cured_by_imap};
 use crate::clock::{random_fraction, unix_now};
 use crate::error::EngineError;
 use crate::events::Event;
@@ -29,6 +29,8 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
     let mut last_cold: Option<Instant> = None;
     let mut junk_due = Instant::now();
     let mut links = DeltaLinks::default();
+    // Whether Graph's refusal already sent this watch back to IMAP once (an `auto` account).
+    let mut tried_imap = false;
     loop {
         if shared.stopping() {
             break;
@@ -40,6 +42,7 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
             continue;
         }
         let route = shared.channels.route(&w.email).await;
+        let graph_auto = matches!(route, Ok(Route::Graph { auto: true }));
         let result = if let Ok(Route::Graph { .. }) = route {
             last_cold = None;
             graph_round(&shared, &w, &mut links).await
@@ -71,7 +74,14 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
         match result {
             Ok(()) => {
                 failures = 0;
+                tried_imap = false;
                 w.set_error(None);
+            }
+            Err(e) if graph_auto && !tried_imap && cured_by_imap(&e) => {
+                // Graph refused an `auto` account: IMAP is tried once before waiters hear.
+                tried_imap = true;
+                tracing::debug!(email = %w.email, "watch tries IMAP after Graph refused: {e}");
+                shared.channels.back_to_imap(&w.email).await;
             }
             Err(e) if shared.channels.fall_back(&w.email, &e).await => {
                 // IMAP refused the account in a way Graph cures: the next round reads it
