@@ -371,15 +371,22 @@ impl Graph {
         folder: GraphFolder,
         link: Option<&str>,
     ) -> Result<DeltaRound, GraphError> {
+        let base = Self::base(account)?;
         let mut url = match link {
             Some(l) => l.to_string(),
-            None => {
-                format!("{}/me/mailFolders/{}/messages/delta?$select={SELECT}", Self::base(account)?, folder.as_str())
-            }
+            None => format!("{base}/me/mailFolders/{}/messages/delta?$select={SELECT}", folder.as_str()),
         };
         let prefer = format!("odata.maxpagesize={}", self.cfg.delta_page_size.max(1));
         let mut round = DeltaRound::default();
         loop {
+            // The bearer token goes only where the account's Graph is: a link elsewhere is
+            // refused, not followed.
+            if !same_origin(&url, base) {
+                return Err(GraphError::Unexpected {
+                    email: account.email.clone(),
+                    reason: "a delta link to another server than the account's Graph".into(),
+                });
+            }
             let page = self.get_json(account, token, &url, Some(prefer.clone())).await?;
             let (added, removed) = rows(&page);
             round.added.extend(added);
@@ -397,6 +404,14 @@ impl Graph {
             round.delta_link = delta.to_string();
             return Ok(round);
         }
+    }
+}
+
+/// Whether `url` is on the same scheme, host and port as `base`.
+fn same_origin(url: &str, base: &str) -> bool {
+    match (reqwest::Url::parse(url), reqwest::Url::parse(base)) {
+        (Ok(u), Ok(b)) => u.origin() == b.origin(),
+        _ => false,
     }
 }
 
@@ -506,6 +521,19 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
         h.insert(reqwest::header::RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None, "what cannot be read is the caller's own backoff");
+    }
+
+    #[test]
+    fn links_are_followed_only_on_the_accounts_graph() {
+        let base = "https://graph.microsoft.com/v1.0";
+        assert!(same_origin(
+            "https://graph.microsoft.com/v1.0/me/mailFolders/inbox/messages/delta?$deltatoken=x",
+            base
+        ));
+        assert!(!same_origin("https://evil.example/v1.0/me/messages/delta", base), "another host");
+        assert!(!same_origin("http://graph.microsoft.com/v1.0/x", base), "another scheme");
+        assert!(!same_origin("https://graph.microsoft.com:8443/v1.0/x", base), "another port");
+        assert!(!same_origin("not a url", base));
     }
 
     #[test]

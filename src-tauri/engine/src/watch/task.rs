@@ -106,6 +106,13 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
                     let full = (backoff_min * 2u32.saturating_pow(failures - 1)).min(backoff_max);
                     full.mul_f64(0.5 + random_fraction((&w.email, failures)) / 2.0)
                 };
+                // Graph asked for a longer wait than a request may take: the watch honours it.
+                let pause = match &*e {
+                    EngineError::Graph(crate::graph::GraphError::Throttled { retry_after, .. }) => {
+                        pause.max(*retry_after)
+                    }
+                    _ => pause,
+                };
                 failures = failures.saturating_add(1);
                 if !pause.is_zero() {
                     w.set_mode(WatchMode::Backoff);
