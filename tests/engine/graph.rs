@@ -329,3 +329,34 @@ async fn a_watch_whose_graph_scope_is_refused_goes_back_to_imap_once() {
     assert_eq!(account(&h, USER).await.channel_in_use, Some(Channel::Imap), "back on IMAP");
     assert_eq!(graph.requests_for(USER), 0, "Graph never got a token for it");
 }
+
+#[tokio::test]
+async fn a_wait_throttled_by_graph_still_gets_its_code() {
+    let (h, graph) = bed().await;
+    const USER: &str = "graph.waitthrottle@outlook.com";
+    h.outlook_account(USER, &graph.base_url(), None, Some(Channel::Graph), None).await;
+    let sub = h.engine.subscribe_codes(USER).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), sub.ready()).await.expect("the baseline is taken");
+    let engine = &h.engine;
+    let wait = async {
+        let options =
+            mailwatch_engine::engine::WaitOptions { timeout: Duration::from_secs(20), ..engine.wait_options() };
+        engine.wait_code(USER, &options).await
+    };
+    let before = graph.delta_requests();
+    let deliver = async {
+        // After the wait's own baseline (its first look: a delta round on each folder).
+        let t = Instant::now();
+        while graph.delta_requests() < before + 2 && t.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        graph.throttle_next(2, 429, 1);
+        let (s, b) = code_mail("515253");
+        h.deliver(USER, "INBOX", &s, &b).await;
+    };
+    let (found, ()) = tokio::join!(wait, deliver);
+    assert_eq!(found.expect("the code arrives after the pause").code.as_deref(), Some("515253"));
+    let stats = h.engine.stats().graph;
+    assert_eq!((graph.throttled(), stats.graph_throttled), (2, 2), "both answers counted: {stats:?}");
+    assert!(stats.graph_retries >= 2, "each retried after Retry-After: {stats:?}");
+}
