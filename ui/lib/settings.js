@@ -25,6 +25,7 @@ export const GROUPS = [
       { key: "config.watch.idle", label: "settings.watch.idle", kind: "bool", help: "settings.watch.idle.help", restart: true },
       { key: "config.cache.waitTimeout", label: "settings.cache.waitTimeout", kind: "secs", min: 5, max: 3600, help: "settings.cache.waitTimeout.help", restart: true },
       { key: "config.cache.listTop", label: "settings.cache.listTop", kind: "int", min: 1, max: 200, help: "settings.cache.listTop.help", unit: "unit.messages", restart: true },
+      { key: "config.graph.imapRecheck", label: "settings.graph.imapRecheck", kind: "secs", min: 60, max: 2592000, help: "settings.graph.imapRecheck.help", restart: true },
     ],
   },
   {
