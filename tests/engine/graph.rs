@@ -360,3 +360,42 @@ async fn a_wait_throttled_by_graph_still_gets_its_code() {
     assert_eq!((graph.throttled(), stats.graph_throttled), (2, 2), "both answers counted: {stats:?}");
     assert!(stats.graph_retries >= 2, "each retried after Retry-After: {stats:?}");
 }
+
+#[tokio::test]
+async fn graph_requests_stay_within_the_cap_per_account() {
+    let mut config = crate::support::test_config();
+    config.graph.max_per_account = 2;
+    let h = Harness::with_config(config).await;
+    let graph = GraphServer::start(&h.bed.dovecot, &h.bed.oauth).await;
+    const USER: &str = "graph.cap@outlook.com";
+    h.outlook_account(USER, &graph.base_url(), None, Some(Channel::Graph), None).await;
+    for n in 0..6 {
+        h.deliver(USER, "INBOX", &format!("Message {n}"), "body").await;
+    }
+    graph.set_latency(Duration::from_millis(100));
+    let messages = h.engine.fetch(USER, &FolderSpec::Inbox, 6, false).await.unwrap();
+    assert_eq!(messages.len(), 6);
+    assert_eq!(graph.max_in_flight(), 2, "six $value reads, two at a time (graph.maxPerAccount)");
+}
+
+#[tokio::test]
+async fn graph_requests_stay_within_the_cap_overall() {
+    let mut config = crate::support::test_config();
+    config.graph.max_total = 1;
+    let h = Harness::with_config(config).await;
+    let graph = GraphServer::start(&h.bed.dovecot, &h.bed.oauth).await;
+    let users = ["graph.all1@outlook.com", "graph.all2@outlook.com"];
+    for user in users {
+        h.outlook_account(user, &graph.base_url(), None, Some(Channel::Graph), None).await;
+        for n in 0..3 {
+            h.deliver(user, "INBOX", &format!("Message {n}"), "body").await;
+        }
+    }
+    graph.set_latency(Duration::from_millis(50));
+    let (a, b) = tokio::join!(
+        h.engine.fetch(users[0], &FolderSpec::Inbox, 3, false),
+        h.engine.fetch(users[1], &FolderSpec::Inbox, 3, false)
+    );
+    assert_eq!((a.unwrap().len(), b.unwrap().len()), (3, 3));
+    assert_eq!(graph.max_in_flight(), 1, "two accounts, one request at a time (graph.maxTotal)");
+}

@@ -21,7 +21,7 @@
 //! [`OAuthServer`] issued for a Graph scope (its `scope` has a `graph.microsoft.com/` scope);
 //! any other answers 401 `InvalidAuthenticationToken`. [`GraphServer::throttle_next`] makes
 //! the next requests answer 429 (or 503) with `Retry-After`, as Graph throttles.
-//! Requests are counted at arrival.
+//! Requests are counted at arrival, and how many it answers at once (`max_in_flight`).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -56,6 +56,8 @@ struct State {
     unauthorized: usize,
     raw_fetches: usize,
     delta_requests: usize,
+    in_flight: usize,
+    max_in_flight: usize,
     /// Delta state tokens: the user, the folder and the ids it had.
     deltas: HashMap<String, (String, String, BTreeSet<String>)>,
     /// Pages of a delta round still to come, by skip token: their rows, and the delta
@@ -89,6 +91,8 @@ impl GraphServer {
             unauthorized: 0,
             raw_fetches: 0,
             delta_requests: 0,
+            in_flight: 0,
+            max_in_flight: 0,
             deltas: HashMap::new(),
             pages: HashMap::new(),
         }));
@@ -151,6 +155,11 @@ impl GraphServer {
         self.lock().raw_fetches
     }
 
+    /// The most requests it was answering at once (latency included).
+    pub fn max_in_flight(&self) -> usize {
+        self.lock().max_in_flight
+    }
+
     /// Delta requests answered (first rounds, next links and delta links).
     pub fn delta_requests(&self) -> usize {
         self.lock().delta_requests
@@ -189,7 +198,26 @@ fn decode(s: &str) -> String {
     crate::util::parse_form(&format!("x={s}")).pop().map(|(_, v)| v).unwrap_or_default()
 }
 
+/// Counts a request as in flight until dropped.
+struct InFlight<'a>(&'a Mutex<State>);
+
+impl<'a> InFlight<'a> {
+    fn new(state: &'a Mutex<State>) -> Self {
+        let mut s = state.lock().unwrap();
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().in_flight -= 1;
+    }
+}
+
 async fn handle(state: &Mutex<State>, port: u16, req: Request) -> Reply {
+    let _counted = InFlight::new(state);
     let bearer = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::to_string);
     let (latency, user, throttle) = {
         let mut s = state.lock().unwrap();
