@@ -12,7 +12,7 @@
 //! |-------|---------|---------------|
 //! | 1 | [`keeper`] | background jobs: the token keeper, the background sync of watched accounts |
 //! | 2 | [`engine`] | [`Engine`]: the facade the shell and the CLI call; sequences the layers below |
-//! | 3 | [`watch`] | watched accounts: the user's choice and pause, IDLE for each within a budget, round-robin polls past it, the login budget |
+//! | 3 | [`watch`] | watched accounts: the user's choice and pause, IDLE for each within a budget, round-robin polls past it, the login budget, delta rounds for accounts read through Graph |
 //! | 4 | [`intake`] | what a fetch brings home: extraction, the cache, and when a code is news |
 //! | 4 | [`channel`] | which way an account is read (IMAP or Microsoft Graph), falling back and back again; reading through Graph into the same cache |
 //! | 4 | [`signin`] | one account's sign-in: client cache, access tokens, rotation, status changes; how the pool logs in |

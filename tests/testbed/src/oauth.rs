@@ -22,6 +22,15 @@
 //!   `invalid_client` 700016 for a client id that was never registered, `invalid_request`
 //!   900144 for a missing parameter, `unsupported_grant_type` 70003.
 //!
+//! - tokens are per resource, as Microsoft issues them: a request mixing Graph's scopes
+//!   ([`GRAPH_SCOPE`]) with Outlook's gets `invalid_scope` AADSTS70011, a Graph scope outside
+//!   the grant `invalid_grant` AADSTS70000 ("one or more scopes requested are unauthorized or
+//!   expired"); introspection (Dovecot) answers `active` only for Outlook-audience tokens, and
+//!   the [`GraphServer`](crate::GraphServer) takes only Graph-audience ones;
+//! - [`OAuthServer::set_imap_not_connected`] adds `nologin` and the reason
+//!   [`NOT_CONNECTED`] to the user's introspection answers, which Dovecot turns into a refused
+//!   login when it is told too ([`crate::TestBed::set_imap_not_connected`] does both).
+//!
 //! Client ids: unknown ids are rejected. [`DEFAULT_CLIENT_ID`] is registered from the start,
 //! and [`OAuthServer::issue_refresh_token`] registers the client id it is given.
 //!
