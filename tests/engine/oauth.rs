@@ -77,6 +77,39 @@ async fn a_revoked_refresh_token_marks_the_account_needs_reauth_with_the_provide
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_imap_scope_on_an_account_graph_cannot_read_asks_to_sign_in_again() {
+    // Only Outlook accounts have a second channel; elsewhere a refresh token that may not read
+    // mail over IMAP is as good as revoked.
+    let h = Harness::start().await;
+    let token = h.bed.oauth.issue_refresh_token_with_scopes(
+        "ona@example.org",
+        mailwatch_testbed::DEFAULT_CLIENT_ID,
+        &[mailwatch_testbed::SMTP_SCOPE],
+    );
+    let spec = mailwatch_engine::account::AccountSpec {
+        email: "ona@example.org".into(),
+        provider: Some(mailwatch_engine::account::Provider::Gmail),
+        auth: Some(mailwatch_engine::account::AuthMethod::OAuth2),
+        client_id: Some(mailwatch_testbed::DEFAULT_CLIENT_ID.into()),
+        imap_host: Some("127.0.0.1".into()),
+        imap_port: Some(h.bed.dovecot.imaps_port()),
+        tls: Some(mailwatch_engine::account::Tls::Implicit),
+        token_url: Some(h.bed.oauth.token_url()),
+        scope: Some(mailwatch_testbed::IMAP_SCOPE.into()),
+        ..Default::default()
+    };
+    h.engine
+        .add_account(&spec, mailwatch_engine::engine::NewSecret::RefreshToken(Secret::new(token.clone())))
+        .await
+        .expect("the account is added");
+    let err = h.engine.fetch("ona@example.org", &FolderSpec::Inbox, 1, false).await.unwrap_err();
+    assert_eq!(err.code(), "needs_reauth", "{err}");
+    assert!(!err.to_string().contains(&token), "the token never appears in an error");
+    let account = h.engine.account("ona@example.org").await.unwrap();
+    assert_eq!(account.status, AccountStatus::NeedsReauth, "{:?}", account.status_detail);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_token_endpoint_is_not_mistaken_for_a_revoked_token() {
     let h = Harness::start().await;
     h.oauth_account("olga@outlook.com", None).await;

@@ -233,7 +233,10 @@ impl OAuth {
                     .error_description()
                     .map(|d| d.lines().next().unwrap_or("").trim().to_string())
                     .unwrap_or_else(|| "no description".into());
+                // Only an account Graph can also read has another way to try; elsewhere a
+                // refused IMAP scope means signing in again, as before Graph.
                 let reading = match scope {
+                    None if account.graph_scope().is_none() => None,
                     None => Some("IMAP"),
                     Some(s) if s.contains("graph.microsoft.com/") => Some("Microsoft Graph"),
                     Some(_) => None,
