@@ -182,10 +182,8 @@ async fn past_the_idle_budget_the_rest_are_polled_and_sessions_stay_within_the_l
     let all: Vec<usize> = (0..emails.len()).collect();
     let ms = deliver_and_time(&h, &emails, &all, 820_000).await;
     let statuses = h.engine.watch_statuses();
-    let idle: Vec<bool> = emails
-        .iter()
-        .map(|e| statuses.iter().any(|s| &s.email == e && s.mode == WatchMode::Idle))
-        .collect();
+    let idle: Vec<bool> =
+        emails.iter().map(|e| statuses.iter().any(|s| &s.email == e && s.mode == WatchMode::Idle)).collect();
     let (pushed, polled): (Vec<_>, Vec<_>) = ms.iter().zip(&idle).partition(|(_, idle)| **idle);
     let pushed: Vec<f64> = pushed.into_iter().map(|(m, _)| *m).collect();
     let polled: Vec<f64> = polled.into_iter().map(|(m, _)| *m).collect();

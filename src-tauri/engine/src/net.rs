@@ -134,7 +134,9 @@ impl ProxyUrl {
         let kind = match url.scheme() {
             "socks5" | "socks5h" => ProxyKind::Socks5,
             "http" => ProxyKind::Http,
-            "https" => return Err(invalid("TLS to the proxy itself (https://) is not supported; use http:// or socks5://")),
+            "https" => {
+                return Err(invalid("TLS to the proxy itself (https://) is not supported; use http:// or socks5://"));
+            }
             other => return Err(invalid(format!("the scheme {other:?} is not a proxy Mailwatch knows"))),
         };
         let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| invalid("it has no host"))?;
@@ -166,7 +168,11 @@ impl ProxyUrl {
 
     /// The proxy's `host:port`, the only part an error message names.
     pub fn host_port(&self) -> String {
-        if self.host.contains(':') { format!("[{}]:{}", self.host, self.port) } else { format!("{}:{}", self.host, self.port) }
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
     }
 
     /// The keyring entry that holds this proxy's password: one per proxy URL, shared by
@@ -193,7 +199,12 @@ impl fmt::Display for ProxyUrl {
             ProxyKind::Http => "http",
         };
         match &self.username {
-            Some(u) => write!(f, "{scheme}://{}@{}", percent_encoding::utf8_percent_encode(u, USERNAME_ESCAPED), self.host_port()),
+            Some(u) => write!(
+                f,
+                "{scheme}://{}@{}",
+                percent_encoding::utf8_percent_encode(u, USERNAME_ESCAPED),
+                self.host_port()
+            ),
             None => write!(f, "{scheme}://{}", self.host_port()),
         }
     }
@@ -319,7 +330,9 @@ async fn socks5(
             target: target.to_string(),
             reason: format!("the proxy broke off the SOCKS5 handshake: {e}"),
         }),
-        Err(e) => Err(NetError::ProxyRefused { proxy: name.to_string(), target: target.to_string(), reason: e.to_string() }),
+        Err(e) => {
+            Err(NetError::ProxyRefused { proxy: name.to_string(), target: target.to_string(), reason: e.to_string() })
+        }
     }
 }
 
@@ -389,7 +402,13 @@ mod tests {
 
     #[test]
     fn bad_proxies_are_refused_without_echoing_the_password() {
-        for bad in ["ftp://u:hunter2@h:1", "socks5://u:hunter2@h", "http://u:hunter2@h:1/path", "h:port:u:hunter2", "https://u:hunter2@h:1"] {
+        for bad in [
+            "ftp://u:hunter2@h:1",
+            "socks5://u:hunter2@h",
+            "http://u:hunter2@h:1/path",
+            "h:port:u:hunter2",
+            "https://u:hunter2@h:1",
+        ] {
             let err = ProxyUrl::parse(bad).unwrap_err();
             assert!(!err.to_string().contains("hunter2"), "{bad}: {err}");
             assert!(err.to_string().starts_with("cannot use that proxy"), "{bad}: {err}");

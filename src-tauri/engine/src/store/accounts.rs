@@ -9,7 +9,9 @@ use super::{Store, StoreError};
 use crate::account::{Account, AccountStatus, AuthMethod, ImapEndpoint, Provider, SmtpEndpoint, Tls, presets};
 
 const COLUMNS: &str = "email, provider, auth, imap_host, imap_port, imap_tls, fallback_host, fallback_port, \
-                       fallback_tls, client_id, token_url, scope, status, status_detail, smtp_host, smtp_port, smtp_tls";
+                       fallback_tls, client_id, token_url, scope, status, status_detail, smtp_host, smtp_port, smtp_tls, \
+                       group_name, proxy_url, \
+                       (SELECT group_concat(tag, char(10)) FROM account_tags t WHERE t.email = accounts.email)";
 
 impl Store {
     /// Adds the account, or updates every field of the one with the same email. An update
@@ -91,9 +93,11 @@ impl Store {
     /// # Errors
     /// [`StoreError::Query`] if the update fails.
     pub fn mark_used(&self, email: &str, at: i64) -> Result<(), StoreError> {
-        self.write(|conn| conn.prepare_cached("UPDATE accounts SET used_at = ?2 WHERE email = ?1")?.execute((email, at)))
-            .map(drop)
-            .map_err(StoreError::query("record when the account was used"))
+        self.write(|conn| {
+            conn.prepare_cached("UPDATE accounts SET used_at = ?2 WHERE email = ?1")?.execute((email, at))
+        })
+        .map(drop)
+        .map_err(StoreError::query("record when the account was used"))
     }
 
     /// `emails` with the most recently used first; accounts never used follow in the order
@@ -128,9 +132,9 @@ pub(super) fn upsert(conn: &rusqlite::Connection, account: &Account, id: Option<
     conn.prepare_cached(
         "INSERT INTO accounts (id, email, provider, auth, imap_host, imap_port, imap_tls, fallback_host,
                                    fallback_port, fallback_tls, client_id, token_url, scope, status, status_detail,
-                                   smtp_host, smtp_port, smtp_tls)
+                                   smtp_host, smtp_port, smtp_tls, group_name, proxy_url)
              VALUES (CASE WHEN ?15 IS NULL OR EXISTS (SELECT 1 FROM accounts WHERE id = ?15) THEN NULL ELSE ?15 END,
-                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?16, ?17, ?18)
+                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?16, ?17, ?18, ?19, ?20)
              ON CONFLICT (email) DO UPDATE SET
                  provider = excluded.provider, auth = excluded.auth,
                  imap_host = excluded.imap_host, imap_port = excluded.imap_port, imap_tls = excluded.imap_tls,
@@ -138,7 +142,9 @@ pub(super) fn upsert(conn: &rusqlite::Connection, account: &Account, id: Option<
                  fallback_tls = excluded.fallback_tls, client_id = excluded.client_id,
                  token_url = excluded.token_url, scope = excluded.scope,
                  status = excluded.status, status_detail = excluded.status_detail,
-                 smtp_host = excluded.smtp_host, smtp_port = excluded.smtp_port, smtp_tls = excluded.smtp_tls",
+                 smtp_host = excluded.smtp_host, smtp_port = excluded.smtp_port, smtp_tls = excluded.smtp_tls,
+                 group_name = COALESCE(excluded.group_name, accounts.group_name),
+                 proxy_url = COALESCE(excluded.proxy_url, accounts.proxy_url)",
     )?
     .execute(rusqlite::params![
         account.email,
@@ -159,8 +165,15 @@ pub(super) fn upsert(conn: &rusqlite::Connection, account: &Account, id: Option<
         smtp.map(|e| &e.host),
         smtp.map(|e| e.port),
         smtp.map(|e| e.tls.as_str()),
-    ])
-    .map(drop)
+        account.group,
+        account.proxy,
+    ])?;
+    // Tags given are added to those the account has; removing is explicit.
+    let mut tag = conn.prepare_cached("INSERT OR IGNORE INTO account_tags (email, tag) VALUES (?1, ?2)")?;
+    for t in &account.tags {
+        tag.execute((&account.email, t))?;
+    }
+    Ok(())
 }
 
 /// Builds an account from a row selected with [`COLUMNS`].
@@ -187,6 +200,14 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
         scope: row.get(11)?,
         status: parse::<AccountStatus>(row, 12)?,
         status_detail: row.get(13)?,
+        group: row.get(17)?,
+        proxy: row.get(18)?,
+        tags: {
+            let joined: Option<String> = row.get(19)?;
+            let mut tags: Vec<String> = joined.map(|j| j.split('\n').map(str::to_string).collect()).unwrap_or_default();
+            tags.sort();
+            tags
+        },
     })
 }
 

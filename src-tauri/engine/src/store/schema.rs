@@ -117,6 +117,23 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE accounts ADD COLUMN used_at INTEGER;
     "#,
+    // Groups, tags and proxies. A proxy is a URL without its password (the password lives
+    // in the keyring); an account's own proxy wins over its group's.
+    r#"
+    ALTER TABLE accounts ADD COLUMN group_name TEXT;
+    ALTER TABLE accounts ADD COLUMN proxy_url TEXT;
+    CREATE INDEX accounts_by_group ON accounts (group_name);
+    CREATE TABLE account_tags (
+        email  TEXT NOT NULL REFERENCES accounts(email) ON DELETE CASCADE ON UPDATE CASCADE,
+        tag    TEXT NOT NULL,
+        PRIMARY KEY (email, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX account_tags_by_tag ON account_tags (tag);
+    CREATE TABLE account_groups (
+        name       TEXT PRIMARY KEY,
+        proxy_url  TEXT
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The version a fully migrated file has.
