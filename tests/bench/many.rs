@@ -228,7 +228,12 @@ fn summary(ms: &[f64]) -> String {
 
 /// An engine on the test bed with `accounts` password accounts added (secrets in memory),
 /// their addresses, and its data dir.
-async fn engine_with_accounts(bed: &TestBed, config: Config, codes: Arc<Codes>, accounts: usize) -> (Engine, Vec<String>, tempfile::TempDir) {
+async fn engine_with_accounts(
+    bed: &TestBed,
+    config: Config,
+    codes: Arc<Codes>,
+    accounts: usize,
+) -> (Engine, Vec<String>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temp data dir");
     let options = EngineOptions {
         data_dir: Some(dir.path().to_path_buf()),
@@ -266,7 +271,8 @@ async fn push() {
     if let Some(rate) = std::env::var("LOGIN_RATE").ok().and_then(|v| v.parse::<f64>().ok()) {
         config.watch.poll_login_rate = rate;
     }
-    let (max_total, max_idle, rate) = (config.pool.max_total, config.watch.max_idle_sessions, config.watch.poll_login_rate);
+    let (max_total, max_idle, rate) =
+        (config.pool.max_total, config.watch.max_idle_sessions, config.watch.poll_login_rate);
     let bed = TestBed::start_with(DovecotOptions::default()).await;
     let codes = Arc::new(Codes::default());
     let (engine, emails, _dir) = engine_with_accounts(&bed, config, codes.clone(), accounts).await;
@@ -319,7 +325,9 @@ async fn push() {
     let found = codes.0.lock().unwrap().clone();
     let mut ms: Vec<f64> = sent
         .iter()
-        .filter_map(|(_, c, at)| found.iter().find(|(_, code, _)| code == c).map(|x| x.2.saturating_duration_since(*at)))
+        .filter_map(|(_, c, at)| {
+            found.iter().find(|(_, code, _)| code == c).map(|x| x.2.saturating_duration_since(*at))
+        })
         .map(|d| d.as_secs_f64() * 1000.0)
         .collect();
     for (who, c, _) in sent.iter().filter(|(_, c, _)| !found.iter().any(|(_, code, _)| code == c)) {
@@ -347,7 +355,10 @@ async fn push() {
         "| RSS per idle session | {:.0} KB |",
         rss_idle.saturating_sub(rss_before) as f64 / accounts.max(1) as f64
     );
-    println!("| CPU while quiet ({} s, junk checked once a minute per account) | {quiet_cpu:.2} % of one core |", measure.as_secs());
+    println!(
+        "| CPU while quiet ({} s, junk checked once a minute per account) | {quiet_cpu:.2} % of one core |",
+        measure.as_secs()
+    );
     println!(
         "| APPEND to code, {} codes to random accounts | {}/{n_codes} announced, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms |",
         n_codes,

@@ -204,11 +204,14 @@ pub(crate) static PARTLY_FAILED: std::sync::atomic::AtomicU8 = std::sync::atomic
 /// Exit codes by kind of failure, so scripts can react without parsing text.
 fn exit_code(e: &EngineError) -> u8 {
     match e.code() {
-        "invalid_account" | "unknown_folder" | "extra_ca_invalid" | "invalid_input" | "not_oauth" => 2,
+        "invalid_account" | "unknown_folder" | "extra_ca_invalid" | "invalid_input" | "not_oauth" | "invalid_proxy" => {
+            2
+        }
         "unknown_account" => 3,
         "invalid_message" | "no_smtp_server" => 2,
         "needs_reauth" | "auth_failed" | "missing_secret" | "scope_not_granted" => 4,
         "server_unreachable"
+        | "proxy_error"
         | "tls_error"
         | "timeout"
         | "token_endpoint_unreachable"

@@ -154,7 +154,8 @@ struct Figures {
 /// `--status` seconds when asked for.
 fn report(engine: &Engine, a: &WatchArgs, shown: &mut Figures, at: &mut Option<tokio::time::Instant>) {
     let w = engine.stats().watch;
-    let now = Figures { accounts: w.accounts, pushed: w.pushed, polled: w.polled, queued: w.queued, starting: w.starting };
+    let now =
+        Figures { accounts: w.accounts, pushed: w.pushed, polled: w.polled, queued: w.queued, starting: w.starting };
     let every = Duration::from_secs(a.status.unwrap_or(5).max(1));
     if now == *shown || at.is_some_and(|t| t.elapsed() < every) {
         return;

@@ -255,6 +255,18 @@ impl Proxy {
         self.url.to_string()
     }
 
+    /// `text` with the password (plain or percent-encoded) masked, for a library's error
+    /// message that might quote the proxy URL it was given.
+    pub fn scrub(&self, text: &str) -> String {
+        match &self.password {
+            Some(pw) if !pw.is_empty() => {
+                let encoded = percent_encoding::utf8_percent_encode(pw.expose(), USERNAME_ESCAPED).to_string();
+                text.replace(pw.expose(), "***").replace(&encoded, "***")
+            }
+            _ => text.to_string(),
+        }
+    }
+
     /// The URL with its password, percent-encoded, for an HTTP client that dials on its own.
     /// Never to be logged.
     pub fn url_with_password(&self) -> String {

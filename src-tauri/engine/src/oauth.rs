@@ -1,7 +1,10 @@
 //! OAuth2 refresh through one pooled HTTP client.
 //!
 //! Every account's token refresh goes through the single [`OAuth`] value the engine owns,
-//! so keep-alive connections to the token endpoint are shared. Connect, request and idle
+//! so keep-alive connections to the token endpoint are shared. An account with a proxy
+//! uses a client of its route's own ([`crate::net::Proxy::route`]), built once and kept:
+//! its connections go through that proxy and nowhere else, and reqwest never falls back to
+//! a direct connection when the proxy is down. Connect, request and idle
 //! timeouts come from [`HttpConfig`], and at most `max_connections_per_host` requests run
 //! against one host at once.
 //!
@@ -21,6 +24,7 @@ use tokio::time::Instant;
 
 use crate::account::Account;
 use crate::config::HttpConfig;
+use crate::net::Proxy;
 use crate::secrets::Secret;
 
 /// A fresh access token, and the rotated refresh token if the provider sent one.
@@ -113,6 +117,9 @@ impl OAuthError {
 /// The shared token-endpoint client.
 pub struct OAuth {
     http: reqwest::Client,
+    cfg: HttpConfig,
+    /// One client per proxied route.
+    proxied: Mutex<HashMap<String, reqwest::Client>>,
     per_host: usize,
     default_lifetime: Duration,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -125,23 +132,32 @@ impl OAuth {
     /// # Errors
     /// [`OAuthError::Client`] when the TLS backend cannot start.
     pub fn new(cfg: &HttpConfig) -> Result<OAuth, OAuthError> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(cfg.connect_timeout)
-            .timeout(cfg.request_timeout)
-            .pool_max_idle_per_host(cfg.max_idle_per_host)
-            .pool_idle_timeout(cfg.idle_timeout)
-            .tcp_keepalive(cfg.tcp_keepalive)
-            .user_agent(concat!("Mailwatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| OAuthError::Client(e.to_string()))?;
+        let http = build_client(cfg, None)?;
         Ok(OAuth {
             http,
+            cfg: cfg.clone(),
+            proxied: Mutex::new(HashMap::new()),
             per_host: cfg.max_connections_per_host.max(1),
             default_lifetime: cfg.default_token_lifetime,
             hosts: Mutex::new(HashMap::new()),
             requests: AtomicU64::new(0),
         })
+    }
+
+    /// The HTTP client for connections through `proxy` (or direct), built on first use and
+    /// kept for the route.
+    ///
+    /// # Errors
+    /// [`OAuthError::Client`] when the client cannot be built.
+    pub fn client_for(&self, proxy: Option<&Proxy>) -> Result<reqwest::Client, OAuthError> {
+        let Some(proxy) = proxy else { return Ok(self.http.clone()) };
+        let route = proxy.route();
+        if let Some(c) = self.proxied.lock().unwrap_or_else(|e| e.into_inner()).get(&route) {
+            return Ok(c.clone());
+        }
+        let client = build_client(&self.cfg, Some(proxy))?;
+        let mut proxied = self.proxied.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(proxied.entry(route).or_insert(client).clone())
     }
 
     /// How many refresh requests were sent since start.
@@ -165,6 +181,7 @@ impl OAuth {
     pub async fn refresh(
         &self,
         account: &Account,
+        proxy: Option<&Proxy>,
         refresh_token: &Secret,
         scope: Option<&str>,
     ) -> Result<Tokens, OAuthError> {
@@ -185,6 +202,7 @@ impl OAuth {
             .map_err(|_| OAuthError::Misconfigured { email: email.clone(), what: "a valid token endpoint URL" })?;
         let client = BasicClient::new(ClientId::new(client_id)).set_token_uri(token_url);
 
+        let http = self.client_for(proxy)?;
         let gate = self.host_gate(&url);
         let _permit =
             gate.acquire().await.map_err(|_| OAuthError::Client("the HTTP client is shutting down".into()))?;
@@ -196,7 +214,7 @@ impl OAuth {
         if let Some(scope) = asked {
             request = request.add_scopes(scope.split_whitespace().map(|s| Scope::new(s.to_string())));
         }
-        match request.request_async(&self.http).await {
+        match request.request_async(&http).await {
             Ok(resp) => {
                 let lifetime = resp.expires_in().unwrap_or(self.default_lifetime);
                 Ok(Tokens {
@@ -227,7 +245,7 @@ impl OAuth {
                 }
             }
             Err(RequestTokenError::Request(e)) => {
-                Err(OAuthError::Unreachable { email, url, reason: describe_http_error(&e) })
+                Err(OAuthError::Unreachable { email, url, reason: describe_http_error(&e, proxy) })
             }
             Err(RequestTokenError::Parse(e, body)) => {
                 let reason = if body.is_empty() {
@@ -261,29 +279,62 @@ fn expiry(started: Instant, lifetime: Duration) -> Instant {
     started.checked_add(lifetime).unwrap_or(started)
 }
 
-fn describe_http_error(e: &oauth2::HttpClientError<reqwest::Error>) -> String {
-    use std::error::Error as _;
+/// Builds a client with the configured timeouts and pool, dialing through `proxy` only when
+/// given.
+fn build_client(cfg: &HttpConfig, proxy: Option<&Proxy>) -> Result<reqwest::Client, OAuthError> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(cfg.connect_timeout)
+        .timeout(cfg.request_timeout)
+        .pool_max_idle_per_host(cfg.max_idle_per_host)
+        .pool_idle_timeout(cfg.idle_timeout)
+        .tcp_keepalive(cfg.tcp_keepalive)
+        .user_agent(concat!("Mailwatch/", env!("CARGO_PKG_VERSION")));
+    if let Some(p) = proxy {
+        // `all` and no NO_PROXY list: every request goes through it, loopback included.
+        let p = reqwest::Proxy::all(p.url_with_password())
+            .map_err(|_| OAuthError::Client(format!("the proxy {} cannot be used", p.url.host_port())))?;
+        builder = builder.proxy(p);
+    }
+    builder.build().map_err(|e| OAuthError::Client(e.to_string()))
+}
+
+/// What went wrong with a request, in words: the deepest cause for a failed connection, the
+/// endpoint's URL never spelt out, and through a proxy the proxy's host named (its URL,
+/// which holds the password, never).
+pub(crate) fn describe_http_error(e: &oauth2::HttpClientError<reqwest::Error>, proxy: Option<&Proxy>) -> String {
     match e {
-        oauth2::HttpClientError::Reqwest(r) => {
-            if r.is_timeout() {
-                "the request timed out".into()
-            } else if r.is_connect() {
-                let mut reason = "cannot connect".to_string();
-                let mut src = r.source();
-                while let Some(s) = src {
-                    reason = format!("cannot connect: {s}");
-                    src = s.source();
-                }
-                reason
-            } else {
-                let text = r.to_string();
-                match r.url() {
-                    Some(u) => text.replace(u.as_str(), "the endpoint"),
-                    None => text,
-                }
-            }
-        }
+        oauth2::HttpClientError::Reqwest(r) => describe_reqwest_error(r, proxy),
         other => other.to_string(),
+    }
+}
+
+/// See [`describe_http_error`].
+pub(crate) fn describe_reqwest_error(r: &reqwest::Error, proxy: Option<&Proxy>) -> String {
+    use std::error::Error as _;
+    let text = if r.is_timeout() {
+        "the request timed out".into()
+    } else if r.is_connect() {
+        let mut reason = "cannot connect".to_string();
+        let mut src = r.source();
+        while let Some(s) = src {
+            reason = format!("cannot connect: {s}");
+            src = s.source();
+        }
+        reason
+    } else {
+        let text = r.to_string();
+        match r.url() {
+            Some(u) => text.replace(u.as_str(), "the endpoint"),
+            None => text,
+        }
+    };
+    match proxy {
+        Some(p) => {
+            let text = p.scrub(&text);
+            format!("through the proxy {}: {text}; nothing was sent without it", p.url.host_port())
+        }
+        None => text,
     }
 }
 

@@ -142,7 +142,7 @@ impl Engine {
             .clone()
             .or_else(|| std::env::var_os("MAILWATCH_EXTRA_CA").filter(|v| !v.is_empty()).map(PathBuf::from));
         let tls = TlsSetup::new(extra_ca.as_deref())?;
-        let smtp_tls = crate::smtp::SmtpTls::new(extra_ca.as_deref());
+        let smtp_tls = crate::smtp::SmtpTls::new(extra_ca.as_deref(), tls.clone());
         let oauth = OAuth::new(&config.http)?;
         let secrets = options
             .secrets
