@@ -475,6 +475,25 @@ impl Default for ApiConfig {
     }
 }
 
+/// Proxies: how `proxy test` checks one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProxyConfig {
+    /// A page that answers with the caller's IP address as plain text (or JSON with an `ip`
+    /// field): fetched through the proxy, it tells the proxy's exit IP. `proxy test` only;
+    /// nothing else calls it.
+    pub echo_url: String,
+    /// How long `proxy test` waits for the proxy and the echo page together.
+    #[serde(with = "secs")]
+    pub test_timeout: Duration,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self { echo_url: "https://api.ipify.org".into(), test_timeout: Duration::from_secs(15) }
+    }
+}
+
 /// Everything configurable in the engine.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -499,6 +518,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// The local automation API.
     pub api: ApiConfig,
+    /// Proxies.
+    pub proxy: ProxyConfig,
 }
 
 /// Durations are whole or fractional seconds in JSON, which is what a settings form edits.
@@ -657,6 +678,7 @@ impl Config {
         usize_in("api.rateBurst", a.rate_burst, 1.0, 1_000_000.0)?;
         secs_in("api.maxWait", a.max_wait, 1.0, HOUR)?;
         usize_in("api.maxBodyBytes", a.max_body_bytes, 1024.0, 1024.0 * 1024.0 * 1024.0)?;
+        secs_in("proxy.testTimeout", self.proxy.test_timeout, 0.1, 10.0 * MINUTE)?;
         Ok(())
     }
 }

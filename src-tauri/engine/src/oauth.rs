@@ -245,7 +245,13 @@ impl OAuth {
                 }
             }
             Err(RequestTokenError::Request(e)) => {
-                Err(OAuthError::Unreachable { email, url, reason: describe_http_error(&e, proxy) })
+                let reason = match (&e, proxy) {
+                    (oauth2::HttpClientError::Reqwest(r), Some(p)) if r.is_connect() => {
+                        explain_proxied_failure(r, p).await
+                    }
+                    _ => describe_http_error(&e, proxy),
+                };
+                Err(OAuthError::Unreachable { email, url, reason })
             }
             Err(RequestTokenError::Parse(e, body)) => {
                 let reason = if body.is_empty() {
@@ -306,6 +312,18 @@ pub(crate) fn describe_http_error(e: &oauth2::HttpClientError<reqwest::Error>, p
     match e {
         oauth2::HttpClientError::Reqwest(r) => describe_reqwest_error(r, proxy),
         other => other.to_string(),
+    }
+}
+
+/// Why a request through `proxy` could not connect: the proxy itself down (found by one
+/// plain connection to it, made only after the failure), or the proxy's own error.
+pub(crate) async fn explain_proxied_failure(r: &reqwest::Error, proxy: &Proxy) -> String {
+    let addr = (proxy.url.host.as_str(), proxy.url.port);
+    match tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr)).await {
+        Ok(Err(e)) => {
+            crate::net::NetError::ProxyUnreachable { proxy: proxy.url.host_port(), reason: e.to_string() }.to_string()
+        }
+        _ => describe_reqwest_error(r, Some(proxy)),
     }
 }
 

@@ -10,6 +10,8 @@
 //!   refresh tokens, Microsoft-shaped errors, consent per scope), with injectable latency and
 //!   failures and request counters; it also answers Dovecot's introspection.
 //! - [`FaultProxy`]: a TCP proxy that adds latency, drops, resets and stalls connections.
+//! - [`ProxyServer`]: real SOCKS5 (microsocks) and HTTP CONNECT (tinyproxy) proxies, with
+//!   what they connected to read from their logs.
 //! - [`keyring::require_secret_service`]: a clear failure when the tests run outside the
 //!   D-Bus session set up by `with-session.sh`.
 //! - [`imap::ImapClient`] and [`smtp::SmtpClient`]: tiny line-based clients for checks in
@@ -24,6 +26,7 @@ pub mod imap;
 pub mod keyring;
 mod oauth;
 mod postfix;
+mod proxies;
 mod proxy;
 pub mod smtp;
 mod tls;
@@ -32,6 +35,7 @@ mod util;
 pub use dovecot::{Dovecot, DovecotOptions};
 pub use oauth::{DEFAULT_CLIENT_ID, DEFAULT_SCOPE, Failure, IMAP_SCOPE, OAuthServer, SMTP_SCOPE};
 pub use postfix::{Postfix, PostfixOptions};
+pub use proxies::{IpEcho, ProxyServer, ProxyServerKind};
 pub use proxy::FaultProxy;
 pub use util::form_encode;
 

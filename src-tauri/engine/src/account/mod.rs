@@ -269,6 +269,30 @@ pub struct AccountSpec {
     pub proxy: Option<String>,
 }
 
+/// Which accounts a list or a bulk command applies to: all of them, or those in a group
+/// and/or carrying every tag given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AccountFilter {
+    /// Only accounts in this group.
+    pub group: Option<String>,
+    /// Only accounts that carry every one of these tags.
+    pub tags: Vec<String>,
+}
+
+impl AccountFilter {
+    /// Whether the filter lets every account through.
+    pub fn is_empty(&self) -> bool {
+        self.group.is_none() && self.tags.is_empty()
+    }
+
+    /// Whether `account` passes.
+    pub fn matches(&self, account: &Account) -> bool {
+        self.group.as_ref().is_none_or(|g| account.group.as_ref() == Some(g))
+            && self.tags.iter().all(|t| account.tags.contains(t))
+    }
+}
+
 /// Why an account could not be built or parsed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AccountError {

@@ -11,6 +11,7 @@
 //! - `import.rs`: importing and exporting account files.
 
 mod import;
+mod labels;
 mod send;
 mod sync;
 mod tokens;
@@ -25,6 +26,7 @@ pub use crate::error::EngineError;
 pub use crate::import::{ImportOptions, ImportReport};
 pub use crate::progress::{AccountCheck, BatchControl, CancellationToken, CheckReport, Progress, ProgressFn};
 pub use crate::signin::ClientCacheStats;
+pub use labels::{ProxyTarget, ProxyTestReport};
 pub use sync::WaitOptions;
 
 use crate::account::{Account, AccountSpec, AuthMethod};
@@ -304,6 +306,7 @@ impl Engine {
                 what: if is_token { "refresh token" } else { "password" },
             });
         }
+        self.store_spec_proxy(spec.proxy.as_deref()).await?;
         self.signin.write_secret(&account.email, &secret).await?;
         self.signin.discard_unsaved(&account.email);
         self.store_account(account).await
@@ -346,6 +349,7 @@ impl Engine {
         let mut account = Account::from_spec(&spec, is_token)?;
         account.status = known.status;
         account.status_detail = known.status_detail;
+        self.store_spec_proxy(spec.proxy.as_deref()).await?;
         self.store_account(account).await
     }
 

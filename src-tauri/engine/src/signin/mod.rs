@@ -153,6 +153,11 @@ impl SignIn {
         &self.tls
     }
 
+    /// The token endpoint's client, and with it the HTTP clients per proxy.
+    pub(crate) fn oauth(&self) -> &OAuth {
+        &self.oauth
+    }
+
     /// The keyring.
     pub(crate) fn secrets(&self) -> &Arc<dyn SecretStore> {
         &self.secrets

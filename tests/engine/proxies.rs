@@ -1,0 +1,165 @@
+//! Proxies against real ones on loopback: microsocks (SOCKS5) and tinyproxy (HTTP CONNECT).
+//! An account with a proxy reaches Dovecot and the token server only through it, a proxy
+//! that is down fails the fetch with its host named and nothing goes direct, a group's proxy
+//! applies to its accounts unless they have their own, and the proxy password is in the
+//! keyring only.
+
+use mailwatch_engine::engine::ProxyTarget;
+use mailwatch_engine::imap::FolderSpec;
+use mailwatch_engine::net::ProxyUrl;
+use mailwatch_engine::secrets::{KeyringSecrets, SecretStore};
+use mailwatch_testbed::{IpEcho, ProxyServer};
+
+use crate::support::{Harness, test_config};
+
+const SOCKS_PASSWORD: &str = "s0cks-Pass-7f3k";
+const HTTP_PASSWORD: &str = "http-Pass-9q2w";
+
+/// Dovecot's `imap-login` lines so far: every connection that reaches it leaves at least one.
+fn imap_login_lines(h: &Harness) -> usize {
+    let log = std::fs::read_to_string(h.bed.dovecot.log_path()).unwrap_or_default();
+    log.lines().filter(|l| l.contains("imap-login:")).count()
+}
+
+/// Every byte SQLite holds for the engine (the file and its WAL), as text.
+fn cache_bytes(h: &Harness) -> String {
+    let mut all = Vec::new();
+    for name in ["mailwatch.db", "mailwatch.db-wal"] {
+        all.extend(std::fs::read(h.dir.path().join(name)).unwrap_or_default());
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_reach_dovecot_and_the_token_server_only_through_their_proxy() {
+    let h = Harness::start().await;
+    let socks = ProxyServer::socks5(Some(("mw", SOCKS_PASSWORD))).await;
+    let http = ProxyServer::http(Some(("mw", HTTP_PASSWORD))).await;
+    let imaps = h.bed.dovecot.imaps_port();
+
+    h.oauth_account("sam@outlook.com", None).await;
+    h.oauth_account("tia@outlook.com", None).await;
+    h.engine.set_account_proxy(&["sam@outlook.com".into()], Some(&socks.url())).await.unwrap();
+    h.engine.set_account_proxy(&["tia@outlook.com".into()], Some(&http.url())).await.unwrap();
+
+    for email in ["sam@outlook.com", "tia@outlook.com"] {
+        h.engine
+            .fetch(email, &FolderSpec::Inbox, 1, false)
+            .await
+            .unwrap_or_else(|e| panic!("{email}: {e}\n{socks}\n{http}"));
+    }
+    let oauth = h.bed.oauth.port();
+    assert_eq!(socks.connections_to(oauth), 1, "sam's token request went through SOCKS5:\n{socks}");
+    assert_eq!(http.connections_to(oauth), 1, "tia's token request went through the HTTP proxy:\n{http}");
+    let (sam, tia) = (h.bed.dovecot.logins_for("sam@outlook.com"), h.bed.dovecot.logins_for("tia@outlook.com"));
+    assert_eq!((sam, tia), (1, 1), "one login each");
+    assert_eq!(socks.connections_to(imaps), sam, "every IMAP connection of sam's went through SOCKS5:\n{socks}");
+    assert_eq!(http.connections_to(imaps), tia, "every IMAP connection of tia's went through CONNECT:\n{http}");
+    let listed = h.engine.account("sam@outlook.com").await.unwrap();
+    assert_eq!(listed.proxy, Some(format!("socks5h://mw@127.0.0.1:{}", socks.port())), "stored without its password");
+
+    // The proxy goes down: a new session fails with the proxy named, and nothing reaches Dovecot.
+    let mut socks = socks;
+    socks.stop();
+    h.engine.forget_client("sam@outlook.com").await;
+    let before = imap_login_lines(&h);
+    let err = h.engine.fetch("sam@outlook.com", &FolderSpec::Inbox, 1, false).await.unwrap_err();
+    let text = err.to_string();
+    let named = format!("the proxy 127.0.0.1:{} cannot be reached", socks.port());
+    assert!(text.contains(&named), "the sentence names the proxy: {text}");
+    assert!(!text.contains(SOCKS_PASSWORD), "never the password: {text}");
+    // The token request is the first to need the proxy after the client was dropped.
+    assert!(
+        matches!(err.code(), "proxy_error" | "token_endpoint_unreachable"),
+        "a proxy failure, not a server one: {} ({text})",
+        err.code()
+    );
+    assert_eq!(imap_login_lines(&h), before, "nothing went direct to Dovecot:\n{}", h.bed.dovecot.log_tail(10));
+    assert_eq!(h.bed.oauth.refresh_count("sam@outlook.com"), 1, "nor to the token server");
+
+    // With a token in hand (tia's, through the HTTP proxy), the IMAP connection is what fails.
+    let mut http = http;
+    h.engine.fetch("tia@outlook.com", &FolderSpec::Inbox, 1, false).await.unwrap();
+    http.stop();
+    h.engine.set_account_proxy(&["tia@outlook.com".into()], Some(&http.url())).await.unwrap();
+    let before = imap_login_lines(&h);
+    let err = h.engine.fetch("tia@outlook.com", &FolderSpec::Inbox, 1, false).await.unwrap_err();
+    assert!(err.to_string().contains(&format!("the proxy 127.0.0.1:{} cannot be reached", http.port())), "{err}");
+    assert!(!err.to_string().contains(HTTP_PASSWORD), "{err}");
+    assert_eq!(imap_login_lines(&h), before, "nothing went direct to Dovecot");
+
+    // The passwords are in the keyring, under the proxy's entry, and nowhere in SQLite.
+    let keyring = KeyringSecrets::default();
+    let socks_key = ProxyUrl::parse(&socks.url()).unwrap().0.secret_key();
+    assert_eq!(keyring.get(&socks_key).unwrap().map(|s| s.expose().to_string()).as_deref(), Some(SOCKS_PASSWORD));
+    let cache = cache_bytes(&h);
+    assert!(cache.contains("socks5h://mw@127.0.0.1"), "the scan sees the stored proxy URL, so it proves something");
+    for pw in [SOCKS_PASSWORD, HTTP_PASSWORD] {
+        assert!(!cache.contains(pw), "the proxy password {pw} is in the SQLite file");
+    }
+    let listed = serde_json::to_string(&h.engine.accounts().await.unwrap()).unwrap();
+    assert!(!listed.contains(SOCKS_PASSWORD) && !listed.contains(HTTP_PASSWORD), "{listed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_proxy_applies_to_its_accounts_and_an_accounts_own_wins() {
+    let h = Harness::start().await;
+    let group_proxy = ProxyServer::socks5(None).await;
+    let own_proxy = ProxyServer::http(None).await;
+    let imaps = h.bed.dovecot.imaps_port();
+    let uma = h.password_account("uma@example.org", "pw-uma", None).await;
+    let vic = h.password_account("vic@example.org", "pw-vic", None).await;
+    let wes = h.password_account("wes@example.org", "pw-wes", None).await;
+    h.engine.set_group(&[uma.clone(), vic.clone()], Some("shop-1")).await.unwrap();
+    h.engine.set_group_proxy("shop-1", Some(&group_proxy.url())).await.unwrap();
+    h.engine.set_account_proxy(std::slice::from_ref(&vic), Some(&own_proxy.url())).await.unwrap();
+
+    for e in [&uma, &vic, &wes] {
+        h.engine.fetch(e, &FolderSpec::Inbox, 1, false).await.unwrap_or_else(|err| panic!("{e}: {err}"));
+    }
+    assert_eq!(group_proxy.connections_to(imaps), 1, "uma (group proxy) only:\n{group_proxy}");
+    assert_eq!(own_proxy.connections_to(imaps), 1, "vic's own proxy won over the group's:\n{own_proxy}");
+    assert_eq!(h.bed.dovecot.logins_for(&wes), 1, "wes, in no group, connects directly");
+
+    let groups = h.engine.groups().await.unwrap();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!((groups[0].accounts, groups[0].proxy.clone()), (2, Some(group_proxy.url())));
+    let filter = mailwatch_engine::account::AccountFilter { group: Some("shop-1".into()), tags: vec![] };
+    let members: Vec<String> =
+        h.engine.accounts_matching(&filter).await.unwrap().into_iter().map(|a| a.email).collect();
+    assert_eq!(members, vec![uma.clone(), vic.clone()]);
+
+    // Changing the group's proxy closes its accounts' sessions: the next fetch goes the new way.
+    h.engine.set_group_proxy("shop-1", None).await.unwrap();
+    h.engine.fetch(&uma, &FolderSpec::Inbox, 1, false).await.unwrap();
+    assert_eq!(group_proxy.connections_to(imaps), 1, "uma now connects directly:\n{group_proxy}");
+    assert_eq!(h.bed.dovecot.logins_for(&uma), 2, "a new session after the change");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_test_reports_the_exit_ip_and_the_time_to_connect() {
+    let echo = IpEcho::start().await;
+    let mut cfg = test_config();
+    cfg.proxy.echo_url = echo.url();
+    let h = Harness::with_config(cfg).await;
+    let mut socks = ProxyServer::socks5(Some(("mw", SOCKS_PASSWORD))).await;
+    let report = h.engine.test_proxy(&ProxyTarget::Url(socks.url())).await.unwrap_or_else(|e| panic!("{e}\n{socks}"));
+    assert_eq!(report.exit_ip.as_deref(), Some("127.0.0.1"), "{report:?}");
+    assert!(report.connect_ms > 0.0, "{report:?}");
+    assert_eq!(report.proxy, format!("socks5h://mw@127.0.0.1:{}", socks.port()), "no password in the report");
+    assert_eq!(
+        socks.connections_to(echo.port()),
+        2,
+        "the tunnel test and the echo request both went through it:\n{socks}"
+    );
+    assert_eq!(echo.hits(), 1);
+
+    let wrong = socks.url().replace(SOCKS_PASSWORD, "wrong");
+    let err = h.engine.test_proxy(&ProxyTarget::Url(wrong)).await.unwrap_err();
+    assert!(err.to_string().contains("refused its user name or password"), "{err}");
+    socks.stop();
+    let err = h.engine.test_proxy(&ProxyTarget::Url(socks.url())).await.unwrap_err();
+    assert!(err.to_string().contains(&format!("the proxy 127.0.0.1:{} cannot be reached", socks.port())), "{err}");
+    assert!(!err.to_string().contains(SOCKS_PASSWORD), "{err}");
+    assert_eq!(echo.hits(), 1, "nothing reached the echo page without the proxy");
+}
