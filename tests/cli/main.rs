@@ -11,6 +11,7 @@ use serde_json::Value;
 mod api;
 mod import;
 mod kill;
+mod proxies;
 mod send;
 mod watch;
 
