@@ -108,6 +108,16 @@ impl NetError {
     pub fn is_proxy(&self) -> bool {
         !matches!(self, NetError::Direct { .. })
     }
+
+    /// The proxy's host:port, when the failure names one.
+    pub fn proxy(&self) -> Option<String> {
+        match self {
+            NetError::ProxyUnreachable { proxy, .. } | NetError::ProxyAuth { proxy } | NetError::ProxyRefused { proxy, .. } => {
+                Some(proxy.clone())
+            }
+            NetError::InvalidProxy { .. } | NetError::Direct { .. } => None,
+        }
+    }
 }
 
 fn invalid(reason: impl Into<String>) -> NetError {
