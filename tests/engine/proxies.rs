@@ -163,3 +163,89 @@ async fn a_proxy_test_reports_the_exit_ip_and_the_time_to_connect() {
     assert!(!err.to_string().contains(SOCKS_PASSWORD), "{err}");
     assert_eq!(echo.hits(), 1, "nothing reached the echo page without the proxy");
 }
+
+/// The cost of a SOCKS5 proxy, printed: a new session (TCP, TLS, login, SELECT, SEARCH,
+/// FETCH) and a poll on a reused session, direct and through microsocks, over a link with a
+/// 20 ms round trip (the fault proxy's latency, 10 ms each way) in front of both, so the
+/// path to Dovecot is the same and only the SOCKS hop differs. Run with
+/// `cargo test -p mailwatch-engine --test engine proxies::bench -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: prints figures, asserts none"]
+async fn bench_socks5_overhead_on_new_and_reused_sessions() {
+    use std::time::{Duration, Instant};
+
+    use mailwatch_testbed::FaultProxy;
+
+    const NEW: usize = 15;
+    const REUSED: usize = 40;
+    let h = Harness::start().await;
+    let dovecot: std::net::SocketAddr = ([127, 0, 0, 1], h.bed.dovecot.imaps_port()).into();
+    let open = ProxyServer::socks5(None).await;
+    let authed = ProxyServer::socks5(Some(("mw", SOCKS_PASSWORD))).await;
+    // Every user is known to Dovecot before the first login (its passwd-file is read once a
+    // second at most).
+    let mut setups = Vec::new();
+    for one_way in [Duration::ZERO, Duration::from_millis(10)] {
+        // The link: direct to Dovecot, or to the SOCKS5 proxy (which is next to Dovecot).
+        let direct_link = FaultProxy::start(dovecot).await;
+        let open_link = FaultProxy::start(([127, 0, 0, 1], open.port()).into()).await;
+        let authed_link = FaultProxy::start(([127, 0, 0, 1], authed.port()).into()).await;
+        for l in [&direct_link, &open_link, &authed_link] {
+            l.set_latency(one_way, one_way);
+        }
+        let tag = (one_way.as_millis() * 2).to_string();
+        let direct =
+            h.password_account(&format!("bench-direct-{tag}@example.org"), "pw", Some(direct_link.port())).await;
+        let via_open = h.password_account(&format!("bench-open-{tag}@example.org"), "pw", None).await;
+        let via_authed = h.password_account(&format!("bench-auth-{tag}@example.org"), "pw", None).await;
+        let open_url = format!("socks5h://127.0.0.1:{}", open_link.port());
+        let authed_url = format!("socks5h://mw:{SOCKS_PASSWORD}@127.0.0.1:{}", authed_link.port());
+        h.engine.set_account_proxy(std::slice::from_ref(&via_open), Some(&open_url)).await.unwrap();
+        h.engine.set_account_proxy(std::slice::from_ref(&via_authed), Some(&authed_url)).await.unwrap();
+        setups.push((one_way, [direct, via_open, via_authed], [direct_link, open_link, authed_link]));
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut rows = Vec::new();
+    for (one_way, emails, _links) in &setups {
+        let rtt = (*one_way * 2).as_secs_f64() * 1000.0;
+        for (name, email) in ["direct", "SOCKS5, no auth", "SOCKS5, user+password"].into_iter().zip(emails) {
+            h.engine.fetch(email, &FolderSpec::Inbox, 1, false).await.unwrap(); // warm: TLS ticket, folder
+            let mut new = Vec::new();
+            for _ in 0..NEW {
+                h.engine.forget_client(email).await;
+                let t = Instant::now();
+                h.engine.fetch(email, &FolderSpec::Inbox, 1, false).await.unwrap();
+                new.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            let mut reused = Vec::new();
+            for _ in 0..REUSED {
+                let t = Instant::now();
+                h.engine.fetch(email, &FolderSpec::Inbox, 1, false).await.unwrap();
+                reused.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            rows.push((rtt, name, median(&mut new), median(&mut reused)));
+        }
+    }
+    println!("\nSOCKS5 overhead (median ms; {NEW} new sessions, {REUSED} reused polls each)");
+    println!("{:>8}  {:<24} {:>12} {:>12}", "link RTT", "path", "new session", "reused poll");
+    for (rtt, name, new, reused) in &rows {
+        println!("{rtt:>6.0} ms  {name:<24} {new:>12.1} {reused:>12.1}");
+    }
+    for chunk in rows.chunks(3) {
+        let (rtt, _, new_direct, reused_direct) = chunk[0];
+        for (_, name, new, reused) in &chunk[1..] {
+            let extra_rt =
+                if rtt > 0.0 { format!(" = {:.1} round trips", (new - new_direct) / rtt) } else { String::new() };
+            println!(
+                "{rtt:>6.0} ms  {name:<24} new session +{:.1} ms{extra_rt}; reused poll {:+.1} ms",
+                new - new_direct,
+                reused - reused_direct
+            );
+        }
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}

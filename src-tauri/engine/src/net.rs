@@ -112,9 +112,9 @@ impl NetError {
     /// The proxy's host:port, when the failure names one.
     pub fn proxy(&self) -> Option<String> {
         match self {
-            NetError::ProxyUnreachable { proxy, .. } | NetError::ProxyAuth { proxy } | NetError::ProxyRefused { proxy, .. } => {
-                Some(proxy.clone())
-            }
+            NetError::ProxyUnreachable { proxy, .. }
+            | NetError::ProxyAuth { proxy }
+            | NetError::ProxyRefused { proxy, .. } => Some(proxy.clone()),
             NetError::InvalidProxy { .. } | NetError::Direct { .. } => None,
         }
     }
