@@ -165,7 +165,8 @@ async fn a_proxy_test_reports_the_exit_ip_and_the_time_to_connect() {
 }
 
 /// The cost of a SOCKS5 proxy, printed: a new session (TCP, TLS, login, SELECT, SEARCH,
-/// FETCH) and a poll on a reused session, direct and through microsocks, over a link with a
+/// FETCH) and a poll on a reused session, direct and through microsocks (with and without a
+/// password) and Dante, over a link with a
 /// 20 ms round trip (the fault proxy's latency, 10 ms each way) in front of both, so the
 /// path to Dovecot is the same and only the SOCKS hop differs. Run with
 /// `cargo test -p mailwatch-engine --test engine proxies::bench -- --ignored --nocapture`.
@@ -182,6 +183,7 @@ async fn bench_socks5_overhead_on_new_and_reused_sessions() {
     let dovecot: std::net::SocketAddr = ([127, 0, 0, 1], h.bed.dovecot.imaps_port()).into();
     let open = ProxyServer::socks5(None).await;
     let authed = ProxyServer::socks5(Some(("mw", SOCKS_PASSWORD))).await;
+    let dante = ProxyServer::dante().await;
     // Every user is known to Dovecot before the first login (its passwd-file is read once a
     // second at most).
     let mut setups = Vec::new();
@@ -190,7 +192,8 @@ async fn bench_socks5_overhead_on_new_and_reused_sessions() {
         let direct_link = FaultProxy::start(dovecot).await;
         let open_link = FaultProxy::start(([127, 0, 0, 1], open.port()).into()).await;
         let authed_link = FaultProxy::start(([127, 0, 0, 1], authed.port()).into()).await;
-        for l in [&direct_link, &open_link, &authed_link] {
+        let dante_link = FaultProxy::start(([127, 0, 0, 1], dante.port()).into()).await;
+        for l in [&direct_link, &open_link, &authed_link, &dante_link] {
             l.set_latency(one_way, one_way);
         }
         let tag = (one_way.as_millis() * 2).to_string();
@@ -198,17 +201,26 @@ async fn bench_socks5_overhead_on_new_and_reused_sessions() {
             h.password_account(&format!("bench-direct-{tag}@example.org"), "pw", Some(direct_link.port())).await;
         let via_open = h.password_account(&format!("bench-open-{tag}@example.org"), "pw", None).await;
         let via_authed = h.password_account(&format!("bench-auth-{tag}@example.org"), "pw", None).await;
+        let via_dante = h.password_account(&format!("bench-dante-{tag}@example.org"), "pw", None).await;
+        let dante_url = format!("socks5h://127.0.0.1:{}", dante_link.port());
+        h.engine.set_account_proxy(std::slice::from_ref(&via_dante), Some(&dante_url)).await.unwrap();
         let open_url = format!("socks5h://127.0.0.1:{}", open_link.port());
         let authed_url = format!("socks5h://mw:{SOCKS_PASSWORD}@127.0.0.1:{}", authed_link.port());
         h.engine.set_account_proxy(std::slice::from_ref(&via_open), Some(&open_url)).await.unwrap();
         h.engine.set_account_proxy(std::slice::from_ref(&via_authed), Some(&authed_url)).await.unwrap();
-        setups.push((one_way, [direct, via_open, via_authed], [direct_link, open_link, authed_link]));
+        setups.push((
+            one_way,
+            [direct, via_open, via_authed, via_dante],
+            [direct_link, open_link, authed_link, dante_link],
+        ));
     }
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let mut rows = Vec::new();
     for (one_way, emails, _links) in &setups {
         let rtt = (*one_way * 2).as_secs_f64() * 1000.0;
-        for (name, email) in ["direct", "SOCKS5, no auth", "SOCKS5, user+password"].into_iter().zip(emails) {
+        for (name, email) in
+            ["direct", "microsocks, no auth", "microsocks, user+pass", "dante, no auth"].into_iter().zip(emails)
+        {
             h.engine.fetch(email, &FolderSpec::Inbox, 1, false).await.unwrap(); // warm: TLS ticket, folder
             let mut new = Vec::new();
             for _ in 0..NEW {
@@ -231,7 +243,7 @@ async fn bench_socks5_overhead_on_new_and_reused_sessions() {
     for (rtt, name, new, reused) in &rows {
         println!("{rtt:>6.0} ms  {name:<24} {new:>12.1} {reused:>12.1}");
     }
-    for chunk in rows.chunks(3) {
+    for chunk in rows.chunks(4) {
         let (rtt, _, new_direct, reused_direct) = chunk[0];
         for (_, name, new, reused) in &chunk[1..] {
             let extra_rt =

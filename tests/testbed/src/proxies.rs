@@ -1,6 +1,8 @@
 //! Real proxies on loopback: Debian's `microsocks` (SOCKS5, optional user name and password,
-//! names resolved by the proxy) and `tinyproxy` (HTTP CONNECT and plain HTTP forwarding,
-//! optional Basic authentication). Each runs in the foreground on a free port, logs every
+//! names resolved by the proxy), `tinyproxy` (HTTP CONNECT and plain HTTP forwarding,
+//! optional Basic authentication) and `danted` (Dante's SOCKS5 server, without
+//! authentication here; unlike microsocks it sets TCP_NODELAY, so its small writes are not
+//! held back by Nagle's algorithm, which matters for timing). Each runs in the foreground on a free port, logs every
 //! connection it makes, and can be stopped and started again on the same port.
 //!
 //! ```ignore
@@ -25,6 +27,8 @@ pub enum ProxyServerKind {
     Socks5,
     /// tinyproxy.
     Http,
+    /// danted (SOCKS5, no authentication).
+    Dante,
 }
 
 /// A running (or stopped) proxy.
@@ -43,6 +47,11 @@ impl ProxyServer {
         Self::new(ProxyServerKind::Socks5, auth).await
     }
 
+    /// Starts danted (Dante's SOCKS5 server, no authentication) on a free loopback port.
+    pub async fn dante() -> ProxyServer {
+        Self::new(ProxyServerKind::Dante, None).await
+    }
+
     /// Starts tinyproxy on a free loopback port.
     pub async fn http(auth: Option<(&str, &str)>) -> ProxyServer {
         Self::new(ProxyServerKind::Http, auth).await
@@ -52,6 +61,7 @@ impl ProxyServer {
         let dir = TempDir::new(match kind {
             ProxyServerKind::Socks5 => "socks",
             ProxyServerKind::Http => "httpproxy",
+            ProxyServerKind::Dante => "dante",
         });
         let log = dir.path().join("proxy.log");
         let mut p = ProxyServer {
@@ -98,7 +108,31 @@ impl ProxyServer {
                 c.arg("-d").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null());
                 c
             }
+            ProxyServerKind::Dante => {
+                let conf = self.dir.path().join("danted.conf");
+                let user = if unsafe { libc::geteuid() } == 0 {
+                    "user.privileged: root\nuser.unprivileged: nobody\n"
+                } else {
+                    ""
+                };
+                let text = format!(
+                    "logoutput: {}\ninternal: 127.0.0.1 port = {port}\nexternal: 127.0.0.1\nclientmethod: none\nsocksmethod: none\n{user}\
+                     client pass {{ from: 127.0.0.0/8 to: 0.0.0.0/0 log: connect }}\n\
+                     socks pass {{ from: 127.0.0.0/8 to: 0.0.0.0/0 log: connect }}\n",
+                    self.log.display()
+                );
+                std::fs::write(&conf, text).expect("the danted config is written");
+                let mut c = Command::new(if std::path::Path::new("/usr/sbin/danted").exists() {
+                    "/usr/sbin/danted"
+                } else {
+                    "danted"
+                });
+                c.arg("-f").arg(&conf).arg("-N").arg("1").arg("-p").arg(self.dir.path().join("danted.pid"));
+                c.stdout(Stdio::null()).stderr(Stdio::null());
+                c
+            }
         };
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd.stdin(Stdio::null()).spawn().unwrap_or_else(|e| {
             panic!("cannot start {:?} (install microsocks and tinyproxy: .ci/setup.sh --test): {e}", self.kind)
         });
@@ -118,7 +152,9 @@ impl ProxyServer {
     /// Stops the program (SIGKILL, then waits for it): its port refuses connections after.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
+            // Dante forks workers: the whole group goes.
+            // SAFETY: the child leads its own process group (process_group(0) at spawn).
+            unsafe { libc::killpg(c.id() as libc::pid_t, libc::SIGKILL) };
             let _ = c.wait();
         }
     }
@@ -131,7 +167,7 @@ impl ProxyServer {
     /// Its URL, with the user name and password when it has them.
     pub fn url(&self) -> String {
         let scheme = match self.kind {
-            ProxyServerKind::Socks5 => "socks5h",
+            ProxyServerKind::Socks5 | ProxyServerKind::Dante => "socks5h",
             ProxyServerKind::Http => "http",
         };
         match &self.auth {
@@ -154,6 +190,8 @@ impl ProxyServer {
             .lines()
             .filter(|l| match self.kind {
                 ProxyServerKind::Socks5 => l.contains("connected to ") && l.trim_end().ends_with(&needle),
+                // `pass(1): tcp/connect [: CLIENT PROXY -> LOCAL 127.0.0.1.PORT`
+                ProxyServerKind::Dante => l.contains("tcp/connect") && l.trim_end().ends_with(&format!(".{port}")),
                 ProxyServerKind::Http => {
                     l.contains("Request (") && (l.contains(&format!("{needle} ")) || l.contains(&format!("{needle}/")))
                 }
