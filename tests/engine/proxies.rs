@@ -261,3 +261,96 @@ fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_is_sent_only_through_the_accounts_proxy_on_both_tls_modes() {
+    use mailwatch_engine::account::{AccountSpec, Provider, Tls};
+    use mailwatch_engine::engine::NewSecret;
+    use mailwatch_engine::secrets::Secret;
+    use mailwatch_engine::smtp::compose::Draft;
+    use mailwatch_testbed::{Postfix, PostfixOptions};
+
+    let h = Harness::start().await;
+    let postfix = Postfix::start(&h.bed.dovecot, PostfixOptions::default()).await;
+    let socks = ProxyServer::socks5(Some(("mw", SOCKS_PASSWORD))).await;
+    let http = ProxyServer::http(None).await;
+    let mut senders = Vec::new();
+    for (email, port, tls, proxy) in [
+        ("xan@example.org", postfix.submission_port(), Tls::Starttls, socks.url()),
+        ("yul@example.org", postfix.submissions_port(), Tls::Implicit, http.url()),
+    ] {
+        h.bed.dovecot.add_user(email, "pw");
+        let spec = AccountSpec {
+            email: email.into(),
+            provider: Some(Provider::Imap),
+            imap_host: Some("127.0.0.1".into()),
+            imap_port: Some(h.bed.dovecot.imaps_port()),
+            tls: Some(Tls::Implicit),
+            smtp_host: Some("127.0.0.1".into()),
+            smtp_port: Some(port),
+            smtp_tls: Some(tls),
+            proxy: Some(proxy),
+            ..Default::default()
+        };
+        h.engine.add_account(&spec, NewSecret::Password(Secret::new("pw"))).await.expect("added");
+        senders.push((email, port));
+    }
+    for (email, _) in &senders {
+        let draft = Draft {
+            from: (*email).into(),
+            to: vec!["zed@example.org".into()],
+            subject: "through the proxy".into(),
+            text: Some("Your code is 551234.".into()),
+            ..Default::default()
+        };
+        h.engine.send(&draft).await.unwrap_or_else(|e| panic!("{email}: {e}\n{socks}\n{http}"));
+    }
+    assert_eq!(socks.connections_to(postfix.submission_port()), 1, "STARTTLS submission through SOCKS5:\n{socks}");
+    assert_eq!(http.connections_to(postfix.submissions_port()), 1, "implicit TLS through CONNECT:\n{http}");
+    assert_eq!(postfix.connections(), 2, "Postfix saw exactly the two proxied connections:\n{postfix}");
+
+    // The proxy down: the send fails naming it, and Postfix sees nothing new.
+    let mut socks = socks;
+    socks.stop();
+    h.engine.forget_client("xan@example.org").await;
+    let draft = Draft {
+        from: "xan@example.org".into(),
+        to: vec!["zed@example.org".into()],
+        subject: "never sent".into(),
+        text: Some("x".into()),
+        ..Default::default()
+    };
+    let err = h.engine.send(&draft).await.unwrap_err();
+    assert!(err.to_string().contains(&format!("the proxy 127.0.0.1:{} cannot be reached", socks.port())), "{err}");
+    assert!(!err.to_string().contains(SOCKS_PASSWORD), "{err}");
+    assert_eq!(postfix.connections(), 2, "nothing went direct to Postfix:\n{postfix}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_tickets_are_kept_per_proxy_and_server() {
+    // One login process, so one ticket key: every connection could resume, were it allowed.
+    let opts = mailwatch_testbed::DovecotOptions {
+        extra_config: "service imap-login {\n  process_min_avail = 1\n  process_limit = 1\n}\n".into(),
+        ..Default::default()
+    };
+    let h = Harness::with_bed(test_config(), None, mailwatch_testbed::TestBed::start_with(opts).await).await;
+    let (one, two) = (ProxyServer::socks5(None).await, ProxyServer::dante().await);
+    let direct = h.password_account("ada@example.org", "pw", None).await;
+    let first = h.password_account("bea@example.org", "pw", None).await;
+    let second = h.password_account("cy@example.org", "pw", None).await;
+    h.engine.set_account_proxy(std::slice::from_ref(&first), Some(&one.url())).await.unwrap();
+    h.engine.set_account_proxy(std::slice::from_ref(&second), Some(&two.url())).await.unwrap();
+    let handshakes = |h: &Harness| {
+        let t = h.engine.stats().tls;
+        (t.tls_full_handshakes, t.tls_resumed_handshakes)
+    };
+    h.engine.fetch(&direct, &FolderSpec::Inbox, 1, false).await.unwrap();
+    assert_eq!(handshakes(&h), (1, 0), "the server is new");
+    h.engine.fetch(&first, &FolderSpec::Inbox, 1, false).await.unwrap();
+    assert_eq!(handshakes(&h), (2, 0), "through a proxy the direct route's ticket is not shown");
+    h.engine.forget_client(&first).await;
+    h.engine.fetch(&first, &FolderSpec::Inbox, 1, false).await.unwrap();
+    assert_eq!(handshakes(&h), (2, 1), "the same proxy and server resume");
+    h.engine.fetch(&second, &FolderSpec::Inbox, 1, false).await.unwrap();
+    assert_eq!(handshakes(&h), (3, 1), "another proxy starts with no ticket");
+}

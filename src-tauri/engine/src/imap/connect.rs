@@ -339,3 +339,20 @@ fn map_auth_error(endpoint: &str, user: &str, e: async_imap::error::Error) -> Im
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_proxy_route_has_its_own_ticket_cache() {
+        let tls = TlsSetup::new(None).unwrap();
+        let direct = tls.config_for(None);
+        let a = tls.config_for(Some("socks5h://u-1@h:1"));
+        let again = tls.config_for(Some("socks5h://u-1@h:1"));
+        let b = tls.config_for(Some("socks5h://u-2@h:1"));
+        assert!(Arc::ptr_eq(&direct, &tls.config), "direct connections share the one cache");
+        assert!(Arc::ptr_eq(&a, &again), "one route keeps its cache from connection to connection");
+        assert!(!Arc::ptr_eq(&a, &b) && !Arc::ptr_eq(&a, &direct), "routes never share tickets");
+    }
+}
