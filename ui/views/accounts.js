@@ -459,17 +459,16 @@ function fillRow(el, row, now) {
     iconButton("edit", "✎", t("accounts.action.edit.title")),
     button("remove", "✕", t("accounts.action.remove.title")),
   );
-  const provider = cell("muted", providerName(row.provider));
   if (row.group || row.tags?.length || row.proxy) {
     const labels = document.createElement("span");
     labels.className = "small labels";
-    labels.textContent = [row.group, ...(row.tags ?? []).map((tag) => `#${tag}`)].filter(Boolean).join(" ");
-    provider.append(" ", labels);
-    provider.title = t("accounts.labels.title", {
+    labels.textContent = [row.group, ...(row.tags ?? []).map((tag) => `#${tag}`), row.proxy ? "⇄" : ""].filter(Boolean).join(" ");
+    address.after(labels);
+    labels.title = t("accounts.labels.title", {
       group: row.group ?? t("accounts.group.none"),
       tags: (row.tags ?? []).join(", ") || "—",
       proxy: row.proxy ?? t("accounts.proxy.none"),
     });
   }
-  el.replaceChildren(email, provider, statusCell, codeCell, cell("muted", age(row.lastCheck, now)), actions);
+  el.replaceChildren(email, cell("muted", providerName(row.provider)), statusCell, codeCell, cell("muted", age(row.lastCheck, now)), actions);
 }
