@@ -64,6 +64,11 @@ async fn groups_tags_and_proxies_from_import_to_proxy_test() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(http.connections_to(imaps), 1, "ivy's IMAP went through the group's HTTP proxy:\n{http}");
     assert_eq!(http.connections_to(oauth), 1, "and so did its token request:\n{http}");
+    let watch = cli.run(&["watch", "--group", "shop-2", "--for", "1"]);
+    assert_eq!(watch.code, 0, "{watch:?}");
+    assert!(watch.stderr.contains("watching 1 account(s)"), "only the group's one account is watched: {watch:?}");
+    let none = cli.run(&["watch", "--tag", "no-such-tag", "--for", "1"]);
+    assert_eq!(none.code, 2, "a filter that matches nothing is refused: {none:?}");
     let groups = cli.run(&["groups", "list", "--json"]).json();
     assert_eq!(groups[1]["name"], "shop-2");
     assert_eq!(groups[1]["proxy"], http.url());
