@@ -354,3 +354,41 @@ async fn tls_tickets_are_kept_per_proxy_and_server() {
     h.engine.fetch(&second, &FolderSpec::Inbox, 1, false).await.unwrap();
     assert_eq!(handshakes(&h), (3, 1), "another proxy starts with no ticket");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_resolves_the_servers_name_and_wrong_credentials_are_named() {
+    use mailwatch_engine::account::{AccountSpec, Provider, Tls};
+    use mailwatch_engine::engine::NewSecret;
+    use mailwatch_engine::secrets::Secret;
+
+    let echo = IpEcho::start().await;
+    let mut cfg = test_config();
+    cfg.proxy.echo_url = echo.url();
+    let h = Harness::with_config(cfg).await;
+    let socks = ProxyServer::socks5(None).await;
+    h.bed.dovecot.add_user("dan@example.org", "pw");
+    let spec = AccountSpec {
+        email: "dan@example.org".into(),
+        provider: Some(Provider::Imap),
+        imap_host: Some("localhost".into()),
+        imap_port: Some(h.bed.dovecot.imaps_port()),
+        tls: Some(Tls::Implicit),
+        proxy: Some(socks.url()),
+        ..Default::default()
+    };
+    h.engine.add_account(&spec, NewSecret::Password(Secret::new("pw"))).await.unwrap();
+    h.engine.fetch("dan@example.org", &FolderSpec::Inbox, 1, false).await.unwrap_or_else(|e| panic!("{e}\n{socks}"));
+    let asked = format!("connected to localhost:{}", h.bed.dovecot.imaps_port());
+    assert!(socks.log().contains(&asked), "the name went to the proxy unresolved (socks5h):\n{socks}");
+
+    let http = ProxyServer::http(Some(("mw", HTTP_PASSWORD))).await;
+    let wrong = http.url().replace(HTTP_PASSWORD, "not-it");
+    let err = h.engine.test_proxy(&ProxyTarget::Url(wrong)).await.unwrap_err();
+    assert_eq!(err.code(), "proxy_error", "{err}");
+    assert!(
+        err.to_string().contains(&format!("the proxy 127.0.0.1:{} refused its user name or password", http.port())),
+        "{err}"
+    );
+    let ok = h.engine.test_proxy(&ProxyTarget::Url(http.url())).await.unwrap_or_else(|e| panic!("{e}\n{http}"));
+    assert_eq!(ok.exit_ip.as_deref(), Some("127.0.0.1"), "{ok:?}");
+}

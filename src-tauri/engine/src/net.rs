@@ -392,7 +392,9 @@ async fn http_connect(proxy: &Proxy, mut tcp: TcpStream, name: &str, target: &st
     }
     match response.code {
         Some(200..=299) => Ok(tcp),
-        Some(407) => Err(NetError::ProxyAuth { proxy: name.to_string() }),
+        // 407 is the standard answer; some proxies (tinyproxy) answer 401. Either way the
+        // server was never reached, so it is about the proxy's credentials.
+        Some(401 | 407) => Err(NetError::ProxyAuth { proxy: name.to_string() }),
         Some(code) => Err(refused(format!("HTTP {code} {}", response.reason.unwrap_or("")).trim_end().to_string())),
         None => Err(refused("its answer to CONNECT has no status".into())),
     }
