@@ -66,7 +66,9 @@ fn parse_line(line: &str) -> Result<ImportRecord, Problem> {
     let mut unknown = Vec::new();
     let last = fields.len().saturating_sub(1);
     for (i, f) in fields.iter().enumerate() {
-        if record.proxy.is_none() && (is_proxy_url(f) || (i > 0 && i == last && is_colon_proxy(f))) {
+        // The colon form only last, and only after the secret: a password may look like one.
+        let after_secret = i > 0 || record.password.is_some();
+        if record.proxy.is_none() && (is_proxy_url(f) || (after_secret && i == last && is_colon_proxy(f))) {
             record.proxy = Some(Secret::new(f.as_str()));
         } else if is_guid(f) && record.client_id.is_none() {
             record.client_id = Some(f.clone());

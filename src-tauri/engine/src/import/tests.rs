@@ -318,12 +318,15 @@ fn groups_come_from_headers_or_columns_and_proxies_from_any_format() {
          a@outlook.com----{t}----{GUID}----socks5://u-{{session}}:s3cret@127.0.0.1:1080\n\
          b@outlook.com----pw----{t}----{GUID}----10.1.2.3:8000:bob:hunter2\n\
          #group\n\
-         c@example.org----pw----127.0.0.1----10993\n"
+         c@example.org----pw----127.0.0.1----10993\n\
+         d@example.org:pw----proxy.example.net:1080\n"
     );
     let p = ok(&text, ImportFormat::Auto);
     let groups: Vec<Option<&str>> = p.records.iter().map(|r| r.group.as_deref()).collect();
-    assert_eq!(groups, vec![Some("shop-A"), Some("shop-A"), None], "`#group` alone ends the group");
-    let planned: Vec<PlannedAccount> = p.records.iter().map(|r| r.plan(&ImportDefaults::default()).unwrap()).collect();
+    assert_eq!(groups, vec![Some("shop-A"), Some("shop-A"), None, None], "`#group` alone ends the group");
+    assert!(p.records[3].proxy.is_some(), "`email:password----host:port` has a proxy");
+    let defaults = ImportDefaults { imap_host: Some("127.0.0.1".into()), ..Default::default() };
+    let planned: Vec<PlannedAccount> = p.records.iter().map(|r| r.plan(&defaults).unwrap()).collect();
     assert_eq!(planned[0].account.proxy.as_deref(), Some("socks5h://u-{session}@127.0.0.1:1080"));
     assert_eq!(
         planned[0].proxy_secret.as_ref().map(|(k, s)| (k.as_str(), s.expose())),
@@ -331,6 +334,7 @@ fn groups_come_from_headers_or_columns_and_proxies_from_any_format() {
     );
     assert_eq!(planned[1].account.proxy.as_deref(), Some("socks5h://bob@10.1.2.3:8000"), "the colon form is SOCKS5");
     assert_eq!((planned[2].account.proxy.as_ref(), planned[2].account.imap.port), (None, 10993));
+    assert_eq!(planned[3].account.proxy.as_deref(), Some("socks5h://proxy.example.net:1080"));
     for p in &planned {
         let shown = format!("{:?}", p.account);
         assert!(
