@@ -265,6 +265,13 @@ impl Proxy {
         self.url.to_string()
     }
 
+    /// What tells HTTP clients built for this proxy apart: the route and a hash of the
+    /// password, so a client built with an old password is not used after it changed.
+    pub fn client_key(&self) -> String {
+        let pw = self.password.as_ref().map(|p| crate::secrets::fnv1a(p.expose().as_bytes())).unwrap_or(0);
+        format!("{} {pw:016x}", self.route())
+    }
+
     /// `text` with the password (plain or percent-encoded) masked, for a library's error
     /// message that might quote the proxy URL it was given.
     pub fn scrub(&self, text: &str) -> String {

@@ -118,7 +118,7 @@ impl OAuthError {
 pub struct OAuth {
     http: reqwest::Client,
     cfg: HttpConfig,
-    /// One client per proxied route.
+    /// One client per proxied route (and password).
     proxied: Mutex<HashMap<String, reqwest::Client>>,
     per_host: usize,
     default_lifetime: Duration,
@@ -151,7 +151,7 @@ impl OAuth {
     /// [`OAuthError::Client`] when the client cannot be built.
     pub fn client_for(&self, proxy: Option<&Proxy>) -> Result<reqwest::Client, OAuthError> {
         let Some(proxy) = proxy else { return Ok(self.http.clone()) };
-        let route = proxy.route();
+        let route = proxy.client_key();
         if let Some(c) = self.proxied.lock().unwrap_or_else(|e| e.into_inner()).get(&route) {
             return Ok(c.clone());
         }
