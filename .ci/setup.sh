@@ -2,6 +2,7 @@
 # Installs what Mailwatch needs on Debian 12 and is not there yet, and nothing else.
 #   .ci/setup.sh --app    what building and running the desktop app needs
 #   .ci/setup.sh --test   that, plus the test bed (Dovecot with LMTP, Postfix, gnome-keyring,
+#                         microsocks, dante-server and tinyproxy (SOCKS5 and HTTP CONNECT proxies),
 #                         Xvfb, dunst, WebKitWebDriver and tauri-driver, node for the UI's
 #                         unit tests, cargo-fuzz)
 set -euo pipefail
@@ -12,7 +13,7 @@ case "$mode" in --app | --test) ;; *) echo "usage: $0 [--app|--test]" >&2; exit 
 app_packages=(build-essential pkg-config curl wget file libssl-dev libwebkit2gtk-4.1-dev
   libxdo-dev libayatana-appindicator3-dev librsvg2-dev fonts-noto-cjk)
 test_packages=(dovecot-core dovecot-imapd dovecot-lmtpd postfix gnome-keyring dbus-x11 libsecret-tools xvfb xdotool
-  imagemagick webkit2gtk-driver dunst libnotify-bin dbus xclip nodejs)
+  imagemagick webkit2gtk-driver dunst libnotify-bin dbus xclip nodejs microsocks tinyproxy dante-server)
 
 wanted=("${app_packages[@]}")
 [ "$mode" = --test ] && wanted+=("${test_packages[@]}")
@@ -41,6 +42,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "Stopping the system Postfix the package started (the tests run their own)"
     $sudo systemctl disable --now postfix >/dev/null 2>&1 || true
   fi
+  for service in tinyproxy danted; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+      echo "Stopping the system $service the package started (the tests run their own)"
+      $sudo systemctl disable --now "$service" >/dev/null 2>&1 || true
+    fi
+  done
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -16,7 +16,7 @@ import { WaitDialog } from "./views/wait.js";
 import { AccountEditor } from "./views/editor.js";
 import { ImportDialog } from "./views/import.js";
 import { ComposeDialog } from "./views/compose.js";
-import { confirmDialog } from "./views/confirm.js";
+import { confirmDialog, promptDialog } from "./views/confirm.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -142,6 +142,7 @@ const accounts = new AccountsView({
   status: (row) => showStatus(row),
   copy,
   bulk: (action, emails) => bulk(action, emails),
+  groupProxy: (group) => setGroupProxy(group),
 });
 
 const codes = new CodesView({ copy, open: openLink, save: saveFile, forward: (record) => compose.open(forwardDraft(record), t("compose.forward")) });
@@ -174,9 +175,68 @@ async function remove(row) {
   }
 }
 
+/** Asks for a group and puts the accounts in it (an empty name: in no group). */
+async function setGroup(emails) {
+  const current = accounts.byEmail?.get(emails[0])?.group ?? "";
+  const group = await promptDialog(t("groupDialog.title", { count: emails.length }), t("groupDialog.text"), t("groupDialog.ok"), {
+    value: current,
+    placeholder: t("groupDialog.placeholder"),
+  });
+  if (group === null) return;
+  try {
+    const n = await ipc.setAccountGroup(emails, group || null);
+    toast(group ? t("toast.grouped", { count: n, group }) : t("toast.ungrouped", { count: n }));
+  } catch (error) {
+    showError(error, "error.group");
+  }
+  return reload();
+}
+
+/** Asks for a proxy URL and gives it to the accounts as their own (empty: none). */
+async function setProxy(emails) {
+  const url = await promptDialog(t("proxyDialog.title", { count: emails.length }), t("proxyDialog.text"), t("proxyDialog.ok"), {
+    value: accounts.byEmail?.get(emails[0])?.proxy ?? "",
+    placeholder: "socks5://user:password@host:1080",
+    hint: t("proxyDialog.hint"),
+  });
+  if (url === null) return;
+  try {
+    const n = await ipc.setAccountProxy(emails, url || null);
+    toast(url ? t("toast.proxySet", { count: n }) : t("toast.proxyCleared", { count: n }));
+  } catch (error) {
+    showError(error, "error.proxy");
+  }
+  return reload();
+}
+
+/** Asks for a group's proxy URL (empty: none). */
+async function setGroupProxy(group) {
+  let current = "";
+  try {
+    current = (await ipc.listGroups()).find((g) => g.name === group)?.proxy ?? "";
+  } catch {
+    // The field starts empty; saving still works.
+  }
+  const url = await promptDialog(t("groupProxyDialog.title", { group }), t("groupProxyDialog.text"), t("proxyDialog.ok"), {
+    value: current,
+    placeholder: "socks5://user:password@host:1080",
+    hint: t("proxyDialog.hint"),
+  });
+  if (url === null) return;
+  try {
+    await ipc.setGroupProxy(group, url || null);
+    toast(t(url ? "toast.groupProxySet" : "toast.groupProxyCleared", { group }));
+  } catch (error) {
+    showError(error, "error.proxy");
+  }
+  return reload();
+}
+
 /** What the selection bar (and W or Delete on a selection) does to several accounts. */
 async function bulk(action, emails) {
   if (!emails.length) return;
+  if (action === "group") return setGroup(emails);
+  if (action === "proxy") return setProxy(emails);
   if (action === "watch" || action === "unwatch") return setWatching(emails, action === "watch");
   if (action === "export") {
     try {

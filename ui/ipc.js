@@ -80,6 +80,14 @@ export const cancelBatch = () => call("cancel_batch");
 export const refreshTokens = (emails) => call("refresh_tokens", { emails });
 /** The accounts as CSV, without secrets. */
 export const exportAccounts = (emails) => call("export_accounts", { emails });
+/** Puts the accounts in `group` (null or blank: in none); resolves how many changed. */
+export const setAccountGroup = (emails, group) => call("set_account_group", { emails, group });
+/** Gives the accounts their own proxy URL (null or blank: none); the password goes to the keyring. */
+export const setAccountProxy = (emails, proxy) => call("set_account_proxy", { emails, proxy });
+/** Gives a group its proxy URL (null or blank: none). */
+export const setGroupProxy = (group, proxy) => call("set_group_proxy", { group, proxy });
+/** Every group: `{name, proxy, accounts}`. */
+export const listGroups = () => call("list_groups");
 /** Asks where to save `text` (suggesting `name`, under the dialog title `title`); resolves `false` if the user cancelled. */
 export const saveReport = (name, text, title) => call("save_report", { name, text, title });
 

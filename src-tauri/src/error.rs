@@ -109,6 +109,11 @@ fn args_of(err: &EngineError) -> BTreeMap<&'static str, String> {
                 put("secs", &after.as_secs());
             }
             ImapError::NoSuchFolder { folder } => put("folder", folder),
+            ImapError::Proxy { endpoint, source } => {
+                put("endpoint", endpoint);
+                put("proxy", &source.proxy().unwrap_or_default());
+                put("reason", source);
+            }
             ImapError::Refused { endpoint, reason, .. } => {
                 put("endpoint", endpoint);
                 put("reason", reason);
@@ -124,6 +129,11 @@ fn args_of(err: &EngineError) -> BTreeMap<&'static str, String> {
                 put("email", email);
                 put("reason", reply);
             }
+            SmtpError::Proxy { endpoint, source } => {
+                put("endpoint", endpoint);
+                put("proxy", &source.proxy().unwrap_or_default());
+                put("reason", source);
+            }
             _ => {}
         },
         EngineError::Graph(mailwatch_engine::graph::GraphError::Refused { email, message, .. }) => {
@@ -132,6 +142,10 @@ fn args_of(err: &EngineError) -> BTreeMap<&'static str, String> {
             put("reason", message);
         }
         EngineError::NoChannel { email, .. } => put("email", email),
+        EngineError::Proxy(source) => {
+            put("proxy", &source.proxy().unwrap_or_default());
+            put("reason", source);
+        }
         EngineError::OAuth(
             OAuthError::Rejected { email, .. }
             | OAuthError::Unreachable { email, .. }

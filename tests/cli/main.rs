@@ -12,6 +12,7 @@ mod api;
 mod graph;
 mod import;
 mod kill;
+mod proxies;
 mod send;
 mod watch;
 

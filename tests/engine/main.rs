@@ -15,6 +15,7 @@ mod import;
 mod layers;
 mod oauth;
 mod pool_limits;
+mod proxies;
 mod push;
 mod secrets;
 mod send;

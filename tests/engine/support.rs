@@ -64,11 +64,15 @@ impl Harness {
     /// `secrets`: a stand-in store for what the real keyring cannot be made to do on cue;
     /// `None` is the real Secret Service.
     pub async fn with_secrets(config: Config, secrets: Option<Arc<dyn SecretStore>>) -> Harness {
+        Harness::with_bed(config, secrets, TestBed::start().await).await
+    }
+
+    /// Over a test bed started by the caller (a Dovecot with options of its own).
+    pub async fn with_bed(config: Config, secrets: Option<Arc<dyn SecretStore>>, bed: TestBed) -> Harness {
         let secrets = secrets.unwrap_or_else(|| {
             mailwatch_testbed::keyring::require_secret_service();
             Arc::new(KeyringSecrets::default())
         });
-        let bed = TestBed::start().await;
         let dir = tempfile::tempdir().expect("a temp dir for the data dir");
         let events = Arc::new(Recorder::default());
         let options = EngineOptions {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 
 import { age, countdown, progressLine, sentence, providerName } from "../../ui/lib/format.js";
 import { visibleRange, scrollToReveal } from "../../ui/lib/virtual.js";
-import { displayStatus, filterAccounts, countByStatus, statusAdvice } from "../../ui/lib/accounts.js";
+import { displayStatus, filterAccounts, countByStatus, statusAdvice, groupsOf, tagsOf, NO_GROUP } from "../../ui/lib/accounts.js";
 
 test("ages read like a person would say them (Intl's narrow relative times)", () => {
   const now = 1_000_000 * 1000;
@@ -79,4 +79,22 @@ test("filters by status, where ok includes watched accounts", () => {
   assert.deepEqual(filterAccounts(rows, "", "ok").map((r) => r.email), ["ann@outlook.com", "dee@outlook.com"]);
   assert.deepEqual(filterAccounts(rows, "", "needs-reauth").map((r) => r.email), ["bob@gmail.com"]);
   assert.deepEqual(countByStatus(rows), { all: 4, watching: 1, ok: 2, "needs-reauth": 1, error: 1 });
+});
+
+test("accounts filter by group and tag, and the search finds them too", () => {
+  const rows = [
+    { email: "a@x.com", group: "shop-1", tags: ["vip", "new"] },
+    { email: "b@x.com", group: "shop-2", tags: ["new"] },
+    { email: "c@x.com", tags: [] },
+    { email: "d@x.com", group: "shop-1" },
+  ];
+  const emails = (list) => list.map((r) => r.email);
+  assert.deepEqual(groupsOf(rows), ["shop-1", "shop-2"]);
+  assert.deepEqual(tagsOf(rows), ["new", "vip"]);
+  assert.deepEqual(emails(filterAccounts(rows, "", "all", "shop-1")), ["a@x.com", "d@x.com"]);
+  assert.deepEqual(emails(filterAccounts(rows, "", "all", NO_GROUP)), ["c@x.com"], "accounts in no group");
+  assert.deepEqual(emails(filterAccounts(rows, "", "all", "", "new")), ["a@x.com", "b@x.com"]);
+  assert.deepEqual(emails(filterAccounts(rows, "", "all", "shop-1", "new")), ["a@x.com"], "group and tag together");
+  assert.deepEqual(emails(filterAccounts(rows, "vip")), ["a@x.com"], "the search looks at tags");
+  assert.deepEqual(emails(filterAccounts(rows, "shop-2")), ["b@x.com"], "and at the group");
 });

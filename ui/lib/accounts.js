@@ -63,10 +63,29 @@ export function sortAccounts(rows, order = "added") {
   return by ? [...rows].sort(by) : [...rows];
 }
 
-/** Rows whose address or provider contains every word of `query`, with the filter applied. */
-export function filterAccounts(rows, query = "", filter = "all") {
+/** The group filter's value for "accounts in no group" (a group name never holds a control character). */
+export const NO_GROUP = "\u0001none";
+
+/** The groups the rows are in, sorted. */
+export function groupsOf(rows) {
+  return [...new Set(rows.map((r) => r.group).filter(Boolean))].sort((a, b) => a.localeCompare(b));
+}
+
+/** The tags the rows carry, sorted. */
+export function tagsOf(rows) {
+  return [...new Set(rows.flatMap((r) => r.tags ?? []))].sort((a, b) => a.localeCompare(b));
+}
+
+/**
+ * Rows whose address, provider, group or tags contain every word of `query`, with the status
+ * filter applied, and only those in `group` ("" for any, {@link NO_GROUP} for none) carrying
+ * `tag` ("" for any).
+ */
+export function filterAccounts(rows, query = "", filter = "all", group = "", tag = "") {
   const words = String(query).toLowerCase().split(/\s+/).filter(Boolean);
   return rows.filter((row) => {
+    if (group === NO_GROUP ? row.group : group && row.group !== group) return false;
+    if (tag && !(row.tags ?? []).includes(tag)) return false;
     if (filter !== "all") {
       const status = displayStatus(row);
       if (filter === "watching" ? !row.watching : status !== filter && !(filter === "ok" && status === "watching")) {
@@ -74,7 +93,7 @@ export function filterAccounts(rows, query = "", filter = "all") {
       }
     }
     if (!words.length) return true;
-    const haystack = `${row.email} ${row.provider ?? ""} ${row.lastCode?.service ?? ""}`.toLowerCase();
+    const haystack = `${row.email} ${row.provider ?? ""} ${row.lastCode?.service ?? ""} ${row.group ?? ""} ${(row.tags ?? []).join(" ")}`.toLowerCase();
     return words.every((w) => haystack.includes(w));
   });
 }

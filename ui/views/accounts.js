@@ -3,7 +3,7 @@
 // except the few rows that come into view. Several rows can be selected (Ctrl or Shift with a
 // click or the arrows, Ctrl+A) and acted on together from the selection bar.
 
-import { displayStatus, statusLabel, statusTone, filterAccounts, countByStatus, sortAccounts, FILTERS, SORTS } from "../lib/accounts.js";
+import { displayStatus, statusLabel, statusTone, filterAccounts, countByStatus, sortAccounts, groupsOf, tagsOf, FILTERS, SORTS, NO_GROUP } from "../lib/accounts.js";
 import { age, providerName } from "../lib/format.js";
 import { t, number } from "../lib/i18n.js";
 import { visibleRange, scrollToReveal } from "../lib/virtual.js";
@@ -12,7 +12,7 @@ const ROW_HEIGHT = 40;
 
 export class AccountsView {
   /**
-   * @param {object} actions `{wait(row), watch(row, on), messages(row), codes(row), compose(row), edit(row), remove(row), status(row), copy(text, what), bulk(action, emails)}`
+   * @param {object} actions `{wait(row), watch(row, on), messages(row), codes(row), compose(row), edit(row), remove(row), status(row), copy(text, what), bulk(action, emails), groupProxy(group)}`
    */
   constructor(actions) {
     this.actions = actions;
@@ -25,6 +25,8 @@ export class AccountsView {
     // The filter and order survive restarts (the window's own storage; no account data).
     this.filter = localStorage.getItem("mailwatch:accounts-filter") ?? "all";
     this.sort = localStorage.getItem("mailwatch:accounts-sort") ?? "added";
+    this.group = "";
+    this.tag = "";
     this.el = {
       view: document.getElementById("view-accounts"),
       loading: document.getElementById("accounts-loading"),
@@ -37,7 +39,21 @@ export class AccountsView {
       filter: document.getElementById("account-filter"),
       sort: document.getElementById("account-sort"),
       count: document.getElementById("account-count"),
+      group: document.getElementById("account-group"),
+      tag: document.getElementById("account-tag"),
+      groupProxy: document.getElementById("group-proxy"),
     };
+    this.el.group.addEventListener("change", () => {
+      this.group = this.el.group.value;
+      this.apply();
+    });
+    this.el.tag.addEventListener("change", () => {
+      this.tag = this.el.tag.value;
+      this.apply();
+    });
+    this.el.groupProxy.addEventListener("click", () => {
+      if (this.group && this.group !== NO_GROUP) this.actions.groupProxy(this.group);
+    });
     this.el.search.addEventListener("input", () => {
       this.query = this.el.search.value;
       this.apply();
@@ -150,11 +166,33 @@ export class AccountsView {
       }),
     );
     this.el.sort.value = this.sort;
+    this.renderLabels();
+  }
+
+  /** The group and tag filters: shown only when some account has a group or a tag. */
+  renderLabels() {
+    const groups = groupsOf(this.rows);
+    const tags = tagsOf(this.rows);
+    if (this.group && this.group !== NO_GROUP && !groups.includes(this.group)) this.group = "";
+    if (this.tag && !tags.includes(this.tag)) this.tag = "";
+    const option = (value, text) => {
+      const o = document.createElement("option");
+      o.value = value;
+      o.textContent = text;
+      return o;
+    };
+    this.el.group.replaceChildren(option("", t("accounts.group.all")), option(NO_GROUP, t("accounts.group.none")), ...groups.map((g) => option(g, g)));
+    this.el.group.value = this.group;
+    this.el.group.hidden = groups.length === 0;
+    this.el.tag.replaceChildren(option("", t("accounts.tag.all")), ...tags.map((tag) => option(tag, tag)));
+    this.el.tag.value = this.tag;
+    this.el.tag.hidden = tags.length === 0;
+    this.el.groupProxy.hidden = !this.group || this.group === NO_GROUP;
   }
 
   apply() {
     this.renderFilter();
-    this.shown = sortAccounts(filterAccounts(this.rows, this.query, this.filter), this.sort);
+    this.shown = sortAccounts(filterAccounts(this.rows, this.query, this.filter, this.group, this.tag), this.sort);
     const total = this.rows.length;
     this.el.empty.hidden = total !== 0;
     this.el.list.hidden = total === 0 || this.shown.length === 0;
@@ -430,6 +468,17 @@ function fillRow(el, row, now) {
   if (readsThroughGraph(row)) {
     provider.textContent = `${providerName(row.provider)} · ${t("accounts.channel.graph")}`;
     provider.title = t("accounts.channel.graph.title");
+  }
+  if (row.group || row.tags?.length || row.proxy) {
+    const labels = document.createElement("span");
+    labels.className = "small labels";
+    labels.textContent = [row.group, ...(row.tags ?? []).map((tag) => `#${tag}`), row.proxy ? "⇄" : ""].filter(Boolean).join(" ");
+    address.after(labels);
+    labels.title = t("accounts.labels.title", {
+      group: row.group ?? t("accounts.group.none"),
+      tags: (row.tags ?? []).join(", ") || "—",
+      proxy: row.proxy ?? t("accounts.proxy.none"),
+    });
   }
   el.replaceChildren(email, provider, statusCell, codeCell, cell("muted", age(row.lastCheck, now)), actions);
 }

@@ -45,6 +45,12 @@ pub struct ImportArgs {
     /// Servers for lines that name none.
     #[command(flatten)]
     server: crate::ServerArgs,
+    /// Group for lines that name none (a column or a `#group NAME` line names one).
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
+    /// A tag for every imported account (repeat for several).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
 }
 
 impl ImportArgs {
@@ -94,6 +100,8 @@ pub struct RefreshArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    filter: crate::labels::FilterArgs,
 }
 
 impl TokensCmd {
@@ -157,6 +165,8 @@ pub async fn import(engine: &Engine, a: &ImportArgs) -> Result<(), EngineError> 
             smtp_host: a.server.smtp_host.clone(),
             smtp_port: a.server.smtp_port,
             smtp_tls: a.server.smtp_tls,
+            group: a.group.clone(),
+            tags: a.tags.clone(),
         },
         verify: a.verify,
         concurrency: a.concurrency,
@@ -281,12 +291,14 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 /// Runs `tokens ...`.
 pub async fn tokens(engine: &Engine, cmd: &TokensCmd) -> Result<(), EngineError> {
     let TokensCmd::Refresh(a) = cmd;
-    if !a.all && a.emails.is_empty() {
-        return Err(invalid("name the accounts to refresh, or pass --all".into()));
-    }
+    let oauth = |acc: &mailwatch_engine::account::Account| acc.auth == mailwatch_engine::account::AuthMethod::OAuth2;
+    let emails = a
+        .filter
+        .select(engine, &a.emails, a.all, oauth)
+        .await?
+        .ok_or_else(|| invalid("name the accounts to refresh, or pass --all, --group or --tag".into()))?;
     let concurrency = a.concurrency.unwrap_or(engine.config().batch.refresh_concurrency);
-    let emails = (!a.all).then_some(a.emails.as_slice());
-    let report = engine.refresh_tokens(emails, concurrency, &progress_printer()).await?;
+    let report = engine.refresh_tokens(Some(&emails), concurrency, &progress_printer()).await?;
     if a.json {
         print_json(&report);
     } else {

@@ -8,6 +8,7 @@ mod api;
 mod bench;
 mod extract;
 mod import;
+mod labels;
 mod send;
 mod watch;
 
@@ -74,6 +75,12 @@ enum Command {
     /// Create, list and revoke keys for the local API.
     #[command(subcommand)]
     ApiKey(api::ApiKeyCmd),
+    /// List groups of accounts and their proxies.
+    #[command(subcommand)]
+    Groups(labels::GroupsCmd),
+    /// Set, clear and test proxies of accounts and groups.
+    #[command(subcommand)]
+    Proxy(labels::ProxyCmd),
 }
 
 #[derive(Args, Debug)]
@@ -90,13 +97,20 @@ enum AccountsCmd {
     Add(AddArgs),
     /// List accounts.
     List {
-        /// Print JSON: an array of objects with email, provider, status and more.
+        /// Print JSON: an array of objects with email, provider, status, group, tags, proxy
+        /// (never its password) and more.
         #[arg(long)]
         json: bool,
         /// Mask addresses.
         #[arg(long)]
         redact: bool,
+        #[command(flatten)]
+        filter: labels::FilterArgs,
     },
+    /// Put accounts in a group (one group per account), or in none with --none.
+    Group(labels::GroupArgs),
+    /// Add or remove tags on accounts.
+    Tag(labels::TagArgs),
     /// Remove an account, its cache and its keyring entry.
     Remove {
         /// The address.
@@ -166,6 +180,15 @@ struct AddArgs {
     /// Microsoft Graph base URL (default: https://graph.microsoft.com/v1.0 for Outlook).
     #[arg(long)]
     graph_url: Option<String>,
+    /// The account's group.
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
+    /// A tag for the account (repeat for several).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// The account's own proxy URL (see `proxy set`); its password goes to the keyring.
+    #[arg(long, value_name = "URL")]
+    proxy: Option<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -221,11 +244,14 @@ pub(crate) static PARTLY_FAILED: std::sync::atomic::AtomicU8 = std::sync::atomic
 /// Exit codes by kind of failure, so scripts can react without parsing text.
 fn exit_code(e: &EngineError) -> u8 {
     match e.code() {
-        "invalid_account" | "unknown_folder" | "extra_ca_invalid" | "invalid_input" | "not_oauth" => 2,
+        "invalid_account" | "unknown_folder" | "extra_ca_invalid" | "invalid_input" | "not_oauth" | "invalid_proxy" => {
+            2
+        }
         "unknown_account" => 3,
         "invalid_message" | "no_smtp_server" => 2,
         "needs_reauth" | "auth_failed" | "missing_secret" | "scope_not_granted" => 4,
         "server_unreachable"
+        | "proxy_error"
         | "tls_error"
         | "timeout"
         | "token_endpoint_unreachable"
@@ -248,8 +274,10 @@ fn main() -> ExitCode {
     let json = match &cli.command {
         Command::Accounts(AccountsCmd::List { json, .. }) | Command::Stats(JsonFlag { json }) => *json,
         Command::Accounts(AccountsCmd::Add(a)) => a.json,
-        Command::Accounts(AccountsCmd::Remove { .. }) => false,
+        Command::Accounts(AccountsCmd::Remove { .. } | AccountsCmd::Group(_) | AccountsCmd::Tag(_)) => false,
         Command::Accounts(AccountsCmd::Channel { json, .. }) => *json,
+        Command::Groups(labels::GroupsCmd::List { json }) => *json,
+        Command::Proxy(p) => p.json(),
         Command::Fetch(a) => a.json,
         Command::WaitCode(a) => a.json,
         Command::Bench(a) => a.json,
@@ -454,6 +482,9 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
                 smtp_tls: server.smtp_tls,
                 channel: a.channel,
                 graph_url: a.graph_url.clone(),
+                group: a.group.clone(),
+                tags: a.tags.clone(),
+                proxy: a.proxy.clone(),
             };
             let secret = if a.refresh_token_stdin {
                 NewSecret::RefreshToken(read_secret_from_stdin("refresh token")?)
@@ -481,8 +512,8 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
                 );
             }
         }
-        Command::Accounts(AccountsCmd::List { json, redact }) => {
-            let mut accounts = engine.accounts().await?;
+        Command::Accounts(AccountsCmd::List { json, redact, filter }) => {
+            let mut accounts = engine.accounts_matching(&filter.filter()).await?;
             if *redact {
                 for a in &mut accounts {
                     a.email = mask_email(&a.email);
@@ -490,6 +521,8 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
             }
             if *json {
                 print_json(&accounts);
+            } else if accounts.is_empty() && filter.is_set() {
+                println!("No account matches the filter.");
             } else if accounts.is_empty() {
                 println!(
                     "No accounts yet. Add one with `mailwatch-cli accounts add EMAIL --refresh-token-stdin` (or --password-stdin)."
@@ -497,13 +530,19 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
             } else {
                 for a in accounts {
                     let detail = a.status_detail.clone().map(|d| format!("  ({d})")).unwrap_or_default();
+                    let mut labels = Vec::new();
+                    labels.extend(a.group.as_ref().map(|g| format!("group {g}")));
+                    if !a.tags.is_empty() {
+                        labels.push(format!("tags {}", a.tags.join(",")));
+                    }
+                    labels.extend(a.proxy.as_ref().map(|p| format!("proxy {p}")));
+                    let labels = if labels.is_empty() { String::new() } else { format!("  [{}]", labels.join("; ")) };
                     println!(
-                        "{:<40} {:<8} {:<13} {:<12}{}",
+                        "{:<40} {:<8} {:<13} {:<12}{labels}{detail}",
                         a.email,
                         a.provider,
                         a.status.as_str(),
                         channel_text(&a),
-                        detail
                     );
                 }
             }
@@ -516,6 +555,10 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
                 println!("{} reads mail over {}", account.email, channel_text(&account));
             }
         }
+        Command::Accounts(AccountsCmd::Group(a)) => labels::group(engine, a).await?,
+        Command::Accounts(AccountsCmd::Tag(a)) => labels::tag(engine, a).await?,
+        Command::Groups(g) => labels::groups(engine, g).await?,
+        Command::Proxy(p) => labels::proxy(engine, p).await?,
         Command::Accounts(AccountsCmd::Remove { email }) => {
             engine.remove_account(email).await?;
             println!("removed {email}");

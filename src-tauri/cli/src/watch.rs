@@ -46,6 +46,8 @@ pub struct WatchArgs {
     /// received.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    filter: crate::labels::FilterArgs,
 }
 
 /// Forwards the engine's events to the command.
@@ -68,12 +70,13 @@ pub fn sink() -> (Arc<dyn EventSink>, UnboundedReceiver<Event>) {
 /// # Errors
 /// An unknown account, or no account to watch.
 pub async fn run(engine: &Engine, a: &WatchArgs, mut events: UnboundedReceiver<Event>) -> Result<(), EngineError> {
-    let emails: Vec<String> =
-        if a.all { engine.accounts().await?.into_iter().map(|acc| acc.email).collect() } else { a.emails.clone() };
+    let emails = a.filter.select(engine, &a.emails, a.all, |_| true).await?.unwrap_or_default();
     // The most recently used first: they are the first to idle and to log in.
     let emails = engine.recently_used_first(emails).await;
     if emails.is_empty() {
-        return Err(EngineError::InvalidInput("nothing to watch: name the accounts, or pass --all".into()));
+        return Err(EngineError::InvalidInput(
+            "nothing to watch: name the accounts, or pass --all, --group or --tag (no account matched)".into(),
+        ));
     }
     let mut subscriptions = Vec::new();
     for email in &emails {

@@ -30,6 +30,7 @@ use crate::error::EngineError;
 use crate::graph::{Graph, GraphError, GraphFolder, GraphStats};
 use crate::imap::{FolderSpec, ImapError, RawMessage, Selected};
 use crate::intake::{Intake, Saved};
+use crate::net::Proxy;
 use crate::oauth::OAuthError;
 use crate::secrets::Secret;
 use crate::signin::{Purpose, SignIn};
@@ -191,15 +192,15 @@ impl Channels {
     /// replaced once.
     async fn with_token<T, F, Fut>(&self, email: &str, op: F) -> Result<T, EngineError>
     where
-        F: Fn(Account, Secret) -> Fut,
+        F: Fn(Account, Option<Proxy>, Secret) -> Fut,
         Fut: std::future::Future<Output = Result<T, GraphError>>,
     {
         let client = self.signin.client(email).await?;
         let token = self.signin.access_token_for(&client, Purpose::Graph, None, false).await?;
-        match op(client.account.clone(), token.clone()).await {
+        match op(client.account.clone(), client.proxy.clone(), token.clone()).await {
             Err(e) if e.token_refused() => {
                 let fresh = self.signin.access_token_for(&client, Purpose::Graph, Some(&token), false).await?;
-                Ok(op(client.account.clone(), fresh).await?)
+                Ok(op(client.account.clone(), client.proxy.clone(), fresh).await?)
             }
             other => Ok(other?),
         }
@@ -212,9 +213,9 @@ impl Channels {
         let reads = futures::stream::iter(found.iter().cloned())
             .map(|(uid, received, id)| async move {
                 let raw = self
-                    .with_token(email, |a, t| {
+                    .with_token(email, |a, p, t| {
                         let id = id.clone();
-                        async move { self.graph.raw(&a, &t, &id, max).await }
+                        async move { self.graph.raw(&a, p.as_ref(), &t, &id, max).await }
                     })
                     .await;
                 match raw {
@@ -241,7 +242,7 @@ impl Channels {
     /// # Errors
     /// Sign-in or Graph failures.
     pub(crate) async fn check(&self, email: &str) -> Result<(), EngineError> {
-        self.with_token(email, |a, t| async move { self.graph.newest(&a, &t, GraphFolder::Inbox, 1).await }).await?;
+        self.with_token(email, |a, p, t| async move { self.graph.newest(&a, p.as_ref(), &t, GraphFolder::Inbox, 1).await }).await?;
         Ok(())
     }
 
@@ -258,7 +259,7 @@ impl Channels {
     ) -> Result<Vec<CachedMessage>, EngineError> {
         let gf = graph_folder(folder)?;
         let key = folder.to_string();
-        let mut listed = self.with_token(email, |a, t| async move { self.graph.newest(&a, &t, gf, top).await }).await?;
+        let mut listed = self.with_token(email, |a, p, t| async move { self.graph.newest(&a, p.as_ref(), &t, gf, top).await }).await?;
         listed.reverse();
         let uids = self.uids(email, &key, listed.iter().map(|m| m.id.clone()).collect()).await?;
         let found: Vec<_> = uids.into_iter().zip(listed).map(|(uid, m)| (uid, m.received, m.id)).collect();
@@ -283,7 +284,7 @@ impl Channels {
         let Some(id) = self.store.call(move |s| s.graph_id(&e, &k, uid)).await? else { return Err(gone()) };
         let max = self.config.cache.max_message_bytes;
         let id = &id;
-        match self.with_token(email, |a, t| async move { self.graph.raw(&a, &t, id, max).await }).await {
+        match self.with_token(email, |a, p, t| async move { self.graph.raw(&a, p.as_ref(), &t, id, max).await }).await {
             Err(EngineError::Graph(GraphError::NotFound { .. })) => Err(gone()),
             other => other,
         }
@@ -305,9 +306,9 @@ impl Channels {
         let key = folder.to_string();
         let link = links.links.get(&key).cloned();
         let round = match self
-            .with_token(email, |a, t| {
+            .with_token(email, |a, p, t| {
                 let link = link.clone();
-                async move { self.graph.delta(&a, &t, gf, link.as_deref()).await }
+                async move { self.graph.delta(&a, p.as_ref(), &t, gf, link.as_deref()).await }
             })
             .await
         {

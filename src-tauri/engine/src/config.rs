@@ -518,6 +518,25 @@ impl Default for GraphConfig {
     }
 }
 
+/// Proxies: how `proxy test` checks one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProxyConfig {
+    /// A page that answers with the caller's IP address as plain text (or JSON with an `ip`
+    /// field): fetched through the proxy, it tells the proxy's exit IP. `proxy test` only;
+    /// nothing else calls it.
+    pub echo_url: String,
+    /// How long `proxy test` waits for the proxy and the echo page together.
+    #[serde(with = "secs")]
+    pub test_timeout: Duration,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self { echo_url: "https://api.ipify.org".into(), test_timeout: Duration::from_secs(15) }
+    }
+}
+
 /// Everything configurable in the engine.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -544,6 +563,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// Microsoft Graph, the second channel for Outlook accounts.
     pub graph: GraphConfig,
+    /// Proxies.
+    pub proxy: ProxyConfig,
 }
 
 /// Durations are whole or fractional seconds in JSON, which is what a settings form edits.
@@ -710,6 +731,7 @@ impl Config {
         secs_in("graph.retryAfterMax", g.retry_after_max, 0.0, HOUR)?;
         secs_in("graph.imapRecheck", g.imap_recheck, MINUTE, 30.0 * DAY)?;
         usize_in("graph.deltaPageSize", g.delta_page_size, 1.0, 1000.0)?;
+        secs_in("proxy.testTimeout", self.proxy.test_timeout, 0.1, 10.0 * MINUTE)?;
         Ok(())
     }
 }

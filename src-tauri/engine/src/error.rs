@@ -65,6 +65,9 @@ pub enum EngineError {
     /// IMAP failed.
     #[error(transparent)]
     Imap(#[from] ImapError),
+    /// A proxy could not be used, or its URL is not one Mailwatch understands.
+    #[error(transparent)]
+    Proxy(#[from] crate::net::NetError),
     /// SMTP failed.
     #[error(transparent)]
     Smtp(#[from] SmtpError),
@@ -176,6 +179,9 @@ impl EngineError {
             EngineError::OAuth(_) => "oauth_error",
             EngineError::Imap(ImapError::AuthFailed { .. }) => "auth_failed",
             EngineError::Imap(ImapError::Connect { .. }) => "server_unreachable",
+            EngineError::Imap(ImapError::Proxy { .. }) | EngineError::Smtp(SmtpError::Proxy { .. }) => "proxy_error",
+            EngineError::Proxy(crate::net::NetError::InvalidProxy { .. }) => "invalid_proxy",
+            EngineError::Proxy(_) => "proxy_error",
             EngineError::Imap(ImapError::Tls { .. }) => "tls_error",
             EngineError::Imap(ImapError::Timeout { .. }) => "timeout",
             EngineError::Imap(ImapError::NoSuchFolder { .. }) => "unknown_folder",

@@ -5,10 +5,10 @@
 //! token for Graph's audience (asked for with Graph's scope alone; see [`crate::signin`]).
 //! What it promises:
 //!
-//! - **One client, capped.** Every request goes through one `reqwest` client (keep-alive
-//!   shared by all accounts), at most `graph.maxPerAccount` in flight for one account and
-//!   `graph.maxTotal` over all. [`Graph::client_for`] is the one place that picks the client
-//!   for an account, so a per-account route (a proxy) plugs in there.
+//! - **One client per route, capped.** Every request goes through one `reqwest` client
+//!   (keep-alive shared by all accounts), or through the client of the account's proxy
+//!   ([`crate::net::HttpClients`]: nothing goes direct when the proxy is down), at most
+//!   `graph.maxPerAccount` in flight for one account and `graph.maxTotal` over all.
 //! - **Throttling honoured.** A 429 or 503 is retried after its `Retry-After` (or a doubling
 //!   pause from `graph.backoffMin` when it gives none), up to `graph.throttleRetries` times
 //!   and never for longer than `graph.retryAfterMax` at once; the slots are given back while
@@ -32,6 +32,7 @@ use tokio::sync::Semaphore;
 
 use crate::account::Account;
 use crate::config::{GraphConfig, HttpConfig};
+use crate::net::{HttpClients, Proxy};
 use crate::secrets::Secret;
 
 /// A well-known Graph mail folder.
@@ -173,7 +174,8 @@ pub struct GraphStats {
 
 /// The Graph client.
 pub struct Graph {
-    http: reqwest::Client,
+    /// The direct client and one per proxy route.
+    clients: HttpClients,
     cfg: GraphConfig,
     total: Arc<Semaphore>,
     accounts: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -200,19 +202,21 @@ impl Graph {
     ) -> Result<Graph, GraphError> {
         let mut tls = tls;
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let client = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(http.connect_timeout)
-            .timeout(http.request_timeout)
-            .pool_max_idle_per_host(http.max_idle_per_host)
-            .pool_idle_timeout(http.idle_timeout)
-            .tcp_keepalive(http.tcp_keepalive)
-            .user_agent(concat!("Mailwatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| GraphError::Client(e.to_string()))?;
+        let http = http.clone();
+        let clients = HttpClients::new(move || {
+            reqwest::Client::builder()
+                .use_preconfigured_tls(tls.clone())
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(http.connect_timeout)
+                .timeout(http.request_timeout)
+                .pool_max_idle_per_host(http.max_idle_per_host)
+                .pool_idle_timeout(http.idle_timeout)
+                .tcp_keepalive(http.tcp_keepalive)
+                .user_agent(concat!("Mailwatch/", env!("CARGO_PKG_VERSION")))
+        })
+        .map_err(GraphError::Client)?;
         Ok(Graph {
-            http: client,
+            clients,
             cfg: cfg.clone(),
             total: Arc::new(Semaphore::new(cfg.max_total.max(1))),
             accounts: Mutex::new(HashMap::new()),
@@ -223,10 +227,9 @@ impl Graph {
         })
     }
 
-    /// The HTTP client the account's Graph requests go through: the shared one today; the
-    /// place where an account's own route (a proxy) is chosen.
-    pub fn client_for(&self, _account: &Account) -> &reqwest::Client {
-        &self.http
+    /// The HTTP client for requests through `proxy` (the account's), or the direct one.
+    fn client_for(&self, proxy: Option<&Proxy>) -> Result<reqwest::Client, GraphError> {
+        self.clients.client_for(proxy).map_err(GraphError::Client)
     }
 
     /// The counters.
@@ -254,6 +257,7 @@ impl Graph {
     async fn get(
         &self,
         account: &Account,
+        proxy: Option<&Proxy>,
         token: &Secret,
         url: &str,
         prefer: Option<String>,
@@ -268,15 +272,20 @@ impl Graph {
                 let _mine = gate.acquire().await.map_err(|_| GraphError::Client("shutting down".into()))?;
                 let _all = self.total.acquire().await.map_err(|_| GraphError::Client("shutting down".into()))?;
                 self.requests.fetch_add(1, Ordering::Relaxed);
-                let mut req = self.client_for(account).get(url).bearer_auth(token.expose());
+                let mut req = self.client_for(proxy)?.get(url).bearer_auth(token.expose());
                 if let Some(p) = &prefer {
                     req = req.header("Prefer", p);
                 }
-                req.send().await.map_err(|e| GraphError::Unreachable {
-                    email: email.clone(),
-                    host: host.clone(),
-                    reason: describe(&e),
-                })?
+                match req.send().await {
+                    Ok(resp) => resp,
+                    Err(e) => {
+                        let reason = match proxy {
+                            Some(p) if e.is_connect() => crate::net::explain_proxied_failure(&e, p).await,
+                            _ => crate::net::describe_reqwest_error(&e, proxy),
+                        };
+                        return Err(GraphError::Unreachable { email: email.clone(), host: host.clone(), reason });
+                    }
+                }
             };
             let status = resp.status().as_u16();
             if status != 429 && status != 503 {
@@ -299,11 +308,12 @@ impl Graph {
     async fn get_json(
         &self,
         account: &Account,
+        proxy: Option<&Proxy>,
         token: &Secret,
         url: &str,
         prefer: Option<String>,
     ) -> Result<serde_json::Value, GraphError> {
-        let resp = self.get(account, token, url, prefer).await?;
+        let resp = self.get(account, proxy, token, url, prefer).await?;
         let resp = check(account, resp).await?;
         resp.json().await.map_err(|e| GraphError::Unexpected { email: account.email.clone(), reason: e.to_string() })
     }
@@ -315,6 +325,7 @@ impl Graph {
     pub async fn newest(
         &self,
         account: &Account,
+        proxy: Option<&Proxy>,
         token: &Secret,
         folder: GraphFolder,
         top: usize,
@@ -325,7 +336,7 @@ impl Graph {
             folder.as_str(),
             top.clamp(1, 1000)
         );
-        let page = self.get_json(account, token, &url, None).await?;
+        let page = self.get_json(account, proxy, token, &url, None).await?;
         Ok(rows(&page).0)
     }
 
@@ -336,18 +347,19 @@ impl Graph {
     pub async fn raw(
         &self,
         account: &Account,
+        proxy: Option<&Proxy>,
         token: &Secret,
         id: &str,
         max_bytes: usize,
     ) -> Result<Vec<u8>, GraphError> {
         let url = format!("{}/me/messages/{}/$value", Self::base(account)?, percent_encode(id));
-        let resp = self.get(account, token, &url, None).await?;
+        let resp = self.get(account, proxy, token, &url, None).await?;
         let mut resp = check(account, resp).await?;
         let mut raw = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| GraphError::Unreachable {
             email: account.email.clone(),
             host: String::new(),
-            reason: describe(&e),
+            reason: crate::net::describe_reqwest_error(&e, proxy),
         })? {
             raw.extend_from_slice(&chunk);
             if raw.len() >= max_bytes {
@@ -367,6 +379,7 @@ impl Graph {
     pub async fn delta(
         &self,
         account: &Account,
+        proxy: Option<&Proxy>,
         token: &Secret,
         folder: GraphFolder,
         link: Option<&str>,
@@ -387,7 +400,7 @@ impl Graph {
                     reason: "a delta link to another server than the account's Graph".into(),
                 });
             }
-            let page = self.get_json(account, token, &url, Some(prefer.clone())).await?;
+            let page = self.get_json(account, proxy, token, &url, Some(prefer.clone())).await?;
             let (added, removed) = rows(&page);
             round.added.extend(added);
             round.removed.extend(removed);
@@ -486,20 +499,6 @@ fn percent_encode(id: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    if e.is_timeout() {
-        return "the request timed out".into();
-    }
-    let mut reason = if e.is_connect() { "cannot connect".to_string() } else { "the request failed".to_string() };
-    let mut src = e.source();
-    while let Some(s) = src {
-        reason = format!("{reason}: {s}");
-        src = s.source();
-    }
-    reason
 }
 
 #[cfg(test)]

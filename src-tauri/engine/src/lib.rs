@@ -28,6 +28,7 @@
 //! | 7 | [`store`] | the SQLite cache: accounts (no secrets), folder state, messages, codes, settings |
 //! | 8 | [`account`] | accounts, providers, per-domain presets and endpoint overrides |
 //! | 8 | [`secrets`] | refresh tokens and passwords, kept only in the OS keyring |
+//! | 8 | [`net`] | dialing TCP directly or through the account's proxy (SOCKS5, HTTP CONNECT); proxy URLs and templates |
 //! | 8 | [`config`] | every limit (TTLs, caps, timeouts, concurrency) with its documented default |
 //! | 8 | [`extract`] | verification codes, links and services in a raw message (its own crate) |
 //! | 8 | [`view`], [`redact`], `clock` | a message as the viewer shows it; masking addresses, quiet protocol logs; the wall clock |
@@ -61,6 +62,7 @@ pub mod store;
 
 pub mod account;
 pub mod config;
+pub mod net;
 pub use mailwatch_extract as extract;
 pub mod secrets;
 pub mod view;

@@ -1,7 +1,10 @@
 //! OAuth2 refresh through one pooled HTTP client.
 //!
 //! Every account's token refresh goes through the single [`OAuth`] value the engine owns,
-//! so keep-alive connections to the token endpoint are shared. Connect, request and idle
+//! so keep-alive connections to the token endpoint are shared. An account with a proxy
+//! uses a client of its route's own ([`crate::net::Proxy::route`]), built once and kept:
+//! its connections go through that proxy and nowhere else, and reqwest never falls back to
+//! a direct connection when the proxy is down. Connect, request and idle
 //! timeouts come from [`HttpConfig`], and at most `max_connections_per_host` requests run
 //! against one host at once.
 //!
@@ -21,6 +24,7 @@ use tokio::time::Instant;
 
 use crate::account::Account;
 use crate::config::HttpConfig;
+use crate::net::{HttpClients, Proxy};
 use crate::secrets::Secret;
 
 /// A fresh access token, and the rotated refresh token if the provider sent one.
@@ -130,7 +134,8 @@ impl OAuthError {
 
 /// The shared token-endpoint client.
 pub struct OAuth {
-    http: reqwest::Client,
+    /// The direct client and one per proxied route (and password).
+    clients: HttpClients,
     per_host: usize,
     default_lifetime: Duration,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -143,23 +148,24 @@ impl OAuth {
     /// # Errors
     /// [`OAuthError::Client`] when the TLS backend cannot start.
     pub fn new(cfg: &HttpConfig) -> Result<OAuth, OAuthError> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(cfg.connect_timeout)
-            .timeout(cfg.request_timeout)
-            .pool_max_idle_per_host(cfg.max_idle_per_host)
-            .pool_idle_timeout(cfg.idle_timeout)
-            .tcp_keepalive(cfg.tcp_keepalive)
-            .user_agent(concat!("Mailwatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| OAuthError::Client(e.to_string()))?;
+        let settings = cfg.clone();
+        let clients = HttpClients::new(move || client_settings(&settings)).map_err(OAuthError::Client)?;
         Ok(OAuth {
-            http,
+            clients,
             per_host: cfg.max_connections_per_host.max(1),
             default_lifetime: cfg.default_token_lifetime,
             hosts: Mutex::new(HashMap::new()),
             requests: AtomicU64::new(0),
         })
+    }
+
+    /// The HTTP client for connections through `proxy` (or direct), built on first use and
+    /// kept for the route.
+    ///
+    /// # Errors
+    /// [`OAuthError::Client`] when the client cannot be built.
+    pub fn client_for(&self, proxy: Option<&Proxy>) -> Result<reqwest::Client, OAuthError> {
+        self.clients.client_for(proxy).map_err(OAuthError::Client)
     }
 
     /// How many refresh requests were sent since start.
@@ -183,6 +189,7 @@ impl OAuth {
     pub async fn refresh(
         &self,
         account: &Account,
+        proxy: Option<&Proxy>,
         refresh_token: &Secret,
         scope: Option<&str>,
     ) -> Result<Tokens, OAuthError> {
@@ -203,6 +210,7 @@ impl OAuth {
             .map_err(|_| OAuthError::Misconfigured { email: email.clone(), what: "a valid token endpoint URL" })?;
         let client = BasicClient::new(ClientId::new(client_id)).set_token_uri(token_url);
 
+        let http = self.client_for(proxy)?;
         let gate = self.host_gate(&url);
         let _permit =
             gate.acquire().await.map_err(|_| OAuthError::Client("the HTTP client is shutting down".into()))?;
@@ -214,7 +222,7 @@ impl OAuth {
         if let Some(scope) = asked {
             request = request.add_scopes(scope.split_whitespace().map(|s| Scope::new(s.to_string())));
         }
-        match request.request_async(&self.http).await {
+        match request.request_async(&http).await {
             Ok(resp) => {
                 let lifetime = resp.expires_in().unwrap_or(self.default_lifetime);
                 Ok(Tokens {
@@ -263,7 +271,13 @@ impl OAuth {
                 }
             }
             Err(RequestTokenError::Request(e)) => {
-                Err(OAuthError::Unreachable { email, url, reason: describe_http_error(&e) })
+                let reason = match (&e, proxy) {
+                    (oauth2::HttpClientError::Reqwest(r), Some(p)) if r.is_connect() => {
+                        crate::net::explain_proxied_failure(r, p).await
+                    }
+                    _ => describe_http_error(&e, proxy),
+                };
+                Err(OAuthError::Unreachable { email, url, reason })
             }
             Err(RequestTokenError::Parse(e, body)) => {
                 let reason = if body.is_empty() {
@@ -309,28 +323,24 @@ fn expiry(started: Instant, lifetime: Duration) -> Instant {
     started.checked_add(lifetime).unwrap_or(started)
 }
 
-fn describe_http_error(e: &oauth2::HttpClientError<reqwest::Error>) -> String {
-    use std::error::Error as _;
+/// A token-endpoint client's settings: the configured timeouts and pool, no redirects.
+fn client_settings(cfg: &HttpConfig) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(cfg.connect_timeout)
+        .timeout(cfg.request_timeout)
+        .pool_max_idle_per_host(cfg.max_idle_per_host)
+        .pool_idle_timeout(cfg.idle_timeout)
+        .tcp_keepalive(cfg.tcp_keepalive)
+        .user_agent(concat!("Mailwatch/", env!("CARGO_PKG_VERSION")))
+}
+
+/// What went wrong with a request, in words: the deepest cause for a failed connection, the
+/// endpoint's URL never spelt out, and through a proxy the proxy's host named (its URL,
+/// which holds the password, never).
+pub(crate) fn describe_http_error(e: &oauth2::HttpClientError<reqwest::Error>, proxy: Option<&Proxy>) -> String {
     match e {
-        oauth2::HttpClientError::Reqwest(r) => {
-            if r.is_timeout() {
-                "the request timed out".into()
-            } else if r.is_connect() {
-                let mut reason = "cannot connect".to_string();
-                let mut src = r.source();
-                while let Some(s) = src {
-                    reason = format!("cannot connect: {s}");
-                    src = s.source();
-                }
-                reason
-            } else {
-                let text = r.to_string();
-                match r.url() {
-                    Some(u) => text.replace(u.as_str(), "the endpoint"),
-                    None => text,
-                }
-            }
-        }
+        oauth2::HttpClientError::Reqwest(r) => crate::net::describe_reqwest_error(r, proxy),
         other => other.to_string(),
     }
 }

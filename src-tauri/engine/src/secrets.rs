@@ -234,7 +234,8 @@ pub fn shard_of(email: &str) -> usize {
     (fnv1a(email.as_bytes()) % SHARDS as u64) as usize
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// FNV-1a: a stable 64-bit hash, the same in every build and on every platform.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 

@@ -13,6 +13,8 @@
 //!   mailboxes Dovecot holds to holders of the OAuth server's Graph tokens, with delta links
 //!   and injectable throttling.
 //! - [`FaultProxy`]: a TCP proxy that adds latency, drops, resets and stalls connections.
+//! - [`ProxyServer`]: real SOCKS5 (microsocks) and HTTP CONNECT (tinyproxy) proxies, with
+//!   what they connected to read from their logs.
 //! - [`keyring::require_secret_service`]: a clear failure when the tests run outside the
 //!   D-Bus session set up by `with-session.sh`.
 //! - [`imap::ImapClient`] and [`smtp::SmtpClient`]: tiny line-based clients for checks in
@@ -28,6 +30,7 @@ pub mod imap;
 pub mod keyring;
 mod oauth;
 mod postfix;
+mod proxies;
 mod proxy;
 pub mod smtp;
 mod tls;
@@ -40,6 +43,7 @@ pub use oauth::{
     is_graph_scope,
 };
 pub use postfix::{Postfix, PostfixOptions};
+pub use proxies::{IpEcho, ProxyServer, ProxyServerKind};
 pub use proxy::FaultProxy;
 pub use util::form_encode;
 

@@ -169,8 +169,7 @@ pub async fn add(
         smtp_host: body.smtp_host,
         smtp_port: body.smtp_port,
         smtp_tls: body.smtp_tls,
-        channel: None,
-        graph_url: None,
+        ..Default::default()
     };
     let account = state.engine.add_account(&spec, secret).await?;
     Ok((StatusCode::CREATED, Json(account)).into_response())

@@ -279,6 +279,16 @@ pub struct Account {
     /// override such as a test bed's); `None` for accounts Graph cannot read.
     #[serde(default)]
     pub graph_url: Option<String>,
+    /// The account's group, if it is in one (one at most).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// The account's tags, sorted, without repeats.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The account's own proxy as a URL without its password (see [`crate::net::ProxyUrl`]);
+    /// when `None`, its group's proxy applies, if the group has one.
+    #[serde(default)]
+    pub proxy: Option<String>,
 }
 
 /// What the user says about a new account; everything left out comes from the preset.
@@ -313,6 +323,37 @@ pub struct AccountSpec {
     pub channel: Option<Channel>,
     /// Microsoft Graph base URL override (Outlook accounts).
     pub graph_url: Option<String>,
+    /// The group to put the account in.
+    pub group: Option<String>,
+    /// Tags to give the account.
+    pub tags: Vec<String>,
+    /// The account's own proxy, as a URL. A password in it is dropped here: the caller keeps
+    /// it in the keyring (see [`crate::net::ProxyUrl::secret_key`]).
+    pub proxy: Option<String>,
+}
+
+/// Which accounts a list or a bulk command applies to: all of them, or those in a group
+/// and/or carrying every tag given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AccountFilter {
+    /// Only accounts in this group.
+    pub group: Option<String>,
+    /// Only accounts that carry every one of these tags.
+    pub tags: Vec<String>,
+}
+
+impl AccountFilter {
+    /// Whether the filter lets every account through.
+    pub fn is_empty(&self) -> bool {
+        self.group.is_none() && self.tags.is_empty()
+    }
+
+    /// Whether `account` passes.
+    pub fn matches(&self, account: &Account) -> bool {
+        self.group.as_ref().is_none_or(|g| account.group.as_ref() == Some(g))
+            && self.tags.iter().all(|t| account.tags.contains(t))
+    }
 }
 
 /// Why an account could not be built or parsed.
@@ -364,6 +405,12 @@ pub enum AccountError {
         /// The address.
         email: String,
     },
+    /// The proxy is not a URL Mailwatch can use.
+    #[error("{0}")]
+    InvalidProxy(String),
+    /// A group or tag name that is empty or holds a comma, a newline or a control character.
+    #[error("cannot use {0:?} as a group or tag name: it must not be empty or hold commas or control characters")]
+    InvalidLabel(String),
     /// A token endpoint that is not `https://` (plain `http://` only on loopback), or not a URL.
     #[error(
         "cannot use that token endpoint for {email}: it must be an https:// URL (plain http:// is allowed only on this machine: localhost, 127.0.0.1 or ::1)"
@@ -386,6 +433,38 @@ pub fn is_safe_token_url(url: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// Trims a group or tag name and checks it: not empty, no comma (the separator of tags in
+/// a file), no control character.
+///
+/// # Errors
+/// [`AccountError::InvalidLabel`].
+pub fn normalize_label(label: &str) -> Result<String, AccountError> {
+    let t = label.trim();
+    if t.is_empty() || t.contains(',') || t.chars().any(char::is_control) {
+        return Err(AccountError::InvalidLabel(t.to_string()));
+    }
+    Ok(t.to_string())
+}
+
+/// Tags as a sorted set of checked names.
+///
+/// # Errors
+/// [`AccountError::InvalidLabel`] for the first bad name.
+pub fn normalize_tags<'a>(tags: impl IntoIterator<Item = &'a String>) -> Result<Vec<String>, AccountError> {
+    let mut v = tags.into_iter().map(|t| normalize_label(t)).collect::<Result<Vec<_>, _>>()?;
+    v.sort();
+    v.dedup();
+    Ok(v)
+}
+
+/// A proxy URL as stored: canonical and without a password.
+///
+/// # Errors
+/// [`AccountError::InvalidProxy`] with the sentence from [`crate::net::ProxyUrl::parse`].
+pub fn normalize_proxy(url: &str) -> Result<String, AccountError> {
+    crate::net::ProxyUrl::parse(url).map(|(u, _)| u.to_string()).map_err(|e| AccountError::InvalidProxy(e.to_string()))
 }
 
 /// Lower-cases and checks an address.
@@ -514,6 +593,9 @@ impl Account {
             channel_in_use: None,
             imap_checked_at: None,
             graph_url,
+            group: spec.group.as_deref().map(normalize_label).transpose()?,
+            tags: normalize_tags(&spec.tags)?,
+            proxy: spec.proxy.as_deref().map(normalize_proxy).transpose()?,
         })
     }
 

@@ -11,6 +11,7 @@
 //! - `import.rs`: importing and exporting account files.
 
 mod import;
+mod labels;
 mod send;
 mod sync;
 mod tokens;
@@ -25,6 +26,7 @@ pub use crate::error::EngineError;
 pub use crate::import::{ImportOptions, ImportReport};
 pub use crate::progress::{AccountCheck, BatchControl, CancellationToken, CheckReport, Progress, ProgressFn};
 pub use crate::signin::ClientCacheStats;
+pub use labels::{ProxyTarget, ProxyTestReport};
 pub use sync::WaitOptions;
 
 use crate::account::{Account, AccountSpec, AuthMethod, Channel};
@@ -148,7 +150,7 @@ impl Engine {
             .clone()
             .or_else(|| std::env::var_os("MAILWATCH_EXTRA_CA").filter(|v| !v.is_empty()).map(PathBuf::from));
         let tls = TlsSetup::new(extra_ca.as_deref())?;
-        let smtp_tls = crate::smtp::SmtpTls::new(extra_ca.as_deref());
+        let smtp_tls = crate::smtp::SmtpTls::new(extra_ca.as_deref(), tls.clone());
         let oauth = OAuth::new(&config.http)?;
         let graph = Graph::new(&config.graph, &config.http, tls.client_config())?;
         let secrets = options
@@ -338,6 +340,7 @@ impl Engine {
                 what: if is_token { "refresh token" } else { "password" },
             });
         }
+        self.store_spec_proxy(spec.proxy.as_deref()).await?;
         self.signin.write_secret(&account.email, &secret).await?;
         self.signin.discard_unsaved(&account.email);
         self.store_account(account).await
@@ -380,6 +383,7 @@ impl Engine {
         let mut account = Account::from_spec(&spec, is_token)?;
         account.status = known.status;
         account.status_detail = known.status_detail;
+        self.store_spec_proxy(spec.proxy.as_deref()).await?;
         self.store_account(account).await
     }
 

@@ -1,9 +1,10 @@
 //! Opening a connection: TCP, TLS (implicit or STARTTLS), the greeting, and signing in with
 //! XOAUTH2 or LOGIN.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -18,6 +19,7 @@ use tokio_rustls::rustls::{self, ClientConfig, HandshakeKind, RootCertStore};
 
 use super::{ImapError, ImapSession, ImapStream};
 use crate::account::{ImapEndpoint, Tls};
+use crate::net::{self, Proxy};
 use crate::secrets::Secret;
 
 /// Trust anchors for IMAP: the system's roots plus an optional extra CA (a company proxy, or
@@ -25,11 +27,20 @@ use crate::secrets::Secret;
 /// TLS sessions: a reconnection to a server seen before resumes with a session ticket,
 /// which skips the certificate check and the server's signature. Tickets prove the
 /// server's identity only, so accounts on one server share them; the login is per account.
+///
+/// Connections through a proxy keep their tickets apart, one cache per route (the proxy and
+/// its user name, see [`crate::net::Proxy::route`]): a ticket is a stable identifier, and
+/// showing the one issued to one exit IP from another would tie the two together.
 #[derive(Clone)]
 pub struct TlsSetup {
     config: Arc<ClientConfig>,
+    routes: Arc<Mutex<HashMap<String, Arc<ClientConfig>>>>,
     handshakes: Arc<Handshakes>,
 }
+
+/// Servers whose tickets are remembered per proxied route: such a route serves one account,
+/// or one group's accounts, which rarely use more than a few servers.
+const TLS_SERVERS_PER_ROUTE: usize = 4;
 
 /// Servers whose session tickets are remembered (8 tickets each, the oldest server
 /// forgotten first). One per IMAP host, not per account: 1,000 Outlook accounts are one.
@@ -103,7 +114,32 @@ impl TlsSetup {
             .with_root_certificates(roots)
             .with_no_client_auth();
         config.resumption = Resumption::store(Arc::new(ClientSessionMemoryCache::new(8 * TLS_SERVERS_REMEMBERED)));
-        Ok(TlsSetup { config: Arc::new(config), handshakes: Arc::default() })
+        Ok(TlsSetup { config: Arc::new(config), routes: Arc::default(), handshakes: Arc::default() })
+    }
+
+    /// The client config for connections through `route` (direct when `None`): the same trust
+    /// anchors, a ticket cache of the route's own.
+    pub fn config_for(&self, route: Option<&str>) -> Arc<ClientConfig> {
+        let Some(route) = route else { return self.config.clone() };
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        routes
+            .entry(route.to_string())
+            .or_insert_with(|| {
+                let mut config = (*self.config).clone();
+                config.resumption =
+                    Resumption::store(Arc::new(ClientSessionMemoryCache::new(8 * TLS_SERVERS_PER_ROUTE)));
+                Arc::new(config)
+            })
+            .clone()
+    }
+
+    /// Counts a finished handshake.
+    pub fn count(&self, kind: Option<HandshakeKind>) {
+        let counter = match kind {
+            Some(HandshakeKind::Resumed) => &self.handshakes.resumed,
+            _ => &self.handshakes.full,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Full and resumed handshakes so far.
@@ -114,20 +150,20 @@ impl TlsSetup {
         }
     }
 
-    async fn wrap(&self, endpoint: &ImapEndpoint, tcp: TcpStream) -> Result<ImapStream, ImapError> {
+    async fn wrap(
+        &self,
+        endpoint: &ImapEndpoint,
+        tcp: TcpStream,
+        route: Option<&str>,
+    ) -> Result<ImapStream, ImapError> {
         let name = ServerName::try_from(endpoint.host.clone()).map_err(|_| ImapError::Tls {
             endpoint: endpoint.to_string(),
             reason: format!("{:?} is not a valid server name", endpoint.host),
         })?;
-        let stream = TlsConnector::from(self.config.clone()).connect(name, tcp).await.map_err(|e| ImapError::Tls {
-            endpoint: endpoint.to_string(),
-            reason: describe_tls_error(&e, endpoint.tls),
+        let stream = TlsConnector::from(self.config_for(route)).connect(name, tcp).await.map_err(|e| {
+            ImapError::Tls { endpoint: endpoint.to_string(), reason: describe_tls_error(&e, endpoint.tls) }
         })?;
-        let counter = match stream.get_ref().1.handshake_kind() {
-            Some(HandshakeKind::Resumed) => &self.handshakes.resumed,
-            _ => &self.handshakes.full,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        self.count(stream.get_ref().1.handshake_kind());
         Ok(stream)
     }
 }
@@ -188,7 +224,8 @@ impl async_imap::Authenticator for XOAuth2 {
     }
 }
 
-/// Connects to `endpoint`, sets up TLS, reads the greeting and signs in.
+/// Connects to `endpoint` (through `proxy` when given, and then never without it), sets up
+/// TLS, reads the greeting and signs in.
 ///
 /// `connect_timeout` bounds everything up to a signed-in session; `command_timeout` bounds
 /// each later command on it.
@@ -199,15 +236,20 @@ impl async_imap::Authenticator for XOAuth2 {
 pub async fn connect(
     endpoint: &ImapEndpoint,
     tls: &TlsSetup,
+    proxy: Option<&Proxy>,
     credential: Credential<'_>,
     connect_timeout: Duration,
     command_timeout: Duration,
 ) -> Result<ImapSession, ImapError> {
     let ep = endpoint.to_string();
-    match timeout(connect_timeout, connect_inner(endpoint, tls, credential, command_timeout)).await {
+    match timeout(connect_timeout, connect_inner(endpoint, tls, proxy, credential, command_timeout)).await {
         Ok(r) => r,
         Err(_) => {
-            Err(ImapError::Timeout { endpoint: ep, phase: "connecting and signing in".into(), after: connect_timeout })
+            let phase = match proxy {
+                Some(p) => format!("connecting through the proxy {} and signing in", p.url.host_port()),
+                None => "connecting and signing in".into(),
+            };
+            Err(ImapError::Timeout { endpoint: ep, phase, after: connect_timeout })
         }
     }
 }
@@ -215,19 +257,22 @@ pub async fn connect(
 async fn connect_inner(
     endpoint: &ImapEndpoint,
     tls: &TlsSetup,
+    proxy: Option<&Proxy>,
     credential: Credential<'_>,
     command_timeout: Duration,
 ) -> Result<ImapSession, ImapError> {
     let ep = endpoint.to_string();
     let lost = |reason: String| ImapError::ConnectionLost { endpoint: ep.clone(), reason };
-    let tcp = TcpStream::connect((endpoint.host.as_str(), endpoint.port))
-        .await
-        .map_err(|e| ImapError::Connect { endpoint: ep.clone(), reason: e.to_string() })?;
-    let _ = tcp.set_nodelay(true);
+    let tcp = net::dial(proxy, &endpoint.host, endpoint.port).await.map_err(|e| match e {
+        net::NetError::Direct { reason } => ImapError::Connect { endpoint: ep.clone(), reason },
+        source => ImapError::Proxy { endpoint: ep.clone(), source },
+    })?;
+    let route = proxy.map(Proxy::route);
+    let route = route.as_deref();
 
     let (mut client, greeting) = match endpoint.tls {
         Tls::Implicit => {
-            let stream = tls.wrap(endpoint, tcp).await?;
+            let stream = tls.wrap(endpoint, tcp, route).await?;
             let mut client = async_imap::Client::new(stream);
             let greeting = read_greeting(&mut client).await.map_err(lost)?;
             (client, greeting)
@@ -239,7 +284,7 @@ async fn connect_inner(
                 endpoint: ep.clone(),
                 reason: format!("the server refused STARTTLS ({}); try implicit TLS on port 993", super::describe(&e)),
             })?;
-            let stream = tls.wrap(endpoint, plain.into_inner()).await?;
+            let stream = tls.wrap(endpoint, plain.into_inner(), route).await?;
             // No greeting follows STARTTLS; capabilities must be asked for again.
             (async_imap::Client::new(stream), String::new())
         }
@@ -298,5 +343,22 @@ fn map_auth_error(endpoint: &str, user: &str, e: async_imap::error::Error) -> Im
             endpoint,
             reason: format!("unreadable answer during sign-in: {}", super::describe(&other)),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_proxy_route_has_its_own_ticket_cache() {
+        let tls = TlsSetup::new(None).unwrap();
+        let direct = tls.config_for(None);
+        let a = tls.config_for(Some("socks5h://u-1@h:1"));
+        let again = tls.config_for(Some("socks5h://u-1@h:1"));
+        let b = tls.config_for(Some("socks5h://u-2@h:1"));
+        assert!(Arc::ptr_eq(&direct, &tls.config), "direct connections share the one cache");
+        assert!(Arc::ptr_eq(&a, &again), "one route keeps its cache from connection to connection");
+        assert!(!Arc::ptr_eq(&a, &b) && !Arc::ptr_eq(&a, &direct), "routes never share tickets");
     }
 }

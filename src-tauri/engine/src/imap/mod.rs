@@ -43,6 +43,16 @@ pub enum ImapError {
         /// What the system said.
         reason: String,
     },
+    /// The account's proxy could not be used (down, refused the credentials, or could not
+    /// reach the server). Nothing went direct.
+    #[error("cannot connect to {endpoint}: {source}")]
+    Proxy {
+        /// host:port of the server.
+        endpoint: String,
+        /// What went wrong with the proxy; names the proxy's host, never its password.
+        #[source]
+        source: crate::net::NetError,
+    },
     /// The TLS handshake failed (wrong port for the TLS mode, untrusted certificate, ...).
     #[error("cannot set up TLS with {endpoint}: {reason}")]
     Tls {

@@ -4,6 +4,9 @@
 //! - `email----refresh_token----client_id`, `email----client_id----refresh_token`
 //! - `email----refresh_token`
 //! - `email----password` and `email:password`, optionally followed by `----host----port`
+//! - any of these with a proxy among the fields: a URL (`socks5://user:pass@host:port`,
+//!   `socks5h://...`, `http://...`) anywhere, or `host:port:user:pass` / `host:port` as the
+//!   last field after the secret
 //!
 //! Fields are told apart by shape, not position: a client id is a GUID, a refresh token is
 //! long (often starting `M.C`), and a port is a number after a host.
@@ -61,8 +64,13 @@ fn parse_line(line: &str) -> Result<ImportRecord, Problem> {
     }
     let fields: Vec<String> = fields.into_iter().flatten().collect();
     let mut unknown = Vec::new();
+    let last = fields.len().saturating_sub(1);
     for (i, f) in fields.iter().enumerate() {
-        if is_guid(f) && record.client_id.is_none() {
+        // The colon form only last, and only after the secret: a password may look like one.
+        let after_secret = i > 0 || record.password.is_some();
+        if record.proxy.is_none() && (is_proxy_url(f) || (after_secret && i == last && is_colon_proxy(f))) {
+            record.proxy = Some(Secret::new(f.as_str()));
+        } else if is_guid(f) && record.client_id.is_none() {
             record.client_id = Some(f.clone());
         } else if is_refresh_token(f) && record.refresh_token.is_none() {
             record.refresh_token = Some(Secret::new(f.as_str()));
@@ -87,6 +95,21 @@ fn parse_line(line: &str) -> Result<ImportRecord, Problem> {
         return Err(no_refresh_token());
     }
     Ok(record)
+}
+
+/// A proxy URL by its scheme.
+fn is_proxy_url(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    ["socks5://", "socks5h://", "http://"].iter().any(|p| lower.starts_with(p))
+}
+
+/// `host:port` or `host:port:user:password`, where the host has a dot (or is localhost).
+fn is_colon_proxy(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(4, ':').collect();
+    matches!(parts.len(), 2 | 4)
+        && (parts[0].contains('.') || parts[0] == "localhost")
+        && parts[0].chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+        && parts[1].parse::<u16>().is_ok_and(|p| p > 0)
 }
 
 /// A host name or an IP address: dots or colons, no spaces, not an address.

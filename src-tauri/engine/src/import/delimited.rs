@@ -1,5 +1,6 @@
 //! CSV or TSV with a header naming the columns, in any order: email, password,
-//! refresh_token, client_id, provider, imap_host, imap_port, smtp_host, smtp_port, smtp_tls. Common spellings of each name
+//! refresh_token, client_id, provider, imap_host, imap_port, smtp_host, smtp_port, smtp_tls, group,
+//! tags, proxy. Common spellings of each name
 //! are accepted; unknown columns are ignored.
 
 use super::{ImportRecord, LineError, Problem, clean};
@@ -17,6 +18,9 @@ pub(super) const COLUMNS: &[(Field, &[&str])] = &[
     (Field::SmtpHost, &["smtp_host", "smtp_server"]),
     (Field::SmtpPort, &["smtp_port"]),
     (Field::SmtpTls, &["smtp_tls", "smtp_security"]),
+    (Field::Group, &["group", "group_name", "分组"]),
+    (Field::Tags, &["tags", "tag", "labels", "标签"]),
+    (Field::Proxy, &["proxy", "proxy_url", "socks5", "代理"]),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +35,9 @@ pub(super) enum Field {
     SmtpHost,
     SmtpPort,
     SmtpTls,
+    Group,
+    Tags,
+    Proxy,
 }
 
 /// Parses the file; the delimiter is a tab if the header has one, else `;` if it has no
@@ -151,6 +158,9 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
                 Some(Field::SmtpHost) => r.smtp_host = Some(v),
                 Some(Field::SmtpPort) => r.smtp_port = Some(v),
                 Some(Field::SmtpTls) => r.smtp_tls = Some(v),
+                Some(Field::Group) => r.group = Some(v),
+                Some(Field::Tags) => r.tags = super::split_tags(&v),
+                Some(Field::Proxy) => r.proxy = Some(Secret::new(v)),
                 None => {}
             }
         }

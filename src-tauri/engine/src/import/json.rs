@@ -52,6 +52,12 @@ pub(super) fn parse(text: &str) -> (Vec<ImportRecord>, Vec<LineError>) {
             smtp_host: get(&["smtp_host", "smtpHost"]),
             smtp_port: get(&["smtp_port", "smtpPort"]),
             smtp_tls: get(&["smtp_tls", "smtpTls"]),
+            group: get(&["group"]),
+            tags: match map.get("tags") {
+                Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().and_then(super::clean)).collect(),
+                _ => get(&["tags"]).map(|t| super::split_tags(&t)).unwrap_or_default(),
+            },
+            proxy: get(&["proxy", "proxyUrl", "proxy_url"]).map(Secret::new),
         };
         if r.email.is_empty() {
             errors.push(Problem::new("no_email", "no email address").at(line));

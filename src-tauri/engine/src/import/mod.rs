@@ -154,6 +154,13 @@ pub struct ImportRecord {
     pub smtp_port: Option<String>,
     /// An SMTP TLS mode named by the file (implicit or starttls).
     pub smtp_tls: Option<String>,
+    /// The group named by the file: its column, or the last `#group NAME` line above.
+    pub group: Option<String>,
+    /// Tags named by the file (a column, separated by commas, semicolons or `|`).
+    pub tags: Vec<String>,
+    /// The proxy named by the file, as written: it may hold the proxy's password, so it is
+    /// kept as a secret until [`ImportRecord::plan`] splits it.
+    pub proxy: Option<Secret>,
 }
 
 /// A line that could not be used, and why.
@@ -235,12 +242,42 @@ pub fn parse(bytes: &[u8], format: ImportFormat) -> ParsedFile {
         ImportFormat::Auto => detect(&text),
         f => f,
     };
-    let (records, errors) = match format {
+    let (mut records, errors) = match format {
         ImportFormat::Dash | ImportFormat::Auto => dash::parse(&text),
         ImportFormat::Csv => delimited::parse(&text),
         ImportFormat::Json => json::parse(&text),
     };
+    apply_group_headers(&text, &mut records);
     ParsedFile { format, records, errors }
+}
+
+/// Gives each record without a group of its own the group of the last `#group NAME` line
+/// above it; `#group` alone ends the group. Works alike in every format, since all of them
+/// skip `#` lines.
+fn apply_group_headers(text: &str, records: &mut [ImportRecord]) {
+    let mut headers: Vec<(usize, Option<String>)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim().trim_start_matches('\u{feff}');
+        if let Some(rest) = t.strip_prefix("#group")
+            && (rest.is_empty() || rest.starts_with(char::is_whitespace))
+        {
+            headers.push((i + 1, clean(rest)));
+        }
+    }
+    if headers.is_empty() {
+        return;
+    }
+    for r in records.iter_mut().filter(|r| r.group.is_none()) {
+        let at = headers.partition_point(|(line, _)| *line < r.line);
+        if at > 0 {
+            r.group = headers[at - 1].1.clone();
+        }
+    }
+}
+
+/// Tags as a file writes them: separated by commas, semicolons or `|`.
+pub(crate) fn split_tags(text: &str) -> Vec<String> {
+    text.split([',', ';', '|']).filter_map(clean).collect()
 }
 
 /// Picks the format from the first line that is neither blank nor a comment.
@@ -374,6 +411,8 @@ pub struct PlannedAccount {
     pub account: Account,
     /// The secret for the keyring.
     pub secret: Secret,
+    /// The proxy's password, under its keyring entry ([`crate::net::ProxyUrl::secret_key`]).
+    pub proxy_secret: Option<(String, Secret)>,
 }
 
 /// Details applied to every record that does not give its own (the CLI's `--imap-host`,
@@ -397,6 +436,10 @@ pub struct ImportDefaults {
     pub smtp_port: Option<u16>,
     /// SMTP TLS mode for records that name none.
     pub smtp_tls: Option<Tls>,
+    /// Group for records that name none (the CLI's `--group`).
+    pub group: Option<String>,
+    /// Tags added to every record (the CLI's `--tag`).
+    pub tags: Vec<String>,
 }
 
 impl ImportRecord {
@@ -436,7 +479,22 @@ impl ImportRecord {
             (AuthMethod::OAuth2, _) => Some(Provider::Outlook),
             (AuthMethod::Password, _) => None,
         });
+        let (proxy, proxy_secret) = match &self.proxy {
+            Some(text) => {
+                // The sentence names what is wrong, never the text (it may hold a password).
+                let (url, password) =
+                    crate::net::ProxyUrl::parse(text.expose()).map_err(|e| Problem::new("bad_proxy", e.to_string()))?;
+                let secret = password.map(|p| (url.secret_key(), p));
+                (Some(url.to_string()), secret)
+            }
+            None => (None, None),
+        };
+        let mut tags = self.tags.clone();
+        tags.extend(defaults.tags.iter().cloned());
         let spec = AccountSpec {
+            group: self.group.clone().or_else(|| defaults.group.clone()),
+            tags,
+            proxy,
             email,
             provider,
             auth: Some(auth),
@@ -460,9 +518,12 @@ impl ImportRecord {
                 format!("no IMAP server is known for {domain}: add ----host----port to the line"),
             )
             .with("domain", domain),
+            crate::account::AccountError::InvalidLabel(_) => {
+                Problem::new("bad_label", "the group or a tag is empty or holds a comma or a control character")
+            }
             other => Problem::new("invalid_account", other.to_string()).with("detail", other),
         })?;
-        Ok(PlannedAccount { line: self.line, account, secret })
+        Ok(PlannedAccount { line: self.line, account, secret, proxy_secret })
     }
 }
 

@@ -287,9 +287,18 @@ async fn store_secrets(
             .zip(secrets.get_many(&known))
             .filter_map(|(e, r)| r.ok().flatten().map(|s| (e.clone(), s)))
             .collect();
+        // Proxy passwords first: one keyring entry per proxy, shared by its accounts.
+        let proxy_failed = store_proxy_secrets(secrets.as_ref(), &work)?;
         let mut writes: Vec<(String, Secret)> = Vec::new();
         let mut planned: Vec<(Account, usize, bool, bool)> = Vec::with_capacity(work.len());
+        let mut failed_early = Vec::new();
         for (p, before) in work {
+            if let Some((key, _)) = &p.proxy_secret
+                && let Some(e) = proxy_failed.get(key)
+            {
+                failed_early.push(LineError::engine(p.line, &EngineError::Secrets(e.clone())));
+                continue;
+            }
             let mut account = p.account;
             let same = held.get(&account.email) == Some(&p.secret);
             if let Some(before) = &before
@@ -306,7 +315,7 @@ async fn store_secrets(
             planned.push((account, p.line, same, before.is_some()));
         }
         let mut results = secrets.set_many(&writes).into_iter();
-        let (mut ok, mut changed, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut ok, mut changed, mut failed) = (Vec::new(), Vec::new(), failed_early);
         for (account, line, same, known) in planned {
             if !same {
                 match results.next() {
@@ -333,6 +342,39 @@ async fn store_secrets(
     .await
     .map_err(|e| EngineError::Internal(e.to_string()))?;
     Ok(joined?)
+}
+
+/// Writes the proxy passwords a chunk names, each proxy once and only when the keyring does
+/// not hold it already. Returns the proxies whose password could not be written.
+///
+/// # Errors
+/// The keyring is unreachable or locked.
+fn store_proxy_secrets(
+    secrets: &dyn SecretStore,
+    work: &[(PlannedAccount, Option<Account>)],
+) -> Result<HashMap<String, SecretsError>, SecretsError> {
+    let wanted: HashMap<String, Secret> = work.iter().filter_map(|(p, _)| p.proxy_secret.clone()).collect();
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let keys: Vec<String> = wanted.keys().cloned().collect();
+    let writes: Vec<(String, Secret)> = keys
+        .iter()
+        .zip(secrets.get_many(&keys))
+        .filter(|(k, held)| !matches!(held, Ok(Some(s)) if Some(s) == wanted.get(*k)))
+        .map(|(k, _)| (k.clone(), wanted[k].clone()))
+        .collect();
+    let mut failed = HashMap::new();
+    for ((key, _), result) in writes.iter().zip(secrets.set_many(&writes)) {
+        match result {
+            Ok(()) => {}
+            Err(e) if keyring_down(&e) => return Err(e),
+            Err(e) => {
+                failed.insert(key.clone(), e);
+            }
+        }
+    }
+    Ok(failed)
 }
 
 /// Removes accounts' rows in one transaction, then their keyring entries; returns how many

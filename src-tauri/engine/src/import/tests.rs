@@ -309,3 +309,93 @@ fn csv_comments_with_spaces_before_the_hash_are_skipped_and_lines_stay_right() {
     let p = ok("email,password\n\n# c\r\n\r\ne@example.org,pw\n", ImportFormat::Csv);
     assert_eq!(p.records.iter().map(|r| r.line).collect::<Vec<_>>(), vec![5]);
 }
+
+#[test]
+fn groups_come_from_headers_or_columns_and_proxies_from_any_format() {
+    let t = token(1);
+    let text = format!(
+        "#group shop-A\n\
+         a@outlook.com----{t}----{GUID}----socks5://u-{{session}}:s3cret@127.0.0.1:1080\n\
+         b@outlook.com----pw----{t}----{GUID}----10.1.2.3:8000:bob:hunter2\n\
+         #group\n\
+         c@example.org----pw----127.0.0.1----10993\n\
+         d@example.org:pw----proxy.example.net:1080\n"
+    );
+    let p = ok(&text, ImportFormat::Auto);
+    let groups: Vec<Option<&str>> = p.records.iter().map(|r| r.group.as_deref()).collect();
+    assert_eq!(groups, vec![Some("shop-A"), Some("shop-A"), None, None], "`#group` alone ends the group");
+    assert!(p.records[3].proxy.is_some(), "`email:password----host:port` has a proxy");
+    let defaults = ImportDefaults { imap_host: Some("127.0.0.1".into()), ..Default::default() };
+    let planned: Vec<PlannedAccount> = p.records.iter().map(|r| r.plan(&defaults).unwrap()).collect();
+    assert_eq!(planned[0].account.proxy.as_deref(), Some("socks5h://u-{session}@127.0.0.1:1080"));
+    assert_eq!(
+        planned[0].proxy_secret.as_ref().map(|(k, s)| (k.as_str(), s.expose())),
+        Some(("proxy:socks5h://u-{session}@127.0.0.1:1080", "s3cret"))
+    );
+    assert_eq!(planned[1].account.proxy.as_deref(), Some("socks5h://bob@10.1.2.3:8000"), "the colon form is SOCKS5");
+    assert_eq!((planned[2].account.proxy.as_ref(), planned[2].account.imap.port), (None, 10993));
+    assert_eq!(planned[3].account.proxy.as_deref(), Some("socks5h://proxy.example.net:1080"));
+    for p in &planned {
+        let shown = format!("{:?}", p.account);
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("hunter2"),
+            "an account never holds a proxy password: {shown}"
+        );
+    }
+
+    let csv = "email,password,group,tags,proxy\n\
+               d@example.org,pw,team 1,\"new;vip\",http://u:pw@127.0.0.1:8888\n\
+               e@example.org,pw,,old,\n";
+    let defaults = ImportDefaults {
+        imap_host: Some("127.0.0.1".into()),
+        tags: vec!["batch-7".into()],
+        group: Some("fallback".into()),
+        ..Default::default()
+    };
+    let planned: Vec<Account> =
+        ok(csv, ImportFormat::Auto).records.iter().map(|r| r.plan(&defaults).unwrap().account).collect();
+    assert_eq!(planned[0].group.as_deref(), Some("team 1"));
+    assert_eq!(planned[0].tags, vec!["batch-7", "new", "vip"], "tags are split, merged with the defaults and sorted");
+    assert_eq!(planned[0].proxy.as_deref(), Some("http://u@127.0.0.1:8888"));
+    assert_eq!((planned[1].group.as_deref(), planned[1].proxy.as_ref()), (Some("fallback"), None));
+
+    let json = r#"[{"email": "f@example.org", "password": "pw", "group": "g", "tags": ["x", "y"], "proxy": "socks5h://127.0.0.1:1080"}]"#;
+    let a = ok(json, ImportFormat::Auto).records[0].plan(&defaults).unwrap().account;
+    assert_eq!(
+        (a.group.as_deref(), a.tags.len(), a.proxy.as_deref()),
+        (Some("g"), 3, Some("socks5h://127.0.0.1:1080"))
+    );
+
+    let bad = "email,password,proxy\ng@example.org,pw,ftp://u:hunter2@h:1\n";
+    let err = ok(bad, ImportFormat::Auto).records[0].plan(&defaults).unwrap_err();
+    assert_eq!(err.code, "bad_proxy");
+    assert!(!err.reason.contains("hunter2"), "{}", err.reason);
+}
+
+#[test]
+fn exports_carry_group_tags_and_proxy_and_read_back() {
+    let mut a = Account::from_spec(
+        &AccountSpec { email: "a@example.org".into(), imap_host: Some("127.0.0.1".into()), ..Default::default() },
+        false,
+    )
+    .unwrap();
+    a.group = Some("g1".into());
+    a.tags = vec!["t1".into(), "t2".into()];
+    a.proxy = Some("socks5h://u@127.0.0.1:1080".into());
+    let mut with_pw = ExportRecord::new(&a, Some(Secret::new("pw")));
+    let without = ExportRecord::new(&a, None);
+    with_pw.add_proxy_password(Secret::new("pr0xy"));
+    for format in [ImportFormat::Csv, ImportFormat::Json, ImportFormat::Dash] {
+        let text = write_export(std::slice::from_ref(&without), format);
+        assert!(text.contains("socks5h://u@127.0.0.1:1080"), "{format}: {text}");
+        let text = write_export(std::slice::from_ref(&with_pw), format);
+        assert!(text.contains("pr0xy"), "{format} with secrets has the proxy password: {text}");
+        let back = ok(&text, format).records[0].plan(&ImportDefaults::default()).unwrap();
+        assert_eq!(back.account.group.as_deref(), Some("g1"), "{format}: {text}");
+        assert_eq!(back.account.proxy, a.proxy, "{format}");
+        assert_eq!(back.proxy_secret.map(|(_, s)| s.expose().to_string()).as_deref(), Some("pr0xy"), "{format}");
+        if format != ImportFormat::Dash {
+            assert_eq!(back.account.tags, a.tags, "{format}");
+        }
+    }
+}

@@ -29,6 +29,7 @@ use crate::config::{HttpConfig, PoolConfig};
 use crate::error::EngineError;
 use crate::events::{Event, EventSink};
 use crate::imap::{self, Credential, ImapError, ImapSession, TlsSetup};
+use crate::net::{NetError, Proxy, ProxyUrl};
 use crate::oauth::OAuth;
 use crate::pool::Connect;
 use crate::secrets::{Secret, SecretStore, SecretsError};
@@ -46,6 +47,9 @@ pub struct Client {
     smtp_token: tokio::sync::Mutex<Option<AccessToken>>,
     /// The access token for Microsoft Graph's audience.
     graph_token: tokio::sync::Mutex<Option<AccessToken>>,
+    /// The proxy every connection of the account goes through (its own, else its group's),
+    /// with its password and its user name template filled in.
+    pub proxy: Option<Proxy>,
 }
 
 /// How often the client cache was hit and missed, and what token refreshes went through.
@@ -152,6 +156,11 @@ impl SignIn {
         &self.tls
     }
 
+    /// The token endpoint's client, and with it the HTTP clients per proxy.
+    pub(crate) fn oauth(&self) -> &OAuth {
+        &self.oauth
+    }
+
     /// The keyring.
     pub(crate) fn secrets(&self) -> &Arc<dyn SecretStore> {
         &self.secrets
@@ -185,7 +194,9 @@ impl SignIn {
             email: email.to_string(),
             what: if account.auth == AuthMethod::OAuth2 { "refresh token" } else { "password" },
         })?;
+        let proxy = self.resolve_proxy(&account).await?;
         let client = Arc::new(Client {
+            proxy,
             secret: tokio::sync::Mutex::new(secret),
             token: tokio::sync::Mutex::new(None),
             smtp_token: tokio::sync::Mutex::new(None),
@@ -199,6 +210,26 @@ impl SignIn {
             client
         });
         Ok(kept.clone())
+    }
+
+    /// The proxy `account` uses: its own, else its group's; its password from the keyring
+    /// (none if the keyring has none), and the user name template filled in for the account.
+    ///
+    /// # Errors
+    /// A stored URL this build cannot read; the keyring or the cache failed.
+    pub(crate) async fn resolve_proxy(&self, account: &Account) -> Result<Option<Proxy>, EngineError> {
+        let url = match (&account.proxy, &account.group) {
+            (Some(url), _) => Some(url.clone()),
+            (None, Some(group)) => {
+                let g = group.clone();
+                self.store.call(move |s| s.group_proxy(&g)).await?
+            }
+            (None, None) => None,
+        };
+        let Some(url) = url else { return Ok(None) };
+        let url: ProxyUrl = url.parse()?;
+        let password = self.read_secret(&url.secret_key()).await?;
+        Ok(Some(url.with_password(password).for_account(&account.email)))
     }
 
     /// Drops the cached client; returns whether one was cached.
@@ -247,6 +278,7 @@ impl SignIn {
     pub(crate) async fn open_session(self: &Arc<Self>, email: &str) -> Result<ImapSession, EngineError> {
         let client = self.client(email).await?;
         let account = &client.account;
+        let proxy = client.proxy.as_ref();
         let (connect_timeout, command_timeout) = (self.sessions.connect_timeout, self.sessions.command_timeout);
         let mut last_err = None;
         for endpoint in account.endpoints() {
@@ -254,7 +286,7 @@ impl SignIn {
                 AuthMethod::Password => {
                     let password = client.secret.lock().await.clone();
                     let cred = Credential::Password { user: email, password: &password };
-                    imap::connect(endpoint, &self.tls, cred, connect_timeout, command_timeout).await
+                    imap::connect(endpoint, &self.tls, proxy, cred, connect_timeout, command_timeout).await
                 }
                 AuthMethod::OAuth2 => {
                     let token = self.access_token(&client, None, false).await?;
@@ -272,11 +304,11 @@ impl SignIn {
                         .into());
                     }
                     let cred = Credential::OAuth2 { user: email, access_token: &token };
-                    match imap::connect(endpoint, &self.tls, cred, connect_timeout, command_timeout).await {
+                    match imap::connect(endpoint, &self.tls, proxy, cred, connect_timeout, command_timeout).await {
                         Err(ImapError::AuthFailed { .. }) => {
                             let fresh = self.access_token(&client, Some(&token), false).await?;
                             let cred = Credential::OAuth2 { user: email, access_token: &fresh };
-                            imap::connect(endpoint, &self.tls, cred, connect_timeout, command_timeout).await
+                            imap::connect(endpoint, &self.tls, proxy, cred, connect_timeout, command_timeout).await
                         }
                         other => other,
                     }
@@ -289,7 +321,17 @@ impl SignIn {
                     }
                     return Ok(session);
                 }
-                Err(e @ (ImapError::Connect { .. } | ImapError::Timeout { .. })) => last_err = Some(e),
+                // A proxy that is down or refuses its credentials fails the fallback server too.
+                Err(ImapError::Proxy { source, .. })
+                    if matches!(source, NetError::ProxyUnreachable { .. } | NetError::ProxyAuth { .. }) =>
+                {
+                    let err: EngineError = ImapError::Proxy { endpoint: endpoint.to_string(), source }.into();
+                    self.set_status(email, AccountStatus::Error, Some(err.to_string())).await;
+                    return Err(err);
+                }
+                Err(e @ (ImapError::Connect { .. } | ImapError::Timeout { .. } | ImapError::Proxy { .. })) => {
+                    last_err = Some(e)
+                }
                 Err(e @ ImapError::AuthFailed { .. }) => {
                     self.set_status(email, AccountStatus::NeedsReauth, Some(e.to_string())).await;
                     return Err(e.into());

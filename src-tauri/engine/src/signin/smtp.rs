@@ -80,16 +80,18 @@ impl SignIn {
             AuthMethod::Password => {
                 let password = client.secret.lock().await.clone();
                 let cred = SmtpCredential::Password { user: email, password: &password };
-                smtp::connect(&endpoint, tls, cred, connect_timeout, command_timeout).await
+                smtp::connect(&endpoint, tls, client.proxy.as_ref(), cred, connect_timeout, command_timeout).await
             }
             AuthMethod::OAuth2 => {
                 let token = self.access_token_for(&client, Purpose::Smtp, None, false).await?;
                 let cred = SmtpCredential::OAuth2 { user: email, access_token: &token };
-                match smtp::connect(&endpoint, tls, cred, connect_timeout, command_timeout).await {
+                match smtp::connect(&endpoint, tls, client.proxy.as_ref(), cred, connect_timeout, command_timeout).await
+                {
                     Err(SmtpError::AuthFailed { .. }) => {
                         let fresh = self.access_token_for(&client, Purpose::Smtp, Some(&token), false).await?;
                         let cred = SmtpCredential::OAuth2 { user: email, access_token: &fresh };
-                        smtp::connect(&endpoint, tls, cred, connect_timeout, command_timeout).await
+                        smtp::connect(&endpoint, tls, client.proxy.as_ref(), cred, connect_timeout, command_timeout)
+                            .await
                     }
                     other => other,
                 }

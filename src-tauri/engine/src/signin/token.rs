@@ -150,7 +150,7 @@ impl SignIn {
         let mut used = self.current_refresh_token(&client).await?;
         let mut reread = false;
         let tokens = loop {
-            match self.oauth.refresh(&client.account, &used, scope.as_deref()).await {
+            match self.oauth.refresh(&client.account, client.proxy.as_ref(), &used, scope.as_deref()).await {
                 Ok(t) => break t,
                 Err(e) if e.needs_reauth() && !reread && !lock(&self.unsaved).contains_key(&email) => {
                     // Another process may have rotated the token since it was read.

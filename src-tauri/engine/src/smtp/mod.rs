@@ -28,19 +28,31 @@ use std::time::Duration;
 use base64::Engine as _;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, CertificateStore, TlsParameters,
+};
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Quit, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use tokio::time::{timeout, timeout_at};
 
+use rustls_pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
 use crate::account::{SmtpEndpoint, Tls};
+use crate::imap::TlsSetup;
+use crate::net::{self, Proxy};
 use crate::secrets::Secret;
 
 /// Trust anchors for SMTP: the system's roots plus the same optional extra CA as IMAP. The
-/// TLS settings for a host are built once and shared by its connections.
+/// TLS settings for a host are built once per route (direct, or each proxy) and shared by
+/// its connections, so session tickets are kept per proxy and server, as for IMAP.
+/// Implicit TLS is set up with IMAP's [`TlsSetup`] (same trust anchors, same per-route ticket
+/// caches) before lettre sees the stream; STARTTLS is lettre's.
 pub struct SmtpTls {
     extra_ca: Option<Vec<u8>>,
-    by_host: Mutex<HashMap<String, TlsParameters>>,
+    by_host: Mutex<HashMap<(String, String), TlsParameters>>,
+    implicit: TlsSetup,
 }
 
 impl fmt::Debug for SmtpTls {
@@ -52,13 +64,18 @@ impl fmt::Debug for SmtpTls {
 impl SmtpTls {
     /// System roots, plus the certificates in `extra_ca` (a PEM file, already checked by
     /// [`crate::imap::TlsSetup::new`]) when given; an unreadable file adds nothing here.
-    pub fn new(extra_ca: Option<&Path>) -> SmtpTls {
-        SmtpTls { extra_ca: extra_ca.and_then(|p| std::fs::read(p).ok()), by_host: Mutex::new(HashMap::new()) }
+    pub fn new(extra_ca: Option<&Path>, implicit: TlsSetup) -> SmtpTls {
+        SmtpTls {
+            extra_ca: extra_ca.and_then(|p| std::fs::read(p).ok()),
+            by_host: Mutex::new(HashMap::new()),
+            implicit,
+        }
     }
 
-    fn params(&self, endpoint: &SmtpEndpoint) -> Result<TlsParameters, SmtpError> {
+    fn params(&self, endpoint: &SmtpEndpoint, route: Option<&str>) -> Result<TlsParameters, SmtpError> {
         let mut by_host = self.by_host.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = by_host.get(&endpoint.host) {
+        let key = (route.unwrap_or_default().to_string(), endpoint.host.clone());
+        if let Some(p) = by_host.get(&key) {
             return Ok(p.clone());
         }
         let tls_err = |reason: String| SmtpError::Tls { endpoint: endpoint.to_string(), reason };
@@ -68,8 +85,69 @@ impl SmtpTls {
             builder = builder.add_root_certificate(cert);
         }
         let params = builder.build_rustls().map_err(|e| tls_err(describe(&e)))?;
-        by_host.insert(endpoint.host.clone(), params.clone());
+        by_host.insert(key, params.clone());
         Ok(params)
+    }
+
+    /// Implicit TLS over `tcp`, with the route's ticket cache.
+    async fn wrap(
+        &self,
+        endpoint: &SmtpEndpoint,
+        tcp: TcpStream,
+        route: Option<&str>,
+    ) -> Result<TlsTransport, SmtpError> {
+        let tls_err = |reason: String| SmtpError::Tls { endpoint: endpoint.to_string(), reason };
+        let name = ServerName::try_from(endpoint.host.clone())
+            .map_err(|_| tls_err(format!("{:?} is not a valid server name", endpoint.host)))?;
+        let stream = TlsConnector::from(self.implicit.config_for(route))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| tls_err(e.to_string()))?;
+        Ok(TlsTransport(stream))
+    }
+}
+
+/// An implicit-TLS stream handed to lettre as an already open transport.
+#[derive(Debug)]
+struct TlsTransport(tokio_rustls::client::TlsStream<TcpStream>);
+
+impl tokio::io::AsyncRead for TlsTransport {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for TlsTransport {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for TlsTransport {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().0.peer_addr()
     }
 }
 
@@ -101,6 +179,15 @@ pub enum SmtpError {
         endpoint: String,
         /// What happened.
         reason: String,
+    },
+    /// The account's proxy could not be used; nothing went direct.
+    #[error("cannot reach the SMTP server {endpoint}: {source}")]
+    Proxy {
+        /// host:port of the server.
+        endpoint: String,
+        /// What went wrong with the proxy; names the proxy's host, never its password.
+        #[source]
+        source: crate::net::NetError,
     },
     /// The TLS handshake failed (certificate, protocol).
     #[error("cannot set up TLS with the SMTP server {endpoint}: {reason}")]
@@ -185,7 +272,10 @@ impl SmtpError {
     /// Whether the connection is gone or in an unknown state: it must be closed, and a new
     /// one may work.
     pub fn is_connection_error(&self) -> bool {
-        matches!(self, SmtpError::Timeout { .. } | SmtpError::Broken { .. } | SmtpError::Connect { .. })
+        matches!(
+            self,
+            SmtpError::Timeout { .. } | SmtpError::Broken { .. } | SmtpError::Connect { .. } | SmtpError::Proxy { .. }
+        )
     }
 
     /// Whether the server may have accepted the message although the send failed: the
@@ -313,6 +403,7 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 pub async fn connect(
     endpoint: &SmtpEndpoint,
     tls: &SmtpTls,
+    proxy: Option<&Proxy>,
     credential: SmtpCredential<'_>,
     connect_timeout: Duration,
     command_timeout: Duration,
@@ -324,19 +415,26 @@ pub async fn connect(
         waited: connect_timeout,
         after_data: false,
     };
-    timeout(connect_timeout, open(endpoint, tls, credential, command_timeout)).await.map_err(|_| timed_out())?
+    timeout(connect_timeout, open(endpoint, tls, proxy, credential, command_timeout)).await.map_err(|_| timed_out())?
 }
 
 async fn open(
     endpoint: &SmtpEndpoint,
     tls: &SmtpTls,
+    proxy: Option<&Proxy>,
     credential: SmtpCredential<'_>,
     command_timeout: Duration,
 ) -> Result<SmtpConnection, SmtpError> {
     let name = endpoint.to_string();
-    let params = tls.params(endpoint)?;
+    let route = proxy.map(Proxy::route);
+    let route = route.as_deref();
+    let params = tls.params(endpoint, route)?;
     let hello = ClientId::default();
-    let addr = (endpoint.host.as_str(), endpoint.port);
+    // Through the account's proxy when it has one, and then never without it.
+    let tcp = net::dial(proxy, &endpoint.host, endpoint.port).await.map_err(|e| match e {
+        net::NetError::Direct { reason } => SmtpError::Connect { endpoint: name.clone(), reason },
+        source => SmtpError::Proxy { endpoint: name.clone(), source },
+    })?;
     let classify = |e: lettre::transport::smtp::Error| {
         if e.is_tls() {
             SmtpError::Tls { endpoint: name.clone(), reason: describe(&e) }
@@ -346,11 +444,12 @@ async fn open(
     };
     let mut conn = match endpoint.tls {
         Tls::Implicit => {
-            AsyncSmtpConnection::connect_tokio1(addr, None, &hello, Some(params), None).await.map_err(classify)?
+            let stream = tls.wrap(endpoint, tcp, route).await?;
+            AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello).await.map_err(classify)?
         }
         Tls::Starttls => {
             let mut conn =
-                AsyncSmtpConnection::connect_tokio1(addr, None, &hello, None, None).await.map_err(classify)?;
+                AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &hello).await.map_err(classify)?;
             if !conn.can_starttls() {
                 conn.abort().await;
                 return Err(SmtpError::NoStarttls { endpoint: name });

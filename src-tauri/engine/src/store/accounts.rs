@@ -10,7 +10,8 @@ use crate::account::{Account, AccountStatus, AuthMethod, Channel, ImapEndpoint, 
 
 const COLUMNS: &str = "email, provider, auth, imap_host, imap_port, imap_tls, fallback_host, fallback_port, \
                        fallback_tls, client_id, token_url, scope, status, status_detail, smtp_host, smtp_port, smtp_tls, \
-                       channel, channel_in_use, imap_checked_at, graph_url";
+                       channel, channel_in_use, imap_checked_at, graph_url, group_name, proxy_url, \
+                       (SELECT group_concat(tag, char(10)) FROM account_tags t WHERE t.email = accounts.email)";
 
 impl Store {
     /// Adds the account, or updates every field of the one with the same email. An update
@@ -226,9 +227,9 @@ pub(super) fn upsert(conn: &rusqlite::Connection, account: &Account, id: Option<
     conn.prepare_cached(
         "INSERT INTO accounts (id, email, provider, auth, imap_host, imap_port, imap_tls, fallback_host,
                                    fallback_port, fallback_tls, client_id, token_url, scope, status, status_detail,
-                                   smtp_host, smtp_port, smtp_tls, channel, graph_url)
+                                   smtp_host, smtp_port, smtp_tls, channel, graph_url, group_name, proxy_url)
              VALUES (CASE WHEN ?15 IS NULL OR EXISTS (SELECT 1 FROM accounts WHERE id = ?15) THEN NULL ELSE ?15 END,
-                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?16, ?17, ?18, ?19, ?20)
+                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
              ON CONFLICT (email) DO UPDATE SET
                  provider = excluded.provider, auth = excluded.auth,
                  imap_host = excluded.imap_host, imap_port = excluded.imap_port, imap_tls = excluded.imap_tls,
@@ -238,7 +239,9 @@ pub(super) fn upsert(conn: &rusqlite::Connection, account: &Account, id: Option<
                  status = excluded.status, status_detail = excluded.status_detail,
                  smtp_host = excluded.smtp_host, smtp_port = excluded.smtp_port, smtp_tls = excluded.smtp_tls,
                  channel_in_use = CASE WHEN channel = excluded.channel THEN channel_in_use END,
-                 channel = excluded.channel, graph_url = excluded.graph_url",
+                 channel = excluded.channel, graph_url = excluded.graph_url,
+                 group_name = COALESCE(excluded.group_name, accounts.group_name),
+                 proxy_url = COALESCE(excluded.proxy_url, accounts.proxy_url)",
     )?
     .execute(rusqlite::params![
         account.email,
@@ -261,8 +264,15 @@ pub(super) fn upsert(conn: &rusqlite::Connection, account: &Account, id: Option<
         smtp.map(|e| e.tls.as_str()),
         account.channel.as_str(),
         account.graph_url,
-    ])
-    .map(drop)
+        account.group,
+        account.proxy,
+    ])?;
+    // Tags given are added to those the account has; removing is explicit.
+    let mut tag = conn.prepare_cached("INSERT OR IGNORE INTO account_tags (email, tag) VALUES (?1, ?2)")?;
+    for t in &account.tags {
+        tag.execute((&account.email, t))?;
+    }
+    Ok(())
 }
 
 /// Builds an account from a row selected with [`COLUMNS`].
@@ -298,6 +308,14 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
         channel_in_use: row.get::<_, Option<String>>(18)?.and_then(|c| c.parse().ok()),
         imap_checked_at: row.get(19)?,
         graph_url,
+        group: row.get(21)?,
+        proxy: row.get(22)?,
+        tags: {
+            let joined: Option<String> = row.get(23)?;
+            let mut tags: Vec<String> = joined.map(|j| j.split('\n').map(str::to_string).collect()).unwrap_or_default();
+            tags.sort();
+            tags
+        },
     })
 }
 

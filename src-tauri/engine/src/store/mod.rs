@@ -23,9 +23,11 @@
 
 mod accounts;
 mod batch;
+mod labels;
 mod messages;
 
 pub use batch::TokenActivity;
+pub use labels::GroupInfo;
 pub use messages::AccountOverview;
 mod schema;
 #[cfg(test)]

@@ -117,7 +117,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE accounts ADD COLUMN used_at INTEGER;
     "#,
-    // How each Outlook account's mail is read: the user's channel (auto, imap, graph), the
+    // v7: how each Outlook account's mail is read: the user's channel (auto, imap, graph), the
     // one that worked last for an auto account and when IMAP was last tried, and Graph's
     // base URL. Graph's message ids get UIDs of the cache's own, in the order they were
     // first seen, so its messages and codes sit in the same tables as IMAP's.
@@ -133,6 +133,23 @@ pub(super) const MIGRATIONS: &[&str] = &[
         graph_id       TEXT NOT NULL,
         PRIMARY KEY (email, folder, uid),
         UNIQUE (email, folder, graph_id)
+    ) WITHOUT ROWID;
+    "#,
+    // v8: groups, tags and proxies. A proxy is a URL without its password (the password lives
+    // in the keyring); an account's own proxy wins over its group's.
+    r#"
+    ALTER TABLE accounts ADD COLUMN group_name TEXT;
+    ALTER TABLE accounts ADD COLUMN proxy_url TEXT;
+    CREATE INDEX accounts_by_group ON accounts (group_name);
+    CREATE TABLE account_tags (
+        email  TEXT NOT NULL REFERENCES accounts(email) ON DELETE CASCADE ON UPDATE CASCADE,
+        tag    TEXT NOT NULL,
+        PRIMARY KEY (email, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX account_tags_by_tag ON account_tags (tag);
+    CREATE TABLE account_groups (
+        name       TEXT PRIMARY KEY,
+        proxy_url  TEXT
     ) WITHOUT ROWID;
     "#,
 ];

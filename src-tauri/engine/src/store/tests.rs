@@ -32,6 +32,9 @@ fn oauth_account(email: &str) -> Account {
         channel_in_use: None,
         imap_checked_at: None,
         graph_url: Some(crate::account::presets::MICROSOFT_GRAPH_URL.into()),
+        group: None,
+        tags: vec![],
+        proxy: None,
     }
 }
 
@@ -52,6 +55,9 @@ fn password_account(email: &str) -> Account {
         channel_in_use: None,
         imap_checked_at: None,
         graph_url: None,
+        group: None,
+        tags: vec![],
+        proxy: None,
     }
 }
 
@@ -595,4 +601,43 @@ fn channels_and_graph_uids_are_kept_per_account_and_folder() {
     assert_eq!(store.graph_last_uid("a@x.com", "inbox").unwrap(), 3);
     assert_eq!(store.graph_id("a@x.com", "inbox", 2).unwrap().as_deref(), Some("m2"));
     assert_eq!(store.graph_id("a@x.com", "inbox", 9).unwrap(), None);
+}
+
+#[test]
+fn groups_tags_and_proxies_are_kept_apart_from_the_account_details() {
+    let (_dir, path, store) = temp_store();
+    let mut a = password_account("a@x.com");
+    a.group = Some("shop-1".into());
+    a.tags = vec!["new".into(), "vip".into()];
+    a.proxy = Some("socks5h://u@127.0.0.1:1080".into());
+    store.upsert_account(&a).unwrap();
+    store.upsert_account(&password_account("b@x.com")).unwrap();
+    assert_eq!(store.account("a@x.com").unwrap().unwrap(), a, "group, tags and proxy read back");
+
+    // Writing the account again without them (an update from a file that has none) keeps them.
+    store.upsert_account(&password_account("a@x.com")).unwrap();
+    assert_eq!(store.account("a@x.com").unwrap().unwrap(), a, "an upsert without labels keeps the old ones");
+
+    let both = vec!["a@x.com".to_string(), "b@x.com".to_string(), "nobody@x.com".to_string()];
+    assert_eq!(store.set_group(&both, Some("shop-2")).unwrap(), 2, "unknown addresses are not counted");
+    assert_eq!(store.add_tags(&both, &["old".into()]).unwrap(), 2);
+    assert_eq!(store.remove_tags(&both[..1], &["new".into()]).unwrap(), 1);
+    store.set_group_proxy("shop-2", Some("http://127.0.0.1:8888")).unwrap();
+    store.set_group_proxy("empty", Some("http://127.0.0.1:9999")).unwrap();
+    let a = store.account("a@x.com").unwrap().unwrap();
+    assert_eq!((a.group.as_deref(), a.tags.clone()), (Some("shop-2"), vec!["old".to_string(), "vip".to_string()]));
+    assert_eq!(store.group_proxy("shop-2").unwrap().as_deref(), Some("http://127.0.0.1:8888"));
+    let groups = store.groups().unwrap();
+    assert_eq!(
+        groups.iter().map(|g| (g.name.as_str(), g.accounts)).collect::<Vec<_>>(),
+        vec![("empty", 0), ("shop-2", 2)],
+        "a group with a proxy and no accounts is listed: {groups:?}"
+    );
+    assert_eq!(store.set_account_proxy(&both[..1], None).unwrap(), 1);
+    assert_eq!(store.account("a@x.com").unwrap().unwrap().proxy, None);
+    drop(store);
+    let reopened = Store::open(&path).unwrap();
+    assert_eq!(reopened.account("b@x.com").unwrap().unwrap().tags, vec!["old".to_string()], "tags survive a reopen");
+    assert!(reopened.remove_account("b@x.com").unwrap());
+    assert_eq!(reopened.add_tags(&["b@x.com".to_string()], &["x".into()]).unwrap(), 0, "tags go with the account");
 }
