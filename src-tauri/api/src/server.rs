@@ -19,6 +19,10 @@ use crate::metrics::ApiCounters;
 use crate::routes;
 use crate::stream::{self, Hub};
 
+/// After the stop signal, how long open requests (waits, streams closing) get to finish before
+/// the owner stops waiting for the server; `serve` and the app's Local API both wait this long.
+pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What every handler shares.
 pub struct AppState {
     /// The engine: the app's or `serve`'s one pool, watches and limits.

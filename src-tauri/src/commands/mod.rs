@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod codes;
 pub mod import;
+pub mod local_api;
 pub mod messages;
 pub mod send;
 pub mod settings;
