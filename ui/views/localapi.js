@@ -6,11 +6,10 @@ import { t } from "../lib/i18n.js";
 import { errorText } from "../lib/errors.js";
 import * as ipc from "../ipc.js";
 
-/** How the key shows while hidden: its prefix and as many dots as it has characters. */
+/** How the key shows while hidden: its prefix and dots, which say nothing of its length. */
 export function maskKey(key) {
   if (!key) return "";
-  const prefix = key.startsWith("mwk_") ? "mwk_" : "";
-  return prefix + "•".repeat(Math.max(key.length - prefix.length, 8));
+  return (key.startsWith("mwk_") ? "mwk_" : "") + "•".repeat(24);
 }
 
 export class LocalApiPanel {
