@@ -79,7 +79,12 @@ impl LocalApi {
         let api = Api::new(engine, hub.clone());
         let (stop, stopped) = oneshot::channel();
         let served = tokio::spawn(async move {
-            if let Err(err) = api.serve(listener, async { let _ = stopped.await; }).await {
+            if let Err(err) = api
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+            {
                 tracing::error!(error = %err, "the local API stopped");
             }
         });

@@ -823,7 +823,9 @@ async fn local_api(app: &App, bed: &TestBed) {
     let refused = app.text_until("#local-api-status", 15, |t| t.contains("already uses")).await;
     assert_eq!(
         refused,
-        format!("Another program already uses {taken_addr}. Choose another address for the local API, save, and turn it on again.")
+        format!(
+            "Another program already uses {taken_addr}. Choose another address for the local API, save, and turn it on again."
+        )
     );
     assert_eq!(app.eval("return document.getElementById('local-api-on').checked").await, json!(false));
     app.screenshot("local-api-refused").await;
@@ -834,7 +836,10 @@ async fn local_api(app: &App, bed: &TestBed) {
     let base = app.text_until("#local-api-address", 15, |t| !t.is_empty()).await;
     assert_eq!(base, format!("http://127.0.0.1:{port}"), "the window shows where the API listens");
     let masked = app.text_until("#local-api-key", 5, |t| !t.is_empty()).await;
-    assert!(masked.starts_with("mwk_") && masked.trim_start_matches("mwk_").chars().all(|c| c == '•'), "the key shows masked until Show");
+    assert!(
+        masked.starts_with("mwk_") && masked.trim_start_matches("mwk_").chars().all(|c| c == '•'),
+        "the key shows masked until Show"
+    );
     app.screenshot("local-api").await;
     let read_key = async || {
         app.click("#local-api-show").await;
@@ -857,7 +862,8 @@ async fn local_api(app: &App, bed: &TestBed) {
     let answer = accounts(key.clone()).await;
     assert_eq!(answer.status(), 200);
     let body: serde_json::Value = answer.json().await.unwrap();
-    let emails: Vec<&str> = body["accounts"].as_array().map_or(vec![], |a| a.iter().filter_map(|x| x["email"].as_str()).collect());
+    let emails: Vec<&str> =
+        body["accounts"].as_array().map_or(vec![], |a| a.iter().filter_map(|x| x["email"].as_str()).collect());
     assert_eq!(body["total"], json!(3), "the app's three accounts: {emails:?}");
     assert!(emails.contains(&OAUTH_USER), "{emails:?}");
 
@@ -886,9 +892,11 @@ async fn local_api(app: &App, bed: &TestBed) {
         found.ok().flatten().unwrap_or_else(|| panic!("no {kind} message on the stream; types seen: {seen:?}"))
     };
     next_of_type(&mut ws, "ready").await;
-    ws.send(Message::Text(json!({"type": "subscribe", "accounts": [OAUTH_USER], "kinds": ["code"]}).to_string().into()))
-        .await
-        .unwrap();
+    ws.send(Message::Text(
+        json!({"type": "subscribe", "accounts": [OAUTH_USER], "kinds": ["code"]}).to_string().into(),
+    ))
+    .await
+    .unwrap();
     next_of_type(&mut ws, "subscribed").await;
     bed.dovecot.append(OAUTH_USER, "INBOX", code_mail(API_CODE).as_bytes()).await;
     let appended = Instant::now();

@@ -406,7 +406,9 @@ async fn append_to_code(b: &Bench, email: &str, rounds: usize) -> (f64, f64) {
 
 /// The event-latency table at 1, 100 and 1,000 clients.
 async fn latency_table(b: &Bench) {
-    println!("| connected WebSocket clients | events | samples | p50 | p99 | server CPU per event | clients' CPU per event |");
+    println!(
+        "| connected WebSocket clients | events | samples | p50 | p99 | server CPU per event | clients' CPU per event |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for (clients, events) in [(1, 200), (100, 50), (1000, 20)] {
         let l = event_latency(b, clients, events).await;
@@ -420,7 +422,8 @@ async fn latency_table(b: &Bench) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let cli = std::env::args().nth(1).expect("usage: bench-api PATH_TO_RELEASE_MAILWATCH_CLI [latency|memory|memory-http]");
+    let cli =
+        std::env::args().nth(1).expect("usage: bench-api PATH_TO_RELEASE_MAILWATCH_CLI [latency|memory|memory-http]");
     EPOCH.get_or_init(Instant::now);
     if std::env::args().nth(2).as_deref() == Some("memory-http") {
         let (before, after) = idle_memory_http(&cli, 1000).await;
