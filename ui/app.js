@@ -12,6 +12,7 @@ import { CodesView } from "./views/codes.js";
 import { MessagesView } from "./views/messages.js";
 import { PoolView } from "./views/pool.js";
 import { SettingsView } from "./views/settings.js";
+import { LocalApiPanel } from "./views/localapi.js";
 import { WaitDialog } from "./views/wait.js";
 import { AccountEditor } from "./views/editor.js";
 import { ImportDialog } from "./views/import.js";
@@ -155,6 +156,7 @@ const settingsView = new SettingsView({
     if (languageChanged) loadLanguage(values.app.language);
   },
 });
+const localApi = new LocalApiPanel({ confirm: confirmDialog });
 const importer = new ImportDialog({
   onImported: (report) => {
     toast(t("toast.imported", { added: number(report.added), updated: number(report.updated) }));
@@ -338,6 +340,7 @@ async function loadRest() {
     // The pool panel fills in with the first pushed event.
   }
   await settingsView.load();
+  await localApi.load();
   if (settingsView.values) settings = settingsView.values;
   if (settingsView.limits) {
     codes.limit = settingsView.limits.maxTop;
@@ -379,6 +382,7 @@ async function loadLanguage(choice) {
   messages.relabel();
   pool.relabel();
   settingsView.relabel();
+  localApi.relabel();
   editor.relabel();
   paintAppInfo();
   paintKeys();

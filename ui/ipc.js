@@ -71,6 +71,12 @@ export const poolStats = () => call("pool_stats");
 export const getSettings = () => call("get_settings");
 export const saveSettings = (settings) => call("save_settings", { settings });
 export const restart = () => call("restart");
+/** The Local API: `{running, address, key}`; the key only while it runs. */
+export const getLocalApi = () => call("get_local_api");
+/** Turns the Local API on or off; resolves with what `getLocalApi` gives. */
+export const setLocalApi = (on) => call("set_local_api", { on });
+/** Revokes the app's API key and makes a new one; resolves with what `getLocalApi` gives. */
+export const renewApiKey = () => call("renew_api_key");
 
 // Import
 export const pickImportFile = () => call("pick_import_file");

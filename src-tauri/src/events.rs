@@ -5,6 +5,7 @@
 //! [`Event`] as the JSON payload (camelCase fields plus `kind`). Deriving the name from the
 //! tag means a kind the engine adds reaches the UI without a change here.
 //!
+//! Every event also goes to the local API's streams while it runs ([`LocalApi::publish`]).
 //! A found code also goes to the tray's latest codes, to the clipboard when auto-copy is on,
 //! and to a desktop notification when notifications are on, whether or not the window shows.
 
@@ -12,6 +13,7 @@ use mailwatch_engine::events::{Event, EventSink};
 use serde_json::Value;
 use tauri::{AppHandle, Emitter, Manager};
 
+use crate::local_api::LocalApi;
 use crate::notify::{CodeNotice, NOTIFIER};
 use crate::state::{RecentCode, Shell, lock};
 use crate::tray::RECENT_CODES;
@@ -79,6 +81,11 @@ impl WebviewSink {
 
 impl EventSink for WebviewSink {
     fn emit(&self, event: Event) {
+        // The local API's streams, when it runs, get every event too (it throttles pool
+        // stats itself).
+        if let Some(api) = self.app.try_state::<LocalApi>() {
+            api.publish(&event);
+        }
         if let Event::CodeFound { email, code, link, service, .. } = &event {
             code_found(
                 &self.app,

@@ -2,13 +2,15 @@
 //!
 //! The engine holds every rule of the product; this crate only knows about windows, the tray
 //! and the webview. It opens the engine as managed state ([`state`]), exposes commands to the
-//! UI ([`commands`]), forwards engine events to the window ([`events`]) and turns errors into
+//! UI ([`commands`]), forwards engine events to the window ([`events`]) and, when the user
+//! turns it on, to the local API's streams ([`local_api`]), and turns errors into
 //! `{code, message}` ([`error`]).
 
 pub mod commands;
 pub mod error;
 pub mod events;
 pub mod i18n;
+pub mod local_api;
 pub mod notify;
 pub mod prefs;
 pub mod state;
@@ -83,6 +85,7 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
         .manage(Shell::default())
+        .manage(local_api::LocalApi::default())
         .invoke_handler(tauri::generate_handler![
             commands::accounts::list_accounts,
             commands::accounts::account_preset,
@@ -100,6 +103,9 @@ pub fn run() {
             commands::settings::get_settings,
             commands::settings::save_settings,
             commands::settings::restart,
+            commands::local_api::get_local_api,
+            commands::local_api::set_local_api,
+            commands::local_api::renew_api_key,
             commands::import::pick_import_file,
             commands::import::import_accounts,
             commands::import::cancel_batch,
@@ -180,6 +186,7 @@ fn close_engine(app: &AppHandle) {
     let keeper = state::lock(&app.state::<Shell>().keeper).take();
     if let Some(engine) = app.state::<EngineSlot>().opened() {
         tauri::async_runtime::block_on(async {
+            app.state::<local_api::LocalApi>().stop().await;
             if let Some(keeper) = keeper {
                 keeper.stop(engine.config().pool.command_timeout).await;
             }
@@ -212,6 +219,7 @@ fn open_engine_in_background(app: AppHandle) {
         tray::refresh(&app);
         engine.resume_watching().await;
         *state::lock(&app.state::<Shell>().keeper) = Some(mailwatch_engine::keeper::Keeper::start(&engine));
+        commands::local_api::resume(&app, engine).await;
     });
 }
 

@@ -34,6 +34,9 @@ pub struct AppPrefs {
     /// The language of the window, tray and notifications ("en", "zh-CN"); empty for the
     /// system's.
     pub language: String,
+    /// Run the local API over the app's engine (Settings, "Local API"); its switch acts at
+    /// once, so saving the other settings leaves it as it is.
+    pub local_api: bool,
 }
 
 impl Default for AppPrefs {
@@ -46,6 +49,7 @@ impl Default for AppPrefs {
             launch_at_login: false,
             close_hint_shown: false,
             language: String::new(),
+            local_api: false,
         }
     }
 }
@@ -110,5 +114,6 @@ mod tests {
         assert!(old.notifications, "notifications default to on");
         assert!(!old.start_minimised);
         assert_eq!(old.language, "", "the language follows the system until one is chosen");
+        assert!(!old.local_api, "the local API is off until turned on");
     }
 }

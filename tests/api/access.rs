@@ -139,3 +139,45 @@ async fn a_key_over_its_rate_gets_429_with_retry_after() {
     assert_eq!(s.hub.counters().snapshot().rate_limited, 1);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apps_key_lives_in_the_keyring_and_renewing_it_locks_the_old_one_out() {
+    let mut s = Server::start(test_config()).await;
+    assert!(keys::stored_app_key(&s.engine).await.unwrap().is_none(), "no app key until the app asks for one");
+    let first = keys::app_key(&s.engine).await.expect("the app's key is made");
+    s.secrets.push(first.key.clone());
+    let again = keys::app_key(&s.engine).await.unwrap();
+    assert_eq!(again.id, first.id, "the key kept in the keyring is used again, not a new one each time");
+    assert!(again.key == first.key, "the same key comes back from the keyring");
+    let listed = keys::list(&s.engine).await.unwrap();
+    let info = listed.iter().find(|k| k.id == first.id).expect("the app's key is listed like any key");
+    assert_eq!(info.name, keys::APP_KEY_NAME);
+    assert_eq!(
+        info.scopes,
+        vec![Scope::AccountsRead, Scope::CodesRead, Scope::MailRead, Scope::StatsRead],
+        "every read scope"
+    );
+    let stored = s.engine.setting(keys::SETTING).await.unwrap().unwrap().to_string();
+    assert!(!stored.contains(&first.key), "only the key's hash is in the settings");
+    assert_eq!(s.get(Some(&first.key), "/api/v1/accounts").await.status, 200);
+
+    let renewed = keys::renew_app_key(&s.engine).await.expect("the key is renewed");
+    s.secrets.push(renewed.key.clone());
+    assert_ne!(renewed.id, first.id);
+    assert!(renewed.key != first.key, "a new key");
+    let stored = keys::stored_app_key(&s.engine).await.unwrap().expect("the new key is in the keyring");
+    assert_eq!(stored.id, renewed.id);
+    assert!(
+        keys::list(&s.engine).await.unwrap().iter().any(|k| k.id == first.id && k.revoked.is_some()),
+        "the old key is revoked"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut old = s.get(Some(&first.key), "/api/v1/accounts").await;
+    while old.status != 401 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        old = s.get(Some(&first.key), "/api/v1/accounts").await;
+    }
+    assert_eq!(old.status, 401, "the renewed key's predecessor is refused: {old:?}");
+    assert_eq!(s.get(Some(&renewed.key), "/api/v1/accounts").await.status, 200);
+    s.stop().await;
+}

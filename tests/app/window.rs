@@ -14,9 +14,9 @@
 //! (apt: webkit2gtk-driver), `xclip` for the clipboard, `dbus-monitor` for notifications, and
 //! Postfix (run as root; see the test bed's README).
 //! Screenshots of every view go to `tests/artifacts/window-*.png`: in English, then in
-//! Simplified Chinese (`window-zh-*`), and in the dark theme (`window-dark-*`). The figure it prints,
-//! APPEND to code shown, is the time from the server accepting the message to the code being
-//! in the window; it is printed, not asserted.
+//! Simplified Chinese (`window-zh-*`), and in the dark theme (`window-dark-*`). The figures it
+//! prints, APPEND to code shown (in the window, and on the Local API's stream), are the time
+//! from the server accepting the message to the code arriving; they are printed, not asserted.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -556,6 +556,7 @@ async fn the_app_adds_accounts_waits_for_a_code_notifies_copies_and_shows_pool_w
     let budget = app.stat("idleBudget").await;
     assert!(budget > 0, "the pool panel says how many watched accounts may idle, read from the engine: {budget}");
     app.screenshot("pool").await;
+    local_api(&app, &bed).await;
     app.quit().await;
 
     // Second run: the settings survived, and a forced wait timeout shows the warning.
@@ -797,6 +798,144 @@ async fn chinese_and_dark(bed: &TestBed, data_dir: &Path, work: &Path) {
     app.text_until("#import-run", 5, |t| t == "Import 2 accounts").await;
     app.screenshot("dark-import").await;
     app.quit().await;
+}
+
+/// The Local API switched on in Settings: a taken port is refused in words; on a free port
+/// a real HTTP client and a real WebSocket client use the key read from the window, the
+/// stream carries a code the app found, a renewed key locks the old one out, and switching
+/// off closes the stream and the port.
+async fn local_api(app: &App, bed: &TestBed) {
+    const API_CODE: &str = "604213";
+    app.click("#tab-settings").await;
+    app.shown("#setting-config-api-listen", 10).await;
+    assert_eq!(app.value("#setting-config-api-listen").await, "127.0.0.1:7878", "api.listen's default shows");
+    let switch_on = async |address: &str| {
+        app.fill("#setting-config-api-listen", address).await;
+        app.click("#settings-save").await;
+        app.text_until("#settings-status", 10, |t| t.starts_with("Saved")).await;
+        app.click("#local-api-on").await;
+    };
+
+    // Another program holds the port: a sentence that names the address, and the switch stays off.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_addr = taken.local_addr().unwrap().to_string();
+    switch_on(&taken_addr).await;
+    let refused = app.text_until("#local-api-status", 15, |t| t.contains("already uses")).await;
+    assert_eq!(
+        refused,
+        format!(
+            "Another program already uses {taken_addr}. Choose another address for the local API, save, and turn it on again."
+        )
+    );
+    assert_eq!(app.eval("return document.getElementById('local-api-on').checked").await, json!(false));
+    app.screenshot("local-api-refused").await;
+    drop(taken);
+
+    let port = free_port();
+    switch_on(&format!("127.0.0.1:{port}")).await;
+    let base = app.text_until("#local-api-address", 15, |t| !t.is_empty()).await;
+    assert_eq!(base, format!("http://127.0.0.1:{port}"), "the window shows where the API listens");
+    let masked = app.text_until("#local-api-key", 5, |t| !t.is_empty()).await;
+    assert!(
+        masked.starts_with("mwk_") && masked.trim_start_matches("mwk_").chars().all(|c| c == '•'),
+        "the key shows masked until Show"
+    );
+    app.screenshot("local-api").await;
+    let read_key = async || {
+        app.click("#local-api-show").await;
+        let key = app.text_until("#local-api-key", 5, |t| !t.contains('•')).await;
+        app.click("#local-api-show").await;
+        assert!(key.starts_with("mwk_") && key.len() > 40, "Show reveals a whole key ({} characters)", key.len());
+        key
+    };
+    let key = read_key().await;
+    app.click("#local-api-copy").await;
+    app.text_until("#local-api-status", 5, |t| t == "The key is on the clipboard.").await;
+    assert!(clipboard().trim() == key, "Copy puts the key on the clipboard");
+
+    // A real HTTP client: the accounts the app holds.
+    let http = reqwest::Client::new();
+    let accounts = |key: String| {
+        let request = http.get(format!("{base}/api/v1/accounts")).bearer_auth(key);
+        async move { request.send().await.expect("the API answers") }
+    };
+    let answer = accounts(key.clone()).await;
+    assert_eq!(answer.status(), 200);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    let emails: Vec<&str> =
+        body["accounts"].as_array().map_or(vec![], |a| a.iter().filter_map(|x| x["email"].as_str()).collect());
+    assert_eq!(body["total"], json!(3), "the app's three accounts: {emails:?}");
+    assert!(emails.contains(&OAUTH_USER), "{emails:?}");
+
+    // A real WebSocket client: the code of a message appended now arrives on the stream.
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://127.0.0.1:{port}/api/v1/stream").into_client_request().unwrap();
+    request.headers_mut().insert("Authorization", format!("Bearer {key}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("the stream opens with the app's key");
+    let mut seen = Vec::new();
+    let mut next_of_type = async |ws: &mut tokio_tungstenite::WebSocketStream<_>, kind: &str| -> serde_json::Value {
+        let found = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(Ok(msg)) = ws.next().await {
+                if let Message::Text(text) = msg {
+                    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    seen.push(v["type"].as_str().unwrap_or("").to_string());
+                    if v["type"] == kind {
+                        return Some(v);
+                    }
+                }
+            }
+            None
+        })
+        .await;
+        found.ok().flatten().unwrap_or_else(|| panic!("no {kind} message on the stream; types seen: {seen:?}"))
+    };
+    next_of_type(&mut ws, "ready").await;
+    ws.send(Message::Text(
+        json!({"type": "subscribe", "accounts": [OAUTH_USER], "kinds": ["code"]}).to_string().into(),
+    ))
+    .await
+    .unwrap();
+    next_of_type(&mut ws, "subscribed").await;
+    bed.dovecot.append(OAUTH_USER, "INBOX", code_mail(API_CODE).as_bytes()).await;
+    let appended = Instant::now();
+    let event = next_of_type(&mut ws, "code").await;
+    println!("figure: APPEND to code on the app's API stream: {} ms", appended.elapsed().as_millis());
+    assert_eq!((event["email"].as_str(), event["code"].as_str()), (Some(OAUTH_USER), Some(API_CODE)), "{event}");
+
+    // Renew: the old key is refused (within a second, as revoked keys are), the new one works.
+    app.click("#local-api-renew").await;
+    app.click("#confirm-ok").await;
+    app.text_until("#local-api-status", 10, |t| t.starts_with("A new key is in force")).await;
+    let renewed = read_key().await;
+    assert!(renewed != key, "Renew makes a different key");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut status = accounts(key.clone()).await.status();
+    while status != 401 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = accounts(key.clone()).await.status();
+    }
+    assert_eq!(status, 401, "the renewed key's predecessor is refused");
+    assert_eq!(accounts(renewed).await.status(), 200, "the new key works");
+
+    // Off: the open stream gets a close frame, and nothing listens any more.
+    app.click("#local-api-on").await;
+    app.text_until("#local-api-status", 15, |t| t == "The local API is off.").await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return Some(frame),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await;
+    assert!(matches!(closed, Ok(Some(_))), "turning the API off sends the stream a close frame: {closed:?}");
+    let refused = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.kind());
+    assert_eq!(refused.err(), Some(std::io::ErrorKind::ConnectionRefused), "nothing listens once the API is off");
+    assert_eq!(app.eval("return document.getElementById('local-api-details').hidden").await, json!(true));
 }
 
 fn tempdir() -> PathBuf {

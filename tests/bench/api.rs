@@ -94,11 +94,21 @@ async fn add_account(b: &Bench, email: &str, port: u16) {
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// How the benchmark's clients read: tungstenite zero-fills its whole read buffer before
+/// every read (128 KiB by default), which at 1,000 clients was a fifth of all the CPU time in
+/// the benchmark, spent by the clients rather than the server; a 4 KiB buffer holds any event.
+fn client_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4 * 1024)
+}
+
 async fn connect_ready(port: u16, key: &str) -> Ws {
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/api/v1/stream?access_token={key}"))
-            .await
-            .unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(
+        format!("ws://127.0.0.1:{port}/api/v1/stream?access_token={key}"),
+        Some(client_config()),
+        true,
+    )
+    .await
+    .unwrap();
     while let Some(Ok(m)) = ws.next().await {
         if let Message::Text(t) = m
             && t.as_str().contains("\"ready\"")
@@ -109,15 +119,58 @@ async fn connect_ready(port: u16, key: &str) -> Ws {
     ws
 }
 
-/// p50 and p99 of sink-to-client latency, in ms, with `clients` connected and `events` sent.
-async fn event_latency(b: &Bench, clients: usize, events: usize) -> (f64, f64, usize) {
+/// The clients' own runtime (two threads named `bench-client`), so the CPU time they take can
+/// be told from the server's (`tokio-rt-worker`); both share the same two cores.
+fn client_runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("bench-client")
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+/// CPU time (user and system, ms) this process's threads have used, by thread name.
+fn cpu_by_thread() -> std::collections::HashMap<String, f64> {
+    let tick_ms = 1000.0 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let mut by_name = std::collections::HashMap::new();
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let name = stat[open + 1..close].to_string();
+        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
+        *by_name.entry(name).or_insert(0.0) += ticks * tick_ms;
+    }
+    by_name
+}
+
+/// What one run of [`event_latency`] measured.
+struct Latency {
+    p50: f64,
+    p99: f64,
+    samples: usize,
+    /// CPU ms per event of the server's threads (fan-out, one write per client; every thread
+    /// of the process but the clients') and of the clients' threads (one read each).
+    server_cpu: f64,
+    client_cpu: f64,
+}
+
+/// p50 and p99 of sink-to-client latency, in ms, with `clients` connected and `events` sent,
+/// and the CPU time each event cost the server and the clients.
+async fn event_latency(b: &Bench, clients: usize, events: usize) -> Latency {
     let mut sockets = Vec::with_capacity(clients);
     for _ in 0..clients {
-        sockets.push(connect_ready(b.port, &b.key).await);
+        let (port, key) = (b.port, b.key.clone());
+        sockets.push(client_runtime().spawn(async move { connect_ready(port, &key).await }).await.unwrap());
     }
+    let before = cpu_by_thread();
     let mut readers = Vec::new();
     for mut ws in sockets {
-        readers.push(tokio::spawn(async move {
+        readers.push(client_runtime().spawn(async move {
             let mut got = Vec::with_capacity(events);
             while got.len() < events {
                 match ws.next().await {
@@ -159,8 +212,23 @@ async fn event_latency(b: &Bench, clients: usize, events: usize) -> (f64, f64, u
     for r in readers {
         all.extend(r.await.unwrap());
     }
+    let after = cpu_by_thread();
+    // The server: the runtime's workers (`tokio-rt-worker`) and the main thread, which emits.
+    let used = |server: bool| {
+        let is_client = |name: &String| name.starts_with("bench-client");
+        let sum = |m: &std::collections::HashMap<String, f64>| {
+            m.iter().filter(|(n, _)| is_client(n) != server).map(|(_, v)| v).sum::<f64>()
+        };
+        (sum(&after) - sum(&before)) / events as f64
+    };
     all.sort_by(|a, b| a.total_cmp(b));
-    (percentile(&all, 0.5), percentile(&all, 0.99), all.len())
+    Latency {
+        p50: percentile(&all, 0.5),
+        p99: percentile(&all, 0.99),
+        samples: all.len(),
+        server_cpu: used(true),
+        client_cpu: used(false),
+    }
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -336,9 +404,26 @@ async fn append_to_code(b: &Bench, email: &str, rounds: usize) -> (f64, f64) {
     (percentile(&via_http, 0.5), percentile(&via_engine, 0.5))
 }
 
+/// The event-latency table at 1, 100 and 1,000 clients.
+async fn latency_table(b: &Bench) {
+    println!(
+        "| connected WebSocket clients | events | samples | p50 | p99 | server CPU per event | clients' CPU per event |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (clients, events) in [(1, 200), (100, 50), (1000, 20)] {
+        let l = event_latency(b, clients, events).await;
+        println!(
+            "| {clients} | {events} | {} | {:.2} ms | {:.2} ms | {:.1} ms | {:.1} ms |",
+            l.samples, l.p50, l.p99, l.server_cpu, l.client_cpu
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let cli = std::env::args().nth(1).expect("usage: bench-api PATH_TO_RELEASE_MAILWATCH_CLI [memory]");
+    let cli =
+        std::env::args().nth(1).expect("usage: bench-api PATH_TO_RELEASE_MAILWATCH_CLI [latency|memory|memory-http]");
     EPOCH.get_or_init(Instant::now);
     if std::env::args().nth(2).as_deref() == Some("memory-http") {
         let (before, after) = idle_memory_http(&cli, 1000).await;
@@ -353,18 +438,17 @@ async fn main() {
         return;
     }
     let b = start().await;
+    if std::env::args().nth(2).as_deref() == Some("latency") {
+        // Only the event-latency table, e.g. under `perf record`.
+        latency_table(&b).await;
+        return;
+    }
     add_account(&b, "bench@example.com", b.bed.dovecot.imaps_port()).await;
     let proxy = FaultProxy::start(b.bed.dovecot.imaps_addr()).await;
     proxy.set_latency(Duration::from_millis(10), Duration::from_millis(10));
     add_account(&b, "slow@example.com", proxy.port()).await;
 
-    println!("| connected WebSocket clients | events | samples | p50 | p99 |");
-    println!("|---|---|---|---|---|");
-    for (clients, events) in [(1, 200), (100, 50), (1000, 20)] {
-        let (p50, p99, n) = event_latency(&b, clients, events).await;
-        println!("| {clients} | {events} | {n} | {p50:.2} ms | {p99:.2} ms |");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    latency_table(&b).await;
 
     let (before, after) = idle_memory(&cli, 1000).await;
     println!();

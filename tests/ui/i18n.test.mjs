@@ -117,7 +117,7 @@ test("the catalogues have the same keys and the same placeholders", () => {
     assert.deepEqual(onlyOther, [], `keys in ${language}.json but not in en.json:\n  ${onlyOther.join("\n  ")}`);
     // An error's sentence may name any detail the shell sends (English shows the engine's
     // own sentence, {detail}); every other message names the same things in every language.
-    const ERROR_ARGS = ["detail", "email", "endpoint", "folder", "path", "proxy", "reason", "secs"];
+    const ERROR_ARGS = ["address", "detail", "email", "endpoint", "folder", "path", "proxy", "reason", "secs"];
     const badError = Object.keys(other)
       .filter((k) => k.startsWith("errors.") && placeholders(other[k]).some((p) => !ERROR_ARGS.includes(p)))
       .map((k) => `${k}: {${placeholders(other[k])}}`);

@@ -82,8 +82,10 @@ test("every setting has a label, a one-line help and a known kind", () => {
   for (const group of GROUPS) {
     for (const f of group.fields) {
       assert.ok(f.label && f.help && !f.help.includes("\n"), f.key);
-      assert.ok(["int", "number", "secs", "bool", "choice"].includes(f.kind), f.key);
-      assert.equal(Boolean(f.restart), f.key.startsWith("config."), `${f.key}: the engine's limits, and only they, need a restart`);
+      assert.ok(["int", "number", "secs", "bool", "choice", "address"].includes(f.kind), f.key);
+      // The Local API's address applies the next time the API is turned on, not at a restart.
+      const restarts = f.key.startsWith("config.") && f.key !== "config.api.listen";
+      assert.equal(Boolean(f.restart), restarts, `${f.key}: the engine's limits, and only they, need a restart`);
       assert.ok(f.key.startsWith("config.") || f.key.startsWith("app."), f.key);
       assert.ok(!keys.has(f.key), `duplicate ${f.key}`);
       keys.add(f.key);
@@ -117,6 +119,12 @@ test("form values are checked and typed, with errors in words that give the rang
   assert.equal(describeDefault({ kind: "int", unit: "unit.messages" }, 20), "20 messages");
   assert.equal(describeDefault({ kind: "int", unit: "unit.connections" }, 1), "1 connection", "the unit agrees with its number");
   assert.equal(describeDefault({ kind: "bool" }, false), "off");
+  const address = { label: "settings.api.listen", kind: "address" };
+  for (const ok of ["127.0.0.1:7878", " 127.1.2.3:1 ", "[::1]:65535"]) assert.deepEqual(parseField(address, ok), { value: ok.trim() });
+  for (const bad of ["0.0.0.0:7878", "192.168.1.5:7878", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "127.0.0.300:80", "localhost:7878", ""]) {
+    assert.equal(parseField(address, bad).error, "Address needs a loopback address and a port, such as 127.0.0.1:7878.", bad);
+  }
+  assert.equal(describeDefault(address, "127.0.0.1:7878"), "127.0.0.1:7878");
 });
 
 test("the message document blocks remote content unless images are allowed", () => {

@@ -52,6 +52,14 @@ export const GROUPS = [
     ],
   },
   {
+    title: "settings.group.localApi",
+    // The switch, the address in force and the key are the Local API panel's (views/localapi.js).
+    panel: "local-api",
+    fields: [
+      { key: "config.api.listen", label: "settings.api.listen", kind: "address", help: "settings.api.listen.help" },
+    ],
+  },
+  {
     title: "settings.group.startup",
     fields: [
       { key: "app.startMinimised", label: "settings.app.startMinimised", kind: "bool", help: "settings.app.startMinimised.help" },
@@ -83,7 +91,7 @@ export function unitOf(field, count = 2) {
 export function describeDefault(field, value) {
   if (value === undefined) return "";
   if (field.kind === "bool") return t(value ? "settings.on" : "settings.off");
-  if (field.kind === "choice") return "";
+  if (field.kind === "choice" || field.kind === "address") return String(value);
   const unit = unitOf(field, value);
   return unit ? t("settings.valueWithUnit", { value: number(value), unit }) : number(value);
 }
@@ -94,6 +102,16 @@ export function describeDefault(field, value) {
 export function parseField(field, raw) {
   if (field.kind === "bool") return { value: Boolean(raw) };
   if (field.kind === "choice") return { value: String(raw ?? "") };
+  if (field.kind === "address") {
+    // The engine takes a loopback address and a port: 127.0.0.1:7878 or [::1]:7878.
+    const text = String(raw ?? "").trim();
+    const m = /^(?:127(?:\.\d{1,3}){3}|\[::1\]):(\d{1,5})$/.exec(text);
+    const octets = text.startsWith("127.") ? text.split(":")[0].split(".").map(Number) : [];
+    if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535 || octets.some((o) => o > 255)) {
+      return { error: t("settings.error.address", { name: t(field.label) }) };
+    }
+    return { value: text };
+  }
   const text = String(raw).trim();
   const value = Number(text);
   const args = { name: t(field.label), min: field.min, max: field.max, unit: unitOf(field, field.max) };

@@ -13,15 +13,18 @@ export class SettingsView {
     this.form = document.getElementById("settings-form");
     this.groups = document.getElementById("settings-groups");
     this.status = document.getElementById("settings-status");
+    this.panels = Object.fromEntries(GROUPS.filter((g) => g.panel).map((g) => [g.panel, document.getElementById(g.panel)]));
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.save();
     });
     document.getElementById("settings-defaults").addEventListener("click", () => this.restoreDefaults());
     this.form.addEventListener("input", (event) => {
-      this.say("settings.unsaved");
       const field = fieldOf(event.target.name);
-      if (field) this.check(field, event.target);
+      // The panels' controls act at once; only the fields wait for Save.
+      if (!field) return;
+      this.say("settings.unsaved");
+      this.check(field, event.target);
     });
   }
 
@@ -62,6 +65,8 @@ export class SettingsView {
         legend.textContent = t(group.title);
         fieldset.append(legend);
         for (const field of group.fields) fieldset.append(this.row(field, getPath(values, field.key)));
+        // A group's panel (the Local API's switch and key) moves into its fieldset.
+        if (group.panel) fieldset.append(this.panels[group.panel]);
         return fieldset;
       }),
     );
@@ -91,6 +96,11 @@ export class SettingsView {
       if (field.kind === "bool") {
         input.type = "checkbox";
         input.checked = Boolean(value);
+      } else if (field.kind === "address") {
+        input.type = "text";
+        input.spellcheck = false;
+        input.autocomplete = "off";
+        input.value = value ?? "";
       } else {
         input.type = "number";
         input.min = field.min ?? "";

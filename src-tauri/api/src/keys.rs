@@ -286,6 +286,84 @@ pub async fn revoke(engine: &Engine, id: &str) -> Result<KeyInfo, EngineError> {
     Ok(info)
 }
 
+/// The setting that holds the id of the key the desktop app made for itself; the key itself
+/// is only in the keyring.
+pub const APP_KEY_SETTING: &str = "api.appKey";
+
+/// What the app's key is called in `api-key list`.
+pub const APP_KEY_NAME: &str = "Mailwatch app";
+
+/// The keyring entry, beside the accounts' secrets, that holds the app's key with this id.
+fn app_entry(id: &str) -> String {
+    format!("api-key:{id}")
+}
+
+/// The key the desktop app made for itself (every read scope, every account), if the keyring
+/// still holds it and it has not been revoked.
+///
+/// # Errors
+/// The cache or the keyring cannot be read.
+pub async fn stored_app_key(engine: &Engine) -> Result<Option<NewKey>, EngineError> {
+    let Some(id) = engine.setting(APP_KEY_SETTING).await?.and_then(|v| v.as_str().map(str::to_string)) else {
+        return Ok(None);
+    };
+    let secrets = engine.secrets().clone();
+    let entry = app_entry(&id);
+    let key = tokio::task::spawn_blocking(move || secrets.get(&entry))
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))??;
+    let Some(key) = key else { return Ok(None) };
+    let live = load(engine).await?;
+    Ok(find(&live, key.expose()).filter(|k| k.info.id == id).map(|_| NewKey { id, key: key.expose().to_string() }))
+}
+
+/// The app's key: the one in the keyring if it is still good, else a new one (every read
+/// scope), whose hash goes to the settings like any key's and whose plain text goes only to
+/// the keyring.
+///
+/// # Errors
+/// The cache or the keyring cannot be read or written.
+pub async fn app_key(engine: &Engine) -> Result<NewKey, EngineError> {
+    match stored_app_key(engine).await? {
+        Some(key) => Ok(key),
+        None => make_app_key(engine).await,
+    }
+}
+
+/// Revokes the app's key (a running server refuses it within a second) and makes a new one.
+///
+/// # Errors
+/// The cache or the keyring cannot be read or written.
+pub async fn renew_app_key(engine: &Engine) -> Result<NewKey, EngineError> {
+    if let Some(id) = engine.setting(APP_KEY_SETTING).await?.and_then(|v| v.as_str().map(str::to_string)) {
+        if load(engine).await?.iter().any(|k| k.info.id == id) {
+            revoke(engine, &id).await?;
+        }
+        let secrets = engine.secrets().clone();
+        let entry = app_entry(&id);
+        tokio::task::spawn_blocking(move || secrets.delete(&entry))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+    }
+    make_app_key(engine).await
+}
+
+async fn make_app_key(engine: &Engine) -> Result<NewKey, EngineError> {
+    let made = create(engine, &KeyRequest { name: APP_KEY_NAME.into(), ..KeyRequest::default() }).await?;
+    let secrets = engine.secrets().clone();
+    let (entry, secret) = (app_entry(&made.id), mailwatch_engine::secrets::Secret::new(made.key.clone()));
+    let kept = tokio::task::spawn_blocking(move || secrets.set(&entry, &secret))
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+    if let Err(e) = kept {
+        // A key nobody can read back is of no use: take it back.
+        let _ = revoke(engine, &made.id).await;
+        return Err(e.into());
+    }
+    engine.set_setting(APP_KEY_SETTING, &serde_json::Value::String(made.id.clone())).await?;
+    Ok(made)
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }

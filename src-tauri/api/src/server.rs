@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use mailwatch_engine::config::ApiConfig;
 use mailwatch_engine::{Engine, EngineError};
 
@@ -18,6 +19,10 @@ use crate::auth::{KeyCache, RateLimiter};
 use crate::metrics::ApiCounters;
 use crate::routes;
 use crate::stream::{self, Hub};
+
+/// After the stop signal, how long open requests (waits, streams closing) get to finish before
+/// the owner stops waiting for the server; `serve` and the app's Local API both wait this long.
+pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What every handler shares.
 pub struct AppState {
@@ -116,6 +121,13 @@ impl Api {
     ) -> std::io::Result<()> {
         let closing = self.state.hub.closing().clone();
         let app = self.router();
+        // An event is one small write per stream: Nagle's algorithm would hold it back while an
+        // earlier write waits for its ACK.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "cannot set TCP_NODELAY on a connection");
+            }
+        });
         axum::serve(listener, app.into_make_service())
             .with_graceful_shutdown(async move {
                 shutdown.await;

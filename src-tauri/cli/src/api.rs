@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use mailwatch_api::keys::{self, KeyRequest, Scope};
@@ -12,15 +11,14 @@ use mailwatch_engine::{Engine, EngineError};
 
 use crate::{Cli, print_json};
 
-/// After Ctrl-C or SIGTERM, how long open requests get to finish before the engine shuts down
-/// anyway.
-const DRAIN: Duration = Duration::from_secs(5);
+use mailwatch_api::server::DRAIN;
 
 #[derive(Args, Debug)]
 pub(crate) struct ServeArgs {
-    /// Where to listen. Loopback only unless --allow-remote.
-    #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR:PORT")]
-    listen: SocketAddr,
+    /// Where to listen (default: the setting api.listen, 127.0.0.1:7878). Loopback only
+    /// unless --allow-remote.
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
     /// Allow an address other machines can reach (prints a warning saying what that exposes).
     #[arg(long)]
     allow_remote: bool,
@@ -111,14 +109,24 @@ pub(crate) async fn api_key(engine: &Engine, cmd: &ApiKeyCmd) -> Result<(), Engi
 }
 
 pub(crate) async fn serve(cli: &Cli, a: &ServeArgs) -> Result<(), EngineError> {
-    if let Some(warning) = mailwatch_api::check_listen(a.listen, a.allow_remote)? {
-        eprintln!("{warning}");
-    }
-    let listener = tokio::net::TcpListener::bind(a.listen).await.map_err(|e| {
-        EngineError::InvalidInput(format!("cannot listen on {}: {e}; pick another address with --listen", a.listen))
-    })?;
     let hub = Hub::new();
     let engine = Arc::new(crate::open(cli, hub.sink()).await?);
+    let listen = a.listen.unwrap_or(engine.config().api.listen);
+    let bound = async {
+        if let Some(warning) = mailwatch_api::check_listen(listen, a.allow_remote)? {
+            eprintln!("{warning}");
+        }
+        tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            EngineError::InvalidInput(format!("cannot listen on {listen}: {e}; pick another address with --listen"))
+        })
+    };
+    let listener = match bound.await {
+        Ok(listener) => listener,
+        Err(e) => {
+            engine.shutdown().await;
+            return Err(e);
+        }
+    };
     let local = listener.local_addr().map_err(|e| EngineError::Internal(e.to_string()))?;
     let stop = stop_signal();
     println!("listening on http://{local}");

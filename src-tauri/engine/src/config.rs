@@ -434,6 +434,10 @@ impl SmtpConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ApiConfig {
+    /// Where the app's "Local API" listens, and `mailwatch-cli serve` unless `--listen` says
+    /// otherwise. Loopback only: other machines must not reach the keys' codes by default
+    /// (`serve --listen ADDR --allow-remote` is the explicit way out).
+    pub listen: std::net::SocketAddr,
     /// Most live streams (WebSocket and SSE together) open at once; the next is refused
     /// with 503. A thousand idle WebSockets cost a few megabytes.
     pub max_streams: usize,
@@ -463,6 +467,7 @@ pub struct ApiConfig {
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 7878)),
             max_streams: 1000,
             ping_interval: Duration::from_secs(30),
             stream_timeout: Duration::from_secs(75),
@@ -604,6 +609,16 @@ pub enum ConfigError {
         /// ` s` for durations, empty for counts.
         unit: &'static str,
     },
+    /// An address other machines could reach, where only loopback is allowed.
+    #[error(
+        "cannot save the settings: {setting} must be a loopback address such as 127.0.0.1:7878 (it is {value}), so that other machines cannot reach the API"
+    )]
+    NotLoopback {
+        /// The setting (`api.listen`).
+        setting: &'static str,
+        /// What was given.
+        value: String,
+    },
 }
 
 const MINUTE: f64 = 60.0;
@@ -715,6 +730,9 @@ impl Config {
         count_in("smtp.transientTries", m.transient_tries, 1.0, 100.0)?;
         secs_in("smtp.transientBackoff", m.transient_backoff, 0.0, HOUR)?;
         let a = &self.api;
+        if !a.listen.ip().is_loopback() {
+            return Err(ConfigError::NotLoopback { setting: "api.listen", value: a.listen.to_string() });
+        }
         usize_in("api.maxStreams", a.max_streams, 1.0, 100_000.0)?;
         secs_in("api.pingInterval", a.ping_interval, 0.05, HOUR)?;
         secs_in("api.streamTimeout", a.stream_timeout, 0.1, DAY)?;
@@ -794,6 +812,13 @@ mod tests {
         assert!(matches!(c.validate(), Err(ConfigError::OutOfRange { setting: "api.pingInterval", .. })));
         let c: Config = serde_json::from_str(r#"{"api":{"sendQueue":16}}"#).unwrap();
         assert_eq!((c.api.send_queue, c.api.max_streams), (16, 1000), "unset api limits keep their defaults");
+        let c: Config = serde_json::from_str(r#"{"api":{"listen":"0.0.0.0:7878"}}"#).unwrap();
+        assert!(
+            matches!(c.validate(), Err(ConfigError::NotLoopback { setting: "api.listen", .. })),
+            "the app's API listens on loopback only"
+        );
+        let c: Config = serde_json::from_str(r#"{"api":{"listen":"[::1]:9000"}}"#).unwrap();
+        assert_eq!(c.validate(), Ok(()), "IPv6 loopback is loopback");
     }
 
     #[test]

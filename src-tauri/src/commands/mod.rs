@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod codes;
 pub mod import;
 pub mod labels;
+pub mod local_api;
 pub mod messages;
 pub mod send;
 pub mod settings;

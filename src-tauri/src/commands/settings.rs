@@ -108,8 +108,9 @@ pub async fn save_settings(
     let shell = app.state::<Shell>();
     let before = shell.prefs.get();
     let mut prefs = settings.app;
-    // The hint is not the user's to edit.
+    // The hint is not the user's to edit; the Local API's switch saves itself.
     prefs.close_hint_shown = before.close_hint_shown;
+    prefs.local_api = before.local_api;
     if prefs.launch_at_login != before.launch_at_login {
         let autostart = app.autolaunch();
         let changed = if prefs.launch_at_login { autostart.enable() } else { autostart.disable() };
@@ -122,7 +123,10 @@ pub async fn save_settings(
         // The tray speaks the window's language; notifications pick it up as they go out.
         let _ = app.emit(LANGUAGE_EVENT, &prefs.language);
     }
-    let restart_needed = config != *engine.config();
+    // The Local API's address applies the next time it is turned on, not at a restart.
+    let mut in_force = engine.config().clone();
+    in_force.api.listen = config.api.listen;
+    let restart_needed = config != in_force;
     guarded("save the settings", async move {
         engine.save_config(&config).await?;
         crate::prefs::save(&engine, &prefs).await?;

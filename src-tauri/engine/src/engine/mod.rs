@@ -182,6 +182,12 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Where the accounts' secrets live (the OS keyring unless the options gave a store);
+    /// the local API keeps the app's own key there too.
+    pub fn secrets(&self) -> &Arc<dyn SecretStore> {
+        self.signin.secrets()
+    }
+
     /// The data directory in use.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
