@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use mailwatch_testbed::{DEFAULT_CLIENT_ID, GraphServer, NOT_CONNECTED};
+use mailwatch_testbed::{GraphServer, NOT_CONNECTED};
 
 use crate::{Cli, mail};
 
@@ -14,32 +14,7 @@ const USER: &str = "gina@outlook.com";
 async fn the_usual_commands_read_an_account_imap_refuses_through_graph() {
     let mut cli = Cli::start().await;
     let graph = GraphServer::start(&cli.bed.dovecot, &cli.bed.oauth).await;
-    let token = cli.bed.oauth.issue_refresh_token(USER, DEFAULT_CLIENT_ID);
-    cli.secrets.push(token.clone());
-    let (port, url, graph_url) =
-        (cli.bed.dovecot.imaps_port().to_string(), cli.bed.oauth.token_url(), graph.base_url());
-    let r = cli.run_with_stdin(
-        &[
-            "accounts",
-            "add",
-            USER,
-            "--provider",
-            "outlook",
-            "--client-id",
-            DEFAULT_CLIENT_ID,
-            "--imap-host",
-            "127.0.0.1",
-            "--imap-port",
-            &port,
-            "--token-url",
-            &url,
-            "--graph-url",
-            &graph_url,
-            "--refresh-token-stdin",
-        ],
-        &token,
-    );
-    assert_eq!(r.code, 0, "{r:?}");
+    cli.add_oauth_with(USER, &["--graph-url", &graph.base_url()]);
     cli.bed.dovecot.append(USER, "INBOX", &mail("Your code", "Your verification code is 246810.")).await;
     cli.bed.set_imap_not_connected(USER, true);
 

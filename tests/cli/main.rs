@@ -110,29 +110,33 @@ impl Cli {
     }
 
     fn add_oauth(&mut self, email: &str) -> String {
+        self.add_oauth_with(email, &[])
+    }
+
+    /// Adds an Outlook account with a fresh refresh token, and `extra` arguments to `accounts add`.
+    fn add_oauth_with(&mut self, email: &str, extra: &[&str]) -> String {
         let token = self.bed.oauth.issue_refresh_token(email, DEFAULT_CLIENT_ID);
         self.secrets.push(token.clone());
         let port = self.bed.dovecot.imaps_port().to_string();
         let url = self.bed.oauth.token_url();
-        let r = self.run_with_stdin(
-            &[
-                "accounts",
-                "add",
-                email,
-                "--provider",
-                "outlook",
-                "--client-id",
-                DEFAULT_CLIENT_ID,
-                "--imap-host",
-                "127.0.0.1",
-                "--imap-port",
-                &port,
-                "--token-url",
-                &url,
-                "--refresh-token-stdin",
-            ],
-            &token,
-        );
+        let mut args = vec![
+            "accounts",
+            "add",
+            email,
+            "--provider",
+            "outlook",
+            "--client-id",
+            DEFAULT_CLIENT_ID,
+            "--imap-host",
+            "127.0.0.1",
+            "--imap-port",
+            &port,
+            "--token-url",
+            &url,
+            "--refresh-token-stdin",
+        ];
+        args.extend_from_slice(extra);
+        let r = self.run_with_stdin(&args, &token);
         assert_eq!(r.code, 0, "{r:?}");
         token
     }
