@@ -22,6 +22,8 @@ use crate::state::lock;
 /// The server while it runs.
 struct Running {
     address: SocketAddr,
+    /// The discovery file that sends `mailwatch-cli`'s IMAP commands here; removed on stop.
+    _announced: Option<mailwatch_api::discovery::Announced>,
     stop: oneshot::Sender<()>,
     served: tokio::task::JoinHandle<()>,
 }
@@ -75,6 +77,13 @@ impl LocalApi {
         let address = engine.saved_config().await?.api.listen;
         mailwatch_api::check_listen(address, false)?;
         let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| listen_error(address, &e))?;
+        let announced = match mailwatch_api::discovery::announce(engine.data_dir(), address) {
+            Ok(announced) => Some(announced),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot write the discovery file; the CLI will not use the local API");
+                None
+            }
+        };
         let hub = Hub::new();
         let api = Api::new(engine, hub.clone());
         let (stop, stopped) = oneshot::channel();
@@ -89,7 +98,7 @@ impl LocalApi {
             }
         });
         *self.hub.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(hub);
-        *lock(&self.running) = Some(Running { address, stop, served });
+        *lock(&self.running) = Some(Running { address, _announced: announced, stop, served });
         tracing::info!(%address, "the local API listens");
         Ok(address)
     }
@@ -100,6 +109,8 @@ impl LocalApi {
         let _switching = self.switching.lock().await;
         let Some(running) = lock(&self.running).take() else { return };
         *self.hub.write().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        // From here on the CLI runs its commands itself.
+        drop(running._announced);
         let _ = running.stop.send(());
         let mut served = running.served;
         if tokio::time::timeout(mailwatch_api::server::DRAIN, &mut served).await.is_err() {
