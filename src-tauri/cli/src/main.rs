@@ -40,8 +40,9 @@ struct Cli {
     #[arg(long, global = true, env = "MAILWATCH_EXTRA_CA", value_name = "PEM_FILE")]
     extra_ca: Option<PathBuf>,
     /// Run `fetch` and `wait-code` in this process even when `serve` or the app's Local API
-    /// runs over the same data directory (by default they go through it).
-    #[arg(long, global = true, env = "MAILWATCH_DIRECT")]
+    /// runs over the same data directory (by default they go through it). MAILWATCH_DIRECT=1
+    /// does the same.
+    #[arg(long, global = true, env = "MAILWATCH_DIRECT", value_parser = clap::builder::BoolishValueParser::new())]
     direct: bool,
     #[command(subcommand)]
     command: Command,
