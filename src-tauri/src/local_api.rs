@@ -77,6 +77,8 @@ impl LocalApi {
         let address = engine.saved_config().await?.api.listen;
         mailwatch_api::check_listen(address, false)?;
         let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| listen_error(address, &e))?;
+        // The port the system gave, when the setting asks for any (port 0).
+        let address = listener.local_addr().map_err(|e| listen_error(address, &e))?;
         let announced = match mailwatch_api::discovery::announce(engine.data_dir(), address) {
             Ok(announced) => Some(announced),
             Err(err) => {
@@ -142,6 +144,27 @@ fn listen_error(address: SocketAddr, err: &std::io::Error) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_discovery_file_names_the_bound_address_while_the_server_runs() {
+        use mailwatch_api::discovery;
+        let dir = std::env::temp_dir().join(format!("mailwatch-local-api-test-{}", std::process::id()));
+        let options = mailwatch_engine::engine::EngineOptions { data_dir: Some(dir.clone()), ..Default::default() };
+        let engine = Arc::new(Engine::open(options, Arc::new(mailwatch_engine::events::NullSink)).await.unwrap());
+        let mut config = engine.saved_config().await.unwrap();
+        config.api.listen = "127.0.0.1:0".parse().unwrap();
+        engine.save_config(&config).await.unwrap();
+
+        let local = LocalApi::default();
+        let address = local.start(engine.clone()).await.unwrap();
+        assert_ne!(address.port(), 0, "the address is the one bound");
+        let found = discovery::find(engine.data_dir());
+        assert_eq!(found.map(|d| (d.address, d.pid)), Some((address, std::process::id())), "{found:?}");
+        local.stop().await;
+        assert!(!discovery::path(engine.data_dir()).exists(), "turning it off removes the file");
+        engine.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn a_taken_port_is_said_in_words_with_the_address() {

@@ -99,7 +99,10 @@ async fn fetch_and_wait_code_go_through_a_running_serve_and_print_what_the_direc
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    cli.bed.dovecot.append(USER, "INBOX", &mail("[GitHub] Please verify your device", "Verification code: 058213")).await;
+    cli.bed
+        .dovecot
+        .append(USER, "INBOX", &mail("[GitHub] Please verify your device", "Verification code: 058213"))
+        .await;
     let waited = cli.finish(tokio::task::spawn_blocking(move || waiting.wait_with_output().unwrap()).await.unwrap());
     assert_eq!(waited.code, 0, "{waited:?}");
     assert_eq!(waited.json()["code"], "058213", "{waited:?}");
@@ -155,7 +158,8 @@ async fn a_stale_discovery_file_is_ignored_and_a_refused_key_falls_back_with_a_s
 
     let (child, addr, out) = serve(&cli, "127.0.0.1:0", &[]);
     let list = cli.run(&["api-key", "list", "--json"]).json();
-    let app = list.as_array().unwrap().iter().find(|k| k["name"] == "Mailwatch app").expect("serve keeps the app's key");
+    let app =
+        list.as_array().unwrap().iter().find(|k| k["name"] == "Mailwatch app").expect("serve keeps the app's key");
     let revoked = cli.run(&["api-key", "revoke", app["id"].as_str().unwrap()]);
     assert_eq!(revoked.code, 0, "{revoked:?}");
     let fallback = cli.run(&["fetch", USER, "--no-cache", "--json"]);

@@ -92,7 +92,10 @@ pub(crate) async fn find(engine: &Engine, direct: bool) -> Option<Server> {
     match keys::stored_app_key(engine).await {
         Ok(Some(key)) => Some(Server { address: found.address, key: Secret::new(key.key), client }),
         Ok(None) => {
-            refused(found.address, "the app's API key is not in the keyring or was revoked (restart it to make a new one)");
+            refused(
+                found.address,
+                "the app's API key is not in the keyring or was revoked (restart it to make a new one)",
+            );
             None
         }
         Err(e) => {
@@ -153,7 +156,12 @@ impl Server {
     }
 
     /// `GET /api/v1/accounts/{email}/{what}?query` with the key.
-    async fn get<T: serde::de::DeserializeOwned>(&self, email: &str, what: &str, query: &[(&str, String)]) -> Routed<T> {
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        email: &str,
+        what: &str,
+        query: &[(&str, String)],
+    ) -> Routed<T> {
         let Ok(mut url) = reqwest::Url::parse(&format!("http://{}/", self.address)) else { return Routed::Direct };
         if let Ok(mut path) = url.path_segments_mut() {
             path.clear().extend(["api", "v1", "accounts", email, what]);
