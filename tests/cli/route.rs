@@ -129,8 +129,12 @@ async fn fetch_and_wait_code_go_through_a_running_serve_and_print_what_the_direc
         cli.bed.dovecot.log_tail(20)
     );
 
-    let (code, _, err) = terminate(child, out);
+    for run in [&routed, &again, &text, &unknown, &timed_out, &waited] {
+        assert!(!run.stdout.contains("mwk_") && !run.stderr.contains("mwk_"), "no key is printed: {run:?}");
+    }
+    let (code, rest, err) = terminate(child, out);
     assert_eq!(code, 0, "{err}");
+    assert!(!rest.contains("mwk_") && !err.contains("mwk_"), "serve prints no key:\n{rest}\n{err}");
     assert!(!file.exists(), "a clean stop removes the discovery file");
 }
 
