@@ -3,6 +3,10 @@
 //! Every command prints plain text by default and one stable JSON value with `--json`.
 //! Failures print one sentence on stderr (and `{"error": {"code", "message"}}` on stdout with
 //! `--json`) and exit with a code that says what kind of failure it was; see [`exit_code`].
+//!
+//! `fetch` and `wait-code` go through `serve` or the app's Local API when one runs over the
+//! same data directory, so its pool and limits serve every process ([`route`]); `--direct`
+//! runs them here.
 
 mod api;
 mod bench;
