@@ -22,6 +22,8 @@ use crate::state::lock;
 /// The server while it runs.
 struct Running {
     address: SocketAddr,
+    /// The discovery file that sends `mailwatch-cli`'s IMAP commands here; removed on stop.
+    _announced: Option<mailwatch_api::discovery::Announced>,
     stop: oneshot::Sender<()>,
     served: tokio::task::JoinHandle<()>,
 }
@@ -75,6 +77,15 @@ impl LocalApi {
         let address = engine.saved_config().await?.api.listen;
         mailwatch_api::check_listen(address, false)?;
         let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| listen_error(address, &e))?;
+        // The port the system gave, when the setting asks for any (port 0).
+        let address = listener.local_addr().map_err(|e| listen_error(address, &e))?;
+        let announced = match mailwatch_api::discovery::announce(engine.data_dir(), address) {
+            Ok(announced) => Some(announced),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot write the discovery file; the CLI will not use the local API");
+                None
+            }
+        };
         let hub = Hub::new();
         let api = Api::new(engine, hub.clone());
         let (stop, stopped) = oneshot::channel();
@@ -89,7 +100,7 @@ impl LocalApi {
             }
         });
         *self.hub.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(hub);
-        *lock(&self.running) = Some(Running { address, stop, served });
+        *lock(&self.running) = Some(Running { address, _announced: announced, stop, served });
         tracing::info!(%address, "the local API listens");
         Ok(address)
     }
@@ -100,6 +111,8 @@ impl LocalApi {
         let _switching = self.switching.lock().await;
         let Some(running) = lock(&self.running).take() else { return };
         *self.hub.write().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        // From here on the CLI runs its commands itself.
+        drop(running._announced);
         let _ = running.stop.send(());
         let mut served = running.served;
         if tokio::time::timeout(mailwatch_api::server::DRAIN, &mut served).await.is_err() {
@@ -131,6 +144,27 @@ fn listen_error(address: SocketAddr, err: &std::io::Error) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_discovery_file_names_the_bound_address_while_the_server_runs() {
+        use mailwatch_api::discovery;
+        let dir = std::env::temp_dir().join(format!("mailwatch-local-api-test-{}", std::process::id()));
+        let options = mailwatch_engine::engine::EngineOptions { data_dir: Some(dir.clone()), ..Default::default() };
+        let engine = Arc::new(Engine::open(options, Arc::new(mailwatch_engine::events::NullSink)).await.unwrap());
+        let mut config = engine.saved_config().await.unwrap();
+        config.api.listen = "127.0.0.1:0".parse().unwrap();
+        engine.save_config(&config).await.unwrap();
+
+        let local = LocalApi::default();
+        let address = local.start(engine.clone()).await.unwrap();
+        assert_ne!(address.port(), 0, "the address is the one bound");
+        let found = discovery::find(engine.data_dir());
+        assert_eq!(found.map(|d| (d.address, d.pid)), Some((address, std::process::id())), "{found:?}");
+        local.stop().await;
+        assert!(!discovery::path(engine.data_dir()).exists(), "turning it off removes the file");
+        engine.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn a_taken_port_is_said_in_words_with_the_address() {

@@ -245,6 +245,11 @@ async fn an_account_added_over_http_gets_its_code_by_wait_websocket_and_sse() {
     for field in ["link", "service", "from", "subject", "received"] {
         assert!(answer.get(field).is_some(), "the answer has {field}: {answer}");
     }
+    // What `wait-code --json` prints too, so the CLI can go through the server.
+    assert_eq!(answer["email"], "ada@example.com", "{answer}");
+    for field in ["id", "foundAt", "uid"] {
+        assert!(answer[field].is_i64(), "a found code's answer has {field}: {answer}");
+    }
     let event = streams::next_of_type(&mut ws, "code").await;
     assert_eq!((event["email"].as_str(), event["code"].as_str()), (Some("ada@example.com"), Some("482915")), "{event}");
     let (name, data) = sse.next_event("code").await;
@@ -352,6 +357,10 @@ async fn health_openapi_and_metrics_answer_in_their_formats() {
         assert!(doc["paths"].get(path).is_some(), "the OpenAPI document describes {path}");
     }
     assert!(doc["components"]["schemas"].get("CodeAnswer").is_some(), "its schemas come from the handlers' types");
+    let answer = &doc["components"]["schemas"]["CodeAnswer"]["properties"];
+    for field in ["code", "folder", "id", "email", "foundAt", "uid"] {
+        assert!(answer.get(field).is_some(), "CodeAnswer documents {field}: {answer}");
+    }
 
     let unkeyed = s.get(None, "/metrics").await;
     assert_eq!(unkeyed.status, 401, "/metrics needs a key: {unkeyed:?}");

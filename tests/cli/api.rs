@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::Cli;
 
 /// A plain HTTP/1.1 GET; returns the status and the body.
-fn http_get(addr: &str, path: &str, key: Option<&str>) -> (u16, String) {
+pub(super) fn http_get(addr: &str, path: &str, key: Option<&str>) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(addr).expect("the server accepts");
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let auth = key.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
@@ -21,7 +21,7 @@ fn http_get(addr: &str, path: &str, key: Option<&str>) -> (u16, String) {
 }
 
 /// Starts `serve` and returns it with the address from its one ready line.
-fn serve(cli: &Cli, listen: &str, extra: &[&str]) -> (Child, String, BufReader<std::process::ChildStdout>) {
+pub(super) fn serve(cli: &Cli, listen: &str, extra: &[&str]) -> (Child, String, BufReader<std::process::ChildStdout>) {
     let mut args = vec!["serve", "--listen", listen];
     args.extend_from_slice(extra);
     let mut child =
@@ -38,7 +38,7 @@ fn serve(cli: &Cli, listen: &str, extra: &[&str]) -> (Child, String, BufReader<s
 }
 
 /// Sends SIGTERM and returns the exit code, the rest of stdout and stderr.
-fn terminate(mut child: Child, mut out: BufReader<std::process::ChildStdout>) -> (i32, String, String) {
+pub(super) fn terminate(mut child: Child, mut out: BufReader<std::process::ChildStdout>) -> (i32, String, String) {
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let mut rest = String::new();

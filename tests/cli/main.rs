@@ -13,6 +13,7 @@ mod graph;
 mod import;
 mod kill;
 mod proxies;
+mod route;
 mod send;
 mod watch;
 
@@ -50,7 +51,7 @@ impl Cli {
     fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_mailwatch-cli"));
         c.arg("--data-dir").arg(self.data.path()).arg("--extra-ca").arg(self.bed.dovecot.ca_pem_path()).args(args);
-        c.env_remove("MAILWATCH_DATA_DIR").env_remove("MAILWATCH_EXTRA_CA");
+        c.env_remove("MAILWATCH_DATA_DIR").env_remove("MAILWATCH_EXTRA_CA").env_remove("MAILWATCH_DIRECT");
         c
     }
 
@@ -142,7 +143,7 @@ impl Cli {
     }
 }
 
-fn mail(subject: &str, body: &str) -> Vec<u8> {
+pub(crate) fn mail(subject: &str, body: &str) -> Vec<u8> {
     format!(
         "From: GitHub <noreply@github.com>\r\nTo: u@example.com\r\nSubject: {subject}\r\nDate: Sat, 21 Nov 2026 10:00:00 +0000\r\n\
          MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"

@@ -9,12 +9,14 @@
 //! | [`routes`] | the handlers: health, accounts, messages, codes, stats, the compatibility aliases |
 //! | [`stream`] | the hub that fans engine events out to WebSocket and SSE clients, with their limits |
 //! | [`auth`] | the key in a request, its scopes and account patterns, the per-key rate limit |
+//! | [`discovery`] | the file in the data directory that tells the CLI where a running server listens |
 //! | [`keys`] | making, listing and revoking keys; only their hashes are stored |
 //! | [`metrics`] | the API's counters and the Prometheus text |
 //! | [`error`] | `{"error": {"code", "message"}}` with the right status, for every rejection too |
 //! | [`openapi`] | the OpenAPI document, generated from the handlers |
 
 pub mod auth;
+pub mod discovery;
 pub mod error;
 pub mod keys;
 pub mod metrics;

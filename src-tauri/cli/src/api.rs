@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
+use mailwatch_api::discovery;
 use mailwatch_api::keys::{self, KeyRequest, Scope};
 use mailwatch_api::{Api, Hub};
 use mailwatch_engine::{Engine, EngineError};
@@ -129,12 +130,15 @@ pub(crate) async fn serve(cli: &Cli, a: &ServeArgs) -> Result<(), EngineError> {
     };
     let local = listener.local_addr().map_err(|e| EngineError::Internal(e.to_string()))?;
     let stop = stop_signal();
+    let announced = announce(&engine, local).await;
     println!("listening on http://{local}");
     let _ = std::io::stdout().flush();
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let signal = async move {
         stop.await;
+        // From here on the CLI runs its commands itself.
+        drop(announced);
         let _ = stop_tx.send(true);
     };
     let api = Api::new(engine.clone(), hub);
@@ -148,6 +152,28 @@ pub(crate) async fn serve(cli: &Cli, a: &ServeArgs) -> Result<(), EngineError> {
     engine.shutdown().await;
     crate::bench::persist_stats(&engine).await;
     served.map_err(|e| EngineError::Internal(format!("the API server failed: {e}")))
+}
+
+/// Makes sure the app's key is in the keyring (the one the app uses, made if there is none)
+/// and writes the discovery file, so `mailwatch-cli` sends its IMAP commands here. Without
+/// either the server still serves, and the CLI runs its commands itself.
+async fn announce(engine: &Engine, local: SocketAddr) -> Option<discovery::Announced> {
+    if let Err(e) = keys::app_key(engine).await {
+        eprintln!(
+            "warning: cannot keep a key for the CLI in the keyring ({e}); mailwatch-cli will run its commands itself, beside this server"
+        );
+        return None;
+    }
+    match discovery::announce(engine.data_dir(), local) {
+        Ok(announced) => Some(announced),
+        Err(e) => {
+            eprintln!(
+                "warning: cannot write {} in the data directory ({e}); mailwatch-cli will run its commands itself, beside this server",
+                discovery::FILE
+            );
+            None
+        }
+    }
 }
 
 /// Ctrl-C, or SIGTERM on Unix. The handlers are installed when this is called, not when the

@@ -3,12 +3,17 @@
 //! Every command prints plain text by default and one stable JSON value with `--json`.
 //! Failures print one sentence on stderr (and `{"error": {"code", "message"}}` on stdout with
 //! `--json`) and exit with a code that says what kind of failure it was; see [`exit_code`].
+//!
+//! `fetch` and `wait-code` go through `serve` or the app's Local API when one runs over the
+//! same data directory, so its pool and limits serve every process ([`route`]); `--direct`
+//! runs them here.
 
 mod api;
 mod bench;
 mod extract;
 mod import;
 mod labels;
+mod route;
 mod send;
 mod watch;
 
@@ -38,6 +43,11 @@ struct Cli {
     /// Extra CA certificates (PEM) to trust for IMAP and SMTP, e.g. a company proxy's.
     #[arg(long, global = true, env = "MAILWATCH_EXTRA_CA", value_name = "PEM_FILE")]
     extra_ca: Option<PathBuf>,
+    /// Run `fetch` and `wait-code` in this process even when `serve` or the app's Local API
+    /// runs over the same data directory (by default they go through it). MAILWATCH_DIRECT=1
+    /// does the same.
+    #[arg(long, global = true, env = "MAILWATCH_DIRECT", value_parser = clap::builder::BoolishValueParser::new())]
+    direct: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -241,9 +251,23 @@ struct ExtractArgs {
 /// which, so no error sentence is printed.
 pub(crate) static PARTLY_FAILED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
+/// A failure as the CLI reports it: the engine's error code and sentence, from this process's
+/// engine or from a running server's answer.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: String,
+    message: String,
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Failure {
+        Failure { code: e.code().to_string(), message: e.to_string() }
+    }
+}
+
 /// Exit codes by kind of failure, so scripts can react without parsing text.
-fn exit_code(e: &EngineError) -> u8 {
-    match e.code() {
+fn exit_code(code: &str) -> u8 {
+    match code {
         "invalid_account" | "unknown_folder" | "extra_ca_invalid" | "invalid_input" | "not_oauth" | "invalid_proxy" => {
             2
         }
@@ -263,7 +287,7 @@ fn exit_code(e: &EngineError) -> u8 {
         | "oauth_error" => 5,
         "keyring_unavailable" | "keyring_locked" | "keyring_busy" | "keyring_error" | "rotation_not_saved" => 6,
         "wait_timed_out" => 7,
-        "pool_exhausted" => 8,
+        "pool_exhausted" | "rate_limited" => 8,
         _ => 1,
     }
 }
@@ -301,11 +325,11 @@ fn main() -> ExitCode {
     match rt.block_on(run(cli)) {
         Ok(()) => ExitCode::from(PARTLY_FAILED.load(std::sync::atomic::Ordering::Relaxed)),
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", e.message);
             if json {
-                println!("{}", json!({"error": {"code": e.code(), "message": e.to_string()}}));
+                println!("{}", json!({"error": {"code": e.code, "message": e.message}}));
             }
-            ExitCode::from(exit_code(&e))
+            ExitCode::from(exit_code(&e.code))
         }
     }
 }
@@ -441,9 +465,9 @@ async fn open(cli: &Cli, sink: Arc<dyn mailwatch_engine::events::EventSink>) -> 
     Engine::open(options, sink).await
 }
 
-async fn run(cli: Cli) -> Result<(), EngineError> {
+async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Extract(a) = &cli.command {
-        return extract(a);
+        return Ok(extract(a)?);
     }
     if let Command::Watch(a) = &cli.command {
         let (sink, events) = watch::sink();
@@ -451,10 +475,10 @@ async fn run(cli: Cli) -> Result<(), EngineError> {
         let result = watch::run(&engine, a, events).await;
         engine.shutdown().await;
         bench::persist_stats(&engine).await;
-        return result;
+        return Ok(result?);
     }
     if let Command::Serve(a) = &cli.command {
-        return api::serve(&cli, a).await;
+        return Ok(api::serve(&cli, a).await?);
     }
     let engine = open(&cli, Arc::new(NullSink)).await?;
     let result = dispatch(&cli, &engine).await;
@@ -463,7 +487,7 @@ async fn run(cli: Cli) -> Result<(), EngineError> {
     result
 }
 
-async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
+async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), Failure> {
     match &cli.command {
         Command::Accounts(AccountsCmd::Add(a)) => {
             let server = a.server.clone();
@@ -493,7 +517,8 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
             } else {
                 return Err(EngineError::InvalidInput(
                     "say how the account signs in: pipe its refresh token with --refresh-token-stdin, or its password with --password-stdin".into(),
-                ));
+                )
+                .into());
             };
             let account = engine.add_account(&spec, secret).await?;
             if a.json {
@@ -566,7 +591,17 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
         Command::Fetch(a) => {
             let folder: FolderSpec = a.folder.parse().unwrap_or(FolderSpec::Inbox);
             let top = a.top.unwrap_or(engine.config().cache.list_top);
-            let messages = engine.fetch(&a.email, &folder, top, !a.no_cache).await?;
+            let routed = match route::find(engine, cli.direct).await {
+                // The server's `both` means inbox and junk together; a folder of that name is not.
+                Some(server) if !a.folder.eq_ignore_ascii_case("both") => {
+                    server.fetch(&a.email, &folder, top, a.no_cache).await
+                }
+                _ => route::Routed::Direct,
+            };
+            let messages = match routed {
+                route::Routed::Done(r) => r?,
+                route::Routed::Direct => engine.fetch(&a.email, &folder, top, !a.no_cache).await?,
+            };
             if a.json {
                 print_json(&messages);
             } else if messages.is_empty() {
@@ -593,7 +628,18 @@ async fn dispatch(cli: &Cli, engine: &Engine) -> Result<(), EngineError> {
             if let Some(secs) = a.timeout {
                 options.timeout = Duration::from_secs(secs);
             }
-            let found = engine.wait_code(&a.email, &options).await?;
+            // A wait longer than the server allows (api.maxWait) runs here.
+            let routed = match route::find(engine, cli.direct).await {
+                Some(server) if options.timeout <= engine.config().api.max_wait => {
+                    let account = engine.account(&a.email).await?.email;
+                    server.wait_code(&account, options.timeout).await
+                }
+                _ => route::Routed::Direct,
+            };
+            let found = match routed {
+                route::Routed::Done(r) => r?,
+                route::Routed::Direct => engine.wait_code(&a.email, &options).await?,
+            };
             if a.json {
                 print_json(&found);
             } else {

@@ -462,6 +462,10 @@ pub struct ApiConfig {
     pub max_wait: Duration,
     /// Largest request body (an account, an import file); larger ones get 413.
     pub max_body_bytes: usize,
+    /// How long `mailwatch-cli` waits for a running server named in the data directory's
+    /// discovery file to answer its health check before running the command itself.
+    #[serde(with = "secs")]
+    pub discovery_timeout: Duration,
 }
 
 impl Default for ApiConfig {
@@ -476,6 +480,7 @@ impl Default for ApiConfig {
             rate_burst: 200,
             max_wait: Duration::from_secs(300),
             max_body_bytes: 8 * 1024 * 1024,
+            discovery_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -741,6 +746,7 @@ impl Config {
         usize_in("api.rateBurst", a.rate_burst, 1.0, 1_000_000.0)?;
         secs_in("api.maxWait", a.max_wait, 1.0, HOUR)?;
         usize_in("api.maxBodyBytes", a.max_body_bytes, 1024.0, 1024.0 * 1024.0 * 1024.0)?;
+        secs_in("api.discoveryTimeout", a.discovery_timeout, 0.05, MINUTE)?;
         let g = &self.graph;
         usize_in("graph.maxPerAccount", g.max_per_account, 1.0, 100.0)?;
         usize_in("graph.maxTotal", g.max_total, 1.0, 10_000.0)?;

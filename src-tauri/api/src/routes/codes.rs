@@ -20,8 +20,10 @@ use crate::keys::Scope;
 use crate::metrics::ApiCounters;
 use crate::server::AppState;
 
-/// The code answer: every field null when no code came in time.
+/// The code answer: every field null when no code came in time (and then `id`, `email`,
+/// `foundAt` and `uid` are left out).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct CodeAnswer {
     /// The code as the user types it.
     pub code: Option<String>,
@@ -37,6 +39,18 @@ pub struct CodeAnswer {
     pub received: Option<i64>,
     /// The folder it was in: inbox or junk.
     pub folder: Option<String>,
+    /// The codes history's row id (as `mailwatch-cli wait-code --json` prints it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// The account, as stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// When Mailwatch found it, Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_at: Option<i64>,
+    /// The message's UID in its folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
 }
 
 impl From<CodeRecord> for CodeAnswer {
@@ -49,6 +63,10 @@ impl From<CodeRecord> for CodeAnswer {
             subject: r.subject,
             received: r.received,
             folder: Some(r.folder),
+            id: Some(r.id),
+            email: Some(r.email),
+            found_at: Some(r.found_at),
+            uid: Some(r.uid),
         }
     }
 }
