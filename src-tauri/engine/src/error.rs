@@ -164,6 +164,7 @@ impl EngineError {
             EngineError::Imap(ImapError::Timeout { .. }) => "timeout",
             EngineError::Imap(ImapError::NoSuchFolder { .. }) => "unknown_folder",
             EngineError::Imap(ImapError::TooManyConnections { .. }) => "server_connection_limit",
+            EngineError::Imap(ImapError::Throttled { .. }) => "throttled",
             EngineError::Imap(_) => "imap_error",
             EngineError::PoolExhausted { .. } => "pool_exhausted",
             EngineError::Smtp(SmtpError::AuthFailed { .. }) => "auth_failed",

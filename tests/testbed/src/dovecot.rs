@@ -51,6 +51,10 @@ pub struct DovecotOptions {
     pub special_use: Vec<(String, String)>,
     /// Turns on `auth_debug` and `mail_debug` (verbose, but explains failed logins).
     pub debug: bool,
+    /// Offers the NOTIFY extension (RFC 5465): Dovecot's imap knows it, but it needs
+    /// `mailbox_list_index = yes` and is not in the default capability list. Off by default, as
+    /// on most servers.
+    pub notify: bool,
     /// Lines appended verbatim to the generated `dovecot.conf`.
     pub extra_config: String,
 }
@@ -71,6 +75,7 @@ impl Default for DovecotOptions {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect(),
             debug: false,
+            notify: false,
             extra_config: String::new(),
         }
     }
@@ -98,6 +103,9 @@ pub struct Dovecot {
 #[derive(Default)]
 struct State {
     users: BTreeMap<String, String>,
+    /// Whether the passdb that refuses logins with a reason ([`Dovecot::refuse_login`]) is
+    /// in the config.
+    refusals: bool,
     special_use: Vec<(String, String)>,
     /// (user, folder) pairs known to exist, to skip `doveadm mailbox create`.
     folders: HashSet<(String, String)>,
@@ -307,6 +315,56 @@ impl Dovecot {
         fs::write(&tmp, text).expect("write passwd");
         util::set_mode(&tmp, 0o644);
         fs::rename(&tmp, &self.passwd_path).expect("replace passwd");
+    }
+
+    /// Makes Dovecot refuse the password logins of `user` with `reason` as the words of its
+    /// `NO` (`a NO [CONTACTADMIN] <reason>`), or accept them again with `None`: a server's
+    /// refusal a test cannot otherwise provoke, such as Outlook's "Request is throttled.
+    /// Suggested Backoff Time: 2000 milliseconds". A passdb `checkpassword` script answers
+    /// `nologin` with the `reason` extra field for users with a reason on file (passwd-file's
+    /// own extra fields cannot hold spaces). The first call adds that passdb and reloads
+    /// Dovecot; later ones only change the file, which the next login reads.
+    pub fn refuse_login(&self, user: &str, reason: Option<&str>) {
+        assert!(!user.contains(['/', '\n', '\0']), "a user name usable as a file name");
+        let dir = self.dir.path().join("refusals");
+        fs::create_dir_all(&dir).expect("create the refusals dir");
+        util::set_mode(&dir, 0o755);
+        let file = dir.join(user);
+        match reason {
+            Some(r) => {
+                assert!(!r.contains(['\n', '\r', '\t']), "a reason is one line");
+                fs::write(&file, r).expect("write the refusal");
+                util::set_mode(&file, 0o644);
+            }
+            None => {
+                let _ = fs::remove_file(&file);
+            }
+        }
+        let added = {
+            let mut state = self.state.lock().unwrap();
+            !std::mem::replace(&mut state.refusals, true)
+        };
+        if added {
+            let script = self.dir.path().join("refuse.sh");
+            fs::write(
+                &script,
+                format!(
+                    "#!/bin/sh\n\
+                     # checkpassword: fd 3 holds \"user\\0password\\0\"; a user with a reason on file is refused with it.\n\
+                     user=$(tr '\\0' '\\n' <&3 | head -n 1)\n\
+                     f=\"{}/$user\"\n\
+                     [ -f \"$f\" ] || exit 1\n\
+                     reason=$(cat \"$f\"); nologin=y; EXTRA=\"nologin reason\"; USER=\"$user\"\n\
+                     export reason nologin EXTRA USER\n\
+                     exec \"$@\"\n",
+                    dir.display()
+                ),
+            )
+            .expect("write refuse.sh");
+            util::set_mode(&script, 0o755);
+            self.write_config();
+            self.reload();
+        }
     }
 
     /// Delivers `raw` (an RFC 5322 message) into `folder` of `user`, creating the folder
@@ -644,6 +702,9 @@ impl Dovecot {
             c.push_str("auth_debug = yes\nmail_debug = yes\n");
         }
         c.push_str("mail_location = maildir:~/Maildir:LAYOUT=fs\n");
+        if self.opts.notify {
+            c.push_str("mailbox_list_index = yes\nimap_capability = +NOTIFY\n");
+        }
         // IDLE learns of new mail through inotify, whose instances are limited per user
         // (often 128; `.ci/setup.sh` raises it): past that, Dovecot looks at the folder this often.
         c.push_str("mailbox_idle_check_interval = 1 s\n");
@@ -661,6 +722,13 @@ impl Dovecot {
         if self.opts.introspection_url.is_some() {
             c.push_str(&format!(
                 "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {root}/oauth2.conf.ext\n}}\n"
+            ));
+        }
+        if self.state.lock().unwrap().refusals {
+            // Before the passwd-file: a user with a reason on file is refused with it, the others
+            // fall through (the script exits 1).
+            c.push_str(&format!(
+                "passdb {{\n  driver = checkpassword\n  mechanisms = plain login\n  args = {root}/refuse.sh\n}}\n"
             ));
         }
         c.push_str(&format!(
