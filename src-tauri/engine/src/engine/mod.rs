@@ -93,6 +93,9 @@ pub struct EngineStats {
     /// Sending: SMTP connections and messages.
     #[serde(flatten, default)]
     pub send: SendStats,
+    /// Throttle replies received, and the accounts left alone or slowed now because of them.
+    #[serde(flatten, default)]
+    pub throttle: crate::signin::ThrottleStats,
 }
 
 /// What the user gives as an account's secret.
@@ -149,7 +152,7 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| Arc::new(KeyringSecrets::default().with_lock_timeout(config.secrets.lock_timeout)));
         let signin =
-            Arc::new(SignIn::new(store.clone(), secrets, oauth, tls, config.pool.clone(), &config.http, sink.clone()));
+            Arc::new(SignIn::new(store.clone(), secrets, oauth, tls, config.pool.clone(), &config.http, &config.watch, sink.clone()));
         let pool = SessionPool::new(ImapLogin::new(signin.clone()), config.pool.clone());
         let smtp_login =
             SmtpLogin::new(signin.clone(), smtp_tls, config.smtp.connect_timeout, config.smtp.command_timeout);
@@ -391,6 +394,7 @@ impl Engine {
             tls: self.signin.tls().stats(),
             watch: self.watcher.stats(),
             send: self.outbox.stats(),
+            throttle: self.signin.throttles().stats(),
         }
     }
 
