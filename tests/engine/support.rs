@@ -9,7 +9,7 @@ use mailwatch_engine::config::Config;
 use mailwatch_engine::engine::{EngineOptions, NewSecret};
 use mailwatch_engine::events::{Event, EventSink};
 use mailwatch_engine::secrets::{KeyringSecrets, Secret, SecretStore};
-use mailwatch_testbed::{DEFAULT_CLIENT_ID, TestBed};
+use mailwatch_testbed::{DEFAULT_CLIENT_ID, DovecotOptions, TestBed};
 
 /// Records every event the engine emits.
 #[derive(Default)]
@@ -64,11 +64,16 @@ impl Harness {
     /// `secrets`: a stand-in store for what the real keyring cannot be made to do on cue;
     /// `None` is the real Secret Service.
     pub async fn with_secrets(config: Config, secrets: Option<Arc<dyn SecretStore>>) -> Harness {
+        Harness::with_dovecot(config, secrets, DovecotOptions::default()).await
+    }
+
+    /// With a Dovecot started with `dovecot` (NOTIFY on, say).
+    pub async fn with_dovecot(config: Config, secrets: Option<Arc<dyn SecretStore>>, dovecot: DovecotOptions) -> Harness {
         let secrets = secrets.unwrap_or_else(|| {
             mailwatch_testbed::keyring::require_secret_service();
             Arc::new(KeyringSecrets::default())
         });
-        let bed = TestBed::start().await;
+        let bed = TestBed::start_with(dovecot).await;
         let dir = tempfile::tempdir().expect("a temp dir for the data dir");
         let events = Arc::new(Recorder::default());
         let options = EngineOptions {

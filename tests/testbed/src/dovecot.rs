@@ -51,9 +51,9 @@ pub struct DovecotOptions {
     pub special_use: Vec<(String, String)>,
     /// Turns on `auth_debug` and `mail_debug` (verbose, but explains failed logins).
     pub debug: bool,
-    /// Offers the NOTIFY extension (RFC 5465): Dovecot's imap knows it, but it needs
-    /// `mailbox_list_index = yes` and is not in the default capability list. Off by default, as
-    /// on most servers.
+    /// Offers the NOTIFY extension (RFC 5465). Dovecot 2.3 offers it after login by default
+    /// (it needs `mailbox_list_index = yes`, its default; the greeting does not list it);
+    /// false takes it out of the capability list, as on most servers, which do not offer it.
     pub notify: bool,
     /// Lines appended verbatim to the generated `dovecot.conf`.
     pub extra_config: String,
@@ -75,7 +75,7 @@ impl Default for DovecotOptions {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect(),
             debug: false,
-            notify: false,
+            notify: true,
             extra_config: String::new(),
         }
     }
@@ -454,6 +454,18 @@ impl Dovecot {
         self.state.lock().unwrap().folders.insert(key);
     }
 
+    /// Disconnects every IMAP session of `user` (`doveadm kick`), as a server does when it
+    /// drops a client; the client sees the connection close.
+    ///
+    /// # Panics
+    /// When `doveadm kick` fails.
+    pub fn kick(&self, user: &str) {
+        let args = self.doveadm_args(&["kick", user]);
+        if let Err(e) = run_with_stdin(&args, b"") {
+            panic!("doveadm kick failed: {e}\n{}", self.diagnostics());
+        }
+    }
+
     /// Open IMAP sessions of `user` right now, from Dovecot's own record (`doveadm who`,
     /// backed by the anvil process that also enforces `mail_max_userip_connections`).
     pub fn sessions_for(&self, user: &str) -> usize {
@@ -575,6 +587,24 @@ impl Dovecot {
             }
         }
         times
+    }
+
+    /// When each login attempt of `user` since this Dovecot was created ended, in seconds of
+    /// the day, from the log's microsecond timestamps, with whether it was refused: a
+    /// successful login's `Login:` line, or a refused one's disconnect (logged
+    /// as the client hangs up after the `NO`). Waits until the log is quiet, as
+    /// [`Dovecot::logins_for`].
+    pub fn login_attempts(&self, user: &str) -> Vec<(f64, bool)> {
+        let needle = format!("user=<{user}>,");
+        self.read_settled_log()
+            .lines()
+            .filter(|l| l.contains("imap-login: ") && l.contains(&needle))
+            .filter_map(|l| {
+                // A refused password logs "auth failed"; a passdb's nologin "internal failure".
+                let refused = l.contains("Disconnected") && (l.contains("auth failed") || l.contains("internal failure"));
+                (refused || l.contains(": Login: ")).then(|| log_time(l).map(|t| (t, refused))).flatten()
+            })
+            .collect()
     }
 
     /// The users of the IMAP logins since this Dovecot was created, in the order Dovecot
@@ -702,8 +732,15 @@ impl Dovecot {
             c.push_str("auth_debug = yes\nmail_debug = yes\n");
         }
         c.push_str("mail_location = maildir:~/Maildir:LAYOUT=fs\n");
-        if self.opts.notify {
-            c.push_str("mailbox_list_index = yes\nimap_capability = +NOTIFY\n");
+        if !self.opts.notify {
+            // Dovecot 2.3.19's own list after login, less NOTIFY.
+            c.push_str(
+                "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY \
+                 THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT \
+                 CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES \
+                 WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE \
+                 SAVEDATE LITERAL+ SPECIAL-USE\n",
+            );
         }
         // IDLE learns of new mail through inotify, whose instances are limited per user
         // (often 128; `.ci/setup.sh` raises it): past that, Dovecot looks at the folder this often.
