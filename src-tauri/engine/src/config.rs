@@ -122,7 +122,7 @@ pub struct CacheConfig {
     #[serde(with = "secs")]
     pub message_ttl: Duration,
     /// How often an account someone waits on is polled when it cannot IDLE (no IDLE on the
-    /// server, or `watch.maxIdleSessions` reached), and how often its junk folder is checked.
+    /// server, or `watch.maxIdleSessions` reached), its junk folder with it.
     #[serde(with = "secs")]
     pub poll_interval: Duration,
     /// Most messages fetched with content in one request, and most codes the codes feed
@@ -189,7 +189,8 @@ pub struct WatchConfig {
     pub idle_renew: Duration,
     /// How often a watched account that does not idle (past `maxIdleSessions`, or on a
     /// server without IDLE) is polled by the round robin, and how often the junk folder of a
-    /// watched account that idles on INBOX is checked with STATUS.
+    /// watched account that idles on INBOX is checked with STATUS when nobody waits on it (or,
+    /// as a safety net, when NOTIFY or a second session pushes it).
     #[serde(with = "secs")]
     pub poll_interval: Duration,
     /// Accounts polled at the same time by the round robin.

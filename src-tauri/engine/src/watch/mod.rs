@@ -7,9 +7,11 @@
 //!   accounts and accounts someone waits on alike, first come first served): it keeps the
 //!   account's session checked out of the pool, selected on INBOX, in IMAP IDLE, and fetches
 //!   `UID FETCH last+1:*` whenever the server reports a change, so a code shows within one
-//!   server notification of its arrival. The junk folder is checked with STATUS (one round
-//!   trip, INBOX stays selected) every `cache.pollInterval` while someone waits
-//!   (`wait_code`, a [`CodeSubscription`]), every `watch.pollInterval` otherwise. When any
+//!   server notification of its arrival. The junk folder is pushed as fast where the server
+//!   allows ([`JunkMode`]): NOTIFY (RFC 5465) on this one session, else a second session
+//!   idling on junk while someone waits (`wait_code`, a [`CodeSubscription`]) and
+//!   `pool.maxPerAccount` allows two, else STATUS (one round trip, INBOX stays selected) every
+//!   `watch.junkPollInterval` while someone waits, every `watch.pollInterval` otherwise. When any
 //!   other caller waits for the account's session (a fetch, with `pool.maxPerAccount` = 1),
 //!   the task ends IDLE with DONE, gives the session back, and takes it again after that
 //!   caller. The IDLE slots are checked-out sessions, so they count in `pool.maxTotal`, and
@@ -32,7 +34,10 @@
 //! junk folder); a changed UIDVALIDITY resets the folder's baseline. A lost connection (an
 //! EOF during IDLE among them) is retried at once, then with a doubling pause up to
 //! `watch.backoffMax`, each pause jittered per account so accounts cut off together do not
-//! come back together. Every new message goes through extraction and the cache as a fetch
+//! come back together. A throttle reply ("Request is throttled. Suggested Backoff Time: N
+//! milliseconds") pauses the account's task for the time asked instead (see
+//! `signin::Throttles`), and its waits go on through the pause. Every new message goes
+//! through extraction and the cache as a fetch
 //! would, and codes found are sent to the account's subscribers. Tasks stop on
 //! [`Watcher::shutdown`] or when the watcher is dropped.
 //!
