@@ -416,8 +416,9 @@ async fn junk() {
                 }
             }
             ms.push(sent.elapsed().as_secs_f64() * 1000.0);
-            // Arrivals spread over the polling phase rather than locked to it.
-            tokio::time::sleep(Duration::from_millis(300 + (i as u64 * 137) % 700)).await;
+            // The next arrival falls anywhere in a poll's period: the pause is spread evenly
+            // over 3 s, a whole number of both periods polled here.
+            tokio::time::sleep(Duration::from_millis((i as u64 * 2333) % 3000)).await;
         }
         drop(sub);
         engine.shutdown().await;

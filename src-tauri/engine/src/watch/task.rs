@@ -302,7 +302,7 @@ async fn push_round(
                     _ = w.wake.notified() => {}
                     _ = stop.wait_for(|s| *s) => {}
                     // The second session came up or went down: the junk checks change.
-                    _ = junk_session_changed(w, mode) => {}
+                    _ = junk_session_changed(w, mode, cfg.pool.max_per_account >= 2) => {}
                 }
             };
             let end = s.idle(renew, cfg.watch.idle_grace, interrupt).await;
@@ -358,8 +358,8 @@ async fn junk_notify(s: &mut ImapSession) -> Result<Option<String>, EngineError>
 
 /// Completes when the second session's state no longer matches `mode` (it came up while
 /// the junk folder was polled, or went down while it was counted on).
-async fn junk_session_changed(w: &Watched, mode: JunkMode) {
-    if !w.hot() || mode == JunkMode::Notify {
+async fn junk_session_changed(w: &Watched, mode: JunkMode, second: bool) {
+    if !second || !w.hot() || mode == JunkMode::Notify {
         return std::future::pending().await;
     }
     loop {
