@@ -118,7 +118,18 @@ fn args_of(err: &EngineError) -> BTreeMap<&'static str, String> {
                 put("endpoint", endpoint);
                 put("reason", reason);
             }
+            ImapError::Throttled { endpoint, backoff, reason, .. } => {
+                put("endpoint", endpoint);
+                put("reason", reason);
+                if let Some(b) = backoff {
+                    put("secs", &b.as_secs_f64().ceil());
+                }
+            }
         },
+        EngineError::BackingOff { email, remaining } => {
+            put("email", email);
+            put("secs", &remaining.as_secs_f64().ceil());
+        }
         EngineError::Smtp(smtp) => match smtp {
             SmtpError::Connect { endpoint, reason } | SmtpError::Tls { endpoint, reason } => {
                 put("endpoint", endpoint);

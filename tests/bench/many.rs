@@ -10,6 +10,13 @@
 //! over a quiet window, and the time from APPEND to the code for `CODES` codes spread over
 //! random accounts (p50, p99).
 //!
+//! With `MODE=junk` it measures how fast a code APPENDed to the junk folder reaches a wait, in
+//! each way Mailwatch watches junk (NOTIFY on the one session; a second session idling on junk
+//! with `pool.maxPerAccount` 2 on a Dovecot without NOTIFY; STATUS every
+//! `watch.junkPollInterval`; and, as it was before, STATUS every 3 s), against the inbox over
+//! IDLE: `CODES` codes (20) one after the other to one waited-on account, each timed from
+//! `doveadm save` returning to the wait having it.
+//!
 //! Secrets live in memory here (a stand-in for the keyring, which is not what is measured).
 //! Settings through the environment: `ACCOUNTS` (1000), `WAITED` (10), `MAX_TOTAL` (50; with
 //! `MODE=push` the default 1,100), `POLL_INTERVAL` seconds (60), `LOGIN_RATE` per second
@@ -90,6 +97,9 @@ fn code_mail(code: &str) -> Vec<u8> {
 async fn main() {
     if std::env::var("MODE").is_ok_and(|m| m == "push") {
         return push().await;
+    }
+    if std::env::var("MODE").is_ok_and(|m| m == "junk") {
+        return junk().await;
     }
     let accounts = env("ACCOUNTS", 1000) as usize;
     let waited = env("WAITED", 10) as usize;
@@ -369,4 +379,69 @@ async fn push() {
     );
     println!("| most IMAP sessions open at once (Dovecot's log) | {dovecot_max} |");
     println!("| sessions opened by the pool | {} |", stats.pool.total.total_created);
+}
+
+/// APPEND to code for junk in each way of watching it, against the inbox.
+async fn junk() {
+    use mailwatch_engine::watch::{JunkMode, WatchMode};
+    let n_codes = env("CODES", 20) as usize;
+    let default_every = Config::default().watch.junk_poll_interval;
+    // (what, folder, NOTIFY offered, pool.maxPerAccount, watch.junkPollInterval, the mode expected)
+    let cases: [(String, &str, bool, usize, Duration, JunkMode); 5] = [
+        ("inbox, IDLE".into(), "INBOX", true, 1, default_every, JunkMode::Notify),
+        ("junk, NOTIFY on the one session".into(), "Junk", true, 1, default_every, JunkMode::Notify),
+        ("junk, a second session idling on it (no NOTIFY, maxPerAccount 2)".into(), "Junk", false, 2, default_every, JunkMode::Session),
+        (format!("junk, STATUS every {} s (no NOTIFY, maxPerAccount 1)", default_every.as_secs_f64()), "Junk", false, 1, default_every, JunkMode::Poll),
+        ("junk, STATUS every 3 s (as before)".into(), "Junk", false, 1, Duration::from_secs(3), JunkMode::Poll),
+    ];
+    println!("| how | APPEND to code ({n_codes} codes) | sessions at Dovecot |");
+    println!("|---|---|---|");
+    for (what, folder, notify, per_account, every, mode) in cases {
+        let bed = TestBed::start_with(DovecotOptions { notify, ..DovecotOptions::default() }).await;
+        let mut config = Config::default();
+        config.pool.max_per_account = per_account;
+        config.watch.junk_poll_interval = every;
+        let (engine, emails, _dir) = engine_with_accounts(&bed, config, Arc::new(Codes::default()), 1).await;
+        let email = &emails[0];
+        bed.dovecot.create_folder(email, "Junk", None);
+        let mut sub = engine.subscribe_codes(email).await.expect("subscribe");
+        sub.ready().await;
+        let t = Instant::now();
+        while !engine.watch_statuses().iter().any(|s| s.mode == WatchMode::Idle && s.junk == Some(mode)) {
+            assert!(t.elapsed() < Duration::from_secs(30), "never watched junk by {mode:?}: {:?}", engine.watch_statuses());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The second session comes up a moment after the mode is first seen.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut ms = Vec::with_capacity(n_codes);
+        for i in 0..n_codes {
+            let code = format!("{}", 800_000 + i * 41);
+            bed.dovecot.append(email, folder, &code_mail(&code)).await;
+            let sent = Instant::now();
+            loop {
+                let got = tokio::time::timeout(Duration::from_secs(30), sub.next(&[])).await;
+                match got {
+                    Ok(Ok(r)) if r.code.as_deref() == Some(code.as_str()) => break,
+                    Ok(Ok(_)) => continue,
+                    other => panic!("{what}: code {code} not announced: {other:?}"),
+                }
+            }
+            ms.push(sent.elapsed().as_secs_f64() * 1000.0);
+            // The next arrival falls anywhere in a poll's period: the pause is spread evenly
+            // over 3 s, a whole number of both periods polled here.
+            tokio::time::sleep(Duration::from_millis((i as u64 * 2333) % 3000)).await;
+        }
+        drop(sub);
+        engine.shutdown().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        ms.sort_by(f64::total_cmp);
+        let q = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "| {what} | p50 {:.0} ms, p90 {:.0} ms, max {:.0} ms | {} |",
+            q(0.5),
+            q(0.9),
+            q(1.0),
+            bed.dovecot.max_sessions_seen(email)
+        );
+    }
 }

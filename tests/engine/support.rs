@@ -9,7 +9,7 @@ use mailwatch_engine::config::Config;
 use mailwatch_engine::engine::{EngineOptions, NewSecret};
 use mailwatch_engine::events::{Event, EventSink};
 use mailwatch_engine::secrets::{KeyringSecrets, Secret, SecretStore};
-use mailwatch_testbed::{DEFAULT_CLIENT_ID, TestBed};
+use mailwatch_testbed::{DEFAULT_CLIENT_ID, DovecotOptions, TestBed};
 
 /// Records every event the engine emits.
 #[derive(Default)]
@@ -65,6 +65,11 @@ impl Harness {
     /// `None` is the real Secret Service.
     pub async fn with_secrets(config: Config, secrets: Option<Arc<dyn SecretStore>>) -> Harness {
         Harness::with_bed(config, secrets, TestBed::start().await).await
+    }
+
+    /// With a Dovecot started with `dovecot` (NOTIFY off, say).
+    pub async fn with_dovecot(config: Config, secrets: Option<Arc<dyn SecretStore>>, dovecot: DovecotOptions) -> Harness {
+        Harness::with_bed(config, secrets, TestBed::start_with(dovecot).await).await
     }
 
     /// Over a test bed started by the caller (a Dovecot with options of its own).

@@ -64,6 +64,9 @@ test("a fine, watched account shows as watching; unknown statuses show as errors
   assert.equal(displayStatus(rows[0]), "watching");
   assert.equal(displayStatus(rows[3]), "ok");
   assert.equal(displayStatus({ status: "weird" }), "error");
+  // A throttled account shows as such, watched or not: Mailwatch is leaving it alone for now.
+  assert.equal(displayStatus({ status: "throttled", watching: true }), "throttled");
+  assert.match(statusAdvice({ status: "throttled" }), /leaves it alone/);
   assert.match(statusAdvice(rows[1]), /refresh token/);
 });
 
@@ -78,7 +81,7 @@ test("filters by status, where ok includes watched accounts", () => {
   assert.deepEqual(filterAccounts(rows, "", "watching").map((r) => r.email), ["ann@outlook.com"]);
   assert.deepEqual(filterAccounts(rows, "", "ok").map((r) => r.email), ["ann@outlook.com", "dee@outlook.com"]);
   assert.deepEqual(filterAccounts(rows, "", "needs-reauth").map((r) => r.email), ["bob@gmail.com"]);
-  assert.deepEqual(countByStatus(rows), { all: 4, watching: 1, ok: 2, "needs-reauth": 1, error: 1 });
+  assert.deepEqual(countByStatus(rows), { all: 4, watching: 1, ok: 2, "needs-reauth": 1, throttled: 0, error: 1 });
 });
 
 test("accounts filter by group and tag, and the search finds them too", () => {

@@ -6,6 +6,7 @@ const STATUS = {
   ok: { label: "status.ok", tone: "ok", advice: "status.ok.advice" },
   watching: { label: "status.watching", tone: "info", advice: "status.watching.advice" },
   "needs-reauth": { label: "status.needsReauth", tone: "warn", advice: "status.needsReauth.advice" },
+  throttled: { label: "status.throttled", tone: "warn", advice: "status.throttled.advice" },
   error: { label: "status.error", tone: "error", advice: "status.error.advice" },
 };
 
@@ -35,6 +36,7 @@ export const FILTERS = [
   ["watching", "status.watching"],
   ["ok", "status.ok"],
   ["needs-reauth", "status.needsReauth"],
+  ["throttled", "status.throttled"],
   ["error", "status.error"],
 ];
 
@@ -47,7 +49,7 @@ export const SORTS = [
   ["checked", "accounts.sort.checked"],
 ];
 
-const STATUS_ORDER = { error: 0, "needs-reauth": 1, watching: 2, ok: 3 };
+const STATUS_ORDER = { error: 0, "needs-reauth": 1, throttled: 2, watching: 3, ok: 4 };
 
 /**
  * The rows in `order`: as added, by address, by status (trouble first), by last code or by
@@ -100,7 +102,7 @@ export function filterAccounts(rows, query = "", filter = "all", group = "", tag
 
 /** Counts per status, for the filter's labels. */
 export function countByStatus(rows) {
-  const counts = { all: rows.length, watching: 0, ok: 0, "needs-reauth": 0, error: 0 };
+  const counts = { all: rows.length, watching: 0, ok: 0, "needs-reauth": 0, throttled: 0, error: 0 };
   for (const row of rows) {
     const status = displayStatus(row);
     if (row.watching) counts.watching += 1;

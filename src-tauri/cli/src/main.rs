@@ -281,6 +281,7 @@ fn exit_code(code: &str) -> u8 {
         | "token_endpoint_unreachable"
         | "imap_error"
         | "server_connection_limit"
+        | "throttled"
         | "smtp_error"
         | "smtp_deferred"
         | "smtp_refused"

@@ -122,7 +122,7 @@ pub struct CacheConfig {
     #[serde(with = "secs")]
     pub message_ttl: Duration,
     /// How often an account someone waits on is polled when it cannot IDLE (no IDLE on the
-    /// server, or `watch.maxIdleSessions` reached), and how often its junk folder is checked.
+    /// server, or `watch.maxIdleSessions` reached), its junk folder with it.
     #[serde(with = "secs")]
     pub poll_interval: Duration,
     /// Most messages fetched with content in one request, and most codes the codes feed
@@ -189,7 +189,8 @@ pub struct WatchConfig {
     pub idle_renew: Duration,
     /// How often a watched account that does not idle (past `maxIdleSessions`, or on a
     /// server without IDLE) is polled by the round robin, and how often the junk folder of a
-    /// watched account that idles on INBOX is checked with STATUS.
+    /// watched account that idles on INBOX is checked with STATUS when nobody waits on it (or,
+    /// as a safety net, when NOTIFY or a second session pushes it).
     #[serde(with = "secs")]
     pub poll_interval: Duration,
     /// Accounts polled at the same time by the round robin.
@@ -224,6 +225,29 @@ pub struct WatchConfig {
     /// connection is taken as dead.
     #[serde(with = "secs")]
     pub idle_grace: Duration,
+    /// How often the junk folder of an account someone waits on is checked with STATUS when
+    /// the server cannot push it: no NOTIFY, and `pool.maxPerAccount` 1, so no second session
+    /// can idle on it. Each check ends IDLE on INBOX for three round trips (DONE, STATUS,
+    /// IDLE); only accounts being waited on pay it, so 1 s costs little and brings junk mail
+    /// within about a second (a wait lasts two minutes at most by default).
+    #[serde(with = "secs")]
+    pub junk_poll_interval: Duration,
+    /// How long an account is left alone after a throttle reply that gives no time (Outlook's
+    /// "Request is throttled. Suggested Backoff Time: N milliseconds" gives one, and that is
+    /// used).
+    #[serde(with = "secs")]
+    pub throttle_default: Duration,
+    /// The longest wait a throttle reply can impose, so a reply asking for days does not stop
+    /// an account for days. Outlook asks for up to about 5 minutes.
+    #[serde(with = "secs")]
+    pub throttle_max: Duration,
+    /// Repeated throttling slows the account's own polling: each throttle reply doubles its
+    /// round-robin interval (and the pause before a waited-on account without IDLE polls
+    /// again), up to this factor. Other accounts keep their pace.
+    pub throttle_slowdown_max: u32,
+    /// After this long without a throttle reply, an account's slowdown is forgotten.
+    #[serde(with = "secs")]
+    pub throttle_forget: Duration,
 }
 
 impl Default for WatchConfig {
@@ -242,6 +266,11 @@ impl Default for WatchConfig {
             rebaseline_top: 20,
             arrival_buffer: 256,
             idle_grace: Duration::from_secs(60),
+            junk_poll_interval: Duration::from_secs(1),
+            throttle_default: Duration::from_secs(60),
+            throttle_max: Duration::from_secs(30 * 60),
+            throttle_slowdown_max: 8,
+            throttle_forget: Duration::from_secs(3600),
         }
     }
 }
@@ -708,6 +737,11 @@ impl Config {
         usize_in("watch.rebaselineTop", w.rebaseline_top, 1.0, 10_000.0)?;
         usize_in("watch.arrivalBuffer", w.arrival_buffer, 1.0, 100_000.0)?;
         secs_in("watch.idleGrace", w.idle_grace, 1.0, HOUR)?;
+        secs_in("watch.junkPollInterval", w.junk_poll_interval, 0.1, HOUR)?;
+        secs_in("watch.throttleDefault", w.throttle_default, 1.0, DAY)?;
+        secs_in("watch.throttleMax", w.throttle_max, 1.0, DAY)?;
+        count_in("watch.throttleSlowdownMax", w.throttle_slowdown_max, 1.0, 1024.0)?;
+        secs_in("watch.throttleForget", w.throttle_forget, MINUTE, 30.0 * DAY)?;
         usize_in("batch.verifyConcurrency", b.verify_concurrency, 1.0, 1000.0)?;
         usize_in("batch.refreshConcurrency", b.refresh_concurrency, 1.0, 1000.0)?;
         usize_in("batch.importChunk", b.import_chunk, 1.0, 100_000.0)?;

@@ -95,6 +95,18 @@ pub enum EngineError {
         /// The account.
         email: String,
     },
+    /// The account's server throttled it and the time it asked for has not passed yet, so
+    /// Mailwatch does not contact it.
+    #[error(
+        "{email} is left alone for another {} s because its server is throttling it; Mailwatch tries again then on its own",
+        remaining.as_secs_f64().ceil()
+    )]
+    BackingOff {
+        /// The account.
+        email: String,
+        /// The time left.
+        remaining: Duration,
+    },
     /// Every allowed session stayed busy for the whole wait.
     #[error("{message}")]
     PoolExhausted {
@@ -186,8 +198,10 @@ impl EngineError {
             EngineError::Imap(ImapError::Timeout { .. }) => "timeout",
             EngineError::Imap(ImapError::NoSuchFolder { .. }) => "unknown_folder",
             EngineError::Imap(ImapError::TooManyConnections { .. }) => "server_connection_limit",
+            EngineError::Imap(ImapError::Throttled { .. }) => "throttled",
             EngineError::Imap(_) => "imap_error",
             EngineError::PoolExhausted { .. } => "pool_exhausted",
+            EngineError::BackingOff { .. } => "throttled",
             EngineError::Smtp(SmtpError::AuthFailed { .. }) => "auth_failed",
             EngineError::Smtp(SmtpError::Connect { .. }) => "server_unreachable",
             EngineError::Smtp(SmtpError::Tls { .. } | SmtpError::NoStarttls { .. }) => "tls_error",

@@ -51,6 +51,10 @@ pub struct DovecotOptions {
     pub special_use: Vec<(String, String)>,
     /// Turns on `auth_debug` and `mail_debug` (verbose, but explains failed logins).
     pub debug: bool,
+    /// Offers the NOTIFY extension (RFC 5465). Dovecot 2.3 offers it after login by default
+    /// (it needs `mailbox_list_index = yes`, its default; the greeting does not list it);
+    /// false takes it out of the capability list, as on most servers, which do not offer it.
+    pub notify: bool,
     /// Lines appended verbatim to the generated `dovecot.conf`.
     pub extra_config: String,
 }
@@ -71,6 +75,7 @@ impl Default for DovecotOptions {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect(),
             debug: false,
+            notify: true,
             extra_config: String::new(),
         }
     }
@@ -98,6 +103,9 @@ pub struct Dovecot {
 #[derive(Default)]
 struct State {
     users: BTreeMap<String, String>,
+    /// Whether the passdb that refuses logins with a reason ([`Dovecot::refuse_login`]) is
+    /// in the config.
+    refusals: bool,
     special_use: Vec<(String, String)>,
     /// (user, folder) pairs known to exist, to skip `doveadm mailbox create`.
     folders: HashSet<(String, String)>,
@@ -326,6 +334,56 @@ impl Dovecot {
         fs::rename(&tmp, &self.passwd_path).expect("replace passwd");
     }
 
+    /// Makes Dovecot refuse the password logins of `user` with `reason` as the words of its
+    /// `NO` (`a NO [CONTACTADMIN] <reason>`), or accept them again with `None`: a server's
+    /// refusal a test cannot otherwise provoke, such as Outlook's "Request is throttled.
+    /// Suggested Backoff Time: 2000 milliseconds". A passdb `checkpassword` script answers
+    /// `nologin` with the `reason` extra field for users with a reason on file (passwd-file's
+    /// own extra fields cannot hold spaces). The first call adds that passdb and reloads
+    /// Dovecot; later ones only change the file, which the next login reads.
+    pub fn refuse_login(&self, user: &str, reason: Option<&str>) {
+        assert!(!user.contains(['/', '\n', '\0']), "a user name usable as a file name");
+        let dir = self.dir.path().join("refusals");
+        fs::create_dir_all(&dir).expect("create the refusals dir");
+        util::set_mode(&dir, 0o755);
+        let file = dir.join(user);
+        match reason {
+            Some(r) => {
+                assert!(!r.contains(['\n', '\r', '\t']), "a reason is one line");
+                fs::write(&file, r).expect("write the refusal");
+                util::set_mode(&file, 0o644);
+            }
+            None => {
+                let _ = fs::remove_file(&file);
+            }
+        }
+        let added = {
+            let mut state = self.state.lock().unwrap();
+            !std::mem::replace(&mut state.refusals, true)
+        };
+        if added {
+            let script = self.dir.path().join("refuse.sh");
+            fs::write(
+                &script,
+                format!(
+                    "#!/bin/sh\n\
+                     # checkpassword: fd 3 holds \"user\\0password\\0\"; a user with a reason on file is refused with it.\n\
+                     user=$(tr '\\0' '\\n' <&3 | head -n 1)\n\
+                     f=\"{}/$user\"\n\
+                     [ -f \"$f\" ] || exit 1\n\
+                     reason=$(cat \"$f\"); nologin=y; EXTRA=\"nologin reason\"; USER=\"$user\"\n\
+                     export reason nologin EXTRA USER\n\
+                     exec \"$@\"\n",
+                    dir.display()
+                ),
+            )
+            .expect("write refuse.sh");
+            util::set_mode(&script, 0o755);
+            self.write_config();
+            self.reload();
+        }
+    }
+
     /// Delivers `raw` (an RFC 5322 message) into `folder` of `user`, creating the folder
     /// when needed. IDLE clients are notified as for any delivery.
     ///
@@ -440,6 +498,18 @@ impl Dovecot {
             Err(e) => panic!("cannot create {folder} for {user}: {e}\n{}", self.diagnostics()),
         }
         self.state.lock().unwrap().folders.insert(key);
+    }
+
+    /// Disconnects every IMAP session of `user` (`doveadm kick`), as a server does when it
+    /// drops a client; the client sees the connection close.
+    ///
+    /// # Panics
+    /// When `doveadm kick` fails.
+    pub fn kick(&self, user: &str) {
+        let args = self.doveadm_args(&["kick", user]);
+        if let Err(e) = run_with_stdin(&args, b"") {
+            panic!("doveadm kick failed: {e}\n{}", self.diagnostics());
+        }
     }
 
     /// Open IMAP sessions of `user` right now, from Dovecot's own record (`doveadm who`,
@@ -563,6 +633,24 @@ impl Dovecot {
             }
         }
         times
+    }
+
+    /// When each login attempt of `user` since this Dovecot was created ended, in seconds of
+    /// the day, from the log's microsecond timestamps, with whether it was refused: a
+    /// successful login's `Login:` line, or a refused one's disconnect (logged
+    /// as the client hangs up after the `NO`). Waits until the log is quiet, as
+    /// [`Dovecot::logins_for`].
+    pub fn login_attempts(&self, user: &str) -> Vec<(f64, bool)> {
+        let needle = format!("user=<{user}>,");
+        self.read_settled_log()
+            .lines()
+            .filter(|l| l.contains("imap-login: ") && l.contains(&needle))
+            .filter_map(|l| {
+                // A refused password logs "auth failed"; a passdb's nologin "internal failure".
+                let refused = l.contains("Disconnected") && (l.contains("auth failed") || l.contains("internal failure"));
+                (refused || l.contains(": Login: ")).then(|| log_time(l).map(|t| (t, refused))).flatten()
+            })
+            .collect()
     }
 
     /// The users of the IMAP logins since this Dovecot was created, in the order Dovecot
@@ -690,6 +778,16 @@ impl Dovecot {
             c.push_str("auth_debug = yes\nmail_debug = yes\n");
         }
         c.push_str("mail_location = maildir:~/Maildir:LAYOUT=fs\n");
+        if !self.opts.notify {
+            // Dovecot 2.3.19's own list after login, less NOTIFY.
+            c.push_str(
+                "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY \
+                 THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT \
+                 CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES \
+                 WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE \
+                 SAVEDATE LITERAL+ SPECIAL-USE\n",
+            );
+        }
         // IDLE learns of new mail through inotify, whose instances are limited per user
         // (often 128; `.ci/setup.sh` raises it): past that, Dovecot looks at the folder this often.
         c.push_str("mailbox_idle_check_interval = 1 s\n");
@@ -715,6 +813,13 @@ impl Dovecot {
         if self.opts.introspection_url.is_some() {
             c.push_str(&format!(
                 "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {root}/oauth2.conf.ext\n}}\n"
+            ));
+        }
+        if self.state.lock().unwrap().refusals {
+            // Before the passwd-file: a user with a reason on file is refused with it, the others
+            // fall through (the script exits 1).
+            c.push_str(&format!(
+                "passdb {{\n  driver = checkpassword\n  mechanisms = plain login\n  args = {root}/refuse.sh\n}}\n"
             ));
         }
         c.push_str(&format!(

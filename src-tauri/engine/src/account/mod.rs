@@ -210,6 +210,9 @@ pub enum AccountStatus {
     NeedsReauth,
     /// The last attempt failed for another reason (network, server, keyring).
     Error,
+    /// The server throttles the account: Mailwatch leaves it alone for the time the server
+    /// asked, then goes on by itself.
+    Throttled,
 }
 
 impl AccountStatus {
@@ -219,6 +222,7 @@ impl AccountStatus {
             AccountStatus::Ok => "ok",
             AccountStatus::NeedsReauth => "needs-reauth",
             AccountStatus::Error => "error",
+            AccountStatus::Throttled => "throttled",
         }
     }
 }
@@ -231,6 +235,7 @@ impl FromStr for AccountStatus {
             "ok" => Ok(AccountStatus::Ok),
             "needs-reauth" => Ok(AccountStatus::NeedsReauth),
             "error" => Ok(AccountStatus::Error),
+            "throttled" => Ok(AccountStatus::Throttled),
             other => Err(AccountError::UnknownStatus(other.to_string())),
         }
     }

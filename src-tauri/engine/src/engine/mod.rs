@@ -100,6 +100,9 @@ pub struct EngineStats {
     /// Microsoft Graph: requests, throttled answers, retries, messages read.
     #[serde(flatten, default)]
     pub graph: GraphStats,
+    /// Throttle replies received, and the accounts left alone or slowed now because of them.
+    #[serde(flatten, default)]
+    pub throttle: crate::signin::ThrottleStats,
 }
 
 /// What the user gives as an account's secret.
@@ -158,7 +161,7 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| Arc::new(KeyringSecrets::default().with_lock_timeout(config.secrets.lock_timeout)));
         let signin =
-            Arc::new(SignIn::new(store.clone(), secrets, oauth, tls, config.pool.clone(), &config.http, sink.clone()));
+            Arc::new(SignIn::new(store.clone(), secrets, oauth, tls, config.pool.clone(), &config.http, &config.watch, sink.clone()));
         let pool = SessionPool::new(ImapLogin::new(signin.clone()), config.pool.clone());
         let smtp_login =
             SmtpLogin::new(signin.clone(), smtp_tls, config.smtp.connect_timeout, config.smtp.command_timeout);
@@ -436,6 +439,7 @@ impl Engine {
             watch: self.watcher.stats(),
             send: self.outbox.stats(),
             graph: self.channels.stats(),
+            throttle: self.signin.throttles().stats(),
         }
     }
 

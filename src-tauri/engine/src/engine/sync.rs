@@ -43,7 +43,10 @@ impl Engine {
         email: &str,
         op: impl for<'s> FnMut(&'s mut ImapSession) -> BoxFuture<'s, Result<T, EngineError>> + Send,
     ) -> Result<T, EngineError> {
+        // An account its server throttles is not contacted until the time asked has passed.
+        self.signin.check_throttle(email)?;
         let result = self.with_session_inner(email, op).await;
+        self.signin.observe(email, &result).await;
         self.emit_stats();
         result
     }

@@ -325,16 +325,15 @@ fn map_auth_error(endpoint: &str, user: &str, e: async_imap::error::Error) -> Im
     use async_imap::error::Error as E;
     let (endpoint, user) = (endpoint.to_string(), user.to_string());
     match e {
-        E::No(reason) | E::Bad(reason) => {
-            let reason = super::server_words(&reason);
+        E::No(raw) | E::Bad(raw) => super::refusal(endpoint, "sign-in".into(), &raw, |endpoint, command, reason| {
             if reason.contains("[LIMIT]") || reason.to_ascii_lowercase().contains("too many") {
                 ImapError::TooManyConnections { endpoint, user, reason }
             } else if reason.contains("[UNAVAILABLE]") {
-                ImapError::Refused { endpoint, command: "sign-in".into(), reason }
+                ImapError::Refused { endpoint, command, reason }
             } else {
                 ImapError::AuthFailed { endpoint, user, reason }
             }
-        }
+        }),
         E::Io(io) => ImapError::ConnectionLost { endpoint, reason: super::describe_io(&io) },
         E::ConnectionLost => {
             ImapError::ConnectionLost { endpoint, reason: "the server closed the connection during sign-in".into() }

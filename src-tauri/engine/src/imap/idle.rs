@@ -12,9 +12,19 @@
 use std::time::Duration;
 
 use async_imap::extensions::idle::IdleResponse;
+use async_imap::imap_proto::{MailboxDatum, Response};
 use tokio::time::timeout;
 
 use super::{ImapError, ImapSession, map_command_error};
+
+/// The server capabilities Mailwatch looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Caps {
+    /// IDLE (RFC 2177).
+    pub idle: bool,
+    /// NOTIFY (RFC 5465).
+    pub notify: bool,
+}
 
 /// Why an IDLE round ended with the connection still usable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,14 +43,19 @@ impl ImapSession {
     /// # Errors
     /// Connection errors.
     pub async fn supports_idle(&mut self) -> Result<bool, ImapError> {
-        if let Some(known) = self.idle {
+        Ok(self.caps().await?.idle)
+    }
+
+    /// The capabilities Mailwatch uses, asked for once per session.
+    pub(super) async fn caps(&mut self) -> Result<Caps, ImapError> {
+        if let Some(known) = self.caps {
             return Ok(known);
         }
         let inner = super::conn(&mut self.inner, &self.endpoint)?;
         let caps = timed!(self, "running CAPABILITY", inner.capabilities())?;
-        let has = caps.has_str("IDLE");
-        self.idle = Some(has);
-        Ok(has)
+        let known = Caps { idle: caps.has_str("IDLE"), notify: caps.has_str("NOTIFY") };
+        self.caps = Some(known);
+        Ok(known)
     }
 
     /// IDLEs on the selected folder until the server reports a change, `renew_after` passes,
@@ -69,6 +84,7 @@ impl ImapSession {
             Ok(Err(e)) => return Err(map_command_error(&endpoint, "running IDLE", e)),
             Err(_) => return Err(to("running IDLE")),
         }
+        let mut reports = Vec::new();
         let end = {
             // async-imap's own timeout restarts at every keepalive; ours does not.
             let (wait, _stop) = handle.wait_with_timeout(renew_after + grace);
@@ -78,7 +94,13 @@ impl ImapSession {
             tokio::pin!(renew);
             tokio::select! {
                 r = &mut wait => match r {
-                    Ok(IdleResponse::NewData(_)) => Ok(IdleEnd::Changed),
+                    Ok(IdleResponse::NewData(data)) => {
+                        // A STATUS here is NOTIFY's word on another folder (the junk folder).
+                        if let Response::MailboxData(MailboxDatum::Status { mailbox, .. }) = data.parsed() {
+                            super::note_status(&mut reports, mailbox.to_string());
+                        }
+                        Ok(IdleEnd::Changed)
+                    }
                     Ok(IdleResponse::Timeout) => Ok(IdleEnd::Renew),
                     // Nobody dropped the stop source, so the stream ended: the server hung up.
                     Ok(IdleResponse::ManualInterrupt) => Err(ImapError::ConnectionLost { endpoint: endpoint.clone(), reason: "the server closed the connection during IDLE".into() }),
@@ -88,6 +110,9 @@ impl ImapSession {
                 _ = &mut interrupt => Ok(IdleEnd::Interrupted),
             }
         };
+        for folder in reports {
+            super::note_status(&mut self.status_reports, folder);
+        }
         let end = end?;
         match timeout(after, handle.done()).await {
             Ok(Ok(session)) => self.inner = Some(session),

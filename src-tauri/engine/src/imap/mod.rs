@@ -105,6 +105,20 @@ pub enum ImapError {
         /// What happened.
         reason: String,
     },
+    /// The server asked to be left alone for a while: a NO or BAD saying "Request is
+    /// throttled. Suggested Backoff Time: N milliseconds" (Outlook), or another throttle reply
+    /// (`[THROTTLED]`, "throttled") that gives no time, which then gets `watch.throttleDefault`.
+    #[error("{endpoint} is throttling this account ({reason}) and asked Mailwatch to wait {}", match backoff { Some(d) => format!("{} s before it tries again", d.as_secs_f64().ceil()), None => "before it tries again".to_string() })]
+    Throttled {
+        /// host:port.
+        endpoint: String,
+        /// The command refused ("sign-in" for a login).
+        command: String,
+        /// The time the server asked for, when it said.
+        backoff: Option<Duration>,
+        /// The server's words (as an [`excerpt`]).
+        reason: String,
+    },
     /// The server answered NO or BAD to a command.
     #[error("the server {endpoint} refused {command}: {reason}")]
     Refused {
@@ -122,6 +136,14 @@ impl ImapError {
     /// this one failed.
     pub fn is_connection_error(&self) -> bool {
         matches!(self, ImapError::ConnectionLost { .. } | ImapError::Timeout { .. })
+    }
+
+    /// For a throttle reply, the wait the server asked for (`Some(None)` when it gave none).
+    pub fn throttle(&self) -> Option<Option<Duration>> {
+        match self {
+            ImapError::Throttled { backoff, .. } => Some(*backoff),
+            _ => None,
+        }
     }
 }
 
@@ -214,7 +236,14 @@ pub struct ImapSession {
     command_timeout: Duration,
     selected: Option<Selected>,
     junk: Option<Option<String>>,
-    idle: Option<bool>,
+    /// What CAPABILITY said, once asked.
+    caps: Option<Caps>,
+    /// The folder a NOTIFY SET asked the server to report new mail in (see `notify.rs`), once
+    /// it said OK; `Some("")` after it refused.
+    notify: Option<String>,
+    /// Folders the server reported a change in with an unasked STATUS (NOTIFY), since
+    /// [`ImapSession::take_status_report`] last asked.
+    status_reports: Vec<String>,
     /// The server reported more messages in the selected folder (an unasked EXISTS above the
     /// count known) since [`ImapSession::take_reported_arrivals`] last asked.
     arrivals: bool,
@@ -242,6 +271,16 @@ macro_rules! timed {
 }
 
 mod idle;
+mod notify;
+
+use idle::Caps;
+
+/// Remembers that the server reported a change in `folder` (once per folder).
+fn note_status(reports: &mut Vec<String>, folder: String) {
+    if !reports.contains(&folder) {
+        reports.push(folder);
+    }
+}
 
 async fn run_timed<T>(
     endpoint: &str,
@@ -264,7 +303,9 @@ impl ImapSession {
             command_timeout,
             selected: None,
             junk: None,
-            idle: None,
+            caps: None,
+            notify: None,
+            status_reports: Vec::new(),
             arrivals: false,
             created: Instant::now(),
         }
@@ -299,15 +340,14 @@ impl ImapSession {
         use async_imap::types::UnsolicitedResponse as U;
         let Some(inner) = self.inner.as_mut() else { return };
         while let Ok(r) = inner.unsolicited_responses.try_recv() {
-            if let Some(sel) = self.selected.as_mut() {
-                match r {
-                    U::Exists(n) => {
-                        self.arrivals |= n > sel.exists;
-                        sel.exists = n;
-                    }
-                    U::Expunge(_) => sel.exists = sel.exists.saturating_sub(1),
-                    _ => {}
+            match (r, self.selected.as_mut()) {
+                (U::Exists(n), Some(sel)) => {
+                    self.arrivals |= n > sel.exists;
+                    sel.exists = n;
                 }
+                (U::Expunge(_), Some(sel)) => sel.exists = sel.exists.saturating_sub(1),
+                (U::Status { mailbox, .. }, _) => note_status(&mut self.status_reports, mailbox),
+                _ => {}
             }
         }
     }
@@ -668,6 +708,42 @@ pub(crate) fn describe(e: &async_imap::error::Error) -> String {
     }
 }
 
+/// Whether a NO or BAD is a throttle reply, and the wait it asks for: Outlook's "Request is
+/// throttled. Suggested Backoff Time: 29000 milliseconds" (read before [`excerpt`] masks the
+/// digits), Gmail's `[THROTTLED]` code, or any reply that says it throttles without a time
+/// (`Some(None)`). `None` for any other refusal.
+pub(crate) fn throttle_backoff(raw: &str) -> Option<Option<Duration>> {
+    let lower = raw.to_ascii_lowercase();
+    if let Some(at) = lower.find("backoff time:") {
+        let rest = lower[at + 13..].trim_start();
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(n) = digits.parse::<u64>() {
+            let unit = rest[digits.len()..].trim_start();
+            let backoff = if unit.starts_with("ms") || unit.starts_with("milli") {
+                Duration::from_millis(n)
+            } else if unit.starts_with('s') {
+                Duration::from_secs(n)
+            } else {
+                // Outlook gives milliseconds; a bare number is taken as such.
+                Duration::from_millis(n)
+            };
+            return Some(Some(backoff));
+        }
+        return Some(None);
+    }
+    (lower.contains("[throttled]") || lower.contains("throttled") || lower.contains("throttling")).then_some(None)
+}
+
+/// A NO or BAD's words as the error for it: [`ImapError::Throttled`] for a throttle reply,
+/// `other` otherwise.
+pub(crate) fn refusal(endpoint: String, command: String, raw: &str, other: impl FnOnce(String, String, String) -> ImapError) -> ImapError {
+    let reason = server_words(raw);
+    match throttle_backoff(raw) {
+        Some(backoff) => ImapError::Throttled { endpoint, command, backoff, reason },
+        None => other(endpoint, command, reason),
+    }
+}
+
 fn map_command_error(endpoint: &str, phase: &str, e: async_imap::error::Error) -> ImapError {
     use async_imap::error::Error as E;
     let endpoint = endpoint.to_string();
@@ -675,7 +751,9 @@ fn map_command_error(endpoint: &str, phase: &str, e: async_imap::error::Error) -
     match e {
         E::Io(io) => ImapError::ConnectionLost { endpoint, reason: describe_io(&io) },
         E::ConnectionLost => ImapError::ConnectionLost { endpoint, reason: "the server closed the connection".into() },
-        E::No(reason) | E::Bad(reason) => ImapError::Refused { endpoint, command, reason: server_words(&reason) },
+        E::No(raw) | E::Bad(raw) => {
+            refusal(endpoint, command, &raw, |endpoint, command, reason| ImapError::Refused { endpoint, command, reason })
+        }
         other => ImapError::ConnectionLost {
             endpoint,
             reason: format!("unreadable answer to {command}: {}", describe(&other)),
@@ -704,6 +782,24 @@ mod tests {
         let two = excerpt("first line\r\nSubject: secret\r\n");
         assert_eq!(two, "first line…", "only the first line, marked as cut");
         assert_eq!(excerpt("limit=10 [LIMIT]\u{7}"), "limit=10 [LIMIT]", "short numbers and codes in brackets stay");
+    }
+
+    #[test]
+    fn throttle_replies_are_told_apart_and_their_backoff_read_before_the_digits_are_masked() {
+        use async_imap::error::Error;
+        let outlook = r#"code: None, info: Some("Request is throttled. Suggested Backoff Time: 29000 milliseconds")"#;
+        let e = map_command_error("outlook.office365.com:993", "running UID FETCH", Error::No(outlook.into()));
+        assert_eq!(e.throttle(), Some(Some(Duration::from_millis(29_000))), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "outlook.office365.com:993 is throttling this account (Request is throttled. Suggested Backoff Time: ##### milliseconds) and asked Mailwatch to wait 29 s before it tries again"
+        );
+        let bad = map_command_error("h:993", "running SELECT", Error::Bad("Request is throttled. Suggested Backoff Time: 89117 milliseconds".into()));
+        assert_eq!(bad.throttle(), Some(Some(Duration::from_millis(89_117))), "BAD is a throttle reply too");
+        assert_eq!(throttle_backoff("[THROTTLED] Account exceeded command or bandwidth limits"), Some(None));
+        assert_eq!(throttle_backoff("Suggested backoff time: 5 seconds"), Some(Some(Duration::from_secs(5))));
+        let other = map_command_error("h:993", "running SELECT", Error::No("[NONEXISTENT] Mailbox doesn't exist: Junk".into()));
+        assert_eq!(other.throttle(), None, "an ordinary refusal is no throttle: {other:?}");
     }
 
     #[test]

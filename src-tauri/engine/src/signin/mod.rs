@@ -12,10 +12,12 @@
 //! provider refuses it.
 
 mod smtp;
+mod throttle;
 mod token;
 
 pub use self::smtp::SmtpLogin;
 pub(crate) use self::token::Purpose;
+pub use self::throttle::{ThrottleStats, Throttles};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +27,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::account::{Account, AccountStatus, AuthMethod};
-use crate::config::{HttpConfig, PoolConfig};
+use crate::config::{HttpConfig, PoolConfig, WatchConfig};
 use crate::error::EngineError;
 use crate::events::{Event, EventSink};
 use crate::imap::{self, Credential, ImapError, ImapSession, TlsSetup};
@@ -82,6 +84,7 @@ pub struct SignIn {
     refresh_margin: Duration,
     keyring_retry_max: Duration,
     sink: Arc<dyn EventSink>,
+    throttles: Throttles,
     clients: Mutex<HashMap<String, Arc<Client>>>,
     /// Per account: held across reading, exchanging and storing its refresh token.
     gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -106,6 +109,7 @@ impl SignIn {
     /// A sign-in layer with an empty client cache. `sessions` gives the connect and command
     /// timeouts; `http` how long before expiry an access token is renewed and how long a
     /// refused keyring write may wait before it is tried again.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         store: Store,
         secrets: Arc<dyn SecretStore>,
@@ -113,6 +117,7 @@ impl SignIn {
         tls: TlsSetup,
         sessions: PoolConfig,
         http: &HttpConfig,
+        watch: &WatchConfig,
         sink: Arc<dyn EventSink>,
     ) -> Self {
         Self {
@@ -124,6 +129,7 @@ impl SignIn {
             refresh_margin: http.refresh_margin,
             keyring_retry_max: http.keyring_retry_max,
             sink,
+            throttles: Throttles::new(watch),
             clients: Mutex::new(HashMap::new()),
             gates: Mutex::new(HashMap::new()),
             unsaved: Mutex::new(HashMap::new()),
@@ -276,6 +282,7 @@ impl SignIn {
     /// Opens a signed-in session for the account: primary server first, then the fallback;
     /// with OAuth2, a refused token is refreshed once and tried once more.
     pub(crate) async fn open_session(self: &Arc<Self>, email: &str) -> Result<ImapSession, EngineError> {
+        self.check_throttle(email)?;
         let client = self.client(email).await?;
         let account = &client.account;
         let proxy = client.proxy.as_ref();
@@ -316,7 +323,7 @@ impl SignIn {
             };
             match attempt {
                 Ok(session) => {
-                    if account.status != AccountStatus::Ok {
+                    if self.throttles.recovered(email) || account.status != AccountStatus::Ok {
                         self.set_status(email, AccountStatus::Ok, None).await;
                     }
                     return Ok(session);
@@ -354,6 +361,51 @@ fn reads_without_imap(granted: &str) -> bool {
         && scopes.iter().any(|s| s.contains("Mail.Read"))
 }
 
+impl SignIn {
+    /// Every account's throttling.
+    pub fn throttles(&self) -> &Throttles {
+        &self.throttles
+    }
+
+    /// Refuses to go on with an account its server asked to be left alone (a throttle reply
+    /// not yet waited out), without contacting the server.
+    ///
+    /// # Errors
+    /// [`EngineError::BackingOff`] with the time left.
+    pub(crate) fn check_throttle(&self, email: &str) -> Result<(), EngineError> {
+        match self.throttles.remaining(email) {
+            Some(remaining) => Err(EngineError::BackingOff { email: email.to_string(), remaining }),
+            None => Ok(()),
+        }
+    }
+
+    /// Looks at the outcome of an operation on `email`: a throttle reply is recorded (the
+    /// account is left alone for the time it asked, its status says so) and the wait is
+    /// returned; a success sets a throttled status back to ok. Every path that talks to the
+    /// server for an account (the watch, the user's fetches) reports here.
+    pub(crate) async fn observe<T>(&self, email: &str, result: &Result<T, EngineError>) -> Option<Duration> {
+        match result {
+            Ok(_) => {
+                if self.throttles.recovered(email) {
+                    self.set_status(email, AccountStatus::Ok, None).await;
+                }
+                None
+            }
+            Err(EngineError::Imap(e @ ImapError::Throttled { backoff, .. })) => {
+                let wait = self.throttles.note(email, *backoff);
+                let detail = format!(
+                    "The server is throttling this account, so Mailwatch leaves it alone for {} s and then tries again on its own ({e}).",
+                    wait.as_secs_f64().ceil()
+                );
+                self.set_status(email, AccountStatus::Throttled, Some(detail)).await;
+                Some(wait)
+            }
+            Err(EngineError::BackingOff { remaining, .. }) => Some(*remaining),
+            Err(_) => None,
+        }
+    }
+}
+
 /// The session pool's way in: sessions are opened through [`SignIn`], checked with NOOP and
 /// closed with LOGOUT.
 pub struct ImapLogin {
@@ -364,6 +416,11 @@ impl ImapLogin {
     /// Opens sessions through `signin`.
     pub(crate) fn new(signin: Arc<SignIn>) -> Self {
         Self { signin }
+    }
+
+    /// The sign-in layer behind the pool (its throttling among it).
+    pub(crate) fn signin(&self) -> &Arc<SignIn> {
+        &self.signin
     }
 }
 

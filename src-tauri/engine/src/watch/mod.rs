@@ -7,9 +7,11 @@
 //!   accounts and accounts someone waits on alike, first come first served): it keeps the
 //!   account's session checked out of the pool, selected on INBOX, in IMAP IDLE, and fetches
 //!   `UID FETCH last+1:*` whenever the server reports a change, so a code shows within one
-//!   server notification of its arrival. The junk folder is checked with STATUS (one round
-//!   trip, INBOX stays selected) every `cache.pollInterval` while someone waits
-//!   (`wait_code`, a [`CodeSubscription`]), every `watch.pollInterval` otherwise. When any
+//!   server notification of its arrival. The junk folder is pushed as fast where the server
+//!   allows ([`JunkMode`]): NOTIFY (RFC 5465) on this one session, else a second session
+//!   idling on junk while someone waits (`wait_code`, a [`CodeSubscription`]) and
+//!   `pool.maxPerAccount` allows two, else STATUS (one round trip, INBOX stays selected) every
+//!   `watch.junkPollInterval` while someone waits, every `watch.pollInterval` otherwise. When any
 //!   other caller waits for the account's session (a fetch, with `pool.maxPerAccount` = 1),
 //!   the task ends IDLE with DONE, gives the session back, and takes it again after that
 //!   caller. The IDLE slots are checked-out sessions, so they count in `pool.maxTotal`, and
@@ -32,7 +34,10 @@
 //! junk folder); a changed UIDVALIDITY resets the folder's baseline. A lost connection (an
 //! EOF during IDLE among them) is retried at once, then with a doubling pause up to
 //! `watch.backoffMax`, each pause jittered per account so accounts cut off together do not
-//! come back together. Every new message goes through extraction and the cache as a fetch
+//! come back together. A throttle reply ("Request is throttled. Suggested Backoff Time: N
+//! milliseconds") pauses the account's task for the time asked instead (see
+//! `signin::Throttles`), and its waits go on through the pause. Every new message goes
+//! through extraction and the cache as a fetch
 //! would, and codes found are sent to the account's subscribers. Tasks stop on
 //! [`Watcher::shutdown`] or when the watcher is dropped.
 //!
@@ -89,6 +94,24 @@ pub enum WatchMode {
     Queued,
     /// Waiting before it reconnects after a failure.
     Backoff,
+    /// Left alone for the time its server asked in a throttle reply.
+    Throttled,
+}
+
+/// How a watch learns of new mail in the junk folder while it idles on INBOX, chosen per
+/// server and account, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JunkMode {
+    /// The server offers NOTIFY (RFC 5465): the session idling on INBOX hears of junk mail
+    /// too, as fast as of the inbox's, at no extra cost.
+    Notify,
+    /// A second session idles on the junk folder, while someone waits on the account and
+    /// `pool.maxPerAccount` allows two.
+    Session,
+    /// STATUS of the junk folder: every `watch.junkPollInterval` while someone waits, every
+    /// `watch.pollInterval` otherwise (and every poll of an account that does not idle).
+    Poll,
 }
 
 /// One account's watch, for display.
@@ -105,6 +128,9 @@ pub struct WatchStatus {
     pub watched: bool,
     /// Polls run so far (each IDLE wake-up is one).
     pub polls: u64,
+    /// How it learns of junk mail now, while it has a session (see [`JunkMode`]).
+    #[serde(default)]
+    pub junk: Option<JunkMode>,
     /// Seconds between the starts of its last two round-robin polls: the interval it is
     /// really polled at, `watch.pollInterval` or longer when logins are paced. `None` until
     /// it has been polled twice in a row by the round robin.
@@ -157,6 +183,15 @@ struct Watched {
     /// Milliseconds between the starts of the last two round-robin polls; 0 until known.
     cold_gap_ms: AtomicU64,
     mode: Mutex<(WatchMode, Option<String>)>,
+    /// How the junk folder is watched now.
+    junk: Mutex<Option<JunkMode>>,
+    /// Held by whoever looks at the junk folder (the account's task, or its second session),
+    /// so two looks never move its mark at once.
+    junk_turn: tokio::sync::Mutex<()>,
+    /// The second session idling on the junk folder, while there is one (`task.rs`).
+    junk_task: Mutex<Option<JoinHandle<()>>>,
+    /// Whether that session is idling on the junk folder now.
+    junk_up: AtomicBool,
     marks: Mutex<HashMap<String, Mark>>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -178,6 +213,22 @@ impl Watched {
         lock(&self.mode).1 = e;
     }
 
+    fn set_junk(&self, mode: Option<JunkMode>) {
+        *lock(&self.junk) = mode;
+    }
+
+    /// Marks poll number `seq` done; polls of the second session run beside the task's, so
+    /// the figure only grows.
+    fn done(&self, seq: u64) {
+        self.polls_done.send_if_modified(|v| {
+            let newer = seq > *v;
+            if newer {
+                *v = seq;
+            }
+            newer
+        });
+    }
+
     fn status(&self) -> WatchStatus {
         let (mode, last_error) = lock(&self.mode).clone();
         WatchStatus {
@@ -186,6 +237,7 @@ impl Watched {
             waiters: self.waiters.load(Ordering::Relaxed),
             watched: self.watched.load(Ordering::Relaxed),
             polls: *self.polls_done.borrow(),
+            junk: *lock(&self.junk),
             poll_interval: self.cold_gap(),
             last_error,
         }
@@ -224,6 +276,18 @@ pub struct WatchStats {
     /// Accounts connecting, or pausing after a failure before they try again.
     #[serde(default)]
     pub starting: usize,
+    /// Accounts left alone now because their server throttles them.
+    #[serde(default)]
+    pub throttled: usize,
+    /// Accounts whose junk folder is pushed by NOTIFY on their one session.
+    #[serde(default)]
+    pub junk_notify: usize,
+    /// Accounts whose junk folder has a second session idling on it.
+    #[serde(default)]
+    pub junk_session: usize,
+    /// Accounts whose junk folder is checked with STATUS.
+    #[serde(default)]
+    pub junk_poll: usize,
     /// The most accounts that may idle at once: `watch.maxIdleSessions`, capped below
     /// `pool.maxTotal` (0 with `watch.idle` off).
     #[serde(default)]
@@ -286,6 +350,10 @@ impl Shared {
                     no_idle: AtomicBool::new(false),
                     cold_gap_ms: AtomicU64::new(0),
                     mode: Mutex::new((WatchMode::Starting, None)),
+                    junk: Mutex::new(None),
+                    junk_turn: tokio::sync::Mutex::new(()),
+                    junk_task: Mutex::new(None),
+                    junk_up: AtomicBool::new(false),
                     marks: Mutex::new(HashMap::new()),
                     task: Mutex::new(None),
                 })
@@ -315,6 +383,11 @@ impl Shared {
 
     fn stopping(&self) -> bool {
         *self.shutdown.borrow()
+    }
+
+    /// The sign-in layer, for throttling.
+    fn signin(&self) -> &Arc<crate::signin::SignIn> {
+        self.pool.connector().signin()
     }
 }
 
@@ -484,7 +557,8 @@ impl Watcher {
     pub(crate) fn stats(&self) -> WatchStats {
         let cfg = &self.shared.config;
         let (mut accounts, mut waited, mut gaps) = (0, 0, Vec::new());
-        let (mut pushed, mut polled, mut queued, mut starting) = (0, 0, 0, 0);
+        let (mut pushed, mut polled, mut queued, mut starting, mut throttled) = (0, 0, 0, 0, 0);
+        let (mut junk_notify, mut junk_session, mut junk_poll) = (0, 0, 0);
         for w in lock(&self.shared.accounts).values() {
             accounts += 1;
             match lock(&w.mode).0 {
@@ -492,6 +566,13 @@ impl Watcher {
                 WatchMode::Poll => polled += 1,
                 WatchMode::Queued => queued += 1,
                 WatchMode::Starting | WatchMode::Backoff => starting += 1,
+                WatchMode::Throttled => throttled += 1,
+            }
+            match *lock(&w.junk) {
+                Some(JunkMode::Notify) => junk_notify += 1,
+                Some(JunkMode::Session) => junk_session += 1,
+                Some(JunkMode::Poll) => junk_poll += 1,
+                None => {}
             }
             if w.hot() {
                 waited += 1;
@@ -520,6 +601,10 @@ impl Watcher {
             polled,
             queued,
             starting,
+            throttled,
+            junk_notify,
+            junk_session,
+            junk_poll,
             idle_budget: self.shared.idle_budget,
             poll_login_rate: if rate.is_finite() && rate > 0.0 { rate } else { 0.0 },
             poll_logins: self.shared.logins.spent(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
-use super::{Arrival, Mark, Shared, WatchMode, Watched, lock};
+use super::{Arrival, JunkMode, Mark, Shared, WatchMode, Watched, lock};
 use crate::channel::{DeltaLinks, Route, cured_by_imap};
 use crate::clock::{random_fraction, unix_now};
 use crate::error::EngineError;
@@ -65,7 +65,8 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
                         let gap = u64::try_from(started.duration_since(prev).as_millis()).unwrap_or(u64::MAX).max(1);
                         w.cold_gap_ms.store(gap, Ordering::Relaxed);
                     }
-                    next_cold = started + shared.config.watch.poll_interval;
+                    // Repeated throttling stretches this account's turn, not the others'.
+                    next_cold = started + shared.config.watch.poll_interval * slowdown(&shared, &w);
                     result
                 }
                 ColdPoll::Changed => continue,
@@ -91,12 +92,29 @@ pub(super) async fn run(shared: Arc<Shared>, w: Arc<Watched>) {
             Err(e) => {
                 let poll = w.polls_started.fetch_add(1, Ordering::AcqRel) + 1;
                 w.set_error(Some(e.to_string()));
+                let failed: Result<(), EngineError> = Err(e);
+                // A throttle reply: the account is left alone for the time asked, its waits go
+                // on (the code comes after the pause, if their time allows), and the retry
+                // after the pause is at once.
+                if let Some(wait) = shared.signin().observe(&w.email, &failed).await {
+                    w.done(poll);
+                    failures = 0;
+                    w.set_mode(WatchMode::Throttled);
+                    tracing::debug!(email = %w.email, ?wait, "throttled");
+                    let mut stop = shared.shutdown.subscribe();
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stop.wait_for(|s| *s) => {}
+                    }
+                    continue;
+                }
+                let Err(e) = failed else { unreachable!("an error was observed") };
                 // Every waiter gets the same failure, with its cause.
                 let e = Arc::new(e);
                 if !e.is_connection_error() {
                     w.announce(Arrival::Failed { poll, error: e.clone() });
                 }
-                w.polls_done.send_replace(poll);
+                w.done(poll);
                 // The first retry is immediate: a dead reused session is replaced invisibly.
                 // Later pauses are jittered between half and all of the doubling pause, so the
                 // accounts one outage cut off together spread out when they come back.
@@ -177,6 +195,7 @@ async fn cold_round(shared: &Shared, w: &Watched) -> ColdPoll {
             None => shared.pool.get(&w.email).await?,
         };
         let r = poll(shared, w, &mut s, true).await;
+        w.set_junk(Some(JunkMode::Poll));
         if r.as_ref().is_err_and(EngineError::is_connection_error) || !s.is_usable() {
             s.mark_broken();
         }
@@ -218,15 +237,26 @@ async fn queue_for_login(shared: &Shared, w: &Watched) -> bool {
 /// one for an account nobody waits on waits for the login budget first. Returns to let the
 /// loop re-decide (nobody wants the account, another caller wants the session, the session
 /// is old, shutdown).
+///
+/// While it idles, junk mail is learnt of the best way the server allows ([`JunkMode`]):
+/// NOTIFY on this session; else, for an account someone waits on, a second session idling on
+/// the junk folder when `pool.maxPerAccount` allows two; else STATUS every
+/// `watch.junkPollInterval` while someone waits, every `watch.pollInterval` otherwise.
 async fn push_round(
-    shared: &Shared,
-    w: &Watched,
+    shared: &Arc<Shared>,
+    w: &Arc<Watched>,
     idle_slot: Option<OwnedSemaphorePermit>,
     junk_due: &mut Instant,
 ) -> Result<(), EngineError> {
     let cfg = &shared.config;
-    // Junk is checked often while someone waits, once a poll interval otherwise.
-    let junk_every = || if w.hot() { cfg.cache.poll_interval } else { cfg.watch.poll_interval };
+    // How often this session checks the junk folder itself in a mode.
+    let junk_every = |mode: JunkMode| {
+        if mode == JunkMode::Poll && w.hot() {
+            cfg.watch.junk_poll_interval * slowdown(shared, w)
+        } else {
+            cfg.watch.poll_interval
+        }
+    };
     let mut s = if w.hot() {
         shared.pool.get(&w.email).await?
     } else if let Some(s) = shared.pool.get_reused(&w.email).await {
@@ -243,15 +273,18 @@ async fn push_round(
         let junk = Instant::now() >= *junk_due;
         poll(shared, w, &mut s, junk).await?;
         if junk {
-            *junk_due = Instant::now() + junk_every();
+            *junk_due = Instant::now() + junk_every(JunkMode::Poll);
         }
         if idle_slot.is_none() {
+            w.set_junk(Some(JunkMode::Poll));
             return Ok(false);
         }
         if !s.supports_idle().await? {
             w.no_idle.store(true, Ordering::Release);
+            w.set_junk(Some(JunkMode::Poll));
             return Ok(false);
         }
+        let notified = junk_notify(&mut s).await?;
         let mut stop = shared.shutdown.subscribe();
         let mut announced = false;
         loop {
@@ -264,12 +297,22 @@ async fn push_round(
             }
             // Mail the server reported while the last poll ran, after its FETCH had looked: an
             // IDLE issued now would not report it again.
-            if s.take_reported_arrivals() {
-                poll(shared, w, &mut s, false).await?;
+            let junk_reported = notified.as_deref().is_some_and(|j| s.take_status_report(j));
+            if s.take_reported_arrivals() || junk_reported {
+                poll(shared, w, &mut s, junk_reported).await?;
                 continue;
             }
+            let mode = if notified.is_some() {
+                JunkMode::Notify
+            } else if w.hot() && cfg.pool.max_per_account >= 2 {
+                start_junk_session(shared, w);
+                if w.junk_up.load(Ordering::Acquire) { JunkMode::Session } else { JunkMode::Poll }
+            } else {
+                JunkMode::Poll
+            };
+            w.set_junk(Some(mode));
             // Someone began to wait: their junk checks start from now.
-            *junk_due = (*junk_due).min(Instant::now() + junk_every());
+            *junk_due = (*junk_due).min(Instant::now() + junk_every(mode));
             let renew = cfg
                 .watch
                 .idle_renew
@@ -288,16 +331,18 @@ async fn push_round(
                     _ = shared.pool.contended(&w.email) => {}
                     _ = w.wake.notified() => {}
                     _ = stop.wait_for(|s| *s) => {}
+                    // The second session came up or went down: the junk checks change.
+                    _ = junk_session_changed(w, mode, cfg.pool.max_per_account >= 2) => {}
                 }
             };
             let end = s.idle(renew, cfg.watch.idle_grace, interrupt).await;
             s.set_idling(false);
             // Whatever ended IDLE (news, a renewal, an interruption), one look follows.
             end?;
-            let junk = Instant::now() >= *junk_due;
+            let junk = Instant::now() >= *junk_due || notified.as_deref().is_some_and(|j| s.take_status_report(j));
             poll(shared, w, &mut s, junk).await?;
             if junk {
-                *junk_due = Instant::now() + junk_every();
+                *junk_due = Instant::now() + junk_every(mode);
             }
         }
     }
@@ -311,11 +356,12 @@ async fn push_round(
     drop(idle_slot);
     emit_stats(shared);
     if r.as_ref().is_ok_and(|idled| !idled) && w.hot() && !shared.stopping() {
-        // No IDLE here: poll again after the interval, or sooner if something changes.
+        // No IDLE here: poll again after the interval (longer for an account its server
+        // throttles again and again), or sooner if something changes.
         w.set_mode(WatchMode::Poll);
         let mut stop = shared.shutdown.subscribe();
         tokio::select! {
-            _ = tokio::time::sleep(cfg.cache.poll_interval) => {}
+            _ = tokio::time::sleep(cfg.cache.poll_interval * slowdown(shared, w)) => {}
             _ = w.wake.notified() => {}
             _ = stop.wait_for(|s| *s) => {}
         }
@@ -353,6 +399,149 @@ async fn graph_round(shared: &Shared, w: &Watched, links: &mut DeltaLinks) -> Re
     Ok(())
 }
 
+/// The account's polling slowdown from repeated throttling (1 when it is not throttled).
+fn slowdown(shared: &Shared, w: &Watched) -> u32 {
+    shared.signin().throttles().slowdown(&w.email)
+}
+
+/// Asks the server to push the junk folder's news on this session (NOTIFY); the junk
+/// folder's name when it agreed. `None` when it has no NOTIFY, refuses it, or the account has
+/// no junk folder yet.
+async fn junk_notify(s: &mut ImapSession) -> Result<Option<String>, EngineError> {
+    let junk = match s.resolve(&FolderSpec::Junk).await {
+        Ok(name) => name,
+        Err(ImapError::NoSuchFolder { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(s.notify_junk(&junk).await?.then_some(junk))
+}
+
+/// Completes when the second session's state no longer matches `mode` (it came up while
+/// the junk folder was polled, or went down while it was counted on).
+async fn junk_session_changed(w: &Watched, mode: JunkMode, second: bool) {
+    if !second || !w.hot() || mode == JunkMode::Notify {
+        return std::future::pending().await;
+    }
+    loop {
+        if w.junk_up.load(Ordering::Acquire) != (mode == JunkMode::Session) {
+            return;
+        }
+        tokio::time::sleep(JUNK_SESSION_CHECK).await;
+    }
+}
+
+/// How often a task or the second session checks whether the other changed or the wait ended.
+const JUNK_SESSION_CHECK: Duration = Duration::from_millis(100);
+
+/// Starts the second session on the junk folder unless it runs.
+fn start_junk_session(shared: &Arc<Shared>, w: &Arc<Watched>) {
+    let mut task = lock(&w.junk_task);
+    if task.as_ref().is_none_or(|t| t.is_finished()) && !shared.stopping() {
+        *task = Some(tokio::spawn(junk_session(shared.clone(), w.clone())));
+    }
+}
+
+/// The second session: while someone waits on the account, a session of its own (the
+/// account's second, within `pool.maxPerAccount`) selected on the junk folder and idling
+/// there, looking whenever the server reports a change. It gives the session back when a
+/// caller waits for one, and ends when the wait does. A failure pauses it as the task's do
+/// (a throttle reply for the time asked); meanwhile the task checks junk with STATUS.
+async fn junk_session(shared: Arc<Shared>, w: Arc<Watched>) {
+    let cfg = &shared.config.watch;
+    let mut failures: u32 = 0;
+    while w.hot() && !shared.stopping() {
+        let r = junk_session_round(&shared, &w).await;
+        w.junk_up.store(false, Ordering::Release);
+        let failed = match r {
+            Ok(()) => {
+                failures = 0;
+                continue;
+            }
+            Err(e) => Err::<(), _>(e),
+        };
+        let pause = match shared.signin().observe(&w.email, &failed).await {
+            Some(wait) => wait,
+            None => {
+                failures = failures.saturating_add(1);
+                (cfg.backoff_min * 2u32.saturating_pow(failures.min(16) - 1)).min(cfg.backoff_max)
+            }
+        };
+        if let Err(e) = failed {
+            tracing::debug!(email = %w.email, ?pause, "the junk session failed: {e}");
+        }
+        let mut stop = shared.shutdown.subscribe();
+        let cooled = async {
+            while w.hot() {
+                tokio::time::sleep(JUNK_SESSION_CHECK).await;
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = cooled => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+    }
+}
+
+async fn junk_session_round(shared: &Shared, w: &Watched) -> Result<(), EngineError> {
+    let cfg = &shared.config;
+    let mut s = shared.pool.get(&w.email).await?;
+    let r: Result<(), EngineError> = async {
+        let junk = s.resolve(&FolderSpec::Junk).await?;
+        if !s.supports_idle().await? {
+            return Ok(());
+        }
+        s.select(&junk).await?;
+        junk_look(shared, w, &mut s).await?;
+        let mut stop = shared.shutdown.subscribe();
+        loop {
+            if shared.stopping()
+                || !w.hot()
+                || shared.pool.waiting(&w.email) > 0
+                || s.created().elapsed() >= cfg.pool.max_age
+            {
+                return Ok(());
+            }
+            if s.take_reported_arrivals() {
+                junk_look(shared, w, &mut s).await?;
+                continue;
+            }
+            w.junk_up.store(true, Ordering::Release);
+            s.set_idling(true);
+            let interrupt = async {
+                tokio::select! {
+                    _ = shared.pool.contended(&w.email) => {}
+                    _ = stop.wait_for(|s| *s) => {}
+                    _ = async { while w.hot() { tokio::time::sleep(JUNK_SESSION_CHECK).await } } => {}
+                }
+            };
+            let end = s.idle(cfg.watch.idle_renew, cfg.watch.idle_grace, interrupt).await;
+            s.set_idling(false);
+            end?;
+            junk_look(shared, w, &mut s).await?;
+        }
+    }
+    .await;
+    if r.as_ref().is_err_and(EngineError::is_connection_error) || !s.is_usable() {
+        s.mark_broken();
+    }
+    r
+}
+
+/// One look at the junk folder on the second session, as a poll of its own.
+async fn junk_look(shared: &Shared, w: &Watched, s: &mut ImapSession) -> Result<(), EngineError> {
+    let seq = w.polls_started.fetch_add(1, Ordering::AcqRel) + 1;
+    s.take_reported_arrivals();
+    {
+        let _turn = w.junk_turn.lock().await;
+        poll_folder(shared, w, s, &FolderSpec::Junk, seq).await?;
+    }
+    w.done(seq);
+    let ok: Result<(), EngineError> = Ok(());
+    shared.signin().observe(&w.email, &ok).await;
+    Ok(())
+}
+
 fn emit_stats(shared: &Shared) {
     shared.sink.emit(Event::PoolStats(shared.pool.stats()));
 }
@@ -366,6 +555,7 @@ async fn poll(shared: &Shared, w: &Watched, s: &mut ImapSession, junk: bool) -> 
     s.take_reported_arrivals();
     poll_folder(shared, w, s, &FolderSpec::Inbox, seq).await?;
     if junk {
+        let _turn = w.junk_turn.lock().await;
         match poll_folder(shared, w, s, &FolderSpec::Junk, seq).await {
             Err(EngineError::Imap(ImapError::NoSuchFolder { .. })) => {
                 // No junk folder yet: whatever first lands in one is new. The cache's
@@ -378,8 +568,14 @@ async fn poll(shared: &Shared, w: &Watched, s: &mut ImapSession, junk: bool) -> 
             }
             other => other?,
         }
+        if s.selected().is_some_and(|x| x.name != "INBOX") && w.hot() {
+            // Hot watches idle on INBOX; go back to it now rather than on the next poll.
+            s.select("INBOX").await?;
+        }
     }
-    w.polls_done.send_replace(seq);
+    w.done(seq);
+    let ok: Result<(), EngineError> = Ok(());
+    shared.signin().observe(&w.email, &ok).await;
     Ok(())
 }
 
@@ -401,8 +597,9 @@ async fn poll_folder(
     let key = spec.to_string();
     let limits = FetchLimits::new(&shared.config.cache);
     let name = s.resolve(spec).await?;
+    // What NOTIFY reported before this look, this look finds.
+    s.take_status_report(&name);
     let selected = s.selected().is_some_and(|sel| sel.name == name);
-    let inbox = FolderSpec::Inbox.to_string();
     let Some(m) = mark(w, &key) else {
         // The baseline: what is there now is old.
         let (uid_next, uid_validity) = if selected || *spec == FolderSpec::Inbox {
@@ -457,10 +654,6 @@ async fn poll_folder(
         if !more {
             break;
         }
-    }
-    if key != inbox && s.selected().is_some_and(|x| x.name != "INBOX") && w.hot() {
-        // Hot watches idle on INBOX; go back to it now rather than on the next poll.
-        s.select("INBOX").await?;
     }
     Ok(())
 }
