@@ -297,3 +297,20 @@ async fn the_keeper_renews_access_tokens_of_accounts_in_use_before_they_expire()
     assert_eq!(h.bed.oauth.refresh_count(&users[0].0), 2, "the access token in use was renewed");
     assert_eq!(h.bed.oauth.refresh_count(&users[1].0), 0, "an unused account with a recent refresh is left alone");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_import_keeps_the_channel_the_user_chose() {
+    let h = Harness::start().await;
+    let users = oauth_lines(&h, "imp-ch", 1);
+    let (email, token) = &users[0];
+    let file = format!("{email}----{token}----{DEFAULT_CLIENT_ID}\n");
+    let mut opts = options(&h);
+    opts.verify = false;
+    h.engine.import(file.as_bytes(), &opts, &BatchControl::default()).await.expect("the first import");
+    h.engine.set_channel(email, mailwatch_engine::account::Channel::Graph).await.expect("Graph is chosen");
+
+    let report = h.engine.import(file.as_bytes(), &opts, &BatchControl::default()).await.expect("the re-import");
+    assert_eq!((report.added, report.updated), (0, 1), "{report:#?}");
+    let account = h.engine.account(email).await.unwrap();
+    assert_eq!(account.channel, mailwatch_engine::account::Channel::Graph, "the file has no channel: {account:?}");
+}

@@ -164,7 +164,15 @@ pub(crate) fn plan(
     for p in planned {
         match existing.get(&p.account.email) {
             Some(_) if options.merge == MergeMode::Skip => report.skipped += 1,
-            Some(_) => to_store.push(p),
+            Some(known) => {
+                // Files carry no channel: a re-import keeps how the account is read, and the
+                // channel that worked, instead of setting it back to auto.
+                let mut p = p;
+                p.account.channel = known.channel;
+                p.account.channel_in_use = known.channel_in_use;
+                p.account.imap_checked_at = known.imap_checked_at;
+                to_store.push(p)
+            }
             None => {
                 new_emails.insert(p.account.email.clone());
                 to_store.push(p);
