@@ -257,7 +257,7 @@ fn report(
 
 const CUMULATIVE_KEY: &str = "stats.cumulative";
 /// The counters `stats` adds up over runs and prints, in order.
-pub const COUNTERS: [&str; 18] = [
+pub const COUNTERS: [&str; 19] = [
     "total_created",
     "total_reused",
     "total_closed",
@@ -276,6 +276,7 @@ pub const COUNTERS: [&str; 18] = [
     "graph_throttled",
     "graph_retries",
     "graph_messages",
+    "throttle_replies",
 ];
 
 /// Adds this run's counters to the totals kept in the cache, so `stats` can report across

@@ -33,9 +33,9 @@ struct State {
     shown: bool,
 }
 
-/// How throttling went, for the stats.
+/// How throttling went, for the stats (flattened beside the pool's, sending's and Graph's
+/// counters, so named as they are).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct ThrottleStats {
     /// Throttle replies received so far, over all accounts.
     pub throttle_replies: u64,
