@@ -157,6 +157,7 @@ mod tests {
             from: None,
             subject: None,
             received: Some(1),
+            folder: "inbox".into(),
         };
         assert_eq!(to_tauri_event(&code).unwrap().0, CODE_FOUND);
         assert_eq!(to_tauri_event(&Event::PoolStats(Default::default())).unwrap().0, POOL_STATS);

@@ -252,6 +252,7 @@ async fn an_account_added_over_http_gets_its_code_by_wait_websocket_and_sse() {
     }
     let event = streams::next_of_type(&mut ws, "code").await;
     assert_eq!((event["email"].as_str(), event["code"].as_str()), (Some("ada@example.com"), Some("482915")), "{event}");
+    assert_eq!(event["folder"], "inbox", "the stream says where it arrived: {event}");
     let (name, data) = sse.next_event("code").await;
     assert_eq!(name, "code");
     assert_eq!(data["code"], "482915", "{data}");

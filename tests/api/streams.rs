@@ -105,6 +105,7 @@ fn code_event(n: usize, pad: usize) -> Event {
         from: Some("no-reply@service.example".into()),
         subject: Some("x".repeat(pad)),
         received: Some(1_800_000_000),
+        folder: "inbox".into(),
     }
 }
 

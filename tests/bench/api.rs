@@ -205,6 +205,7 @@ async fn event_latency(b: &Bench, clients: usize, events: usize) -> Latency {
             from: Some("no-reply@service.example".into()),
             subject: Some("Your verification code".into()),
             received: Some(1_800_000_000),
+            folder: "inbox".into(),
         });
         tokio::time::sleep(Duration::from_millis(if clients >= 1000 { 60 } else { 20 })).await;
     }

@@ -127,12 +127,15 @@ pub async fn run(engine: &Engine, a: &WatchArgs, mut events: UnboundedReceiver<E
             _ = deadline => break,
             _ = &mut ctrl_c => break,
         };
-        let Some(Event::CodeFound { email, code, link, service, from, subject, received }) = event else { continue };
+        let Some(Event::CodeFound { email, code, link, service, from, subject, received, folder }) = event else {
+            continue;
+        };
         printed += 1;
         if a.json {
             println!(
                 "{}",
-                json!({"email": email, "code": code, "link": link, "service": service, "from": from, "subject": subject, "received": received})
+                json!({"email": email, "code": code, "link": link, "service": service, "from": from, "subject": subject,
+                       "received": received, "folder": folder})
             );
         } else {
             let what = code.or(link).unwrap_or_default();

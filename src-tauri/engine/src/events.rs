@@ -28,6 +28,8 @@ pub enum Event {
         subject: Option<String>,
         /// When it arrived, in Unix seconds.
         received: Option<i64>,
+        /// The folder it arrived in: `inbox`, `junk`, or the folder's name.
+        folder: String,
     },
     /// An account's status changed (for example to needs-reauth).
     #[serde(rename_all = "camelCase")]

@@ -164,6 +164,7 @@ impl Intake {
                 from: c.from.clone(),
                 subject: c.subject.clone(),
                 received: c.received,
+                folder: c.folder.clone(),
             });
         }
         Ok(Saved { messages, news })

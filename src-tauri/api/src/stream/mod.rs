@@ -270,11 +270,11 @@ async fn flush_pool_stats(hub: Weak<Hub>) {
 /// An engine event as the stream sends it: its kind, its account, its JSON text.
 fn encode(event: &Event) -> Option<(Kind, Option<String>, Utf8Bytes)> {
     let (kind, email, value) = match event {
-        Event::CodeFound { email, code, link, service, from, subject, received } => (
+        Event::CodeFound { email, code, link, service, from, subject, received, folder } => (
             Kind::Code,
             Some(email.clone()),
             json!({"type": "code", "email": email, "code": code, "link": link, "service": service,
-                   "from": from, "subject": subject, "received": received}),
+                   "from": from, "subject": subject, "received": received, "folder": folder}),
         ),
         Event::AccountStatus { email, status, detail } => (
             Kind::Status,
