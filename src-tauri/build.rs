@@ -31,6 +31,8 @@ fn main() {
         "refresh_tokens",
         "export_accounts",
         "set_account_group",
+        "tag_accounts",
+        "proxy_password_kept",
         "set_account_proxy",
         "set_group_proxy",
         "list_groups",

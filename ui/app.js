@@ -5,7 +5,7 @@ import * as ipc from "./ipc.js";
 import { sentence } from "./lib/format.js";
 import { t, number, setCatalogue, applyStatic } from "./lib/i18n.js";
 import { errorText, errorTitle } from "./lib/errors.js";
-import { statusLabel, displayStatus, statusAdvice } from "./lib/accounts.js";
+import { statusLabel, displayStatus, statusAdvice, groupsOf, parseTagEdit } from "./lib/accounts.js";
 import { forwardDraft, sentTo } from "./lib/compose.js";
 import { AccountsView } from "./views/accounts.js";
 import { CodesView } from "./views/codes.js";
@@ -102,6 +102,7 @@ const wait = new WaitDialog({
 });
 
 const editor = new AccountEditor({
+  groups: () => groupsOf(accounts.rows ?? []),
   onSaved: (row, edited) => {
     toast(t(edited ? "toast.saved" : "toast.added", { email: row.email }));
     reload();
@@ -194,6 +195,23 @@ async function setGroup(emails) {
   return reload();
 }
 
+/** Asks for tags to add to the accounts and, written with a leading minus, to take off them. */
+async function setTags(emails) {
+  const text = await promptDialog(t("tagsDialog.title", { count: emails.length }), t("tagsDialog.text"), t("groupDialog.ok"), {
+    placeholder: t("tagsDialog.placeholder"),
+  });
+  if (!text) return;
+  const { add, remove } = parseTagEdit(text);
+  if (!add.length && !remove.length) return;
+  try {
+    const n = await ipc.tagAccounts(emails, add, remove);
+    toast(t("toast.tagged", { count: n }));
+  } catch (error) {
+    showError(error, "error.tags");
+  }
+  return reload();
+}
+
 /** Asks for a proxy URL and gives it to the accounts as their own (empty: none). */
 async function setProxy(emails) {
   const url = await promptDialog(t("proxyDialog.title", { count: emails.length }), t("proxyDialog.text"), t("proxyDialog.ok"), {
@@ -239,6 +257,7 @@ async function bulk(action, emails) {
   if (!emails.length) return;
   if (action === "group") return setGroup(emails);
   if (action === "proxy") return setProxy(emails);
+  if (action === "tags") return setTags(emails);
   if (action === "watch" || action === "unwatch") return setWatching(emails, action === "watch");
   if (action === "export") {
     try {

@@ -88,6 +88,10 @@ export const refreshTokens = (emails) => call("refresh_tokens", { emails });
 export const exportAccounts = (emails) => call("export_accounts", { emails });
 /** Puts the accounts in `group` (null or blank: in none); resolves how many changed. */
 export const setAccountGroup = (emails, group) => call("set_account_group", { emails, group });
+/** Adds the tags `add` to the accounts and takes `remove` off them; resolves how many accounts there were. */
+export const tagAccounts = (emails, add, remove) => call("tag_accounts", { emails, add, remove });
+/** Whether the keyring holds a password for the proxy the account connects through (never the password). */
+export const proxyPasswordKept = (email) => call("proxy_password_kept", { email });
 /** Gives the accounts their own proxy URL (null or blank: none); the password goes to the keyring. */
 export const setAccountProxy = (emails, proxy) => call("set_account_proxy", { emails, proxy });
 /** Gives a group its proxy URL (null or blank: none). */

@@ -113,6 +113,8 @@ pub fn run() {
             commands::import::refresh_tokens,
             commands::import::export_accounts,
             commands::labels::set_account_group,
+            commands::labels::tag_accounts,
+            commands::labels::proxy_password_kept,
             commands::labels::set_account_proxy,
             commands::labels::set_group_proxy,
             commands::labels::list_groups,

@@ -6,7 +6,7 @@
 //! Run it the way CI does:
 //!
 //! ```text
-//! cargo build -p mailwatch
+//! cargo build -p mailwatch -p mailwatch-cli
 //! MAILWATCH_WITH_X=1 tests/testbed/with-session.sh cargo test -p mailwatch-testbed --test window
 //! ```
 //!
@@ -33,6 +33,8 @@ const PASSWORD_USER: &str = "pat@example.test";
 const PASSWORD: &str = "pat-app-password";
 const STALL_USER: &str = "sam@example.test";
 const CODE: &str = "739184";
+/// The password of the proxy one account gets in its Edit dialog.
+const PROXY_PASSWORD: &str = "pr0xy-pass";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the workspace root")
@@ -45,6 +47,14 @@ fn app_binary() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
     let bin = target.join("debug/mailwatch");
     assert!(bin.exists(), "no app binary at {}: build it first with `cargo build -p mailwatch`", bin.display());
+    bin
+}
+
+/// The CLI, to read what the window changed through the engine on its own.
+fn cli_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let bin = target.join("debug/mailwatch-cli");
+    assert!(bin.exists(), "no CLI binary at {}: build it first with `cargo build -p mailwatch-cli`", bin.display());
     bin
 }
 
@@ -702,6 +712,14 @@ async fn chinese_and_dark(bed: &TestBed, data_dir: &Path, work: &Path) {
     app.screenshot("zh-selection").await;
     app.click("#selection-bar [data-bulk=unwatch]").await;
     app.text_until("#accounts-spacer", 10, |t| !t.contains("停止监视")).await;
+    // Tags for the selection: one added to each account.
+    app.click("#selection-bar [data-bulk=tags]").await;
+    app.shown("#prompt-dialog[open]", 5).await;
+    app.fill("#prompt-input", "批量").await;
+    app.click("#prompt-ok").await;
+    for email in [OAUTH_USER, PASSWORD_USER, STALL_USER] {
+        labels_until(&app, email, |l| l == "#批量").await;
+    }
     // Refreshing the selection's tokens renews the OAuth2 account's and reports the password
     // accounts as failed; exporting it writes the three addresses and no secret.
     app.click("#selection-bar [data-bulk=refresh]").await;
@@ -791,6 +809,7 @@ async fn chinese_and_dark(bed: &TestBed, data_dir: &Path, work: &Path) {
     app.shown("#account-dialog[open]", 5).await;
     app.screenshot("dark-edit").await;
     app.shown("#account-email", 5).await.send_keys(ESCAPE).await.unwrap();
+    edit_labels(&app).await;
     let before = x_windows();
     app.click("#import").await;
     pick_file(&before, &work.join("accounts.txt")).await;
@@ -798,6 +817,84 @@ async fn chinese_and_dark(bed: &TestBed, data_dir: &Path, work: &Path) {
     app.text_until("#import-run", 5, |t| t == "Import 2 accounts").await;
     app.screenshot("dark-import").await;
     app.quit().await;
+    labels_in_engine(data_dir);
+}
+
+/// One account's group, tags and own proxy through its Edit dialog: the row's labels show
+/// them, the dialog shows the proxy without its password and says the keyring keeps one,
+/// and none of it shows the proxy's password.
+async fn edit_labels(app: &App) {
+    let row = format!(".vrow[data-email=\"{PASSWORD_USER}\"]");
+    let open = async || {
+        app.click(&format!("{row} [data-action=edit]")).await;
+        app.shown("#account-dialog[open]", 5).await;
+    };
+    open().await;
+    assert_eq!(app.value("#account-tags").await, "批量", "the dialog shows the tags the selection gave");
+    app.fill("#account-group-name", "shop").await;
+    app.fill("#account-tags", "vip, #eu").await;
+    app.fill("#account-proxy", &format!("socks5://bob:{PROXY_PASSWORD}@127.0.0.1:1080")).await;
+    app.click("#account-save").await;
+    labels_until(app, PASSWORD_USER, |l| l == "shop #eu #vip ⇄").await;
+
+    open().await;
+    let proxy = app.value("#account-proxy").await;
+    assert_eq!(proxy, "socks5h://bob@127.0.0.1:1080", "the stored proxy shows, without its password");
+    wait_until(app, "the dialog says the keyring keeps the proxy's password", || async {
+        app.eval("return !document.getElementById('account-proxy-kept').hidden").await == json!(true)
+    })
+    .await;
+    let leaked = app
+        .eval(&format!(
+            "return document.documentElement.outerHTML.includes('{PROXY_PASSWORD}') || [...document.querySelectorAll('input, textarea')].some((e) => e.value.includes('{PROXY_PASSWORD}'))"
+        ))
+        .await;
+    assert_eq!(leaked, json!(false), "the proxy's password is nowhere in the window");
+    app.screenshot("dark-edit-labels").await;
+    app.fill("#account-tags", "vip").await;
+    app.click("#account-save").await;
+    labels_until(app, PASSWORD_USER, |l| l == "shop #vip ⇄").await;
+}
+
+/// The labels (group, #tags, proxy mark) the account's row shows ("" when none) once `ok`
+/// holds for them, within 10 s; fails the test with what it last saw otherwise.
+async fn labels_until(app: &App, email: &str, ok: impl Fn(&str) -> bool) -> String {
+    let script = format!(
+        "const l = document.querySelector('.vrow[data-email=\"{email}\"] .labels'); return l ? l.textContent : '';"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = app.eval(&script).await.as_str().unwrap_or_default().to_string();
+        if ok(&seen) {
+            return seen;
+        }
+        if Instant::now() > deadline {
+            app.fail(&format!("the labels of {email} never became what was expected; last seen: {seen:?}")).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What [`edit_labels`] gave the account, as the CLI (the engine on its own, over the same
+/// cache, once the app has quit) finds it: by its group and tag, with the proxy's URL and no
+/// password.
+fn labels_in_engine(data_dir: &Path) {
+    let out = Command::new(cli_binary())
+        .args(["--direct", "accounts", "list", "--group", "shop", "--tag", "vip", "--json"])
+        .env("MAILWATCH_DATA_DIR", data_dir)
+        .output()
+        .expect("the CLI runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "accounts list failed: {}{}", text, String::from_utf8_lossy(&out.stderr));
+    assert!(!text.contains(PROXY_PASSWORD), "the CLI shows no proxy password: {text}");
+    let listed: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    let found: Vec<_> =
+        listed.as_array().into_iter().flatten().map(|a| (&a["email"], &a["group"], &a["tags"], &a["proxy"])).collect();
+    assert_eq!(
+        found,
+        vec![(&json!(PASSWORD_USER), &json!("shop"), &json!(["vip"]), &json!("socks5h://bob@127.0.0.1:1080"))],
+        "the engine has the group, tags and proxy the dialog gave: {text}"
+    );
 }
 
 /// The Local API switched on in Settings: a taken port is refused in words; on a free port

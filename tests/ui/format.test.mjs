@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 
 import { age, countdown, progressLine, sentence, providerName } from "../../ui/lib/format.js";
 import { visibleRange, scrollToReveal } from "../../ui/lib/virtual.js";
-import { displayStatus, filterAccounts, countByStatus, statusAdvice, groupsOf, tagsOf, NO_GROUP } from "../../ui/lib/accounts.js";
+import { displayStatus, filterAccounts, countByStatus, statusAdvice, groupsOf, tagsOf, parseTags, tagChanges, parseTagEdit, NO_GROUP } from "../../ui/lib/accounts.js";
 
 test("ages read like a person would say them (Intl's narrow relative times)", () => {
   const now = 1_000_000 * 1000;
@@ -100,4 +100,12 @@ test("accounts filter by group and tag, and the search finds them too", () => {
   assert.deepEqual(emails(filterAccounts(rows, "", "all", "shop-1", "new")), ["a@x.com"], "group and tag together");
   assert.deepEqual(emails(filterAccounts(rows, "vip")), ["a@x.com"], "the search looks at tags");
   assert.deepEqual(emails(filterAccounts(rows, "shop-2")), ["b@x.com"], "and at the group");
+});
+
+test("tags are read comma-separated, and a leading minus removes one from a selection", () => {
+  assert.deepEqual(parseTags(" shop, #work,, shop ,"), ["shop", "work"]);
+  assert.deepEqual(parseTags(""), []);
+  assert.deepEqual(tagChanges(["old", "keep"], "keep, new"), { add: ["new"], remove: ["old"] });
+  assert.deepEqual(tagChanges(undefined, "a"), { add: ["a"], remove: [] });
+  assert.deepEqual(parseTagEdit("a, -b, - #c, -"), { add: ["a"], remove: ["b", "c"] });
 });

@@ -111,3 +111,28 @@ export function countByStatus(rows) {
   }
   return counts;
 }
+
+/** The tags written in `text`, comma-separated (a leading `#` is dropped), without repeats. */
+export function parseTags(text) {
+  return [...new Set(String(text ?? "").split(",").map((tag) => tag.trim().replace(/^#\s*/, "")).filter(Boolean))];
+}
+
+/** What turns the tags `before` into those written in `text`: `{add, remove}`. */
+export function tagChanges(before, text) {
+  const after = parseTags(text);
+  const old = before ?? [];
+  return { add: after.filter((tag) => !old.includes(tag)), remove: old.filter((tag) => !after.includes(tag)) };
+}
+
+/** Tags to add and, written with a leading `-`, to remove: "a, b, -c" is `{add: [a, b], remove: [c]}`. */
+export function parseTagEdit(text) {
+  const add = [];
+  const remove = [];
+  for (const tag of parseTags(text)) {
+    if (tag.startsWith("-")) {
+      const name = tag.slice(1).trim().replace(/^#\s*/, "");
+      if (name) remove.push(name);
+    } else add.push(tag);
+  }
+  return { add, remove };
+}

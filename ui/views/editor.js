@@ -1,14 +1,21 @@
 // The add and edit account dialog: provider presets from the address, advanced server
-// settings only on demand, and the secret straight to the keyring.
+// settings only on demand, the secret straight to the keyring, and the account's group, tags
+// and own proxy (its password to the keyring too, never shown back).
 
 import { providerName } from "../lib/format.js";
 import { t } from "../lib/i18n.js";
 import { errorText } from "../lib/errors.js";
+import { tagChanges, parseTags } from "../lib/accounts.js";
 import * as ipc from "../ipc.js";
 
+/** What a proxy URL looks like (the same in every language). */
+const PROXY_EXAMPLE = "socks5://user:password@host:1080";
+
 export class AccountEditor {
-  constructor({ onSaved }) {
+  /** `groups()` lists the groups there are, offered while typing one. */
+  constructor({ onSaved, groups = () => [] }) {
     this.onSaved = onSaved;
+    this.groups = groups;
     const $ = (id) => document.getElementById(id);
     this.el = {
       dialog: $("account-dialog"), form: $("account-form"), title: $("account-dialog-title"), email: $("account-email"),
@@ -17,8 +24,12 @@ export class AccountEditor {
       advanced: $("account-advanced"), provider: $("account-provider"), host: $("account-host"), port: $("account-port"),
       tls: $("account-tls"), smtpHost: $("account-smtp-host"), smtpPort: $("account-smtp-port"), smtpTls: $("account-smtp-tls"),
       tokenUrl: $("account-token-url"), error: $("account-error"), save: $("account-save"),
-      reveal: $("account-secret-reveal"),
+      reveal: $("account-secret-reveal"), group: $("account-group-name"), groupList: $("account-group-list"),
+      tags: $("account-tags"), proxy: $("account-proxy"), proxyKept: $("account-proxy-kept"),
     };
+    this.el.proxy.placeholder = PROXY_EXAMPLE;
+    // The note about a kept password holds for the stored URL only.
+    this.el.proxy.addEventListener("input", () => this.syncProxyKept());
     // The secret is masked (a screenshot or a screen share shows dots) until "Show".
     this.el.reveal.addEventListener("click", () => this.reveal(this.el.secret.classList.contains("masked")));
     this.el.form.addEventListener("submit", (event) => {
@@ -64,12 +75,35 @@ export class AccountEditor {
     el.smtpPort.value = row?.smtp?.port ?? "";
     el.smtpTls.value = row?.smtp?.tls ?? "";
     el.tokenUrl.value = row?.tokenUrl ?? "";
+    el.group.value = row?.group ?? "";
+    el.groupList.replaceChildren(...this.groups().map((g) => Object.assign(document.createElement("option"), { value: g })));
+    el.tags.value = (row?.tags ?? []).join(", ");
+    el.proxy.value = row?.proxy ?? "";
+    this.proxyKept = false;
+    this.syncProxyKept();
+    if (row?.proxy) this.showProxyKept(row);
     el.advanced.open = false;
     el.secretNote.hidden = !row;
     this.syncAuth();
     this.showPreset();
     el.dialog.showModal();
     (row ? el.secret : el.email).focus();
+  }
+
+  /** Says so when the keyring holds a password for the account's own proxy (the URL shown has none). */
+  async showProxyKept(row) {
+    try {
+      const kept = await ipc.proxyPasswordKept(row.email);
+      if (this.editing !== row) return;
+      this.proxyKept = kept;
+      this.syncProxyKept();
+    } catch {
+      // Nothing to say then; saving works the same.
+    }
+  }
+
+  syncProxyKept() {
+    this.el.proxyKept.hidden = !(this.proxyKept && this.el.proxy.value.trim() === this.editing?.proxy);
   }
 
   /** Shows the secret in clear (`true`) or masks it. */
@@ -114,6 +148,15 @@ export class AccountEditor {
     }
   }
 
+  /** Changes what differs from `before` in the account's group, tags and own proxy. */
+  async saveLabels(before, group, proxy) {
+    const emails = [before.email];
+    if (group !== (before.group ?? "")) await ipc.setAccountGroup(emails, group || null);
+    const { add, remove } = tagChanges(before.tags, this.el.tags.value);
+    if (add.length || remove.length) await ipc.tagAccounts(emails, add, remove);
+    if (proxy !== (before.proxy ?? "")) await ipc.setAccountProxy(emails, proxy || null);
+  }
+
   async save() {
     const { el } = this;
     const email = el.email.value.trim();
@@ -143,9 +186,13 @@ export class AccountEditor {
       smtpTls: blank(el.smtpTls.value),
       tokenUrl: this.auth === "oauth2" ? blank(el.tokenUrl.value) : null,
     };
+    const group = el.group.value.trim();
+    const proxy = el.proxy.value.trim();
+    if (!this.editing) Object.assign(spec, { group: group || null, tags: parseTags(el.tags.value), proxy: proxy || null });
     el.save.disabled = true;
     try {
       const row = await ipc.saveAccount({ spec, secret: secret || null, secretIsToken: this.auth === "oauth2" });
+      if (this.editing) await this.saveLabels(this.editing, group, proxy);
       el.secret.value = "";
       el.dialog.close();
       this.onSaved(row, Boolean(this.editing));

@@ -249,6 +249,11 @@ impl Proxy {
         Proxy { url, password: None }
     }
 
+    /// Whether the proxy has a password (from the keyring); never the password itself.
+    pub fn has_password(&self) -> bool {
+        self.password.as_ref().is_some_and(|p| !p.is_empty())
+    }
+
     /// The proxy as `email` uses it: `{email}` and `{session}` in the user name replaced.
     pub fn for_account(&self, email: &str) -> Proxy {
         let mut p = self.clone();
