@@ -390,8 +390,22 @@ async fn junk() {
     let cases: [(String, &str, bool, usize, Duration, JunkMode); 5] = [
         ("inbox, IDLE".into(), "INBOX", true, 1, default_every, JunkMode::Notify),
         ("junk, NOTIFY on the one session".into(), "Junk", true, 1, default_every, JunkMode::Notify),
-        ("junk, a second session idling on it (no NOTIFY, maxPerAccount 2)".into(), "Junk", false, 2, default_every, JunkMode::Session),
-        (format!("junk, STATUS every {} s (no NOTIFY, maxPerAccount 1)", default_every.as_secs_f64()), "Junk", false, 1, default_every, JunkMode::Poll),
+        (
+            "junk, a second session idling on it (no NOTIFY, maxPerAccount 2)".into(),
+            "Junk",
+            false,
+            2,
+            default_every,
+            JunkMode::Session,
+        ),
+        (
+            format!("junk, STATUS every {} s (no NOTIFY, maxPerAccount 1)", default_every.as_secs_f64()),
+            "Junk",
+            false,
+            1,
+            default_every,
+            JunkMode::Poll,
+        ),
         ("junk, STATUS every 3 s (as before)".into(), "Junk", false, 1, Duration::from_secs(3), JunkMode::Poll),
     ];
     println!("| how | APPEND to code ({n_codes} codes) | sessions at Dovecot |");
@@ -408,7 +422,11 @@ async fn junk() {
         sub.ready().await;
         let t = Instant::now();
         while !engine.watch_statuses().iter().any(|s| s.mode == WatchMode::Idle && s.junk == Some(mode)) {
-            assert!(t.elapsed() < Duration::from_secs(30), "never watched junk by {mode:?}: {:?}", engine.watch_statuses());
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "never watched junk by {mode:?}: {:?}",
+                engine.watch_statuses()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         // The second session comes up a moment after the mode is first seen.

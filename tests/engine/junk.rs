@@ -19,12 +19,20 @@ fn no_notify() -> DovecotOptions {
 /// Waits until the account idles with its junk folder watched in `mode`.
 async fn until_junk(h: &Harness, email: &str, mode: JunkMode) {
     for _ in 0..400 {
-        if h.engine.watch_statuses().iter().any(|s| s.email == email && s.mode == WatchMode::Idle && s.junk == Some(mode)) {
+        if h.engine
+            .watch_statuses()
+            .iter()
+            .any(|s| s.email == email && s.mode == WatchMode::Idle && s.junk == Some(mode))
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("the junk folder never got watched by {mode:?}: {:?}\n{}", h.engine.watch_statuses(), h.bed.dovecot.diagnostics());
+    panic!(
+        "the junk folder never got watched by {mode:?}: {:?}\n{}",
+        h.engine.watch_statuses(),
+        h.bed.dovecot.diagnostics()
+    );
 }
 
 fn polls(h: &Harness, email: &str) -> u64 {

@@ -68,7 +68,11 @@ impl Harness {
     }
 
     /// With a Dovecot started with `dovecot` (NOTIFY off, say).
-    pub async fn with_dovecot(config: Config, secrets: Option<Arc<dyn SecretStore>>, dovecot: DovecotOptions) -> Harness {
+    pub async fn with_dovecot(
+        config: Config,
+        secrets: Option<Arc<dyn SecretStore>>,
+        dovecot: DovecotOptions,
+    ) -> Harness {
         Harness::with_bed(config, secrets, TestBed::start_with(dovecot).await).await
     }
 

@@ -86,9 +86,12 @@ fn status_of(code: &str) -> StatusCode {
         | "smtp_deferred"
         | "smtp_refused" => StatusCode::BAD_GATEWAY,
         "timeout" | "wait_timed_out" => StatusCode::GATEWAY_TIMEOUT,
-        "pool_exhausted" | "keyring_unavailable" | "keyring_locked" | "keyring_busy" | "shutting_down" | "throttled" => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        "pool_exhausted"
+        | "keyring_unavailable"
+        | "keyring_locked"
+        | "keyring_busy"
+        | "shutting_down"
+        | "throttled" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -242,7 +242,11 @@ impl Channels {
     /// # Errors
     /// Sign-in or Graph failures.
     pub(crate) async fn check(&self, email: &str) -> Result<(), EngineError> {
-        self.with_token(email, |a, p, t| async move { self.graph.newest(&a, p.as_ref(), &t, GraphFolder::Inbox, 1).await }).await?;
+        self.with_token(
+            email,
+            |a, p, t| async move { self.graph.newest(&a, p.as_ref(), &t, GraphFolder::Inbox, 1).await },
+        )
+        .await?;
         Ok(())
     }
 
@@ -259,7 +263,9 @@ impl Channels {
     ) -> Result<Vec<CachedMessage>, EngineError> {
         let gf = graph_folder(folder)?;
         let key = folder.to_string();
-        let mut listed = self.with_token(email, |a, p, t| async move { self.graph.newest(&a, p.as_ref(), &t, gf, top).await }).await?;
+        let mut listed = self
+            .with_token(email, |a, p, t| async move { self.graph.newest(&a, p.as_ref(), &t, gf, top).await })
+            .await?;
         listed.reverse();
         let uids = self.uids(email, &key, listed.iter().map(|m| m.id.clone()).collect()).await?;
         let found: Vec<_> = uids.into_iter().zip(listed).map(|(uid, m)| (uid, m.received, m.id)).collect();

@@ -456,9 +456,7 @@ impl HttpClients {
 pub async fn explain_proxied_failure(r: &reqwest::Error, proxy: &Proxy) -> String {
     let addr = (proxy.url.host.as_str(), proxy.url.port);
     match tokio::time::timeout(std::time::Duration::from_secs(2), tokio::net::TcpStream::connect(addr)).await {
-        Ok(Err(e)) => {
-            NetError::ProxyUnreachable { proxy: proxy.url.host_port(), reason: e.to_string() }.to_string()
-        }
+        Ok(Err(e)) => NetError::ProxyUnreachable { proxy: proxy.url.host_port(), reason: e.to_string() }.to_string(),
         _ => describe_reqwest_error(r, Some(proxy)),
     }
 }

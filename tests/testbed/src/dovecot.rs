@@ -647,7 +647,8 @@ impl Dovecot {
             .filter(|l| l.contains("imap-login: ") && l.contains(&needle))
             .filter_map(|l| {
                 // A refused password logs "auth failed"; a passdb's nologin "internal failure".
-                let refused = l.contains("Disconnected") && (l.contains("auth failed") || l.contains("internal failure"));
+                let refused =
+                    l.contains("Disconnected") && (l.contains("auth failed") || l.contains("internal failure"));
                 (refused || l.contains(": Login: ")).then(|| log_time(l).map(|t| (t, refused))).flatten()
             })
             .collect()

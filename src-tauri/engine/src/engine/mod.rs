@@ -160,8 +160,16 @@ impl Engine {
             .secrets
             .clone()
             .unwrap_or_else(|| Arc::new(KeyringSecrets::default().with_lock_timeout(config.secrets.lock_timeout)));
-        let signin =
-            Arc::new(SignIn::new(store.clone(), secrets, oauth, tls, config.pool.clone(), &config.http, &config.watch, sink.clone()));
+        let signin = Arc::new(SignIn::new(
+            store.clone(),
+            secrets,
+            oauth,
+            tls,
+            config.pool.clone(),
+            &config.http,
+            &config.watch,
+            sink.clone(),
+        ));
         let pool = SessionPool::new(ImapLogin::new(signin.clone()), config.pool.clone());
         let smtp_login =
             SmtpLogin::new(signin.clone(), smtp_tls, config.smtp.connect_timeout, config.smtp.command_timeout);

@@ -736,7 +736,12 @@ pub(crate) fn throttle_backoff(raw: &str) -> Option<Option<Duration>> {
 
 /// A NO or BAD's words as the error for it: [`ImapError::Throttled`] for a throttle reply,
 /// `other` otherwise.
-pub(crate) fn refusal(endpoint: String, command: String, raw: &str, other: impl FnOnce(String, String, String) -> ImapError) -> ImapError {
+pub(crate) fn refusal(
+    endpoint: String,
+    command: String,
+    raw: &str,
+    other: impl FnOnce(String, String, String) -> ImapError,
+) -> ImapError {
     let reason = server_words(raw);
     match throttle_backoff(raw) {
         Some(backoff) => ImapError::Throttled { endpoint, command, backoff, reason },
@@ -751,9 +756,11 @@ fn map_command_error(endpoint: &str, phase: &str, e: async_imap::error::Error) -
     match e {
         E::Io(io) => ImapError::ConnectionLost { endpoint, reason: describe_io(&io) },
         E::ConnectionLost => ImapError::ConnectionLost { endpoint, reason: "the server closed the connection".into() },
-        E::No(raw) | E::Bad(raw) => {
-            refusal(endpoint, command, &raw, |endpoint, command, reason| ImapError::Refused { endpoint, command, reason })
-        }
+        E::No(raw) | E::Bad(raw) => refusal(endpoint, command, &raw, |endpoint, command, reason| ImapError::Refused {
+            endpoint,
+            command,
+            reason,
+        }),
         other => ImapError::ConnectionLost {
             endpoint,
             reason: format!("unreadable answer to {command}: {}", describe(&other)),
@@ -794,11 +801,16 @@ mod tests {
             e.to_string(),
             "outlook.office365.com:993 is throttling this account (Request is throttled. Suggested Backoff Time: ##### milliseconds) and asked Mailwatch to wait 29 s before it tries again"
         );
-        let bad = map_command_error("h:993", "running SELECT", Error::Bad("Request is throttled. Suggested Backoff Time: 89117 milliseconds".into()));
+        let bad = map_command_error(
+            "h:993",
+            "running SELECT",
+            Error::Bad("Request is throttled. Suggested Backoff Time: 89117 milliseconds".into()),
+        );
         assert_eq!(bad.throttle(), Some(Some(Duration::from_millis(89_117))), "BAD is a throttle reply too");
         assert_eq!(throttle_backoff("[THROTTLED] Account exceeded command or bandwidth limits"), Some(None));
         assert_eq!(throttle_backoff("Suggested backoff time: 5 seconds"), Some(Some(Duration::from_secs(5))));
-        let other = map_command_error("h:993", "running SELECT", Error::No("[NONEXISTENT] Mailbox doesn't exist: Junk".into()));
+        let other =
+            map_command_error("h:993", "running SELECT", Error::No("[NONEXISTENT] Mailbox doesn't exist: Junk".into()));
         assert_eq!(other.throttle(), None, "an ordinary refusal is no throttle: {other:?}");
     }
 

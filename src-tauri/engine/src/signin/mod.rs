@@ -16,8 +16,8 @@ mod throttle;
 mod token;
 
 pub use self::smtp::SmtpLogin;
-pub(crate) use self::token::Purpose;
 pub use self::throttle::{ThrottleStats, Throttles};
+pub(crate) use self::token::Purpose;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};

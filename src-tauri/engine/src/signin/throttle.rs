@@ -123,10 +123,7 @@ impl Throttles {
         ThrottleStats {
             throttle_replies: self.replies.load(Ordering::Relaxed),
             throttled_accounts: map.values().filter(|s| s.until > now).count(),
-            slowed_accounts: map
-                .values()
-                .filter(|s| s.count > 1 && now.duration_since(s.last) < self.forget)
-                .count(),
+            slowed_accounts: map.values().filter(|s| s.count > 1 && now.duration_since(s.last) < self.forget).count(),
         }
     }
 }
