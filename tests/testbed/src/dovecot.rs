@@ -170,31 +170,22 @@ impl Dovecot {
         std::os::unix::fs::chown(&mail, Some(owner.uid), Some(owner.gid)).expect("chown mail dir to the mail user");
         util::set_mode(&mail, 0o755);
         if let Some(url) = &opts.introspection_url {
-            fs::write(
-                root.join("oauth2.conf.ext"),
+            let conf = |extra: &str| {
                 format!(
                     "introspection_mode = post\n\
                      introspection_url = {url}\n\
                      username_attribute = username\n\
                      active_attribute = active\n\
                      active_value = true\n\
-                     timeout_msecs = 10000\n"
-                ),
-            )
-            .expect("write oauth2.conf.ext");
+                     {extra}timeout_msecs = 10000\n"
+                )
+            };
+            fs::write(root.join("oauth2.conf.ext"), conf("")).expect("write oauth2.conf.ext");
             // The same check for the accounts IMAP does not serve (`set_imap_not_connected`):
             // the token is good, and the login is refused with the reason introspection gives.
             fs::write(
                 root.join("oauth2-not-connected.conf.ext"),
-                format!(
-                    "introspection_mode = post\n\
-                     introspection_url = {url}\n\
-                     username_attribute = username\n\
-                     active_attribute = active\n\
-                     active_value = true\n\
-                     pass_attrs = nologin=y reason=%{{oauth2:reason}}\n\
-                     timeout_msecs = 10000\n"
-                ),
+                conf("pass_attrs = nologin=y reason=%{oauth2:reason}\n"),
             )
             .expect("write oauth2-not-connected.conf.ext");
         }

@@ -379,16 +379,21 @@ impl SignIn {
         }
     }
 
+    /// An operation on `email` worked: a throttled status goes back to ok.
+    pub(crate) async fn succeeded(&self, email: &str) {
+        if self.throttles.recovered(email) {
+            self.set_status(email, AccountStatus::Ok, None).await;
+        }
+    }
+
     /// Looks at the outcome of an operation on `email`: a throttle reply is recorded (the
     /// account is left alone for the time it asked, its status says so) and the wait is
-    /// returned; a success sets a throttled status back to ok. Every path that talks to the
-    /// server for an account (the watch, the user's fetches) reports here.
+    /// returned; a success is [`SignIn::succeeded`]. Every path that talks to the server for
+    /// an account (the watch, the user's fetches) reports here.
     pub(crate) async fn observe<T>(&self, email: &str, result: &Result<T, EngineError>) -> Option<Duration> {
         match result {
             Ok(_) => {
-                if self.throttles.recovered(email) {
-                    self.set_status(email, AccountStatus::Ok, None).await;
-                }
+                self.succeeded(email).await;
                 None
             }
             Err(EngineError::Imap(e @ ImapError::Throttled { backoff, .. })) => {

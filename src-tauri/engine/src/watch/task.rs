@@ -433,6 +433,13 @@ async fn junk_session_changed(w: &Watched, mode: JunkMode, second: bool) {
 /// How often a task or the second session checks whether the other changed or the wait ended.
 const JUNK_SESSION_CHECK: Duration = Duration::from_millis(100);
 
+/// Completes when nobody waits on the account any more.
+async fn until_cold(w: &Watched) {
+    while w.hot() {
+        tokio::time::sleep(JUNK_SESSION_CHECK).await;
+    }
+}
+
 /// Starts the second session on the junk folder unless it runs.
 fn start_junk_session(shared: &Arc<Shared>, w: &Arc<Watched>) {
     let mut task = lock(&w.junk_task);
@@ -470,14 +477,9 @@ async fn junk_session(shared: Arc<Shared>, w: Arc<Watched>) {
             tracing::debug!(email = %w.email, ?pause, "the junk session failed: {e}");
         }
         let mut stop = shared.shutdown.subscribe();
-        let cooled = async {
-            while w.hot() {
-                tokio::time::sleep(JUNK_SESSION_CHECK).await;
-            }
-        };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
-            _ = cooled => {}
+            _ = until_cold(&w) => {}
             _ = stop.wait_for(|s| *s) => {}
         }
     }
@@ -512,7 +514,7 @@ async fn junk_session_round(shared: &Shared, w: &Watched) -> Result<(), EngineEr
                 tokio::select! {
                     _ = shared.pool.contended(&w.email) => {}
                     _ = stop.wait_for(|s| *s) => {}
-                    _ = async { while w.hot() { tokio::time::sleep(JUNK_SESSION_CHECK).await } } => {}
+                    _ = until_cold(w) => {}
                 }
             };
             let end = s.idle(cfg.watch.idle_renew, cfg.watch.idle_grace, interrupt).await;
@@ -537,8 +539,7 @@ async fn junk_look(shared: &Shared, w: &Watched, s: &mut ImapSession) -> Result<
         poll_folder(shared, w, s, &FolderSpec::Junk, seq).await?;
     }
     w.done(seq);
-    let ok: Result<(), EngineError> = Ok(());
-    shared.signin().observe(&w.email, &ok).await;
+    shared.signin().succeeded(&w.email).await;
     Ok(())
 }
 
@@ -574,8 +575,7 @@ async fn poll(shared: &Shared, w: &Watched, s: &mut ImapSession, junk: bool) -> 
         }
     }
     w.done(seq);
-    let ok: Result<(), EngineError> = Ok(());
-    shared.signin().observe(&w.email, &ok).await;
+    shared.signin().succeeded(&w.email).await;
     Ok(())
 }
 
