@@ -203,10 +203,22 @@ impl App {
         }
     }
 
+    /// Types `text` into a field in place of what it holds. A field shown by a dialog that is
+    /// still opening may not take input yet; it is tried again, as `click` does.
     async fn fill(&self, css: &str, text: &str) {
-        let el = self.shown(css, 10).await;
-        el.clear().await.unwrap();
-        el.send_keys(text).await.unwrap_or_else(|e| panic!("cannot type into {css}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let el = self.shown(css, 10).await;
+            let typed = match el.clear().await {
+                Ok(()) => el.send_keys(text).await,
+                Err(e) => Err(e),
+            };
+            match typed {
+                Ok(()) => return,
+                Err(e) if Instant::now() > deadline => self.fail(&format!("cannot type into {css}: {e:?}")).await,
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     async fn screenshot(&self, name: &str) {
